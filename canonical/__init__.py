@@ -1,0 +1,59 @@
+"""The canonical data model: the business entities every psflow layer speaks.
+
+Frozen pydantic v2 models with ``extra="forbid"``; money is ``Decimal`` with an ISO 4217 currency,
+instants are timezone-aware and business dates are ``date``. See ``docs/schemas/`` for the JSON
+Schema of each entity (``psflow schema export`` regenerates them).
+"""
+
+from canonical._types import (
+    CanonicalModel,
+    CurrencyCode,
+    DateRange,
+    EntityId,
+    Money,
+    SystemName,
+    SystemRef,
+)
+from canonical.billing import Invoice, InvoiceLine
+from canonical.commercial import (
+    BillingType,
+    ContractAmendment,
+    LineItem,
+    Opportunity,
+    OpportunityStage,
+    RateCard,
+    RoleRate,
+)
+from canonical.delivery import Engagement, Project, ProjectStatus, Task
+from canonical.parties import Address, Consultant, Customer
+from canonical.time_expense import ApprovalState, Expense, TimeEntry, Timesheet
+
+__all__ = [
+    "Address",
+    "ApprovalState",
+    "BillingType",
+    "CanonicalModel",
+    "Consultant",
+    "ContractAmendment",
+    "CurrencyCode",
+    "Customer",
+    "DateRange",
+    "Engagement",
+    "EntityId",
+    "Expense",
+    "Invoice",
+    "InvoiceLine",
+    "LineItem",
+    "Money",
+    "Opportunity",
+    "OpportunityStage",
+    "Project",
+    "ProjectStatus",
+    "RateCard",
+    "RoleRate",
+    "SystemName",
+    "SystemRef",
+    "Task",
+    "TimeEntry",
+    "Timesheet",
+]

@@ -1,0 +1,124 @@
+"""Canonical entities accept good data and reject bad data, naming the field and the value."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from canonical import Money, TimeEntry
+from canonical.schema import ENTITIES, stale
+from tests.canonical.examples import EXAMPLES, TIME_ENTRY
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRED = {"customer", "engagement", "project", "task", "consultant", "rate_card", "time_entry", "timesheet",
+            "expense", "invoice", "contract_amendment"}  # fmt: skip
+
+
+def test_every_required_entity_exists_and_has_an_example() -> None:
+    assert set(ENTITIES) >= REQUIRED
+    assert set(EXAMPLES) == set(ENTITIES)
+
+
+@pytest.mark.parametrize("name", sorted(ENTITIES))
+def test_example_validates_and_round_trips_through_json(name: str) -> None:
+    model = ENTITIES[name].model_validate(EXAMPLES[name])
+    assert ENTITIES[name].model_validate_json(model.model_dump_json()) == model
+
+
+@pytest.mark.parametrize("name", sorted(ENTITIES))
+def test_models_are_frozen_and_refuse_unknown_fields(name: str) -> None:
+    model = ENTITIES[name].model_validate(EXAMPLES[name])
+    with pytest.raises(ValidationError):
+        setattr(model, next(iter(ENTITIES[name].model_fields)), "changed")
+    with pytest.raises(ValidationError, match="surprise"):
+        ENTITIES[name].model_validate({**EXAMPLES[name], "surprise": 1})
+
+
+def with_change(name: str, path: str, value: Any) -> dict[str, Any]:
+    data = copy.deepcopy(EXAMPLES[name])
+    *parents, leaf = path.split(".")
+    target: Any = data
+    for part in parents:
+        target = target[int(part)] if part.isdigit() else target[part]
+    target[leaf] = value
+    return data
+
+
+BAD_INPUT = [
+    # entity, field path, bad value, words the error must contain (field and value)
+    ("time_entry", "hours", "25", ["hours", "25"]),
+    ("time_entry", "hours", "0", ["hours", "0"]),
+    ("time_entry", "hours", "-1.5", ["hours", "-1.5"]),
+    ("time_entry", "id", "", ["id", "empty"]),
+    ("time_entry", "approved_at", "2026-11-24T09:00:00", ["approved_at", "timezone"]),
+    ("customer", "currency", "XYZ", ["currency", "XYZ"]),
+    ("customer", "billing_address.country", "USA", ["country", "USA"]),
+    ("consultant", "email", "not-an-email", ["email", "not-an-email"]),
+    ("project", "end_date", "2026-01-01", ["end date 2026-01-01", "start date 2026-12-01"]),
+    ("engagement", "budget.currency", "EUR", ["budget", "EUR", "USD"]),
+    ("opportunity", "amount.amount", "-5", ["amount", "-5"]),
+    ("expense", "amount.amount", "0", ["amount", "0"]),
+    ("line_item", "quantity", "0", ["quantity", "0"]),
+    ("rate_card", "rates.1.role", "Manager", ["Manager", "more than once"]),
+    ("timesheet", "week_start", "2026-11-24", ["week_start", "Monday", "2026-11-24"]),
+    ("invoice", "due_date", "2026-11-01", ["due_date 2026-11-01", "issue_date 2026-12-01"]),
+    ("contract_amendment", "version", 0, ["version", "0"]),
+]
+
+
+@pytest.mark.parametrize(("name", "path", "value", "words"), BAD_INPUT)
+def test_bad_input_is_rejected_naming_field_and_value(name: str, path: str, value: Any, words: list[str]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ENTITIES[name].model_validate(with_change(name, path, value))
+    message = str(caught.value)
+    for word in words:
+        assert word in message, f"{word!r} not in {message}"
+
+
+def test_money_refuses_floats_and_mixed_currencies() -> None:
+    with pytest.raises(ValidationError, match=r"float 0\.1"):
+        Money.model_validate({"amount": 0.1, "currency": "USD"})
+    with pytest.raises(ValueError, match="USD and EUR"):
+        _ = Money.of("1", "USD") + Money.of("1", "EUR")
+
+
+def test_money_rounds_half_up_to_the_currency_minor_unit() -> None:
+    assert Money.of("10.005", "USD").rounded().amount == Decimal("10.01")
+    assert Money.of("1234.5", "JPY").rounded().amount == Decimal("1235")
+    assert Money.of("1.0005", "KWD").rounded().amount == Decimal("1.001")
+
+
+@given(st.decimals(min_value=Decimal("0.01"), max_value=Decimal(24), places=2))
+def test_any_hours_in_a_day_are_accepted(hours: Decimal) -> None:
+    assert TimeEntry.model_validate({**TIME_ENTRY, "hours": str(hours)}).hours == hours
+
+
+@given(st.one_of(st.decimals(max_value=Decimal(0), places=2), st.decimals(min_value=Decimal("24.01"), places=2)))
+def test_hours_outside_a_day_are_refused(hours: Decimal) -> None:
+    with pytest.raises(ValidationError, match="hours"):
+        TimeEntry.model_validate({**TIME_ENTRY, "hours": str(hours)})
+
+
+@given(st.lists(st.decimals(min_value=-(10**6), max_value=10**6, places=2), min_size=1, max_size=20))
+def test_money_sums_are_exact(amounts: list[Decimal]) -> None:
+    total = sum((Money.of(a, "EUR") for a in amounts[1:]), Money.of(amounts[0], "EUR"))
+    assert total.amount == sum(amounts)
+
+
+def test_checked_in_schemas_are_current() -> None:
+    assert stale(ROOT / "docs" / "schemas") == [], "docs/schemas is stale: run `psflow schema export`"
+
+
+def test_stale_schema_is_detected(tmp_path: Path) -> None:
+    from canonical.schema import export
+
+    export(tmp_path)
+    (tmp_path / "invoice.json").write_text("{}\n")
+    assert stale(tmp_path) == ["invoice"]
