@@ -1,0 +1,178 @@
+"""``psflow``: the command line for operators and integration engineers.
+
+Sub-commands per noun: ``dev`` (the local stack), ``worker``, ``schema``, ``db``, ``demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stack.devstack import StackError
+from stack.settings import Settings, SettingsError, load_settings
+from stack.temporal_cli import TemporalCliError
+
+app = typer.Typer(help="psflow: pipeline → delivery → cash, on Temporal.", no_args_is_help=True)
+dev_app = typer.Typer(help="The local stack: Temporal dev server, SaaS sandbox, worker.", no_args_is_help=True)
+schema_app = typer.Typer(help="Canonical model JSON Schemas.", no_args_is_help=True)
+db_app = typer.Typer(help="The psflow store (id map, posting ledger, audit trail).", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
+app.add_typer(schema_app, name="schema")
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+USER_ERRORS = (SettingsError, StackError, TemporalCliError)
+
+
+def friendly(command: F) -> F:
+    """Turn the errors a user can fix into one line on stderr and exit code 1, without a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings() -> Settings:
+    """The settings, read once per command."""
+    return load_settings()
+
+
+def workflow_url(settings: Settings, workflow_id: str, run_id: str | None = None) -> str:
+    """The Web UI page of a workflow run."""
+    base = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/workflows/{workflow_id}"
+    return f"{base}/{run_id}/history" if run_id else base
+
+
+@dev_app.command("up")
+@friendly
+def dev_up() -> None:
+    """Start the local stack in the background (a second `up` only reports what already runs)."""
+    from stack import devstack
+
+    statuses = devstack.up(settings(), progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False))
+    _print_status(statuses)
+
+
+@dev_app.command("down")
+@friendly
+def dev_down() -> None:
+    """Stop what `psflow dev up` started, and nothing else."""
+    from stack import devstack
+
+    devstack.down(settings(), progress=lambda msg: out.print(msg, highlight=False))
+
+
+@dev_app.command("status")
+@friendly
+def dev_status() -> None:
+    """Show which services of the local stack run, with their URLs."""
+    from stack import devstack
+
+    _print_status(devstack.status(settings()))
+
+
+def _print_status(statuses: list[Any]) -> None:
+    table = Table("service", "state", "pid", "where", "log")
+    for status in statuses:
+        state = "[green]running[/green]" if status.running else "[red]stopped[/red]"
+        table.add_row(status.name, state, str(status.pid or "-"), status.url, str(status.log))
+    out.print(table)
+
+
+@app.command("worker")
+@friendly
+def worker_command() -> None:
+    """Run the worker in the foreground (Ctrl-C stops it gracefully)."""
+    import worker
+
+    raise typer.Exit(worker.main())
+
+
+@schema_app.command("export")
+@friendly
+def schema_export(
+    directory: Annotated[Path, typer.Option(help="Where to write one JSON Schema per entity.")] = Path("docs/schemas"),
+    check: Annotated[bool, typer.Option("--check", help="Only report stale files; exit 1 if any.")] = False,
+) -> None:
+    """Write the canonical entities' JSON Schemas (or check the checked-in ones are current)."""
+    from canonical import schema
+
+    if check:
+        stale = schema.stale(directory)
+        if stale:
+            err.print(f"stale schemas in {directory}: {', '.join(stale)} — run `psflow schema export`")
+            raise typer.Exit(1)
+        out.print(f"{len(schema.ENTITIES)} schemas in {directory} are current")
+        return
+    for path in schema.export(directory):
+        out.print(f"wrote {path}")
+
+
+@db_app.command("upgrade")
+@friendly
+def db_upgrade() -> None:
+    """Create the store's schema, or migrate it to the newest revision (safe to repeat)."""
+    from store import Store
+
+    store = Store(settings().store_url)
+    store.upgrade()
+    out.print(f"store schema is current at {store.engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command("demo")
+@friendly
+def demo() -> None:
+    """Bring the stack up, run a workflow through the worker, and print where to see it."""
+    from stack import devstack
+
+    config = settings()
+    devstack.up(config, progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False))
+    workflow_id = f"psflow-demo-stack-check-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    result, run_id = asyncio.run(_run_stack_check(config, workflow_id))
+    table = Table("domain", "task queue", "answered by", title=f"StackCheck {workflow_id}")
+    for answer in result.answers:
+        table.add_row(answer.domain, answer.task_queue, answer.worker)
+    out.print(table)
+    out.print(f"Web UI: {workflow_url(config, workflow_id, run_id)}", highlight=False, soft_wrap=True)
+    out.print("The stack keeps running; `psflow dev down` stops it.")
+
+
+async def _run_stack_check(config: Settings, workflow_id: str) -> tuple[Any, str | None]:
+    import worker
+    from workflows.stack_check import StackCheckInput, StackCheckWorkflow
+
+    client = await worker.connect(config)
+    handle = await client.start_workflow(
+        StackCheckWorkflow.run, StackCheckInput(), id=workflow_id, task_queue=config.task_queue("flows")
+    )
+    return await handle.result(), handle.result_run_id
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except USER_ERRORS as exc:  # raised while reading settings for options, before a command runs
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

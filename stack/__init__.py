@@ -1,0 +1,1 @@
+"""The local stack and shared composition pieces: settings, the Temporal CLI, ``psflow dev``."""

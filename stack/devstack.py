@@ -1,0 +1,196 @@
+"""``psflow dev up | down | status``: the local stack as background processes, recorded in a state file.
+
+``up`` starts what is not running yet (a second ``up`` is harmless), ``down`` stops only what ``up``
+recorded, ``status`` shows what runs and where. Each service logs to ``<data_dir>/logs/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from stack.services import Service, services
+from stack.settings import Settings
+
+Progress = Callable[[str], None]
+START_TIMEOUT_S = 60.0
+
+
+class StackError(Exception):
+    """Something stops the stack from starting; the message says what and what to do."""
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """What ``status`` reports for one service."""
+
+    name: str
+    running: bool
+    pid: int | None
+    url: str
+    log: Path
+
+
+def _state_path(settings: Settings) -> Path:
+    return settings.data_dir / "stack.json"
+
+
+def _read_state(settings: Settings) -> dict[str, dict[str, Any]]:
+    path = _state_path(settings)
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return {}  # a torn write: treat every record as stale, `up` rewrites it
+    return state if isinstance(state, dict) else {}
+
+
+def _write_state(settings: Settings, state: dict[str, dict[str, Any]]) -> None:
+    path = _state_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _alive(record: dict[str, Any]) -> bool:
+    """Whether the recorded process still runs and is still ours (pids get reused)."""
+    try:
+        process = psutil.Process(int(record["pid"]))
+        return (
+            process.is_running()
+            and process.status() != psutil.STATUS_ZOMBIE
+            and (process.create_time() == record.get("create_time"))
+        )
+    except (psutil.Error, KeyError, ValueError, TypeError):
+        return False
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def _start(service: Service, settings: Settings, progress: Progress) -> dict[str, Any]:
+    if service.port and _port_in_use(service.port):
+        raise StackError(
+            f"port {service.port} is already in use by a process psflow did not start, so {service.name} "
+            f"cannot listen there: {service.hint}"
+        )
+    command = service.command()
+    log_path = settings.data_dir / "logs" / f"{service.name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the CLI exiting; `down` signals the whole group
+            cwd=service.cwd,
+            env={**os.environ, **service.env},
+        )
+    progress(f"starting {service.name} (pid {process.pid}, log {log_path})")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not service.ready():
+        if process.poll() is not None:
+            raise StackError(
+                f"{service.name} exited with code {process.returncode}; its log ends:\n{_log_tail(log_path)}"
+            )
+        if time.monotonic() > deadline:
+            _stop_pid(process.pid)
+            raise StackError(
+                f"{service.name} was not ready after {START_TIMEOUT_S:.0f}s; its log ends:\n{_log_tail(log_path)}"
+            )
+        time.sleep(0.2)
+    return {
+        "pid": process.pid,
+        "create_time": psutil.Process(process.pid).create_time(),
+        "command": command,
+        "log": str(log_path),
+        "url": service.url,
+        "started_at": time.time(),
+    }
+
+
+def up(settings: Settings, progress: Progress = lambda _msg: None) -> list[ServiceStatus]:
+    """Start every service that is not running; return the status of all of them."""
+    state = _read_state(settings)
+    for service in services(settings, progress):
+        record = state.get(service.name)
+        if record and _alive(record):
+            progress(f"{service.name} already running (pid {record['pid']})")
+            continue
+        if record:
+            progress(f"{service.name}: forgetting a stale record (pid {record.get('pid')} is gone)")
+            state.pop(service.name)
+            _write_state(settings, state)
+        state[service.name] = _start(service, settings, progress)
+        _write_state(settings, state)
+    return status(settings)
+
+
+def _stop_pid(pid: int, timeout_s: float = 15.0) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def down(settings: Settings, progress: Progress = lambda _msg: None) -> None:
+    """Stop what ``up`` started, newest first; leave anything else alone."""
+    state = _read_state(settings)
+    for name in reversed(list(state)):
+        record = state[name]
+        if _alive(record):
+            progress(f"stopping {name} (pid {record['pid']})")
+            _stop_pid(int(record["pid"]))
+        else:
+            progress(f"{name} was not running")
+        state.pop(name)
+        _write_state(settings, state)
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    """What runs, by pid and URL, for every service of the stack."""
+    state = _read_state(settings)
+    result = []
+    for service in services(settings, lambda _msg: None):
+        record = state.get(service.name, {})
+        running = bool(record) and _alive(record)
+        result.append(
+            ServiceStatus(
+                name=service.name,
+                running=running,
+                pid=int(record["pid"]) if running else None,
+                url=service.url,
+                log=settings.data_dir / "logs" / f"{service.name}.log",
+            )
+        )
+    return result

@@ -1,0 +1,104 @@
+"""The processes of the local stack, in start order."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from stack.settings import Settings
+from stack.temporal_cli import ensure_temporal_cli
+from workflows.search_attributes import dev_server_flags
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Service:
+    """One background process of the stack."""
+
+    name: str
+    port: int
+    """The port it listens on, checked before starting (0: none)."""
+    url: str
+    command: Callable[[], list[str]]
+    """Resolved only when starting, so ``status`` never builds the Temporal CLI."""
+    ready: Callable[[], bool]
+    hint: str
+    """What to do when the port is taken by something else."""
+    cwd: Path = PROJECT_ROOT
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def _log_contains(path: Path, text: str) -> Callable[[], bool]:
+    return lambda: path.exists() and text in path.read_text(encoding="utf-8", errors="replace")
+
+
+def services(settings: Settings, progress: Callable[[str], None]) -> list[Service]:
+    """The stack: the Temporal dev server, the SaaS sandbox, then a worker."""
+    data = settings.data_dir.resolve()
+    temporal_port = int(settings.temporal.address.rpartition(":")[2])
+    ui_port = urlsplit(settings.temporal.ui_url).port or 8233
+    sandbox_port = urlsplit(settings.sandbox_url).port or 8700
+
+    def temporal_command() -> list[str]:
+        return [
+            str(ensure_temporal_cli(progress)), "server", "start-dev",
+            "--ip", "127.0.0.1", "--port", str(temporal_port), "--ui-port", str(ui_port),
+            "--db-filename", str(data / "temporal.db"), "--log-level", "warn",
+            *dev_server_flags(),
+        ]  # fmt: skip
+
+    def sandbox_command() -> list[str]:
+        return [
+            sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port),
+            "--db", str(data / "sandbox.db"), "--seed", "demo",
+        ]  # fmt: skip
+
+    return [
+        Service(
+            name="temporal",
+            port=temporal_port,
+            url=f"{settings.temporal.address}  Web UI {settings.temporal.ui_url}",
+            command=temporal_command,
+            ready=lambda: _port_open(temporal_port) and _port_open(ui_port),
+            hint="stop it, or point PSFLOW_TEMPORAL__ADDRESS at that server and run the worker alone",
+        ),
+        Service(
+            name="sandbox",
+            port=sandbox_port,
+            url=settings.sandbox_url,
+            command=sandbox_command,
+            ready=_http_ok(f"{settings.sandbox_url}/_admin/status"),
+            hint="stop it, or set PSFLOW_SANDBOX_URL to a free port",
+        ),
+        Service(
+            name="worker",
+            port=0,
+            url=f"task queues {settings.task_queue('flows')} + one per domain",
+            command=lambda: [sys.executable, str(PROJECT_ROOT / "worker.py")],
+            ready=_log_contains(settings.data_dir / "logs" / "worker.log", "psflow worker polling"),
+            hint="",
+        ),
+    ]

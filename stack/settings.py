@@ -1,0 +1,106 @@
+"""psflow's settings: ``PSFLOW_*`` environment variables, then an optional TOML file, then defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from workflows._queues import DOMAINS, FLOWS
+
+SETTINGS_FILE_ENV = "PSFLOW_SETTINGS_FILE"
+DEFAULT_SETTINGS_FILE = Path("psflow.toml")
+
+
+class SettingsError(Exception):
+    """The settings could not be read; the message says which file or variable and how to fix it."""
+
+
+class TemporalSettings(BaseModel):
+    """Where the Temporal server is and how to reach it."""
+
+    address: str = "localhost:7233"
+    namespace: str = "default"
+    tls: bool = False
+    tls_cert_path: Path | None = None
+    tls_key_path: Path | None = None
+    api_key: SecretStr | None = None
+    ui_url: str = "http://localhost:8233"
+
+
+class Settings(BaseSettings):
+    """Everything the worker, the CLI and the gateway are configured with.
+
+    Nested fields use ``__`` in environment variables: ``PSFLOW_TEMPORAL__ADDRESS=temporal:7233``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PSFLOW_", env_nested_delimiter="__", extra="ignore")
+
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    task_queue_prefix: str = Field(default="", description="Prepended to every task queue, e.g. 'staging-'")
+    data_dir: Path = Field(default=Path(".psflow"), description="Local state: dev server DB, pid files, logs")
+    database_url: str | None = Field(default=None, description="Store URL; default SQLite in data_dir")
+    sandbox_url: str = "http://127.0.0.1:8700"
+    graceful_shutdown_s: float = 10.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = settings_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def task_queue(self, domain: str) -> str:
+        """The task queue name for a domain (or for ``flows``)."""
+        if domain not in (*DOMAINS, FLOWS):
+            raise ValueError(f"unknown domain {domain!r}; expected one of {', '.join((*DOMAINS, FLOWS))}")
+        return f"{self.task_queue_prefix}{domain}"
+
+    @property
+    def store_url(self) -> str:
+        """The store's database URL: ``database_url`` or a SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'psflow.db').resolve()}"
+
+
+def settings_file() -> Path | None:
+    """The settings file to read: ``$PSFLOW_SETTINGS_FILE`` (must exist) or ``./psflow.toml`` if present."""
+    named = os.environ.get(SETTINGS_FILE_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise SettingsError(f"{SETTINGS_FILE_ENV}={named} does not name a file: create it or unset the variable")
+        return path
+    return DEFAULT_SETTINGS_FILE if DEFAULT_SETTINGS_FILE.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning a malformed file or value into one clear SettingsError."""
+    path = settings_file()
+    if path is not None:
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(
+                f"{path} is not valid TOML ({exc}): fix the file or point {SETTINGS_FILE_ENV} elsewhere"
+            ) from exc
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors()
+        )
+        where = f" in {path} or PSFLOW_* variables" if path else " in PSFLOW_* variables"
+        raise SettingsError(f"invalid settings{where}: {problems}") from exc

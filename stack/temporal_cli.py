@@ -1,0 +1,128 @@
+"""Find, or build once, the ``temporal`` CLI whose dev server psflow runs locally and in tests.
+
+Order: ``$TEMPORAL_CLI`` → ``temporal`` on PATH → a cached build → build it from its Go module into
+the cache → the SDK's own download (needs internet). The version is pinned here and only here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+
+TEMPORAL_CLI_VERSION = "v1.5.1"
+"""v1.5.1 is the last tag whose go.mod has no ``replace`` directive, so ``go install`` can build it."""
+
+TEMPORAL_CLI_MODULE = "github.com/temporalio/cli/cmd/temporal"
+ENV_VAR = "TEMPORAL_CLI"
+
+Progress = Callable[[str], None]
+
+
+class TemporalCliError(Exception):
+    """No Temporal CLI could be found, built or downloaded; the message says what to install."""
+
+
+def cache_dir() -> Path:
+    """Where built or downloaded CLIs live: ``~/.cache/psflow/temporal-cli-<version>`` on Linux."""
+    return Path(user_cache_dir("psflow")) / f"temporal-cli-{TEMPORAL_CLI_VERSION}"
+
+
+def cached_binary() -> Path:
+    """The path a cached build has (whether or not it exists yet)."""
+    return cache_dir() / "temporal"
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def find_existing() -> Path | None:
+    """A usable CLI without building or downloading anything, or None."""
+    named = os.environ.get(ENV_VAR)
+    if named:
+        path = Path(named)
+        if not _executable(path):
+            raise TemporalCliError(f"{ENV_VAR}={named} is not an executable file: fix the path or unset {ENV_VAR}")
+        return path
+    on_path = shutil.which("temporal")
+    if on_path:
+        return Path(on_path)
+    cached = cached_binary()
+    return cached if _executable(cached) else None
+
+
+def build_with_go(progress: Progress) -> Path:
+    """Build the pinned CLI with ``go install`` into the cache, streaming go's output to ``progress``."""
+    go = shutil.which("go")
+    if go is None:
+        raise TemporalCliError("Go is not installed")
+    target = cache_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GOBIN": str(target), "GOFLAGS": "-trimpath", "CGO_ENABLED": "0"}
+    progress(f"building the Temporal CLI {TEMPORAL_CLI_VERSION} with Go into {target} (takes a few minutes, once)")
+    process = subprocess.Popen(
+        [go, "install", f"{TEMPORAL_CLI_MODULE}@{TEMPORAL_CLI_VERSION}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    tail: list[str] = []
+    for line in process.stdout:
+        line = line.rstrip()
+        tail = [*tail[-19:], line]
+        progress(line)
+    if process.wait() != 0 or not _executable(cached_binary()):
+        raise TemporalCliError("`go install` failed:\n" + "\n".join(tail))
+    return cached_binary()
+
+
+def download_with_sdk(progress: Progress) -> Path:
+    """Let the Temporal SDK download its default CLI into the cache (needs internet access)."""
+    from temporalio.testing import WorkflowEnvironment
+
+    target = cache_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    progress("downloading the Temporal CLI through the Temporal SDK")
+
+    async def fetch() -> None:
+        env = await WorkflowEnvironment.start_local(download_dest_dir=str(target))
+        await env.shutdown()
+
+    asyncio.run(fetch())
+    downloaded = sorted(target.glob("temporal-sdk-python-*"))
+    if not downloaded:
+        raise TemporalCliError("the SDK download finished but left no binary in " + str(target))
+    return downloaded[-1]
+
+
+def ensure_temporal_cli(progress: Progress = lambda _line: None) -> Path:
+    """Return a path to a ``temporal`` CLI, building or downloading it the first time.
+
+    Raises:
+        TemporalCliError: nothing worked; the message lists what to install.
+    """
+    found = find_existing()
+    if found is not None:
+        return found
+    failures = []
+    for attempt in (build_with_go, download_with_sdk):
+        try:
+            return attempt(progress)
+        except TemporalCliError as exc:
+            failures.append(str(exc))
+        except Exception as exc:  # the SDK download raises whatever its HTTP client raises
+            failures.append(f"the SDK download failed: {exc}")
+    raise TemporalCliError(
+        "no Temporal CLI is available and none could be built or downloaded.\n  - "
+        + "\n  - ".join(failures)
+        + f"\nDo one of: install Go 1.25+ (https://go.dev/dl/) and re-run, so psflow builds "
+        f"{TEMPORAL_CLI_MODULE}@{TEMPORAL_CLI_VERSION} once; put a `temporal` binary on PATH; or set {ENV_VAR}."
+    )

@@ -1,0 +1,66 @@
+"""Shared fixtures: ONE real Temporal dev server for the whole session, a fresh task queue prefix per test.
+
+The server comes from the project's bootstrap (``stack.temporal_cli``): when no CLI can be found,
+built or downloaded the fixture raises, so workflow tests fail loudly instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from stack.settings import Settings, TemporalSettings
+from stack.temporal_cli import ensure_temporal_cli
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+POSTGRES_URL = os.environ.get("PSFLOW_TEST_POSTGRES_URL")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real ``temporal server start-dev`` for the session, with psflow's search attributes."""
+    cli = ensure_temporal_cli(progress=lambda line: print(f"[temporal-cli] {line}", flush=True))
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(cli),
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_startup_timeout=timedelta(seconds=60),
+        dev_server_extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=200"],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    """The session server's client (pydantic converter)."""
+    return temporal_env.client
+
+
+@pytest.fixture
+def settings(temporal_env: WorkflowEnvironment, tmp_path: Path) -> Settings:
+    """Settings pointing at the session server, with task queues no other test uses."""
+    return Settings(
+        temporal=TemporalSettings(address=temporal_env.client.service_client.config.target_host),
+        task_queue_prefix=f"t-{uuid.uuid4().hex[:10]}-",
+        data_dir=tmp_path / "psflow-data",
+    )
+
+
+def store_urls(tmp_path: Path) -> list[str]:
+    """SQLite always; Postgres too when PSFLOW_TEST_POSTGRES_URL is set (CI sets it)."""
+    urls = [f"sqlite:///{tmp_path / 'store.db'}"]
+    if POSTGRES_URL:
+        urls.append(POSTGRES_URL)
+    return urls
