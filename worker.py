@@ -21,8 +21,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.stack import ping_activity
-from stack.settings import DOMAINS, FLOWS, Settings, SettingsError, load_settings
+from stack.settings import Settings, SettingsError, load_settings
 from stack.telemetry import configure_tracing, tracing_interceptor
+from workflows._queues import DOMAINS, FLOWS
 from workflows.stack_check import StackCheckWorkflow
 
 log = logging.getLogger("psflow.worker")

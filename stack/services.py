@@ -55,6 +55,18 @@ def _log_contains(path: Path, text: str) -> Callable[[], bool]:
     return lambda: path.exists() and text in path.read_text(encoding="utf-8", errors="replace")
 
 
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The settings a background worker needs, as the ``PSFLOW_*`` variables it reads."""
+    return {
+        "PSFLOW_TEMPORAL__ADDRESS": settings.temporal.address,
+        "PSFLOW_TEMPORAL__NAMESPACE": settings.temporal.namespace,
+        "PSFLOW_TASK_QUEUE_PREFIX": settings.task_queue_prefix,
+        "PSFLOW_DATA_DIR": str(settings.data_dir.resolve()),
+        "PSFLOW_SANDBOX_URL": settings.sandbox_url,
+        **({"PSFLOW_DATABASE_URL": settings.database_url} if settings.database_url else {}),
+    }
+
+
 def services(settings: Settings, progress: Callable[[str], None]) -> list[Service]:
     """The stack: the Temporal dev server, the SaaS sandbox, then a worker."""
     data = settings.data_dir.resolve()
@@ -100,5 +112,6 @@ def services(settings: Settings, progress: Callable[[str], None]) -> list[Servic
             command=lambda: [sys.executable, str(PROJECT_ROOT / "worker.py")],
             ready=_log_contains(settings.data_dir / "logs" / "worker.log", "psflow worker polling"),
             hint="",
+            env=worker_environment(settings),
         ),
     ]

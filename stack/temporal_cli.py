@@ -126,3 +126,20 @@ def ensure_temporal_cli(progress: Progress = lambda _line: None) -> Path:
         + f"\nDo one of: install Go 1.25+ (https://go.dev/dl/) and re-run, so psflow builds "
         f"{TEMPORAL_CLI_MODULE}@{TEMPORAL_CLI_VERSION} once; put a `temporal` binary on PATH; or set {ENV_VAR}."
     )
+
+
+def main() -> int:
+    """``python -m stack.temporal_cli``: print the CLI's path, building it first if needed."""
+    import sys
+
+    try:
+        path = ensure_temporal_cli(progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except TemporalCliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

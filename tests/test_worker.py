@@ -13,7 +13,8 @@ from pathlib import Path
 from temporalio.client import Client
 
 import worker
-from stack.settings import DOMAINS, Settings
+from stack.settings import Settings
+from workflows._queues import DOMAINS
 from workflows.stack_check import StackCheckInput, StackCheckWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent

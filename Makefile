@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up themselves.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck install temporal-cli down clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Finds the Temporal CLI, or builds it once from its Go module into ~/.cache/psflow (minutes, once).
+temporal-cli: install
+	@$(BIN)/python -m stack.temporal_cli
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install temporal-cli lint typecheck
+	$(BIN)/pytest
+
+demo: install temporal-cli
+	$(BIN)/psflow demo
+
+down:
+	$(BIN)/psflow dev down
+
+clean: down
+	rm -rf .psflow
