@@ -1,0 +1,1 @@
+"""Connectors: one adapter package per SaaS system over the shared HTTP core in ``connectors._core``."""

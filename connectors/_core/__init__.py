@@ -1,0 +1,132 @@
+"""The shared HTTP core of every connector: auth, rate budget, retry, error policy, paging, redaction.
+
+A connector builds one `RestClient` and adds typed endpoint methods on top:
+
+```python
+client = RestClient(
+    "hubspot",
+    base_url=settings.base_url,
+    auth=StaticBearerAuth(settings.token),
+    transport=transport,  # httpx.ASGITransport(app=emulator) in tests
+    budget=RateBudget.shared("hubspot", window=(100, 10.0)),
+)
+deal = await client.get_json(f"/crm/v3/objects/deals/{deal_id}")
+```
+"""
+
+from connectors._core._auth import OAuth2TokenAuth, StaticBearerAuth, Token, TokenOptions
+from connectors._core._budget import BudgetTransport, RateBudget
+from connectors._core._classify import (
+    Classification,
+    ErrorParser,
+    Rule,
+    classify,
+    classify_exception,
+    default_error_parser,
+    outcome_for_status,
+    parse_retry_after,
+)
+from connectors._core._client import RestClient
+from connectors._core._errors import (
+    AuthError,
+    BusinessError,
+    ConnectorError,
+    NotFoundError,
+    Outcome,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+    error_for,
+)
+from connectors._core._grants import (
+    CLIENT_ASSERTION_TYPE_JWT_BEARER,
+    OAuth2ClientCredentials,
+    OAuth2JwtBearerAssertion,
+    OAuth2RefreshToken,
+)
+from connectors._core._oauth1 import (
+    OAuth1HmacSha256,
+    oauth1_authorization_header,
+    oauth1_percent_encode,
+    oauth1_sign,
+    oauth1_signature_base_string,
+    parse_oauth1_header,
+)
+from connectors._core._paging import (
+    Page,
+    after_cursor,
+    cursor_to_int,
+    next_url_cursor,
+    offset_cursor,
+    page_cursor,
+    pages,
+    paginate,
+)
+from connectors._core._redact import MASK, RedactingFilter, redact, register_secret
+from connectors._core._retry import (
+    DEFAULT_IDEMPOTENCY_HEADERS,
+    DEFAULT_RETRY,
+    REPLAYABLE_EXTENSION,
+    THROTTLE_STATUSES,
+    RetryConfig,
+    RetryTransport,
+    is_replayable,
+)
+from connectors._core._settings import ConnectorSettings
+
+__all__ = [
+    "CLIENT_ASSERTION_TYPE_JWT_BEARER",
+    "DEFAULT_IDEMPOTENCY_HEADERS",
+    "DEFAULT_RETRY",
+    "MASK",
+    "REPLAYABLE_EXTENSION",
+    "THROTTLE_STATUSES",
+    "AuthError",
+    "BudgetTransport",
+    "BusinessError",
+    "Classification",
+    "ConnectorError",
+    "ConnectorSettings",
+    "ErrorParser",
+    "NotFoundError",
+    "OAuth1HmacSha256",
+    "OAuth2ClientCredentials",
+    "OAuth2JwtBearerAssertion",
+    "OAuth2RefreshToken",
+    "OAuth2TokenAuth",
+    "Outcome",
+    "Page",
+    "PermanentError",
+    "RateBudget",
+    "RateLimitedError",
+    "RedactingFilter",
+    "RestClient",
+    "RetryConfig",
+    "RetryTransport",
+    "Rule",
+    "StaticBearerAuth",
+    "Token",
+    "TokenOptions",
+    "TransientError",
+    "after_cursor",
+    "classify",
+    "classify_exception",
+    "cursor_to_int",
+    "default_error_parser",
+    "error_for",
+    "is_replayable",
+    "next_url_cursor",
+    "oauth1_authorization_header",
+    "oauth1_percent_encode",
+    "oauth1_sign",
+    "oauth1_signature_base_string",
+    "offset_cursor",
+    "outcome_for_status",
+    "page_cursor",
+    "pages",
+    "paginate",
+    "parse_oauth1_header",
+    "parse_retry_after",
+    "redact",
+    "register_secret",
+]
