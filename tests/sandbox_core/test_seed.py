@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from sandbox.seed import ROLES, STAGES, DemoFirm
+
+TODAY = date(2025, 3, 14)
+
+
+@pytest.fixture(scope="module")
+def firm() -> DemoFirm:
+    return DemoFirm.generate(today=TODAY)
+
+
+def test_generation_is_deterministic(firm: DemoFirm) -> None:
+    assert DemoFirm.generate(42, today=TODAY) == firm
+    assert DemoFirm.generate(7, today=TODAY) != firm
+    assert DemoFirm.generate(today=date.today()).today == date.today()
+
+
+def test_sizes(firm: DemoFirm) -> None:
+    assert (len(firm.clients), len(firm.consultants), len(firm.opportunities), len(firm.projects)) == (36, 50, 60, 12)
+    assert 450 <= len(firm.time_entries) <= 800
+    assert len(firm.expenses) == 120
+    assert {card.currency for card in firm.rate_cards} == {"USD", "GBP", "EUR"}
+    assert all(tuple(r.role for r in card.rates) == ROLES for card in firm.rate_cards)
+
+
+def test_master_data_is_believable_and_consistent(firm: DemoFirm) -> None:
+    emails = [c.email for c in firm.consultants]
+    assert len(set(emails)) == 50
+    assert all(e.isascii() and e.endswith("@psflow-demo.example") for e in emails)
+    assert [c.employee_id for c in firm.consultants][:2] == ["E-1001", "E-1002"]
+    assert {c.grade for c in firm.consultants} == set(ROLES)
+    orgs = {o.id for o in firm.supervisory_orgs}
+    centres = {c.id for c in firm.cost_centres}
+    ids = {c.employee_id for c in firm.consultants}
+    for person in firm.consultants:
+        assert person.supervisory_org in orgs and person.cost_centre in centres
+        assert person.manager_id is None or person.manager_id in ids
+        assert 3 <= len(person.skills) <= 5 and person.cost_rate > 0
+    assert "CC-ADV-UK" in centres
+    assert sum(c.manager_id is None for c in firm.consultants) == 1
+
+    assert [c.id for c in firm.clients][:2] == ["C-0001", "C-0002"]
+    assert len({c.name for c in firm.clients}) == 36
+    for client in firm.clients:
+        assert client.currency in {"USD", "GBP", "EUR"} and client.payment_terms in {"Net 30", "Net 45"}
+        assert client.account_owner_id in ids and client.billing_address.country == client.country
+
+
+def test_opportunities_and_projects_agree(firm: DemoFirm) -> None:
+    assert set(Counter(o.stage for o in firm.opportunities)) == set(STAGES)
+    for opp in firm.opportunities:
+        client = firm.client(opp.client_id)
+        card = firm.rate_card(opp.rate_card_id)
+        assert opp.currency == client.currency == card.currency
+        assert opp.amount == sum(item.amount for item in opp.line_items)
+        assert all(item.unit_price == card.rate_for(item.role) for item in opp.line_items)
+        assert opp.billing_type in {"time_and_materials", "fixed_fee"}
+        assert (opp.close_date < TODAY) == opp.stage.startswith("Closed")
+        assert opp.start_date <= opp.end_date
+    won = {o.id for o in firm.opportunities if o.stage == "Closed Won"}
+    assert {p.opportunity_id for p in firm.projects} == won
+    for project in firm.projects:
+        opp = firm.opportunity(project.opportunity_id)
+        assert (project.client_id, project.budget, project.currency) == (opp.client_id, opp.amount, opp.currency)
+        assert [t.name for t in project.tasks] == [item.product for item in opp.line_items]
+        assert project.team[0] == project.project_manager_id
+        assert project.start_date.weekday() == 0 and project.end_date > TODAY
+
+
+def test_time_and_expenses_are_recent_and_reference_real_work(firm: DemoFirm) -> None:
+    window_start = TODAY - timedelta(days=28)
+    for entry in firm.time_entries:
+        project = firm.project(entry.project_code)
+        person = firm.consultant(entry.consultant_id)
+        assert entry.consultant_id in project.team
+        assert entry.task_code in {t.code for t in project.tasks}
+        assert window_start <= entry.date_performed < TODAY and entry.date_performed.weekday() < 5
+        assert entry.date_performed not in {t.day for t in person.time_off}
+        assert Decimal("0.5") <= entry.hours <= Decimal("10") and entry.hours % Decimal("0.5") == 0
+        assert entry.bill_rate == firm.rate_card(project.currency).rate_for(entry.role)
+    states = Counter(e.approval_state for e in firm.time_entries)
+    assert set(states) == {"approved", "submitted", "rejected"}
+    assert states["approved"] > 0.7 * len(firm.time_entries)
+    assert len({e.id for e in firm.time_entries}) == len(firm.time_entries)
+
+    for expense in firm.expenses:
+        project = firm.project(expense.project_code)
+        assert expense.consultant_id in project.team and expense.currency == project.currency
+        assert window_start <= expense.date_incurred < TODAY and expense.amount > 0
+
+
+def test_lookups(firm: DemoFirm) -> None:
+    person = firm.consultants[3]
+    assert firm.consultant(person.email) is firm.consultant(person.employee_id) is person
+    assert firm.rate_card("GBP").id == "RC-GBP"
+    with pytest.raises(KeyError, match="no project 'PRJ-9999'"):
+        firm.project("PRJ-9999")
