@@ -30,7 +30,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(db_app, name="db")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 USER_ERRORS = (SettingsError, StackError, TemporalCliError)
 
