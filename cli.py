@@ -28,6 +28,8 @@ db_app = typer.Typer(help="The psflow store (id map, posting ledger, audit trail
 app.add_typer(dev_app, name="dev")
 app.add_typer(schema_app, name="schema")
 app.add_typer(db_app, name="db")
+sandbox_app = typer.Typer(help="The emulated SaaS systems (Salesforce, HubSpot, Kantata, Workday, NetSuite, sink).")
+app.add_typer(sandbox_app, name="sandbox", no_args_is_help=True)
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -47,6 +49,14 @@ def friendly(command: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def table_(*headers: str, title: str | None = None) -> Table:
+    """A rich table whose cells fold rather than truncate, so URLs and ids stay copyable."""
+    result = Table(title=title)
+    for header in headers:
+        result.add_column(header, overflow="fold")
+    return result
 
 
 def settings() -> Settings:
@@ -89,11 +99,59 @@ def dev_status() -> None:
 
 
 def _print_status(statuses: list[Any]) -> None:
-    table = Table("service", "state", "pid", "where", "log")
+    table = table_("service", "state", "pid", "where", "log")
     for status in statuses:
         state = "[green]running[/green]" if status.running else "[red]stopped[/red]"
         table.add_row(status.name, state, str(status.pid or "-"), status.url, str(status.log))
     out.print(table)
+
+
+@sandbox_app.command("up")
+@friendly
+def sandbox_up(
+    seed: Annotated[str, typer.Option(help="Demo data to load into an empty sandbox ('demo').")] = "demo",
+) -> None:
+    """Start the sandbox in the background (part of `psflow dev up` too); data persists across restarts."""
+    from stack import devstack
+
+    if seed != "demo":
+        raise typer.BadParameter(f"unknown seed {seed!r}; the only seed is 'demo'", param_hint="--seed")
+    devstack.up(settings(), progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False), only={"sandbox"})
+    sandbox_status()
+
+
+@sandbox_app.command("status")
+@friendly
+def sandbox_status() -> None:
+    """List each emulated system's base URL and record counts."""
+    status = _sandbox_call("GET", "/_admin/status")
+    table = table_("system", "base URL", "records", title=f"sandbox ({status.get('db')})")
+    for name, system in sorted(status["systems"].items()):
+        counts = ", ".join(f"{kind} {count}" for kind, count in system["counts"].items())
+        table.add_row(name, system["base_url"], counts or "-")
+    out.print(table)
+
+
+@sandbox_app.command("reset")
+@friendly
+def sandbox_reset(
+    seed: Annotated[bool, typer.Option("--seed/--empty", help="Reload the demo firm after wiping.")] = True,
+) -> None:
+    """Wipe every emulated system's data (and reload the demo firm unless --empty)."""
+    _sandbox_call("POST", "/_admin/reset", params={"seed": "demo"} if seed else {})
+    sandbox_status()
+
+
+def _sandbox_call(method: str, path: str, **kwargs: Any) -> Any:
+    import httpx
+
+    url = settings().sandbox_url
+    try:
+        response = httpx.request(method, f"{url}{path}", timeout=60, **kwargs)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise StackError(f"the sandbox at {url} did not answer ({exc}): start it with `psflow sandbox up`") from exc
+    return response.json()
 
 
 @app.command("worker")
@@ -146,7 +204,7 @@ def demo() -> None:
     devstack.up(config, progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False))
     workflow_id = f"psflow-demo-stack-check-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     result, run_id = asyncio.run(_run_stack_check(config, workflow_id))
-    table = Table("domain", "task queue", "answered by", title=f"StackCheck {workflow_id}")
+    table = table_("domain", "task queue", "answered by", title=f"StackCheck {workflow_id}")
     for answer in result.answers:
         table.add_row(answer.domain, answer.task_queue, answer.worker)
     out.print(table)

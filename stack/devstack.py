@@ -132,10 +132,14 @@ def _start(service: Service, settings: Settings, progress: Progress) -> dict[str
     }
 
 
-def up(settings: Settings, progress: Progress = lambda _msg: None) -> list[ServiceStatus]:
-    """Start every service that is not running; return the status of all of them."""
+def up(
+    settings: Settings, progress: Progress = lambda _msg: None, *, only: set[str] | None = None
+) -> list[ServiceStatus]:
+    """Start every service (or those named in ``only``) that is not running; return the status of all."""
     state = _read_state(settings)
     for service in services(settings, progress):
+        if only is not None and service.name not in only:
+            continue
         record = state.get(service.name)
         if record and _alive(record):
             progress(f"{service.name} already running (pid {record['pid']})")
