@@ -24,7 +24,7 @@ from canonical.commercial import (
     RateCard,
     RoleRate,
 )
-from canonical.delivery import Engagement, Project, ProjectStatus, Task
+from canonical.delivery import Engagement, Project, ProjectStatus, Task, project_for
 from canonical.parties import Address, Consultant, Customer
 from canonical.time_expense import ApprovalState, Expense, TimeEntry, Timesheet
 
@@ -56,4 +56,5 @@ __all__ = [
     "Task",
     "TimeEntry",
     "Timesheet",
+    "project_for",
 ]

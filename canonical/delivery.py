@@ -97,3 +97,33 @@ class Project(CanonicalModel):
         if self.budget.amount < 0:
             raise ValueError(f"budget must not be negative, got {self.budget}")
         return self
+
+
+def project_for(engagement: Engagement) -> Project:
+    """The standard delivery project of an engagement: one task per line item, same budget and dates.
+
+    The project's canonical id is the engagement's, so every system's copy maps back to the deal.
+    """
+    system_prefix = engagement.opportunity.system.value[:2].upper()
+    return Project(
+        id=engagement.id,
+        code=f"{system_prefix}-{engagement.opportunity.id}"[:64],
+        name=engagement.name,
+        customer_id=engagement.customer.id,
+        engagement_id=engagement.id,
+        billing_type=engagement.billing_type,
+        budget=engagement.budget,
+        start_date=engagement.start_date,
+        end_date=engagement.end_date,
+        rate_card_id=engagement.rate_card.id if engagement.rate_card else None,
+        tasks=tuple(
+            Task(
+                id=f"{engagement.id}:{item.id}",
+                project_id=engagement.id,
+                name=item.product_name,
+                role=item.role,
+                budget_hours=item.quantity,
+            )
+            for item in engagement.line_items
+        ),
+    )

@@ -9,8 +9,8 @@ import httpx
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from canonical.events import CloudEvent
 from connectors._core import ConnectorSettings, RestClient, StaticBearerAuth
-from connectors.events.models import CloudEvent
 
 
 class EventSinkSettings(ConnectorSettings):

@@ -1,18 +1,18 @@
-"""The CloudEvents 1.0 envelope psflow publishes (structured mode, JSON)."""
+"""The CloudEvents 1.0 envelope psflow publishes for staffing and analytics (structured mode, JSON)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
+
+from canonical._types import CanonicalModel
 
 
-class CloudEvent(BaseModel):
+class CloudEvent(CanonicalModel):
     """One CloudEvents 1.0 event. ``id`` is deterministic per business fact, so a re-publish is a duplicate
     the receiver drops rather than a second event."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1)
     source: str = Field(min_length=1, description="e.g. 'psflow/engagement-provisioning'")
