@@ -10,6 +10,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def build_with_go(progress: Progress) -> Path:
     env = {**os.environ, "GOBIN": str(target), "GOFLAGS": "-trimpath", "CGO_ENABLED": "0"}
     progress(f"building the Temporal CLI {TEMPORAL_CLI_VERSION} with Go into {target} (takes a few minutes, once)")
     process = subprocess.Popen(
-        [go, "install", f"{TEMPORAL_CLI_MODULE}@{TEMPORAL_CLI_VERSION}"],
+        [go, "install", "-v", f"{TEMPORAL_CLI_MODULE}@{TEMPORAL_CLI_VERSION}"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -75,10 +76,17 @@ def build_with_go(progress: Progress) -> Path:
     )
     assert process.stdout is not None
     tail: list[str] = []
+    compiled = 0
+    started = time.monotonic()
     for line in process.stdout:
         line = line.rstrip()
         tail = [*tail[-19:], line]
-        progress(line)
+        if line.startswith("go: ") or " " in line:
+            progress(line)  # downloads and errors
+            continue
+        compiled += 1  # `-v` names each package as it is built: count them instead of printing hundreds
+        if compiled % 100 == 0:
+            progress(f"{compiled} packages built ({time.monotonic() - started:.0f}s)")
     if process.wait() != 0 or not _executable(cached_binary()):
         raise TemporalCliError("`go install` failed:\n" + "\n".join(tail))
     return cached_binary()
