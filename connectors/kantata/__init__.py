@@ -1,0 +1,15 @@
+"""Kantata OX (formerly Mavenlink) PSA connector: projects, tasks, users, time and expenses.
+
+```python
+async with KantataConnector(KantataSettings()) as psa:
+    workspace_id = await psa.create_project(project, customer_name="Northwind")
+    async for entry in psa.list_time_entries(approved=True, performed_on=date(2026, 6, 1)):
+        ...
+```
+"""
+
+from connectors.kantata.connector import KantataConnector
+from connectors.kantata.errors import parse_error
+from connectors.kantata.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, KantataSettings
+
+__all__ = ["DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "KantataConnector", "KantataSettings", "parse_error"]

@@ -1,0 +1,29 @@
+"""`KantataConnector`: the PSA as provisioning, posting and resource sync see it."""
+
+from __future__ import annotations
+
+from connectors.kantata._ledger import LedgerMethods
+from connectors.kantata._people import PeopleMethods
+from connectors.kantata._projects import ProjectMethods
+
+__all__ = ["KantataConnector"]
+
+
+class KantataConnector(ProjectMethods, PeopleMethods, LedgerMethods):
+    """Kantata OX API v1 through the shared HTTP core, in canonical models.
+
+    - Projects: `create_project`, `get_project`, `find_project_by_external_id`, `close_project`,
+      `create_task`, `set_budget`, `set_rate_card`.
+    - People: `list_users`, `upsert_user`.
+    - Time and expenses: `time_entries_page` / `list_time_entries`, `expenses_page` /
+      `list_expenses`.
+
+    Approval of time and expenses happens on timesheet and expense report submissions in
+    Kantata, by the people who own them, so the connector offers no approve method.
+
+    Args:
+        settings: Where the API is and how to authenticate (`KantataSettings`).
+        transport: The innermost transport; tests pass an in-process emulator.
+
+    Use it as an async context manager, or call `aclose` when done.
+    """
