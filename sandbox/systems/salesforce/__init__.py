@@ -1,0 +1,57 @@
+"""Salesforce REST API emulator (CRM), under ``/salesforce``.
+
+- ``POST /services/oauth2/token`` — client credentials, refresh token, JWT bearer (``_oauth``).
+- ``/services/data/v62.0/...`` — sObject rows (``GET``/``PATCH``/``DELETE /sobjects/T/{id}``,
+  ``POST /sobjects/T``), upsert by External ID (``PATCH /sobjects/T/{Field}/{value}``: 201/200/300),
+  SOQL (``GET /query?q=``, ``GET /query/{locator}-{offset}``), sObject Collections
+  (``POST /composite/sobjects``, ``PATCH /composite/sobjects/T/{Field}``) and ``GET /limits``.
+- Errors are ``[{"message", "errorCode", "fields"}]``; every data response carries
+  ``Sforce-Limit-Info``; the daily allocation ends in 403 ``REQUEST_LIMIT_EXCEEDED``.
+- Opportunity creates and stage changes are pushed, signed, to subscribers (``_relay``).
+- ``/_admin/salesforce/...`` — allocation, batch size, subscriptions, deliveries, JWT keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from sandbox._framework import SandboxSystem
+from sandbox.systems.salesforce import _admin, _api, _oauth
+from sandbox.systems.salesforce._schema import API_VERSION, NAME, SOBJECTS
+from sandbox.systems.salesforce._seed import seed
+
+__all__ = ["SYSTEM", "error_body"]
+
+# The framework's generic codes, in Salesforce's vocabulary.
+_CODES = {
+    "unauthorized": "INVALID_SESSION_ID",
+    "not_found": "NOT_FOUND",
+    "method_not_allowed": "METHOD_NOT_ALLOWED",
+    "invalid_request": "JSON_PARSER_ERROR",
+    "rate_limited": "REQUEST_LIMIT_EXCEEDED",
+    "server_error": "UNKNOWN_EXCEPTION",
+    "unavailable": "SERVER_UNAVAILABLE",
+    "timeout": "REQUEST_RUNNING_TOO_LONG",
+}
+
+
+def error_body(status: int, code: str, message: str) -> tuple[Any, dict[str, str]]:
+    """Salesforce's error array: ``[{"message", "errorCode", "fields"}]``."""
+    return [{"message": message, "errorCode": _CODES.get(code, code), "fields": []}], {}
+
+
+router = APIRouter()
+router.include_router(_oauth.router)
+router.include_router(_api.router)
+
+SYSTEM = SandboxSystem(
+    name=NAME,
+    router=router,
+    error_body=error_body,
+    kinds=tuple(s.name for s in SOBJECTS.values()),
+    seed=seed,
+    admin_router=_admin.router,
+    base_path=f"/services/data/v{API_VERSION}",
+)
