@@ -1,0 +1,139 @@
+"""`HubSpotApi`: the raw CRM v3 endpoints the connector uses, in HubSpot's own shapes.
+
+It owns the HTTP client, the account's rate budget and the 429 handling; `HubSpotConnector`
+builds the canonical methods on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from connectors._core import OAuth2RefreshToken, RateBudget, RestClient, StaticBearerAuth
+from connectors.hubspot.errors import SYSTEM, parse_hubspot_error, rate_limited_error
+from connectors.hubspot.models import BatchResult, CrmObject, ObjectPage
+from connectors.hubspot.settings import HubSpotSettings
+
+__all__ = ["BATCH_LIMIT", "HubSpotApi"]
+
+BATCH_LIMIT = 100
+"""Inputs HubSpot accepts in one batch call."""
+
+# Our clock starts a window when a request leaves; HubSpot's when it arrives. A little slack
+# keeps a request that travelled faster than the one before it from landing in a full window.
+_WINDOW_SLACK_S = 0.1
+
+
+class HubSpotApi:
+    """HubSpot CRM v3 endpoints over the shared HTTP core.
+
+    Every call draws from one process-wide `RateBudget` shaped like the account's rolling
+    window, so concurrent flows stay under HubSpot's limit instead of meeting 429s; a 429 that
+    happens anyway (other apps share the account's limit) pauses the whole budget.
+
+    Args:
+        settings: The account's settings.
+        transport: The innermost HTTP transport (an in-process emulator in tests).
+    """
+
+    def __init__(self, settings: HubSpotSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.budget: RateBudget | None = settings.rate_budget(
+            SYSTEM, window=(settings.rate_limit_max, settings.rate_limit_interval_s + _WINDOW_SLACK_S)
+        )
+        auth: httpx.Auth
+        if settings.refresh_token is not None:
+            auth = OAuth2RefreshToken(
+                settings.oauth_token_url, settings.client_id, settings.client_secret, settings.refresh_token
+            )
+        else:
+            assert settings.private_app_token is not None  # the settings validator guarantees one of the two
+            auth = StaticBearerAuth(settings.private_app_token)
+        self.auth = auth
+        self._client = RestClient(
+            SYSTEM,
+            base_url=settings.base_url,
+            auth=auth,
+            transport=transport,
+            budget=self.budget,
+            retry=settings.retry_config(),
+            timeout=settings.timeout_s,
+            parse_error=parse_hubspot_error,
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+    async def read(
+        self,
+        object_type: str,
+        record_id: str,
+        properties: Sequence[str],
+        *,
+        associations: Sequence[str] = (),
+        id_property: str | None = None,
+    ) -> CrmObject:
+        """``GET /crm/v3/objects/{type}/{id}``, by HubSpot id or by a unique property's value."""
+        params = {"properties": ",".join(properties)}
+        if associations:
+            params["associations"] = ",".join(associations)
+        if id_property:
+            params["idProperty"] = id_property
+        path = f"/crm/v3/objects/{object_type}/{quote(record_id, safe=':')}"
+        return CrmObject.model_validate(await self._json("GET", path, params))
+
+    async def update(self, object_type: str, record_id: str, properties: Mapping[str, str]) -> CrmObject:
+        """``PATCH /crm/v3/objects/{type}/{id}``; setting values is safe to repeat."""
+        body = {"properties": dict(properties)}
+        path = f"/crm/v3/objects/{object_type}/{quote(record_id, safe=':')}"
+        raw = await self._json("PATCH", path, json=body, idempotent=True)
+        return CrmObject.model_validate(raw)
+
+    async def list_page(
+        self, object_type: str, properties: Sequence[str], *, limit: int, after: str | None = None
+    ) -> ObjectPage:
+        """``GET /crm/v3/objects/{type}``: one page, oldest first."""
+        params: dict[str, Any] = {"limit": limit, "properties": ",".join(properties)}
+        if after is not None:
+            params["after"] = after
+        return ObjectPage.model_validate(await self._json("GET", f"/crm/v3/objects/{object_type}", params))
+
+    async def search_page(self, object_type: str, body: Mapping[str, Any]) -> ObjectPage:
+        """``POST /crm/v3/objects/{type}/search``: one page of matches (read-only, so retried freely)."""
+        raw = await self._json("POST", f"/crm/v3/objects/{object_type}/search", json=dict(body), idempotent=True)
+        return ObjectPage.model_validate(raw)
+
+    async def batch(self, object_type: str, action: str, body: Mapping[str, Any]) -> BatchResult:
+        """``POST /crm/v3/objects/{type}/batch/{action}`` for ``read``, ``update`` or ``upsert``.
+
+        All three are safe to repeat (reads, and writes of values keyed by id or unique property),
+        so a call whose answer was lost is retried without creating duplicates. A 207 answer is
+        returned, not raised: its ``errors`` name the refused inputs.
+        """
+        raw = await self._json(
+            "POST", f"/crm/v3/objects/{object_type}/batch/{action}", json=dict(body), idempotent=True
+        )
+        return BatchResult.model_validate(raw)
+
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        response = await self._client.request(
+            method, path, params=params, json=json, idempotent=idempotent, allow=(429,)
+        )
+        if response.status_code == 429:
+            error = rate_limited_error(response)
+            if self.budget is not None and error.retry_after is not None:
+                # The account's window is shared with other apps: hold every flow back, not just this call.
+                self.budget.penalise(error.retry_after)
+            raise error
+        return self._client.decode_json(response)

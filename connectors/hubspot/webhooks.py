@@ -1,0 +1,171 @@
+"""Inbound HubSpot webhooks: signature v3 verification, the event model, and won-deal detection.
+
+HubSpot POSTs a JSON array of events and signs each request with
+``X-HubSpot-Signature-v3 = base64(HMAC-SHA256(app client secret,
+method + uri + raw body + X-HubSpot-Request-Timestamp))``. Everything here is pure, so the
+gateway can verify before it parses and tests can sign what they send.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "WebhookEvent",
+    "parse_webhook_events",
+    "sign_v3",
+    "verify_signature_v3",
+    "won_deal_ids",
+]
+
+SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
+TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
+
+# HubSpot signs the URI with these percent-escapes decoded (its request-validation guide lists them).
+_DECODED_ESCAPES = {
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
+}
+_ESCAPE = re.compile("|".join(_DECODED_ESCAPES), re.IGNORECASE)
+
+
+def _signed_uri(uri: str) -> str:
+    return _ESCAPE.sub(lambda match: _DECODED_ESCAPES[match.group(0).upper()], uri)
+
+
+def sign_v3(*, method: str, uri: str, body: bytes, timestamp_ms: str, client_secret: str) -> str:
+    """The v3 signature HubSpot would send for this request.
+
+    Args:
+        method: The HTTP method, e.g. ``"POST"``.
+        uri: The full URL the request was sent to (scheme, host, path and query).
+        body: The raw request body.
+        timestamp_ms: The ``X-HubSpot-Request-Timestamp`` value (epoch milliseconds).
+        client_secret: The app's client secret.
+
+    Returns:
+        The base64 HMAC-SHA256 signature.
+    """
+    message = method.upper().encode() + _signed_uri(uri).encode() + body + timestamp_ms.encode()
+    digest = hmac.new(client_secret.encode(), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def verify_signature_v3(
+    *,
+    method: str,
+    uri: str,
+    body: bytes,
+    timestamp_ms: str,
+    signature: str,
+    client_secret: str,
+    now: datetime,
+    tolerance_s: float = 300,
+) -> bool:
+    """Whether a webhook request is authentic and fresh.
+
+    Args:
+        method: The HTTP method the request arrived with.
+        uri: The full URL it was sent to, as HubSpot saw it (behind a proxy: the public URL).
+        body: The raw body bytes, before any JSON parsing.
+        timestamp_ms: The ``X-HubSpot-Request-Timestamp`` header.
+        signature: The ``X-HubSpot-Signature-v3`` header.
+        client_secret: The app's client secret.
+        now: The current time (timezone-aware).
+        tolerance_s: How far the timestamp may be from `now` (HubSpot: 5 minutes).
+
+    Returns:
+        False when the timestamp is unreadable or outside the window, or the signature differs.
+
+    Raises:
+        ValueError: `now` is naive.
+    """
+    if now.tzinfo is None:
+        raise ValueError(f"now={now.isoformat()} has no time zone: pass an aware datetime")
+    if not timestamp_ms.isdigit():
+        return False
+    age_s = now.timestamp() - int(timestamp_ms) / 1000
+    if abs(age_s) > tolerance_s:
+        return False
+    expected = sign_v3(method=method, uri=uri, body=body, timestamp_ms=timestamp_ms, client_secret=client_secret)
+    return hmac.compare_digest(expected.encode(), signature.strip().encode())
+
+
+class WebhookEvent(BaseModel):
+    """One event of a webhook delivery.
+
+    Attributes:
+        event_id: Unique per event; redeliveries keep it, so it is the deduplication key.
+        subscription_id: The app's subscription that matched.
+        portal_id: The HubSpot account.
+        app_id: The app the subscription belongs to.
+        occurred_at: When the change happened, epoch milliseconds.
+        subscription_type: E.g. ``deal.propertyChange``, ``deal.creation``.
+        attempt_number: 0 on the first delivery, then 1, 2, ... on retries.
+        object_id: The changed record's id.
+        property_name: For property changes: the property.
+        property_value: For property changes: the new value.
+        change_source: What made the change (``CRM_UI``, ``API``, ``INTEGRATION``...).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    event_id: int = Field(alias="eventId")
+    subscription_id: int = Field(alias="subscriptionId")
+    portal_id: int = Field(alias="portalId")
+    app_id: int = Field(alias="appId")
+    occurred_at: int = Field(alias="occurredAt")
+    subscription_type: str = Field(alias="subscriptionType")
+    attempt_number: int = Field(default=0, alias="attemptNumber")
+    object_id: int = Field(alias="objectId")
+    property_name: str | None = Field(default=None, alias="propertyName")
+    property_value: str | None = Field(default=None, alias="propertyValue")
+    change_source: str | None = Field(default=None, alias="changeSource")
+
+    @property
+    def occurred(self) -> datetime:
+        """`occurred_at` as a UTC datetime."""
+        return datetime.fromtimestamp(self.occurred_at / 1000, tz=UTC)
+
+
+_EVENTS = TypeAdapter(list[WebhookEvent])
+
+
+def parse_webhook_events(body: bytes) -> list[WebhookEvent]:
+    """The events of a delivery body (a JSON array).
+
+    Raises:
+        pydantic.ValidationError: The body is not an array of HubSpot events.
+    """
+    return _EVENTS.validate_json(body)
+
+
+def won_deal_ids(events: Iterable[WebhookEvent], won_stage: str = "closedwon") -> list[str]:
+    """Ids of deals the events move into the won stage, in order, each once."""
+    won = (
+        str(event.object_id)
+        for event in events
+        if event.subscription_type == "deal.propertyChange"
+        and event.property_name == "dealstage"
+        and event.property_value == won_stage
+    )
+    return list(dict.fromkeys(won))

@@ -1,0 +1,127 @@
+"""CRM v4 association routes: list a record's associations, associate, remove."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict
+
+from sandbox._framework import DB
+from sandbox.systems.hubspot import _records as records
+from sandbox.systems.hubspot._errors import HubSpotError
+from sandbox.systems.hubspot._limits import HubSpotRoute, authorize
+from sandbox.systems.hubspot._paging import decode_cursor, encode_cursor, page_link
+from sandbox.systems.hubspot._schema import ASSOCIATION_TYPES, default_association
+from sandbox.systems.hubspot._values import now_iso
+
+__all__ = ["router"]
+
+router = APIRouter(route_class=HubSpotRoute, dependencies=[Depends(authorize)])
+
+MAX_PAGE = 500
+_FROM = "/crm/v4/objects/{from_type}/{from_id}/associations"
+
+
+class AssociationSpecIn(BaseModel):
+    """One association type to add."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    associationCategory: str = "HUBSPOT_DEFINED"
+    associationTypeId: int
+
+
+def _type(type_id: int) -> dict[str, Any]:
+    spec = ASSOCIATION_TYPES[type_id]
+    return {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": spec.label}
+
+
+@router.get(f"{_FROM}/{{to_type}}")
+def list_associations(
+    request: Request,
+    from_type: str,
+    from_id: str,
+    to_type: str,
+    db: DB,
+    limit: int = MAX_PAGE,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """A record's associated records of one type with their association types, paged."""
+    source = records.object_type(from_type)
+    records.object_type(to_type)
+    records.require(db, source, from_id)
+    offset = decode_cursor(after)
+    size = max(1, min(limit, MAX_PAGE))
+    listed = records.associations_of(db, from_type, from_id, to_type)
+    result: dict[str, Any] = {
+        "results": [
+            {"toObjectId": int(to_id), "associationTypes": [_type(type_id) for type_id in type_ids]}
+            for to_id, type_ids in listed[offset : offset + size]
+        ]
+    }
+    if offset + size < len(listed):
+        result["paging"] = page_link(request, encode_cursor(offset + size))
+    return result
+
+
+@router.put(f"{_FROM}/default/{{to_type}}/{{to_id}}")
+def associate_default(from_type: str, from_id: str, to_type: str, to_id: str, db: DB) -> dict[str, Any]:
+    """Associate two records with the default (unlabelled) type, both directions."""
+    started = now_iso()
+    source, target = records.object_type(from_type), records.object_type(to_type)
+    records.require(db, source, from_id)
+    records.require(db, target, to_id)
+    default = default_association(from_type, to_type)
+    if default is None:
+        raise HubSpotError(400, "VALIDATION_ERROR", f"{from_type} cannot be associated with {to_type}")
+    with db.transaction():
+        records.associate(db, from_type, from_id, to_type, to_id, [])
+    return {
+        "status": "COMPLETE",
+        "results": [
+            {
+                "from": {"id": source_id},
+                "to": {"id": target_id},
+                "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id},
+            }
+            for source_id, target_id, type_id in (
+                (from_id, to_id, default.type_id),
+                (to_id, from_id, default.inverse),
+            )
+        ],
+        "startedAt": started,
+        "completedAt": now_iso(),
+    }
+
+
+@router.put(f"{_FROM}/{{to_type}}/{{to_id}}")
+def associate_labelled(
+    from_type: str, from_id: str, to_type: str, to_id: str, payload: list[AssociationSpecIn], db: DB
+) -> dict[str, Any]:
+    """Associate two records with the given types (e.g. 5: a deal's primary company)."""
+    source, target = records.object_type(from_type), records.object_type(to_type)
+    records.require(db, source, from_id)
+    records.require(db, target, to_id)
+    types = [records.association_type(item.associationTypeId, from_type) for item in payload]
+    if any(spec.to_type != to_type for spec in types):
+        raise HubSpotError(400, "VALIDATION_ERROR", f"an associationTypeId does not lead to {to_type}")
+    with db.transaction():
+        records.associate(db, from_type, from_id, to_type, to_id, [spec.type_id for spec in types])
+    return {
+        "fromObjectTypeId": source.type_id,
+        "fromObjectId": int(from_id),
+        "toObjectTypeId": target.type_id,
+        "toObjectId": int(to_id),
+        "labels": [spec.label for spec in types if spec.label],
+    }
+
+
+@router.delete(f"{_FROM}/{{to_type}}/{{to_id}}", status_code=204)
+def remove_association(from_type: str, from_id: str, to_type: str, to_id: str, db: DB) -> Response:
+    """Remove every association between two records."""
+    records.object_type(from_type)
+    records.object_type(to_type)
+    with db.transaction():
+        records.dissociate(db, from_type, from_id, to_type, to_id)
+    return Response(status_code=204)
