@@ -1,0 +1,109 @@
+"""NetSuite's value formats and the comparisons and keys built on them (all pure).
+
+Durations are ``H:MM`` to the minute; dates are ISO in REST and, in SuiteQL, the account's
+date format (``M/D/YYYY`` for US English); list values are internal ids from the account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+__all__ = [
+    "MappingError",
+    "differences",
+    "format_duration",
+    "idempotency_key",
+    "lookup_id",
+    "parse_date",
+    "parse_duration",
+    "ref",
+]
+
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4a8e-9d0b-5c3b2a1e7f40")
+
+
+class MappingError(ValueError):
+    """A canonical value has no NetSuite counterpart in the configured id tables."""
+
+
+def lookup_id(table: Mapping[str, str], value: str, what: str, setting: str) -> str:
+    """The internal id of a list value, or a `MappingError` naming the setting to extend."""
+    try:
+        return table[value]
+    except KeyError:
+        raise MappingError(
+            f"{what} {value!r} has no NetSuite internal id: add it to PSFLOW_NETSUITE_{setting} "
+            f"(known: {', '.join(sorted(table)) or 'none'})"
+        ) from None
+
+
+def ref(internal_id: str) -> dict[str, Any]:
+    """A reference to a record or list value by internal id."""
+    return {"id": internal_id}
+
+
+def format_duration(hours: Decimal) -> str:
+    """Hours as NetSuite's ``H:MM`` duration, rounded to the minute (7.5 → ``"7:30"``)."""
+    minutes = int((hours * 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def parse_duration(value: str | float | int) -> Decimal:
+    """``"7:30"`` or a number of hours as Decimal hours (to 0.01)."""
+    if isinstance(value, str) and ":" in value:
+        hours, minutes = value.split(":", 1)
+        total = Decimal(int(hours) * 60 + int(minutes)) / 60
+    else:
+        total = Decimal(str(value))
+    return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def parse_date(value: str) -> date:
+    """A NetSuite date: ISO ``YYYY-MM-DD`` (REST) or US ``M/D/YYYY`` (SuiteQL in a US account)."""
+    if "/" in value:
+        month, day, year = (int(part) for part in value.split("/"))
+        return date(year, month, day)
+    return date.fromisoformat(value[:10])
+
+
+def differences(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> list[str]:
+    """Fields of ``desired`` whose value the existing record does not already have.
+
+    References compare by id, numbers by value, sublists line by line (the record must have
+    been read with ``expandSubResources=true``).
+    """
+    return [name for name, value in desired.items() if not _same(existing.get(name), value)]
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    if isinstance(wanted, dict) and "items" in wanted:
+        lines = current.get("items") if isinstance(current, dict) else None
+        return (
+            isinstance(lines, list)
+            and len(lines) == len(wanted["items"])
+            and all(not differences(old, new) for old, new in zip(lines, wanted["items"], strict=True))
+        )
+    if isinstance(wanted, dict) and "id" in wanted:
+        return isinstance(current, dict) and str(current.get("id")) == str(wanted["id"])
+    if isinstance(wanted, dict):
+        return isinstance(current, dict) and not differences(current, wanted)
+    if isinstance(wanted, bool):
+        return current is wanted
+    if isinstance(wanted, int | float):
+        return isinstance(current, int | float) and Decimal(str(current)) == Decimal(str(wanted))
+    return bool(current == wanted)
+
+
+def idempotency_key(record_type: str, external_id: str, body: Mapping[str, Any]) -> str:
+    """A deterministic ``X-NetSuite-Idempotency-Key``: the same write always gets the same UUID.
+
+    It covers the body too, so a corrected entry (new hours) is a new request, not a replay.
+    """
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{record_type}:{external_id}:{digest}"))

@@ -1,0 +1,144 @@
+"""The demo firm in NetSuite: employees, the customers and jobs already won, periods.
+
+External ids are the firm's business keys, the one key every emulator shares:
+
+| record          | externalId                        | from                      |
+|-----------------|-----------------------------------|---------------------------|
+| employee        | ``E-1001``                        | consultant employee id    |
+| customer        | ``C-0001``                        | client number (Salesforce ``PSFlow_Id__c``) |
+| job             | ``PRJ-0001``                      | project code              |
+| projectTask     | ``PRJ-0001-T01``                  | task code                 |
+
+Only clients with a won project become customers; every won project becomes a job with its
+tasks. Accounting periods are monthly, from twelve months before the firm's ``today`` to three
+after it; periods that ended before the start of last month are closed. List values use the
+demo account's internal ids (`CURRENCY_IDS`, `TERMS_IDS`, `BILLING_TYPE_IDS`), which the
+connector's settings default to.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sandbox._db import SandboxDB
+from sandbox.seed import DemoFirm
+from sandbox.systems.netsuite._store import PERIOD_KIND, create
+from sandbox.systems.netsuite._types import NAME, RECORD_TYPES
+
+CURRENCY_IDS = {"USD": "1", "GBP": "2", "CAD": "3", "EUR": "4"}
+TERMS_IDS = {"Net 15": "1", "Net 30": "2", "Net 45": "3", "Net 60": "4", "Due on receipt": "5"}
+BILLING_TYPE_IDS = {"time_and_materials": "TM", "fixed_fee": "FBM"}
+SUBSIDIARY_ID = "1"
+IN_PROGRESS_STATUS_ID = "2"
+PAST_MONTHS = 12
+FUTURE_MONTHS = 3
+
+
+def _month(day: date, shift: int) -> date:
+    index = day.year * 12 + day.month - 1 + shift
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _seed_periods(db: SandboxDB, today: date) -> None:
+    last_month = _month(today, -1)
+    for shift in range(-PAST_MONTHS, FUTURE_MONTHS + 1):
+        start = _month(today, shift)
+        end = _month(today, shift + 1) - timedelta(days=1)
+        body = {
+            "periodName": f"{start:%b %Y}",
+            "startDate": start.isoformat(),
+            "endDate": end.isoformat(),
+            "closed": start < last_month,
+            "isQuarter": False,
+            "isYear": False,
+            "isAdjust": False,
+        }
+        db.insert(NAME, PERIOD_KIND, body, ext_key=f"{start:%Y-%m}")
+
+
+def _create(db: SandboxDB, kind: str, body: dict[str, Any]) -> str:
+    return str(create(db, RECORD_TYPES[kind.lower()], body)["id"])
+
+
+def seed(db: SandboxDB, firm: DemoFirm) -> None:
+    """Write the firm's ERP master data and accounting calendar."""
+    _seed_periods(db, firm.today)
+    employees = {
+        consultant.employee_id: _create(
+            db,
+            "employee",
+            {
+                "externalId": consultant.employee_id,
+                "entityId": consultant.name,
+                "firstName": consultant.first_name,
+                "lastName": consultant.last_name,
+                "email": consultant.email,
+                "title": consultant.title,
+                "subsidiary": SUBSIDIARY_ID,
+                "laborCost": float(consultant.cost_rate),
+            },
+        )
+        for consultant in firm.consultants
+    }
+    customers: dict[str, str] = {}
+    for project in firm.projects:
+        client = firm.client(project.client_id)
+        if client.id not in customers:
+            address = client.billing_address
+            customers[client.id] = _create(
+                db,
+                "customer",
+                {
+                    "externalId": client.id,
+                    "entityId": client.name,
+                    "companyName": client.name,
+                    "email": client.contact.email,
+                    "subsidiary": SUBSIDIARY_ID,
+                    "currency": CURRENCY_IDS[client.currency],
+                    "terms": TERMS_IDS[client.payment_terms],
+                    "addressBook": [
+                        {
+                            "defaultBilling": True,
+                            "defaultShipping": False,
+                            "addressBookAddress": {
+                                "addr1": address.line1,
+                                "city": address.city,
+                                "state": address.region,
+                                "zip": address.postal_code,
+                                "country": {"id": address.country},
+                            },
+                        }
+                    ],
+                },
+            )
+        job = _create(
+            db,
+            "job",
+            {
+                "externalId": project.code,
+                "entityId": project.code,
+                "companyName": project.name,
+                "parent": customers[client.id],
+                "subsidiary": SUBSIDIARY_ID,
+                "currency": CURRENCY_IDS[project.currency],
+                "terms": TERMS_IDS[client.payment_terms],
+                "jobBillingType": BILLING_TYPE_IDS[project.billing_type],
+                "entityStatus": IN_PROGRESS_STATUS_ID,
+                "projectManager": employees[project.project_manager_id],
+                "startDate": project.start_date.isoformat(),
+                "projectedEndDate": project.end_date.isoformat(),
+                "custentity_psflow_rate_card": project.rate_card_id,
+            },
+        )
+        for task in project.tasks:
+            _create(
+                db,
+                "projectTask",
+                {
+                    "externalId": task.code,
+                    "title": task.name,
+                    "project": job,
+                    "plannedWork": float(task.budget_hours),
+                },
+            )
