@@ -20,10 +20,17 @@ from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
+from activities.erp import ErpActivities
+from activities.events import EventActivities
+from activities.psa import PsaActivities
 from activities.stack import ping_activity
+from stack.connectors import Connectors
 from stack.settings import Settings, SettingsError, load_settings
 from stack.telemetry import configure_tracing, tracing_interceptor
+from store import Store
 from workflows._queues import DOMAINS, FLOWS
+from workflows.provision_engagement import ProvisionEngagementWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
 log = logging.getLogger("psflow.worker")
@@ -51,15 +58,32 @@ async def connect(settings: Settings) -> Client:
 
 def workflows() -> list[type]:
     """Every workflow psflow runs, registered on the ``flows`` task queue."""
-    return [StackCheckWorkflow]
+    return [StackCheckWorkflow, ProvisionEngagementWorkflow]
 
 
-def activities(settings: Settings) -> dict[str, list[Callable[..., Any]]]:
+def activities(connectors: Connectors, store: Store) -> dict[str, list[Callable[..., Any]]]:
     """Every activity, by the domain whose task queue it runs on."""
-    return {domain: [ping_activity(domain)] for domain in DOMAINS}
+    crm = CrmActivities(
+        {"salesforce": SalesforceReader(connectors.salesforce), "hubspot": HubSpotReader(connectors.hubspot)}
+    )
+    psa = PsaActivities(connectors.kantata, store)
+    erp = ErpActivities(connectors.netsuite, store)
+    events = EventActivities(connectors.events)
+    by_domain: dict[str, list[Callable[..., Any]]] = {
+        "crm": [crm.read_engagement, crm.closed_won_since],
+        "psa": [psa.create_project, psa.close_project],
+        "hr": [],
+        "erp": [erp.upsert_customer, erp.create_job, erp.inactivate_job],
+        "events": [events.publish, events.push_rows],
+    }
+    for domain in DOMAINS:
+        by_domain[domain].append(ping_activity(domain))
+    return by_domain
 
 
-def build_workers(client: Client, settings: Settings) -> list[Worker]:
+def build_workers(
+    client: Client, settings: Settings, domain_activities: dict[str, list[Callable[..., Any]]]
+) -> list[Worker]:
     """One worker for workflows and one per domain, all sharing the client."""
     graceful = timedelta(seconds=settings.graceful_shutdown_s)
     workers = [
@@ -70,12 +94,12 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
             graceful_shutdown_timeout=graceful,
         )
     ]
-    for domain, domain_activities in activities(settings).items():
+    for domain, registered in domain_activities.items():
         workers.append(
             Worker(
                 client,
                 task_queue=settings.task_queue(domain),
-                activities=domain_activities,
+                activities=registered,
                 graceful_shutdown_timeout=graceful,
             )
         )
@@ -85,13 +109,18 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
 @asynccontextmanager
 async def running_workers(client: Client, settings: Settings) -> AsyncIterator[Sequence[Worker]]:
     """Run every worker in the background for the duration of the ``async with`` block."""
-    workers = build_workers(client, settings)
+    store = Store(settings.store_url)
+    await asyncio.to_thread(store.upgrade)
+    connectors = Connectors.build(settings)
+    workers = build_workers(client, settings, activities(connectors, store))
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
     try:
         yield workers
     finally:
         await asyncio.gather(*(worker.shutdown() for worker in workers))
         await asyncio.gather(*tasks, return_exceptions=True)
+        await connectors.aclose()
+        store.engine.dispose()
 
 
 async def serve(settings: Settings) -> None:

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".psflow"), description="Local state: dev server DB, pid files, logs")
     database_url: str | None = Field(default=None, description="Store URL; default SQLite in data_dir")
     sandbox_url: str = "http://127.0.0.1:8700"
+    provisioning_sla_minutes: float = Field(default=240, gt=0, description="PSA and ERP records within this time")
+    provisioning_resolution_hours: float = Field(default=24, gt=0, description="How long a question may wait")
     graceful_shutdown_s: float = 10.0
 
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -64,3 +64,65 @@ def store_urls(tmp_path: Path) -> list[str]:
     if POSTGRES_URL:
         urls.append(POSTGRES_URL)
     return urls
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The SaaS sandbox as a real process on a free port, seeded with the demo firm, for the session.
+
+    Tests that change shared state (faults, stages) undo it; each flow test uses its own deals.
+    """
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    db = tmp_path_factory.mktemp("sandbox") / "sandbox.db"
+    log = db.with_suffix(".log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--db", str(db), "--seed", "demo"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/_admin/status", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the sandbox did not start; see {db.with_suffix('.log')}")
+        time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture
+def flow_settings(settings: Settings, sandbox_url: str) -> Settings:
+    """Settings for end-to-end flow tests: the session's Temporal server and sandbox, fresh queues and store."""
+    return settings.model_copy(update={"sandbox_url": sandbox_url})
+
+
+@pytest.fixture
+def clear_faults(sandbox_url: str) -> Iterator[None]:
+    """Remove every injected fault after the test, whatever happened in it."""
+    import httpx
+
+    yield
+    httpx.delete(f"{sandbox_url}/_admin/faults", timeout=10)

@@ -39,14 +39,18 @@ async def test_worker_process_serves_and_stops_gracefully_on_sigterm(
         **os.environ,
         "PSFLOW_TEMPORAL__ADDRESS": settings.temporal.address,
         "PSFLOW_TASK_QUEUE_PREFIX": settings.task_queue_prefix,
+        "PSFLOW_DATA_DIR": str(settings.data_dir),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "worker.py"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
         assert process.stdout is not None
-        first_line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
-        assert b"psflow worker polling" in first_line
+        output = b""
+        while b"psflow worker polling" not in output:
+            line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+            assert line, f"worker exited before polling: {output.decode()}"
+            output += line
         result = await temporal_client.execute_workflow(
             StackCheckWorkflow.run,
             StackCheckInput(domains=["erp"]),

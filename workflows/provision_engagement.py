@@ -1,0 +1,383 @@
+"""Engagement provisioning: a won deal becomes a PSA project, an ERP job and a staffing event, as a saga.
+
+One run per opportunity (``engagement-provisioning:{crm}:{opportunity_id}``), started or signalled by
+the gateway's webhooks, the polling schedule or the CLI. Each forward step registers its compensation
+before it runs; if a later step fails for good the compensations run in reverse, shielded from
+cancellation, and the run fails with a result that says what was done and what was undone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities._errors import NON_RETRYABLE_TYPES
+    from activities.crm import CrmActivities
+    from activities.erp import ErpActivities
+    from activities.events import EventActivities
+    from activities.models import AnalyticsRows, CreateErpJob, CreatePsaProject, OpportunityRef, ProjectRef
+    from activities.psa import PsaActivities
+    from canonical import Address, Customer, Engagement, project_for
+    from canonical.events import CloudEvent
+    from workflows import search_attributes as sa
+    from workflows._queues import domain_queue
+
+EVENT_SOURCE = "psflow/engagement-provisioning"
+NOT_PROVISIONED = "EngagementNotProvisioned"
+
+State = Literal["reading", "waiting_for_person", "provisioning", "provisioned", "compensating", "compensated"]
+StepState = Literal["pending", "running", "done", "failed", "compensated"]
+
+
+def workflow_id(crm: str, opportunity_id: str) -> str:
+    """The one workflow id per opportunity that every trigger converges on."""
+    return f"engagement-provisioning:{crm}:{opportunity_id}"
+
+
+class ProvisionEngagementInput(BaseModel):
+    """Which deal to provision, and the business limits of doing it."""
+
+    crm: Literal["salesforce", "hubspot"]
+    opportunity_id: str = Field(min_length=1)
+    sla: timedelta = timedelta(hours=4)
+    """The engagement must exist in PSA and ERP within this time, or the run is marked breached."""
+    resolution_timeout: timedelta = timedelta(hours=24)
+    """How long a question to a person may stay open before the run gives up (nothing written yet)."""
+    step_attempts: int = Field(default=8, ge=1)
+    """Attempts per forward step before it counts as failed for good (transient faults retry)."""
+
+
+class Trigger(BaseModel):
+    """One arrival of the deal: webhook, polling or CLI. Several arrivals still make one run."""
+
+    source: Literal["webhook", "poll", "cli"]
+    event_id: str | None = None
+    received_at: datetime | None = None
+
+
+class Resolution(BaseModel):
+    """A person's answer to the run's question: the billing data the ERP needs, or abandoning the deal."""
+
+    resolved_by: str = Field(min_length=1)
+    billing_address: Address | None = None
+    payment_terms: str | None = None
+    abandon: bool = False
+
+
+class Step(BaseModel):
+    """Progress of one saga step."""
+
+    name: str
+    state: StepState = "pending"
+    system_id: str | None = None
+    detail: str | None = None
+
+
+class ProvisioningProgress(BaseModel):
+    """What the ``progress`` query returns and ``psflow engagement status`` renders."""
+
+    engagement_id: str
+    state: State
+    client: str | None = None
+    question: str | None = None
+    sla_breached: bool = False
+    steps: list[Step]
+    triggers: list[Trigger]
+
+
+class ProvisionEngagementResult(BaseModel):
+    """What was provisioned, or what was done and compensated."""
+
+    engagement_id: str
+    state: State
+    client: str | None = None
+    customer_erp_id: str | None = None
+    psa_project_id: str | None = None
+    erp_job_id: str | None = None
+    done: list[str] = Field(default_factory=list)
+    compensated: list[str] = Field(default_factory=list)
+    error: str | None = None
+    sla_breached: bool = False
+    triggers: list[Trigger] = Field(default_factory=list)
+
+
+STEPS = ("read_deal", "erp_customer", "psa_project", "erp_job", "staffing_event", "analytics_event")
+
+
+@workflow.defn(name="ProvisionEngagement")
+class ProvisionEngagementWorkflow:
+    """Provision one won deal in PSA, ERP and staffing; undo in reverse if a later step fails for good."""
+
+    def __init__(self) -> None:
+        self._state: State = "reading"
+        self._steps = {name: Step(name=name) for name in STEPS}
+        self._triggers: list[Trigger] = []
+        self._question: str | None = None
+        self._resolution: Resolution | None = None
+        self._client: str | None = None
+        self._sla_breached = False
+        self._engagement_id = ""
+        self._compensations: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
+        self._result = ProvisionEngagementResult(engagement_id="", state="reading")
+
+    @workflow.run
+    async def run(self, input: ProvisionEngagementInput) -> ProvisionEngagementResult:
+        self._input = input
+        self._engagement_id = f"{input.crm}:{input.opportunity_id}"
+        self._result = ProvisionEngagementResult(engagement_id=self._engagement_id, state="reading")
+        sla_watch = asyncio.create_task(self._watch_sla())
+        try:
+            await self._provision()
+        except (ActivityError, ApplicationError, asyncio.CancelledError) as failure:
+            self._result.error = _describe(failure)
+            # Compensations must finish even if the run is being cancelled.
+            await asyncio.shield(asyncio.ensure_future(self._compensate()))
+            self._result.state = self._state
+            if isinstance(failure, asyncio.CancelledError):
+                raise
+            raise ApplicationError(
+                f"engagement {self._engagement_id} was not provisioned: {self._result.error}",
+                self._result.model_dump(mode="json"),
+                type=NOT_PROVISIONED,
+                non_retryable=True,
+            ) from failure
+        finally:
+            sla_watch.cancel()
+        self._result.state = self._state
+        self._result.sla_breached = self._sla_breached
+        return self._result
+
+    async def _provision(self) -> None:
+        engagement = await self._step(
+            "read_deal",
+            lambda: workflow.execute_activity_method(
+                CrmActivities.read_engagement,
+                OpportunityRef(crm=self._input.crm, opportunity_id=self._input.opportunity_id),
+                **self._options("crm"),
+            ),
+        )
+        assert isinstance(engagement, Engagement)
+        self._client = engagement.customer.name
+        self._result.client = self._client
+        workflow.upsert_search_attributes([sa.CLIENT.value_set(self._client)])
+
+        customer = engagement.customer
+        if not customer.billable:
+            customer = await self._ask_person(customer)
+        engagement = engagement.model_copy(update={"customer": customer})
+        self._set_state("provisioning")
+
+        self._result.customer_erp_id = await self._step(
+            "erp_customer",
+            lambda: workflow.execute_activity_method(ErpActivities.upsert_customer, customer, **self._options("erp")),
+        )
+        project = project_for(engagement)
+        project_ref = ProjectRef(project_id=project.id)
+
+        self._register("psa_project", PsaActivities.close_project, project_ref, "psa")
+        self._result.psa_project_id = await self._step(
+            "psa_project",
+            lambda: workflow.execute_activity_method(
+                PsaActivities.create_project,
+                CreatePsaProject(project=project, customer=customer),
+                **self._options("psa"),
+            ),
+        )
+        workflow.upsert_search_attributes([sa.PSA_PROJECT_ID.value_set(self._result.psa_project_id or "")])
+
+        self._register("erp_job", ErpActivities.inactivate_job, project_ref, "erp")
+        self._result.erp_job_id = await self._step(
+            "erp_job",
+            lambda: workflow.execute_activity_method(
+                ErpActivities.create_job,
+                CreateErpJob(
+                    engagement=engagement, project=project, customer_erp_id=self._result.customer_erp_id or ""
+                ),
+                **self._options("erp"),
+            ),
+        )
+        workflow.upsert_search_attributes([sa.ERP_JOB_ID.value_set(self._result.erp_job_id or "")])
+
+        activated = self._event("project.activated", engagement, project.code)
+        retracted = self._event("project.retracted", engagement)
+        self._register("staffing_event", EventActivities.publish, retracted, "events")
+        await self._step(
+            "staffing_event",
+            lambda: workflow.execute_activity_method(EventActivities.publish, activated, **self._options("events")),
+        )
+        row = {
+            "engagement_id": engagement.id,
+            "client": customer.name,
+            "currency": engagement.currency,
+            "budget": str(engagement.budget.amount),
+            "psa_project_id": self._result.psa_project_id,
+            "erp_job_id": self._result.erp_job_id,
+            "provisioned_at": workflow.now().isoformat(),
+            "minutes_to_provision": round((workflow.now() - workflow.info().start_time).total_seconds() / 60, 2),
+        }
+        await self._step(
+            "analytics_event",
+            lambda: workflow.execute_activity_method(
+                EventActivities.push_rows, AnalyticsRows(table="engagements", rows=[row]), **self._options("events")
+            ),
+        )
+        self._set_state("provisioned")
+
+    async def _step(self, name: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        step = self._steps[name]
+        step.state = "running"
+        try:
+            value = await call()
+        except (ActivityError, ApplicationError) as failure:
+            step.state, step.detail = "failed", _describe(failure)
+            raise
+        step.state = "done"
+        if isinstance(value, str):
+            step.system_id = value
+        self._result.done.append(name)
+        return value
+
+    def _register(self, name: str, method: Callable[..., Awaitable[Any]], arg: Any, domain: str) -> None:
+        """Record how to undo ``name`` before it runs: it may commit and still report failure."""
+
+        async def undo() -> Any:
+            return await workflow.execute_activity_method(
+                method,
+                arg,
+                task_queue=domain_queue(domain),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=50),
+            )
+
+        self._compensations.append((name, undo))
+
+    async def _compensate(self) -> None:
+        self._set_state("compensating")
+        for name, undo in reversed(self._compensations):
+            await undo()
+            self._steps[name].state = "compensated"
+            self._result.compensated.append(name)
+        self._set_state("compensated")
+
+    async def _ask_person(self, customer: Customer) -> Customer:
+        missing = [field for field in ("billing_address", "payment_terms") if getattr(customer, field) is None]
+        self._question = (
+            f"{customer.name} ({customer.id}) has no {' or '.join(missing)} for the ERP: "
+            f"answer with `psflow engagement resolve {self._engagement_id} ...`"
+        )
+        self._set_state("waiting_for_person")
+        try:
+            await workflow.wait_condition(lambda: self._resolution is not None, timeout=self._input.resolution_timeout)
+        except TimeoutError:
+            raise ApplicationError(
+                f"nobody answered within {self._input.resolution_timeout}: {self._question}",
+                type="ResolutionTimedOut",
+                non_retryable=True,
+            ) from None
+        resolution = self._resolution
+        assert resolution is not None
+        self._question = None
+        if resolution.abandon:
+            raise ApplicationError(f"abandoned by {resolution.resolved_by}", type="Abandoned", non_retryable=True)
+        changes = {key: getattr(resolution, key) for key in ("billing_address", "payment_terms")}
+        return customer.model_copy(update={k: v for k, v in changes.items() if v is not None})
+
+    @workflow.update
+    async def resolve(self, resolution: Resolution) -> str:
+        """Answer the run's open question (``psflow engagement resolve``)."""
+        self._resolution = resolution
+        return f"resolved by {resolution.resolved_by}"
+
+    @resolve.validator
+    def _validate_resolution(self, resolution: Resolution) -> None:
+        if self._question is None:
+            raise ValueError(f"engagement {self._engagement_id} is not waiting for a person (state {self._state})")
+        if not resolution.abandon and resolution.billing_address is None and resolution.payment_terms is None:
+            raise ValueError("give --billing-address and/or --payment-terms, or --abandon")
+
+    @workflow.signal
+    def triggered(self, trigger: Trigger) -> None:
+        """Another arrival of the same deal; recorded, never provisioned twice."""
+        if trigger.event_id is None or all(t.event_id != trigger.event_id for t in self._triggers):
+            self._triggers.append(trigger)
+            self._result.triggers = list(self._triggers)
+
+    @workflow.query
+    def progress(self) -> ProvisioningProgress:
+        """Where the run stands."""
+        return ProvisioningProgress(
+            engagement_id=self._engagement_id,
+            state=self._state,
+            client=self._client,
+            question=self._question,
+            sla_breached=self._sla_breached,
+            steps=list(self._steps.values()),
+            triggers=list(self._triggers),
+        )
+
+    async def _watch_sla(self) -> None:
+        in_both = lambda: self._result.erp_job_id is not None or self._state == "compensated"  # noqa: E731
+        try:
+            await workflow.wait_condition(in_both, timeout=self._input.sla)
+        except TimeoutError:
+            self._sla_breached = True
+            self._result.sla_breached = True
+            workflow.upsert_search_attributes([sa.SLA_BREACHED.value_set(True)])
+            alert = CloudEvent(
+                id=f"{self._engagement_id}:sla.breached",
+                source=EVENT_SOURCE,
+                type="com.psflow.engagement.sla_breached",
+                subject=self._engagement_id,
+                time=workflow.now(),
+                data={"engagement_id": self._engagement_id, "sla": str(self._input.sla), "state": self._state},
+            )
+            await workflow.execute_activity_method(EventActivities.publish, alert, **self._options("events"))
+
+    def _set_state(self, state: State) -> None:
+        self._state = state
+        workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(state)])
+
+    def _event(self, kind: str, engagement: Engagement, code: str | None = None) -> CloudEvent:
+        return CloudEvent(
+            id=f"{engagement.id}:{kind}",
+            source=EVENT_SOURCE,
+            type=f"com.psflow.{kind}",
+            subject=engagement.id,
+            time=workflow.now(),
+            data={
+                "engagement_id": engagement.id,
+                "project_code": code,
+                "client": engagement.customer.name,
+                "start_date": engagement.start_date.isoformat(),
+                "end_date": engagement.end_date.isoformat(),
+                "roles": sorted({item.role for item in engagement.line_items if item.role}),
+            },
+        )
+
+    def _options(self, domain: str) -> dict[str, Any]:
+        return {
+            "task_queue": domain_queue(domain),
+            "start_to_close_timeout": timedelta(seconds=30),
+            "retry_policy": RetryPolicy(
+                initial_interval=timedelta(milliseconds=500),
+                maximum_interval=timedelta(seconds=30),
+                maximum_attempts=self._input.step_attempts,
+                non_retryable_error_types=NON_RETRYABLE_TYPES,
+            ),
+        }
+
+
+def _describe(failure: BaseException) -> str:
+    """The innermost message of an activity failure: what a person needs to read."""
+    cause: BaseException = failure
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    return str(cause) or type(cause).__name__
