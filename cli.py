@@ -6,20 +6,17 @@ Sub-commands per noun: ``dev`` (the local stack), ``worker``, ``schema``, ``db``
 from __future__ import annotations
 
 import asyncio
-import functools
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from commands._common import USER_ERRORS, err, friendly, out, settings, workflow_url
+from commands._common import table as table_
 from stack.devstack import StackError
-from stack.settings import Settings, SettingsError, load_settings
-from stack.temporal_cli import TemporalCliError
+from stack.settings import Settings
 
 app = typer.Typer(help="psflow: pipeline → delivery → cash, on Temporal.", no_args_is_help=True)
 dev_app = typer.Typer(help="The local stack: Temporal dev server, SaaS sandbox, worker.", no_args_is_help=True)
@@ -30,44 +27,6 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(db_app, name="db")
 sandbox_app = typer.Typer(help="The emulated SaaS systems (Salesforce, HubSpot, Kantata, Workday, NetSuite, sink).")
 app.add_typer(sandbox_app, name="sandbox", no_args_is_help=True)
-
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-F = TypeVar("F", bound=Callable[..., Any])
-USER_ERRORS = (SettingsError, StackError, TemporalCliError)
-
-
-def friendly(command: F) -> F:
-    """Turn the errors a user can fix into one line on stderr and exit code 1, without a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def table_(*headers: str, title: str | None = None) -> Table:
-    """A rich table whose cells fold rather than truncate, so URLs and ids stay copyable."""
-    result = Table(title=title)
-    for header in headers:
-        result.add_column(header, overflow="fold")
-    return result
-
-
-def settings() -> Settings:
-    """The settings, read once per command."""
-    return load_settings()
-
-
-def workflow_url(settings: Settings, workflow_id: str, run_id: str | None = None) -> str:
-    """The Web UI page of a workflow run."""
-    base = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/workflows/{workflow_id}"
-    return f"{base}/{run_id}/history" if run_id else base
 
 
 @dev_app.command("up")

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST_PARTY = {"canonical", "connectors", "activities", "workflows", "store", "sandbox", "gateway", "stack",
-               "bench", "worker", "cli"}  # fmt: skip
+FIRST_PARTY = {
+    "canonical", "connectors", "activities", "workflows", "store", "sandbox", "gateway", "stack", "bench",
+    "commands", "worker", "cli",
+}  # fmt: skip
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 
 # layer → (allowed top-level imports besides stdlib, forbidden ones; "x.y" entries are prefixes)
