@@ -132,7 +132,10 @@ class ProvisionEngagementWorkflow:
     async def run(self, input: ProvisionEngagementInput) -> ProvisionEngagementResult:
         self._input = input
         self._engagement_id = f"{input.crm}:{input.opportunity_id}"
-        self._result = ProvisionEngagementResult(engagement_id=self._engagement_id, state="reading")
+        # Signals sent with the start (signal-with-start) are handled before run() begins: keep them.
+        self._result = ProvisionEngagementResult(
+            engagement_id=self._engagement_id, state="reading", triggers=list(self._triggers)
+        )
         sla_watch = asyncio.create_task(self._watch_sla())
         try:
             await self._provision()
