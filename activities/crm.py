@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._errors import INVALID_DATA, classified, invalid_data
+from activities._heartbeat import heartbeating
 from activities.models import ClosedWonQuery, OpportunityRef
 from canonical import Customer, Engagement, Opportunity, OpportunityStage
 from connectors.hubspot import HubSpotConnector
@@ -96,6 +97,7 @@ class CrmActivities:
 
     @activity.defn(name="crm.read_engagement")
     @classified
+    @heartbeating
     async def read_engagement(self, ref: OpportunityRef) -> Engagement:
         """Read a won deal and its account; fail fast, non-retryably, when it cannot become an engagement."""
         crm = self._crm(ref.crm)
@@ -122,6 +124,7 @@ class CrmActivities:
 
     @activity.defn(name="crm.closed_won_since")
     @classified
+    @heartbeating
     async def closed_won_since(self, query: ClosedWonQuery) -> list[str]:
         """Ids of deals won since an instant, for the polling fallback."""
         return [opportunity_id async for opportunity_id in self._crm(query.crm).closed_won_since(query.since)]

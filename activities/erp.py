@@ -7,6 +7,7 @@ import asyncio
 from temporalio import activity
 
 from activities._errors import classified
+from activities._heartbeat import heartbeating
 from activities.models import CreateErpJob, ProjectRef
 from canonical import Customer
 from connectors.netsuite import NetSuiteConnector
@@ -24,6 +25,7 @@ class ErpActivities:
 
     @activity.defn(name="erp.upsert_customer")
     @classified
+    @heartbeating
     async def upsert_customer(self, customer: Customer) -> str:
         """Create or update the client master record; return the ERP's internal id."""
         internal_id = await self._netsuite.upsert_customer(customer)
@@ -32,6 +34,7 @@ class ErpActivities:
 
     @activity.defn(name="erp.create_job")
     @classified
+    @heartbeating
     async def create_job(self, request: CreateErpJob) -> str:
         """Create (or reactivate) the job with its billing attributes and tasks; return its internal id."""
         engagement, project = request.engagement, request.project
@@ -45,12 +48,12 @@ class ErpActivities:
         )
         for task in project.tasks:
             await self._netsuite.upsert_project_task(task, job_internal_id=job_id)
-            activity.heartbeat(task.id)
         await asyncio.to_thread(self._store.map_id, "project", project.id, SYSTEM, job_id)
         return job_id
 
     @activity.defn(name="erp.inactivate_job")
     @classified
+    @heartbeating
     async def inactivate_job(self, ref: ProjectRef) -> None:
         """Mark the job inactive (the saga's compensation); a job that never existed is already undone."""
         await self._netsuite.inactivate_job(ref.project_id)

@@ -7,6 +7,7 @@ import asyncio
 from temporalio import activity
 
 from activities._errors import classified
+from activities._heartbeat import heartbeating
 from activities.models import CreatePsaProject, ProjectRef
 from connectors.kantata import KantataConnector
 from store import Store
@@ -23,18 +24,19 @@ class PsaActivities:
 
     @activity.defn(name="psa.create_project")
     @classified
+    @heartbeating
     async def create_project(self, request: CreatePsaProject) -> str:
         """Create the project and its tasks (each idempotent by external reference); return the workspace id."""
         project = request.project
         workspace_id = await self._kantata.create_project(project, customer_name=request.customer.name)
         for task in project.tasks:
             await self._kantata.create_task(task, workspace_id=workspace_id)
-            activity.heartbeat(task.id)
         await asyncio.to_thread(self._store.map_id, "project", project.id, SYSTEM, workspace_id)
         return workspace_id
 
     @activity.defn(name="psa.close_project")
     @classified
+    @heartbeating
     async def close_project(self, ref: ProjectRef) -> bool:
         """Archive the project (the saga's compensation). False when there was nothing to undo."""
         workspace_id = await self._kantata.find_project_by_external_id(ref.project_id)

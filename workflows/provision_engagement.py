@@ -256,7 +256,8 @@ class ProvisionEngagementWorkflow:
                 method,
                 arg,
                 task_queue=domain_queue(domain),
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=timedelta(seconds=60),
+                heartbeat_timeout=timedelta(seconds=10),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=50),
             )
 
@@ -368,7 +369,8 @@ class ProvisionEngagementWorkflow:
     def _options(self, domain: str) -> dict[str, Any]:
         return {
             "task_queue": domain_queue(domain),
-            "start_to_close_timeout": timedelta(seconds=30),
+            "start_to_close_timeout": timedelta(seconds=60),
+            "heartbeat_timeout": timedelta(seconds=10),
             "retry_policy": RetryPolicy(
                 initial_interval=timedelta(milliseconds=500),
                 maximum_interval=timedelta(seconds=30),
