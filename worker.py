@@ -30,6 +30,7 @@ from stack.settings import Settings, SettingsError, load_settings
 from stack.telemetry import configure_tracing, tracing_interceptor
 from store import Store
 from workflows._queues import DOMAINS, FLOWS
+from workflows.poll_closed_won import PollClosedWonWorkflow
 from workflows.provision_engagement import ProvisionEngagementWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
@@ -58,7 +59,7 @@ async def connect(settings: Settings) -> Client:
 
 def workflows() -> list[type]:
     """Every workflow psflow runs, registered on the ``flows`` task queue."""
-    return [StackCheckWorkflow, ProvisionEngagementWorkflow]
+    return [StackCheckWorkflow, ProvisionEngagementWorkflow, PollClosedWonWorkflow]
 
 
 def activities(connectors: Connectors, store: Store) -> dict[str, list[Callable[..., Any]]]:

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="Store URL; default SQLite in data_dir")
     sandbox_url: str = "http://127.0.0.1:8700"
     provisioning_sla_minutes: float = Field(default=240, gt=0, description="PSA and ERP records within this time")
+    poll_interval_minutes: float = Field(default=15, gt=0, description="Polling fallback for missed webhooks")
     provisioning_resolution_hours: float = Field(default=24, gt=0, description="How long a question may wait")
     graceful_shutdown_s: float = 10.0
 
