@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from commands import engagement as engagement_commands
 from commands._common import USER_ERRORS, err, friendly, out, settings, workflow_url
 from commands._common import table as table_
 from stack.devstack import StackError
@@ -27,6 +28,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(db_app, name="db")
 sandbox_app = typer.Typer(help="The emulated SaaS systems (Salesforce, HubSpot, Kantata, Workday, NetSuite, sink).")
 app.add_typer(sandbox_app, name="sandbox", no_args_is_help=True)
+app.add_typer(engagement_commands.app, name="engagement")
 
 
 @dev_app.command("up")
