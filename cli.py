@@ -5,19 +5,17 @@ Sub-commands per noun: ``dev`` (the local stack), ``worker``, ``schema``, ``db``
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from commands import demo as demo_command
 from commands import engagement as engagement_commands
-from commands._common import USER_ERRORS, err, friendly, out, settings, workflow_url
+from commands._common import USER_ERRORS, err, friendly, out, settings
 from commands._common import table as table_
 from stack.devstack import StackError
-from stack.settings import Settings
 
 app = typer.Typer(help="psflow: pipeline → delivery → cash, on Temporal.", no_args_is_help=True)
 dev_app = typer.Typer(help="The local stack: Temporal dev server, SaaS sandbox, worker.", no_args_is_help=True)
@@ -155,33 +153,7 @@ def db_upgrade() -> None:
     out.print(f"store schema is current at {store.engine.url.render_as_string(hide_password=True)}")
 
 
-@app.command("demo")
-@friendly
-def demo() -> None:
-    """Bring the stack up, run a workflow through the worker, and print where to see it."""
-    from stack import devstack
-
-    config = settings()
-    devstack.up(config, progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False))
-    workflow_id = f"psflow-demo-stack-check-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    result, run_id = asyncio.run(_run_stack_check(config, workflow_id))
-    table = table_("domain", "task queue", "answered by", title=f"StackCheck {workflow_id}")
-    for answer in result.answers:
-        table.add_row(answer.domain, answer.task_queue, answer.worker)
-    out.print(table)
-    out.print(f"Web UI: {workflow_url(config, workflow_id, run_id)}", highlight=False, soft_wrap=True)
-    out.print("The stack keeps running; `psflow dev down` stops it.")
-
-
-async def _run_stack_check(config: Settings, workflow_id: str) -> tuple[Any, str | None]:
-    import worker
-    from workflows.stack_check import StackCheckInput, StackCheckWorkflow
-
-    client = await worker.connect(config)
-    handle = await client.start_workflow(
-        StackCheckWorkflow.run, StackCheckInput(), id=workflow_id, task_queue=config.task_queue("flows")
-    )
-    return await handle.result(), handle.result_run_id
+app.command("demo")(demo_command.demo)
 
 
 def main() -> None:

@@ -1,0 +1,100 @@
+"""``psflow demo``: the local stack, then the firm's flows on the sandbox, with links to every run."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from temporalio.client import Client, WorkflowFailureError
+
+from canonical import OpportunityStage
+from commands._common import err, friendly, out, settings, table, temporal, workflow_url
+from stack.connectors import Connectors
+from stack.settings import Settings
+
+DEALS = (("salesforce", 2), ("hubspot", 1))
+
+
+def search_url(config: Settings, query: str) -> str:
+    """The Web UI's workflow list filtered by a visibility query."""
+    base = f"{config.temporal.ui_url}/namespaces/{config.temporal.namespace}/workflows"
+    return f"{base}?query={quote(query)}"
+
+
+async def open_deals(connectors: Connectors, crm: str, count: int) -> list[str]:
+    """The first open deals of a CRM, to win for the demo."""
+    if crm == "salesforce":
+        soql = f"SELECT Id FROM Opportunity WHERE IsClosed = false ORDER BY Id LIMIT {count}"
+        return [row["Id"] async for row in connectors.salesforce.query(soql)]
+    still_open = {"propertyName": "dealstage", "operator": "NOT_IN", "values": ["closedwon", "closedlost"]}
+    page = await connectors.hubspot.api.search_page(
+        "deals", {"filterGroups": [{"filters": [still_open]}], "properties": ["dealstage"], "limit": count}
+    )
+    return [record.id for record in page.results]
+
+
+async def win_and_provision(client: Client, config: Settings, connectors: Connectors) -> None:
+    """Win a few open deals in the sandbox CRMs and show each one provisioned."""
+    from stack.triggers import trigger_provisioning
+
+    handles = []
+    for crm, count in DEALS:
+        for deal in await open_deals(connectors, crm, count):
+            if crm == "salesforce":
+                await connectors.salesforce.set_opportunity_stage(deal, OpportunityStage.CLOSED_WON)
+            else:
+                await connectors.hubspot.set_deal_stage(deal, OpportunityStage.CLOSED_WON)
+            handle, _ = await trigger_provisioning(client, config, crm=crm, opportunity_id=deal, source="cli")  # type: ignore[arg-type]
+            handles.append((crm, deal, handle))
+    rows = table("CRM", "opportunity", "client", "state", "PSA project", "ERP job")
+    links: list[str] = []
+    for crm, deal, handle in handles:
+        try:
+            result: Any = await handle.result()
+            state, client_name, psa, erp = result.state, result.client, result.psa_project_id, result.erp_job_id
+        except WorkflowFailureError as failure:
+            state, client_name, psa, erp = f"failed: {failure.cause}", "", "", ""
+        rows.add_row(crm, deal, client_name or "", state, psa or "", erp or "")
+        links.append(f"  {deal}: {search_url(config, f'CrmOpportunityId={deal!r}')}")
+    out.print(rows)
+    out.print("Find each run in the Web UI by its opportunity id:", *links, sep="\n", soft_wrap=True, highlight=False)
+
+
+async def stack_check(client: Client, config: Settings) -> None:
+    """Prove the worker answers on every domain task queue."""
+    from workflows.stack_check import StackCheckInput, StackCheckWorkflow
+
+    workflow_id = f"psflow-demo-stack-check-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    result = await client.execute_workflow(
+        StackCheckWorkflow.run, StackCheckInput(), id=workflow_id, task_queue=config.task_queue("flows")
+    )
+    answered = ", ".join(f"{a.domain} ({a.task_queue})" for a in result.answers)
+    out.print(f"worker {result.answers[0].worker} answers on {answered}", highlight=False)
+    out.print(f"  {workflow_url(config, workflow_id)}", soft_wrap=True, highlight=False)
+
+
+@friendly
+def demo() -> None:
+    """Bring the stack up, win deals in the sandbox CRMs, and show them provisioned with Web UI links."""
+    from stack import devstack
+
+    config = settings()
+    devstack.up(config, progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False))
+
+    async def go() -> None:
+        client = await temporal(config)
+        connectors = Connectors.build(config)
+        try:
+            await stack_check(client, config)
+            out.rule("Engagement provisioning: won deals become PSA projects and ERP jobs")
+            await win_and_provision(client, config, connectors)
+        finally:
+            await connectors.aclose()
+        out.print(f"Web UI: {config.temporal.ui_url}/namespaces/{config.temporal.namespace}/workflows", soft_wrap=True)
+        out.print(
+            f"Demo finished {datetime.now(UTC):%H:%M:%S} UTC. The stack keeps running; `psflow dev down` stops it."
+        )
+
+    asyncio.run(go())
