@@ -5,7 +5,6 @@ Sub-commands per noun: ``dev`` (the local stack), ``worker``, ``schema``, ``db``
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -158,11 +157,17 @@ app.command("demo")(demo_command.demo)
 
 def main() -> None:
     """Console-script entry point."""
+    from stack.telemetry import exit_process
+
+    code = 0
     try:
         app()
+    except SystemExit as done:  # typer ends every command this way
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except USER_ERRORS as exc:  # raised while reading settings for options, before a command runs
         err.print(f"[red]error:[/red] {exc}", highlight=False)
-        sys.exit(1)
+        code = 1
+    exit_process(code)
 
 
 if __name__ == "__main__":

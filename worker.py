@@ -27,7 +27,7 @@ from activities.psa import PsaActivities
 from activities.stack import ping_activity
 from stack.connectors import Connectors
 from stack.settings import Settings, SettingsError, load_settings
-from stack.telemetry import configure_tracing, tracing_interceptor
+from stack.telemetry import configure_tracing, exit_process, tracing_interceptor
 from store import Store
 from workflows._queues import DOMAINS, FLOWS
 from workflows.poll_closed_won import PollClosedWonWorkflow
@@ -162,4 +162,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -34,3 +34,23 @@ def configure_tracing(service_name: str) -> None:
 def tracing_interceptor() -> TracingInterceptor:
     """The interceptor that carries spans across client → workflow → activity."""
     return TracingInterceptor()
+
+
+def exit_process(code: int) -> None:
+    """Flush spans, logs and stdio, then leave without interpreter teardown.
+
+    The Temporal client's Rust runtime keeps threads that can outlive the event loop; when CPython
+    finalizes around them the process sometimes dies with SIGSEGV/SIGABRT after a clean shutdown
+    (seen here in CI; PostHog reported the same, PostHog/posthog#53093). Everything worth keeping is
+    flushed first, so skipping teardown loses nothing.
+    """
+    import logging
+    import sys
+
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.shutdown()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)

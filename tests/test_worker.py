@@ -40,6 +40,7 @@ async def test_worker_process_serves_and_stops_gracefully_on_sigterm(
         "PSFLOW_TEMPORAL__ADDRESS": settings.temporal.address,
         "PSFLOW_TASK_QUEUE_PREFIX": settings.task_queue_prefix,
         "PSFLOW_DATA_DIR": str(settings.data_dir),
+        "PYTHONFAULTHANDLER": "1",  # if the process ever crashes on the way out, show where
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "worker.py"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -60,7 +61,8 @@ async def test_worker_process_serves_and_stops_gracefully_on_sigterm(
         assert result.domains == ["erp"]
         assert result.answers[0].worker.endswith(f":{process.pid}")
         process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+        rest = await asyncio.wait_for(process.stdout.read(), timeout=30)
+        assert await process.wait() == 0, (output + rest).decode(errors="replace")[-4000:]
     finally:
         if process.returncode is None:
             process.kill()
