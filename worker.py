@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
+from activities.posting import PostingActivities
 from activities.psa import PsaActivities
 from activities.stack import ping_activity
 from stack.connectors import Connectors
@@ -31,7 +32,9 @@ from stack.telemetry import configure_tracing, exit_process, tracing_interceptor
 from store import Store
 from workflows._queues import DOMAINS, FLOWS
 from workflows.poll_closed_won import PollClosedWonWorkflow
+from workflows.post_time_expenses import PostTimeExpensesWorkflow
 from workflows.provision_engagement import ProvisionEngagementWorkflow
+from workflows.scheduled_posting import ScheduledPostingWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
 log = logging.getLogger("psflow.worker")
@@ -59,7 +62,13 @@ async def connect(settings: Settings) -> Client:
 
 def workflows() -> list[type]:
     """Every workflow psflow runs, registered on the ``flows`` task queue."""
-    return [StackCheckWorkflow, ProvisionEngagementWorkflow, PollClosedWonWorkflow]
+    return [
+        StackCheckWorkflow,
+        ProvisionEngagementWorkflow,
+        PostTimeExpensesWorkflow,
+        ScheduledPostingWorkflow,
+        PollClosedWonWorkflow,
+    ]
 
 
 def activities(connectors: Connectors, store: Store) -> dict[str, list[Callable[..., Any]]]:
@@ -69,12 +78,19 @@ def activities(connectors: Connectors, store: Store) -> dict[str, list[Callable[
     )
     psa = PsaActivities(connectors.kantata, store)
     erp = ErpActivities(connectors.netsuite, store)
+    posting = PostingActivities(connectors.kantata, connectors.netsuite, store)
     events = EventActivities(connectors.events)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [crm.read_engagement, crm.closed_won_since],
         "psa": [psa.create_project, psa.close_project],
         "hr": [],
-        "erp": [erp.upsert_customer, erp.create_job, erp.inactivate_job],
+        "erp": [
+            erp.upsert_customer,
+            erp.create_job,
+            erp.inactivate_job,
+            posting.post_approved_page,
+            posting.settle_exceptions,
+        ],
         "events": [events.publish, events.push_rows],
     }
     for domain in DOMAINS:

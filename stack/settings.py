@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -49,6 +49,26 @@ class Settings(BaseSettings):
     poll_interval_minutes: float = Field(default=15, gt=0, description="Polling fallback for missed webhooks")
     provisioning_resolution_hours: float = Field(default=24, gt=0, description="How long a question may wait")
     graceful_shutdown_s: float = 10.0
+    posting_time: str = Field(
+        default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="When the daily posting runs (HH:MM, local)"
+    )
+    posting_catchup_window_hours: float = Field(default=72, gt=0, description="A posting missed by less still runs")
+    posting_overlap: Literal["skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"] = (
+        Field(default="buffer_one", description="What a daily posting does while the previous one still runs")
+    )
+    firm_time_zone: str = Field(default="UTC", description="IANA zone of the firm's business days and schedules")
+    gateway_host: str = Field(default="127.0.0.1", description="Where `psflow gateway serve` listens")
+    gateway_port: int = Field(default=8701, ge=1, le=65535)
+    gateway_public_url: str | None = Field(
+        default=None, description="The gateway's root as senders call it (behind a proxy); HubSpot signs this URL"
+    )
+    gateway_hubspot_client_secret: SecretStr = Field(
+        default=SecretStr("psflow-demo-secret"), description="The HubSpot app's client secret (signature v3 key)"
+    )
+    gateway_salesforce_relay_secret: SecretStr = Field(
+        default=SecretStr("psflow-demo-relay-secret"), min_length=8, description="Shared with the CDC relay"
+    )
+    gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1, description="Larger webhook bodies get 413")
 
     @classmethod
     def settings_customise_sources(

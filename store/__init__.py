@@ -1,6 +1,15 @@
 """Persistence: cross-system id map, posting ledger, audit trail (SQLite by default, Postgres by URL)."""
 
 from store.db import Store, alembic_config
-from store.tables import AuditEvent, IdMapping, LedgerEntry
+from store.tables import AuditEvent, IdMapping, InboundEvent, LedgerEntry, PostingException, PostingFingerprint
 
-__all__ = ["AuditEvent", "IdMapping", "LedgerEntry", "Store", "alembic_config"]
+__all__ = [
+    "AuditEvent",
+    "IdMapping",
+    "InboundEvent",
+    "LedgerEntry",
+    "PostingException",
+    "PostingFingerprint",
+    "Store",
+    "alembic_config",
+]

@@ -1,4 +1,4 @@
-"""The store's tables: cross-system id map, posting ledger and audit trail.
+"""The store's tables: cross-system id map, posting ledger, posting exceptions and audit trail.
 
 These are persistence rows, never sent through Temporal (SQLModel table models skip validation);
 activities convert them to canonical models or plain results.
@@ -72,3 +72,66 @@ class AuditEvent(SQLModel, table=True):
     entity: str = Field(max_length=64)
     entity_id: str = Field(max_length=255, index=True)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class InboundEvent(SQLModel, table=True):
+    """A webhook event the gateway acted on, so a redelivery is recognised and signals nothing."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_inbound_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32, description="hubspot | salesforce")
+    event_id: str = Field(max_length=255, description="the sender's event identity (the deduplication key)")
+    workflow_id: str = Field(max_length=255)
+    received_at: datetime = Field(default_factory=_now, index=True)
+
+
+class PostingException(SQLModel, table=True):
+    """A PSA record the posting could not post: why, with the offending values, until it is resolved.
+
+    One row per source record and target system: failing again updates the row (reason, values,
+    ``last_seen``, ``attempts``); a later successful posting marks it ``resolved``.
+    """
+
+    __tablename__ = "posting_exception"
+    __table_args__ = (UniqueConstraint("target_system", "kind", "source_id", name="uq_posting_exception_source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, description="time_entry | expense")
+    source_system: str = Field(max_length=32)
+    source_id: str = Field(max_length=255)
+    target_system: str = Field(max_length=32)
+    business_date: date = Field(index=True)
+    reason: str = Field(max_length=32, description="a code: unknown_project, period_closed, missing_rate, ...")
+    message: str = Field(max_length=2000)
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", max_length=16, index=True, description="open | resolved | ignored")
+    first_seen: datetime = Field(default_factory=_now)
+    last_seen: datetime = Field(default_factory=_now)
+    attempts: int = 1
+    last_run_id: str = Field(max_length=255)
+    closed_at: datetime | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+
+class PostingFingerprint(SQLModel, table=True):
+    """The content key of each PSA record a posting run read, to tell a duplicate from its original.
+
+    Two records with the same fingerprint are the same work entered twice in the source: the one
+    seen first (lowest ``id``) is the original, the others become ``duplicate`` exceptions.
+    """
+
+    __tablename__ = "posting_fingerprint"
+    __table_args__ = (
+        UniqueConstraint("target_system", "kind", "source_id", name="uq_posting_fingerprint_source"),
+        Index("ix_posting_fingerprint_content", "target_system", "kind", "fingerprint"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    source_id: str = Field(max_length=255)
+    target_system: str = Field(max_length=32)
+    business_date: date = Field(index=True)
+    fingerprint: str = Field(max_length=64)
+    last_run_id: str = Field(max_length=255)

@@ -1,0 +1,287 @@
+"""The posting rules, case by case: what posts, at which rate, and why the rest does not."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from activities.posting_rules import (
+    Approved,
+    ErpJob,
+    ErpSetup,
+    Findings,
+    Reason,
+    Rejection,
+    check_expense,
+    check_time_entry,
+    fingerprint,
+    refused,
+    unreadable,
+)
+from canonical import ApprovalState, Expense, Money, TimeEntry
+
+DAY = date(2026, 11, 25)
+APPROVED_AT = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
+ERP = ErpSetup(currencies=frozenset({"USD", "GBP", "EUR", "CAD"}), expense_categories=frozenset({"Meals", "Airfare"}))
+USD_JOB = ErpJob(internal_id="52", currency="USD", currency_id="1")
+FOUND = Findings(job=USD_JOB, employee_id="5", period_open=True)
+
+
+def entry(**changes: Any) -> TimeEntry:
+    fields: dict[str, Any] = {
+        "id": "kantata:485",
+        "consultant_id": "tariq.byrne@psflow-demo.example",
+        "project_id": "PRJ-0004",
+        "date_performed": DAY,
+        "hours": Decimal("7.5"),
+        "role": "Director",
+        "bill_rate": Money.of("380.00", "USD"),
+        "approval": ApprovalState.APPROVED,
+        "approved_at": APPROVED_AT,
+        "notes": "Configuration & build",
+    }
+    return TimeEntry(**{**fields, **changes})
+
+
+def expense(**changes: Any) -> Expense:
+    fields: dict[str, Any] = {
+        "id": "kantata:90",
+        "consultant_id": "julia.novak@psflow-demo.example",
+        "project_id": "PRJ-0001",
+        "date_incurred": DAY,
+        "category": "Meals",
+        "amount": Money.of("42.50", "USD"),
+        "approval": ApprovalState.APPROVED,
+        "approved_at": APPROVED_AT,
+    }
+    return Expense(**{**fields, **changes})
+
+
+TIME_CASES: list[tuple[str, TimeEntry, Findings, Reason | None, dict[str, str]]] = [
+    ("posts", entry(), FOUND, None, {}),
+    ("unknown project", entry(), replace(FOUND, job=None), Reason.UNKNOWN_PROJECT, {"project_id": "PRJ-0004"}),
+    (
+        "inactive job",
+        entry(),
+        replace(FOUND, job=replace(USD_JOB, inactive=True)),
+        Reason.PROJECT_INACTIVE,
+        {"project_id": "PRJ-0004", "job_id": "52"},
+    ),
+    ("closed period", entry(), replace(FOUND, period_open=False), Reason.PERIOD_CLOSED, {"date": "2026-11-25"}),
+    (
+        "consultant not an employee",
+        entry(),
+        replace(FOUND, employee_id=None),
+        Reason.UNKNOWN_CONSULTANT,
+        {"consultant_id": "tariq.byrne@psflow-demo.example"},
+    ),
+    (
+        "billable without a rate",
+        entry(bill_rate=None),
+        FOUND,
+        Reason.MISSING_RATE,
+        {"role": "Director", "project_id": "PRJ-0004", "bill_rate": "missing"},
+    ),
+    (
+        "billable at a zero rate",
+        entry(bill_rate=Money.of(0, "USD")),
+        FOUND,
+        Reason.MISSING_RATE,
+        {"role": "Director", "project_id": "PRJ-0004", "bill_rate": "0 USD"},
+    ),
+    (
+        "rate in another currency than the job",
+        entry(bill_rate=Money.of("150.00", "EUR")),
+        FOUND,
+        Reason.WRONG_CURRENCY,
+        {"currency": "EUR", "job_currency": "USD", "project_id": "PRJ-0004"},
+    ),
+    (
+        "currency the ERP is not set up for",
+        entry(bill_rate=Money.of("150", "JPY")),
+        FOUND,
+        Reason.WRONG_CURRENCY,
+        {"currency": "JPY"},
+    ),
+    (
+        "job in a currency the ERP table does not name",
+        entry(),
+        replace(FOUND, job=ErpJob(internal_id="52", currency=None, currency_id="9")),
+        Reason.WRONG_CURRENCY,
+        {"project_id": "PRJ-0004", "job_currency_id": "9"},
+    ),
+    (
+        "same content as an earlier record",
+        entry(),
+        replace(FOUND, duplicate_of="kantata:484"),
+        Reason.DUPLICATE,
+        {"duplicate_of": "kantata:484"},
+    ),
+    # The first rule broken is the one reported: the project before the period, before the consultant.
+    (
+        "several problems",
+        entry(bill_rate=None),
+        Findings(job=None, employee_id=None, period_open=False),
+        Reason.UNKNOWN_PROJECT,
+        {"project_id": "PRJ-0004"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("record", "found", "reason", "values"), [c[1:] for c in TIME_CASES], ids=[c[0] for c in TIME_CASES]
+)
+def test_time_entry_rules(record: TimeEntry, found: Findings, reason: Reason | None, values: dict[str, str]) -> None:
+    decision = check_time_entry(record, found, ERP)
+    if reason is None:
+        assert decision == Approved(
+            job_id="52", employee_id="5", amount=Money.of("2850.00", "USD"), rate=Money.of("380.00", "USD")
+        )
+    else:
+        assert isinstance(decision, Rejection) and decision.reason is reason and decision.values == values
+        assert record.id in decision.message and all(value in decision.message for value in values.values())
+
+
+@pytest.mark.parametrize(
+    ("hours", "rate", "amount"),
+    [("7.5", "380.00", "2850.00"), ("0.1166666667", "150.00", "17.50"), ("1.005", "100.00", "100.50")],
+)
+def test_time_is_hours_times_rate_rounded_to_the_cent(hours: str, rate: str, amount: str) -> None:
+    decision = check_time_entry(entry(hours=Decimal(hours), bill_rate=Money.of(rate, "USD")), FOUND, ERP)
+    assert isinstance(decision, Approved) and decision.amount == Money.of(amount, "USD")
+
+
+def test_non_billable_time_without_a_rate_posts_at_zero_in_the_jobs_currency() -> None:
+    decision = check_time_entry(entry(billable=False, bill_rate=None), FOUND, ERP)
+    assert decision == Approved(job_id="52", employee_id="5", amount=Money.of(0, "USD"), rate=Money.of(0, "USD"))
+
+
+EXPENSE_CASES: list[tuple[str, Expense, Findings, Reason | None, dict[str, str]]] = [
+    ("posts", expense(), FOUND, None, {}),
+    ("unknown project", expense(), replace(FOUND, job=None), Reason.UNKNOWN_PROJECT, {"project_id": "PRJ-0001"}),
+    ("closed period", expense(), replace(FOUND, period_open=False), Reason.PERIOD_CLOSED, {"date": "2026-11-25"}),
+    (
+        "consultant not an employee",
+        expense(),
+        replace(FOUND, employee_id=None),
+        Reason.UNKNOWN_CONSULTANT,
+        {"consultant_id": "julia.novak@psflow-demo.example"},
+    ),
+    (
+        "another currency than the job",
+        expense(amount=Money.of("42.50", "GBP")),
+        FOUND,
+        Reason.WRONG_CURRENCY,
+        {"currency": "GBP", "job_currency": "USD", "project_id": "PRJ-0001"},
+    ),
+    (
+        "category the ERP does not know",
+        expense(category="Entertainment"),
+        FOUND,
+        Reason.UNKNOWN_CATEGORY,
+        {"category": "Entertainment"},
+    ),
+    (
+        "same content as an earlier record",
+        expense(),
+        replace(FOUND, duplicate_of="kantata:89"),
+        Reason.DUPLICATE,
+        {"duplicate_of": "kantata:89"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("record", "found", "reason", "values"), [c[1:] for c in EXPENSE_CASES], ids=[c[0] for c in EXPENSE_CASES]
+)
+def test_expense_rules(record: Expense, found: Findings, reason: Reason | None, values: dict[str, str]) -> None:
+    decision = check_expense(record, found, ERP)
+    if reason is None:
+        amount = Money.of("42.50", "USD")
+        assert decision == Approved(job_id="52", employee_id="5", amount=amount, rate=amount)
+    else:
+        assert isinstance(decision, Rejection) and decision.reason is reason and decision.values == values
+        assert record.id in decision.message and all(value in decision.message for value in values.values())
+
+
+def test_the_fingerprint_is_the_content_not_the_identity() -> None:
+    assert fingerprint(entry()) == fingerprint(entry(id="kantata:999"))
+    assert fingerprint(entry(hours=Decimal("7.50"))) == fingerprint(entry())
+    for changed in (
+        entry(hours=Decimal(8)),
+        entry(notes="Something else"),
+        entry(consultant_id="someone@psflow-demo.example"),
+        entry(date_performed=date(2026, 11, 24)),
+        entry(billable=False),
+        entry(task_id="PRJ-0004-T01"),
+    ):
+        assert fingerprint(changed) != fingerprint(entry())
+    assert fingerprint(expense()) == fingerprint(expense(id="kantata:91"))
+    assert fingerprint(expense(amount=Money.of("42.51", "USD"))) != fingerprint(expense())
+
+
+def _connector_message(kind: str, psa_id: str, broken: dict[str, Any]) -> str:
+    """What the Kantata connector says about a record it cannot read as canonical."""
+    model, build = (TimeEntry, entry) if kind == "time entry" else (Expense, expense)
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate({**build().model_dump(), **broken})
+    return f"{kind} {psa_id} cannot be read: {caught.value}"
+
+
+@pytest.mark.parametrize(
+    ("kind", "broken", "reason", "problem"),
+    [
+        (
+            "time entry",
+            {"hours": Decimal(25)},
+            Reason.INVALID_HOURS,
+            "hours: must be more than 0 and at most 24, got 25",
+        ),
+        ("time entry", {"hours": Decimal(0)}, Reason.INVALID_HOURS, "hours: must be more than 0 and at most 24, got 0"),
+        (
+            "time entry",
+            {"hours": Decimal(-2)},
+            Reason.INVALID_HOURS,
+            "hours: must be more than 0 and at most 24, got -2",
+        ),
+        (
+            "expense",
+            {"amount": Money.of(0, "USD")},
+            Reason.INVALID_AMOUNT,
+            "amount must be greater than zero, got 0 USD",
+        ),
+        (
+            "expense",
+            {"amount": Money.of("-12.00", "USD")},
+            Reason.INVALID_AMOUNT,
+            "amount must be greater than zero, got -12.00 USD",
+        ),
+    ],
+)
+def test_records_the_connector_cannot_read_are_rejected_with_the_broken_value(
+    kind: str, broken: dict[str, Any], reason: Reason, problem: str
+) -> None:
+    found = unreadable(_connector_message(kind, "645", broken))
+    assert found is not None
+    psa_id, rejection = found
+    assert psa_id == "645" and rejection.reason is reason and rejection.values == {"problem": problem}
+    assert rejection.message == f"{kind} 645 in the PSA cannot be posted: {problem}: correct it in the PSA"
+
+
+def test_other_connector_messages_are_not_taken_for_unreadable_records() -> None:
+    assert unreadable("workspace 12 cannot be read as a project: no currency") is None
+    assert unreadable("HTTP 500 UNEXPECTED_ERROR") is None
+    found = unreadable("expense 7 cannot be read: expense 7 has no currency")
+    assert found is not None and found[1].reason is Reason.WRONG_CURRENCY
+
+
+def test_an_erp_refusal_names_the_record_and_the_erp_message() -> None:
+    closed = refused("time entry", "kantata:1", "The period is closed", closed_period=True)
+    other = refused("expense", "kantata:2", "Invalid employee reference", closed_period=False)
+    assert closed.reason is Reason.PERIOD_CLOSED and "time entry kantata:1" in closed.message
+    assert other.reason is Reason.ERP_REFUSED and other.values == {"erp_error": "Invalid employee reference"}
