@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
+from activities.invoicing import InvoicingActivities
 from activities.posting import PostingActivities
 from activities.psa import PsaActivities
 from activities.stack import ping_activity
@@ -31,6 +32,8 @@ from stack.settings import Settings, SettingsError, load_settings
 from stack.telemetry import configure_tracing, exit_process, tracing_interceptor
 from store import Store
 from workflows._queues import DOMAINS, FLOWS
+from workflows.invoice_project import InvoiceProjectWorkflow
+from workflows.monthly_invoicing import MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
 from workflows.post_time_expenses import PostTimeExpensesWorkflow
 from workflows.provision_engagement import ProvisionEngagementWorkflow
@@ -65,6 +68,8 @@ def workflows() -> list[type]:
     return [
         StackCheckWorkflow,
         ProvisionEngagementWorkflow,
+        InvoiceProjectWorkflow,
+        MonthlyInvoicingWorkflow,
         PostTimeExpensesWorkflow,
         ScheduledPostingWorkflow,
         PollClosedWonWorkflow,
@@ -78,6 +83,7 @@ def activities(connectors: Connectors, store: Store) -> dict[str, list[Callable[
     )
     psa = PsaActivities(connectors.kantata, store)
     erp = ErpActivities(connectors.netsuite, store)
+    invoicing = InvoicingActivities(connectors.netsuite, store)
     posting = PostingActivities(connectors.kantata, connectors.netsuite, store)
     events = EventActivities(connectors.events)
     by_domain: dict[str, list[Callable[..., Any]]] = {
@@ -88,6 +94,8 @@ def activities(connectors: Connectors, store: Store) -> dict[str, list[Callable[
             erp.upsert_customer,
             erp.create_job,
             erp.inactivate_job,
+            invoicing.projects_to_invoice,
+            invoicing.post_invoice,
             posting.post_approved_page,
             posting.settle_exceptions,
         ],

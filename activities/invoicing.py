@@ -1,0 +1,378 @@
+"""Invoicing activities (``erp`` task queue): a project's invoice for a billing period, built from the ledger.
+
+`InvoicingActivities.post_invoice` reserves the project's posted, unbilled billable ledger rows
+up to the period's last day (see `store.invoicing`), builds one canonical `Invoice` per currency
+and upserts it in NetSuite by external id, so a retry or a re-run updates the one invoice
+instead of adding a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities._errors import INVALID_DATA, classified
+from canonical import DateRange, Invoice, InvoiceLine, Money
+from connectors.netsuite import NetSuiteConnector
+from store import LedgerEntry, Store
+from store import invoicing as ledger
+
+SYSTEM = "netsuite"
+UNKNOWN_PROJECT = "UnknownProject"
+DEFAULT_TERMS_DAYS = 30
+"""Days to pay when the customer's terms are not set or not of the form 'Net N'."""
+_PERIOD = re.compile(r"(\d{4})-(\d{2})")
+_NET_TERMS = re.compile(r"net\s*(\d+)", re.IGNORECASE)
+
+
+def billing_period(label: str) -> DateRange:
+    """The days of a ``YYYY-MM`` billing period.
+
+    Raises:
+        ValueError: ``label`` is not a month written as ``YYYY-MM``.
+    """
+    match = _PERIOD.fullmatch(label.strip())
+    if match is None or not 1 <= int(match[2]) <= 12:
+        raise ValueError(f"period {label!r} is not a month written as YYYY-MM, e.g. 2026-10")
+    start = date(int(match[1]), int(match[2]), 1)
+    return DateRange(start=start, end=(start + timedelta(days=31)).replace(day=1) - timedelta(days=1))
+
+
+def period_of(day: date) -> str:
+    """The ``YYYY-MM`` period containing ``day``."""
+    return f"{day:%Y-%m}"
+
+
+def previous_period(day: date) -> str:
+    """The ``YYYY-MM`` period before the one containing ``day``."""
+    return period_of(day.replace(day=1) - timedelta(days=1))
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time zone {name!r} is unknown: use an IANA name such as Europe/London") from None
+
+
+def firm_day(instant: datetime, time_zone: str) -> date:
+    """The firm's calendar day at ``instant`` in the IANA ``time_zone``.
+
+    Raises:
+        ValueError: The time zone is unknown.
+    """
+    return instant.astimezone(_zone(time_zone)).date()
+
+
+def firm_midnight(day: date, time_zone: str) -> datetime:
+    """The instant ``day`` begins in the IANA ``time_zone``.
+
+    Raises:
+        ValueError: The time zone is unknown.
+    """
+    return datetime.combine(day, time(0), tzinfo=_zone(time_zone))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InvoiceRequest(_Model):
+    """Invoice a project for a period, dated ``issue_date``."""
+
+    project_id: str = Field(min_length=1)
+    period: str
+    issue_date: date
+    period_closed_at: datetime
+    """When the period ended in the firm's time zone (the start of invoice lag)."""
+
+
+class PeriodRef(_Model):
+    """A ``YYYY-MM`` billing period."""
+
+    period: str
+
+
+class PostedInvoice(_Model):
+    """One invoice as NetSuite has it."""
+
+    invoice_id: str
+    erp_id: str
+    currency: str
+    total: Decimal
+    fees: Decimal
+    """Billable time, rounded per line."""
+    expenses: Decimal
+    """Billable expenses passed through."""
+    hours: Decimal
+    entries: int
+    lines: int
+    issue_date: date
+    due_date: date
+    created: bool
+    updated: bool = False
+
+
+class InvoiceOutcome(_Model):
+    """A project's invoices for one period; none when nothing was billable."""
+
+    project_id: str
+    period: str
+    customer_id: str | None = None
+    invoices: list[PostedInvoice] = Field(default_factory=list)
+
+    @property
+    def nothing_to_invoice(self) -> bool:
+        """True when the project had no unbilled billable time or expenses up to the period's end."""
+        return not self.invoices
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        """Invoice totals per currency."""
+        return {invoice.currency: invoice.total for invoice in self.invoices}
+
+
+def terms_days(terms: str | None) -> int:
+    """Days from issue to due date for payment terms such as ``Net 30`` or ``Due on receipt``."""
+    if terms is None:
+        return DEFAULT_TERMS_DAYS
+    if terms.strip().lower() == "due on receipt":
+        return 0
+    match = _NET_TERMS.fullmatch(terms.strip())
+    return int(match[1]) if match else DEFAULT_TERMS_DAYS
+
+
+def _invalid(message: str) -> ApplicationError:
+    return ApplicationError(message, type=INVALID_DATA, non_retryable=True)
+
+
+def _shown(rate: Decimal) -> str:
+    cents = rate.quantize(Decimal("0.01"))
+    return f"{cents}" if cents == rate else f"{rate.normalize()}"
+
+
+def build_invoice(
+    invoice_id: str,
+    rows: list[LedgerEntry],
+    rates: Mapping[str, Decimal],
+    *,
+    project_id: str,
+    customer_id: str,
+    period: DateRange,
+    issue_date: date,
+    due_date: date,
+) -> Invoice:
+    """The canonical invoice for reserved ledger rows in one currency.
+
+    Billable time becomes one line per hourly rate, highest first: quantity = the ledger's hours,
+    unit price = the rate NetSuite's time bill was posted at (``rates``, by source id). Each
+    billable expense becomes its own line.
+    """
+    currencies = {row.currency for row in rows}
+    if len(currencies) != 1:
+        raise _invalid(f"invoice {invoice_id} holds rows in {', '.join(sorted(currencies))}: one currency per invoice")
+    currency = currencies.pop()
+    hours: dict[Decimal, Decimal] = defaultdict(Decimal)
+    sources: dict[Decimal, list[str]] = defaultdict(list)
+    expenses: list[InvoiceLine] = []
+    for row in rows:
+        if row.kind == "time_entry":
+            if row.hours is None or row.hours <= 0:
+                raise _invalid(f"ledger row {row.source_id} is posted time without hours: correct it, then re-run")
+            rate = rates[row.source_id]
+            hours[rate] += row.hours
+            sources[rate].append(row.source_id)
+        elif row.kind == "expense":
+            expenses.append(
+                InvoiceLine(
+                    description=f"Expense of {row.business_date:%Y-%m-%d} ({row.source_id})",
+                    quantity=Decimal(1),
+                    unit_price=Money(amount=row.amount, currency=currency),
+                    source_entry_ids=(row.source_id,),
+                )
+            )
+        else:
+            raise _invalid(f"ledger row {row.source_id} has kind {row.kind!r}; expected time_entry or expense")
+    fees = [
+        InvoiceLine(
+            description=f"Professional services at {_shown(rate)} {currency}/h",
+            quantity=hours[rate],
+            unit_price=Money(amount=rate, currency=currency),
+            source_entry_ids=tuple(sources[rate]),
+        )
+        for rate in sorted(hours, reverse=True)
+    ]
+    return Invoice(
+        id=invoice_id,
+        customer_id=customer_id,
+        project_id=project_id,
+        period=period,
+        currency=currency,
+        issue_date=issue_date,
+        due_date=due_date,
+        lines=(*fees, *expenses),
+    )
+
+
+class InvoicingActivities:
+    """Builds invoices from the posting ledger and posts them to the ERP by external id."""
+
+    def __init__(self, netsuite: NetSuiteConnector, store: Store) -> None:
+        self._netsuite = netsuite
+        self._store = store
+
+    @activity.defn(name="erp.projects_to_invoice")
+    @classified
+    async def projects_to_invoice(self, ref: PeriodRef) -> list[str]:
+        """Projects with unbilled billable work up to the period's end, or an unfinished invoice for it."""
+        period = self._period(ref.period)
+        return await asyncio.to_thread(ledger.projects_to_invoice, self._store, ref.period, period.end)
+
+    @activity.defn(name="erp.post_invoice")
+    @classified
+    async def post_invoice(self, request: InvoiceRequest) -> InvoiceOutcome:
+        """Invoice the project's posted, unbilled billable work up to the period's end, in NetSuite.
+
+        Nothing billable gives an outcome without invoices; no empty invoice is written.
+        """
+        period = self._period(request.period)
+        project_id, base_id = request.project_id, ledger.invoice_id(request.project_id, request.period)
+        nothing = InvoiceOutcome(project_id=project_id, period=request.period)
+        reserved = await asyncio.to_thread(ledger.rows_of_invoice, self._store, base_id)
+        if not reserved and not await asyncio.to_thread(ledger.has_unbilled, self._store, project_id, period.end):
+            return nothing
+        job_id, customer_erp_id, customer_id, terms = await self._billing_parties(project_id)
+        rows = reserved or await asyncio.to_thread(
+            ledger.reserve_for_invoice, self._store, project_id, period.end, base_id
+        )
+        if not rows:
+            return nothing
+        by_invoice: dict[str, list[LedgerEntry]] = defaultdict(list)
+        for row in rows:
+            assert row.invoice_id is not None
+            by_invoice[row.invoice_id].append(row)
+        due_date = request.issue_date + timedelta(days=terms_days(terms))
+        rates = await self._posted_rates(job_id, rows)
+        posted = []
+        for invoice_id, invoice_rows in sorted(by_invoice.items()):
+            invoice = build_invoice(
+                invoice_id,
+                invoice_rows,
+                rates,
+                project_id=project_id,
+                customer_id=customer_id,
+                period=period,
+                issue_date=request.issue_date,
+                due_date=due_date,
+            )
+            result = await self._netsuite.upsert_invoice(
+                invoice, customer_internal_id=customer_erp_id, job_internal_id=job_id
+            )
+            posted.append(self._posted(invoice, invoice_rows, result.internal_id, result.created, result.updated))
+            await asyncio.to_thread(self._record, request, posted[-1])
+        return InvoiceOutcome(project_id=project_id, period=request.period, customer_id=customer_id, invoices=posted)
+
+    @staticmethod
+    def _period(label: str) -> DateRange:
+        try:
+            return billing_period(label)
+        except ValueError as exc:
+            raise _invalid(str(exc)) from exc
+
+    async def _posted_rates(self, job_id: str, rows: list[LedgerEntry]) -> dict[str, Decimal]:
+        """The hourly rate each time row was posted at, by source id, from its NetSuite time bill."""
+        time_rows = [row for row in rows if row.kind == "time_entry"]
+        if not time_rows:
+            return {}
+        days = [row.business_date for row in time_rows]
+        span = DateRange(start=min(days), end=max(days))
+        rates: dict[str, Decimal] = {}
+        cursor: str | None = None
+        while True:
+            page = await self._netsuite.time_bills_page(job_internal_id=job_id, period=span, cursor=cursor)
+            rates.update({bill.internal_id: bill.rate for bill in page.items if bill.rate is not None})
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        missing = [row.source_id for row in time_rows if row.target_id not in rates]
+        if missing:
+            raise _invalid(
+                f"NetSuite has no time bill with a rate on this job for {len(missing)} posted time entries "
+                f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}): post them again, then re-run"
+            )
+        return {row.source_id: rates[row.target_id] for row in time_rows}
+
+    async def _billing_parties(self, project_id: str) -> tuple[str, str, str, str | None]:
+        """(job internal id, customer internal id, customer canonical id, payment terms) of the project."""
+        job = await self._netsuite.get_job(project_id)
+        if job is None or job.customer_internal_id is None:
+            raise ApplicationError(
+                f"NetSuite has no job with external id {project_id!r} under a customer: "
+                "provision the project before invoicing it",
+                type=UNKNOWN_PROJECT,
+                non_retryable=True,
+            )
+        await asyncio.to_thread(self._store.map_id, "project", project_id, SYSTEM, job.internal_id)
+        customer_erp_id = job.customer_internal_id
+        if not customer_erp_id.isdigit():
+            raise _invalid(f"job {project_id} names customer {customer_erp_id!r}, not a NetSuite internal id")
+        page = await self._netsuite.suiteql_page(
+            f"SELECT id, externalid, terms FROM customer WHERE id = {int(customer_erp_id)}", page_size=1
+        )
+        if not page.items:
+            raise ApplicationError(
+                f"job {project_id} belongs to customer {customer_erp_id}, which NetSuite does not have",
+                type=UNKNOWN_PROJECT,
+                non_retryable=True,
+            )
+        row = page.items[0]
+        terms_names = {value: name for name, value in self._netsuite.settings.terms_ids.items()}
+        terms = terms_names.get(str(row["terms"])) if row.get("terms") is not None else None
+        return job.internal_id, customer_erp_id, str(row.get("externalid") or f"netsuite:{customer_erp_id}"), terms
+
+    @staticmethod
+    def _posted(invoice: Invoice, rows: list[LedgerEntry], erp_id: str, created: bool, updated: bool) -> PostedInvoice:
+        time_entries = {row.source_id for row in rows if row.kind == "time_entry"}
+        fees = sum(
+            (line.amount.amount for line in invoice.lines if line.source_entry_ids[0] in time_entries), Decimal(0)
+        )
+        return PostedInvoice(
+            invoice_id=invoice.id,
+            erp_id=erp_id,
+            currency=invoice.currency,
+            total=invoice.total.amount,
+            fees=fees,
+            expenses=invoice.total.amount - fees,
+            hours=sum((row.hours or Decimal(0) for row in rows if row.kind == "time_entry"), Decimal(0)),
+            entries=len(rows),
+            lines=len(invoice.lines),
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            created=created,
+            updated=updated,
+        )
+
+    def _record(self, request: InvoiceRequest, invoice: PostedInvoice) -> None:
+        self._store.map_id("invoice", invoice.invoice_id, SYSTEM, invoice.erp_id)
+        ledger.record_invoice_posted(
+            self._store,
+            activity.info().workflow_id or "psflow",
+            invoice.invoice_id,
+            project_id=request.project_id,
+            period=request.period,
+            currency=invoice.currency,
+            total=str(invoice.total),
+            erp_id=invoice.erp_id,
+            entries=invoice.entries,
+            issue_date=invoice.issue_date.isoformat(),
+            period_closed_at=request.period_closed_at.isoformat(),
+        )

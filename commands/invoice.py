@@ -1,0 +1,198 @@
+"""``psflow invoice``: invoice one project for a month, or run a month's whole billing cycle."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
+
+from activities.invoicing import billing_period, firm_day
+from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url
+from stack.settings import Settings
+from store import Store
+from store.invoicing import known_project
+from workflows.invoice_project import InvoiceProjectInput, InvoiceProjectResult, InvoiceProjectWorkflow, workflow_id
+from workflows.monthly_invoicing import (
+    MonthlyInvoicingInput,
+    MonthlyInvoicingResult,
+    MonthlyInvoicingWorkflow,
+    month_workflow_id,
+)
+
+app = typer.Typer(help="Invoices from posted time and expenses: one project's month, or the monthly cycle.")
+
+PeriodOption = Annotated[str, typer.Option("--period", help="The billing month, YYYY-MM (e.g. 2026-10).")]
+WaitOption = Annotated[bool, typer.Option("--wait", help="Wait for the run and print its result.")]
+
+
+def ended_period(period: str, config: Settings) -> str:
+    """The period, checked: written as YYYY-MM and over in the firm's time zone."""
+    try:
+        days = billing_period(period)
+    except ValueError as exc:
+        raise UserError(f"--period: {exc}") from None
+    try:
+        today = firm_day(datetime.now(UTC), config.firm_time_zone)
+    except ValueError as exc:
+        raise UserError(f"PSFLOW_FIRM_TIME_ZONE: {exc}") from None
+    if today <= days.end:
+        raise UserError(f"period {period} runs until {days.end}: invoice it on or after {days.end + timedelta(days=1)}")
+    return period
+
+
+async def start_invoice(
+    client: Client, config: Settings, project_id: str, period: str
+) -> tuple[WorkflowHandle[Any, InvoiceProjectResult], bool]:
+    """Start (or join) the project's invoicing run for the period; True when it had already completed."""
+    run_id = workflow_id(project_id, period)
+    try:
+        handle = await client.start_workflow(
+            InvoiceProjectWorkflow.run,
+            InvoiceProjectInput(project_id=project_id, period=period, time_zone=config.firm_time_zone),
+            id=run_id,
+            task_queue=config.task_queue("flows"),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            static_summary=f"Invoice {project_id} for {period}",
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(run_id, result_type=InvoiceProjectResult), True
+    return handle, False
+
+
+async def start_month(client: Client, config: Settings, period: str) -> WorkflowHandle[Any, MonthlyInvoicingResult]:
+    """Start (or join) the month's invoicing run; a finished one is run again (children dedupe)."""
+    return await client.start_workflow(
+        MonthlyInvoicingWorkflow.run,
+        MonthlyInvoicingInput(period=period, time_zone=config.firm_time_zone),
+        id=month_workflow_id(period),
+        task_queue=config.task_queue("flows"),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        static_summary=f"Monthly invoicing for {period}",
+    )
+
+
+def _check_project(config: Settings, project_id: str) -> None:
+    store = Store(config.store_url)
+    try:
+        known = known_project(store, project_id)
+    except (OperationalError, ProgrammingError):
+        raise UserError(
+            f"the store at {config.store_url} has no schema yet: run `psflow db upgrade` or start the worker"
+        ) from None
+    finally:
+        store.engine.dispose()
+    if not known:
+        raise UserError(
+            f"unknown project {project_id!r}: psflow has posted nothing for it and did not provision it "
+            "(project ids look like PRJ-0001 or salesforce:006...)"
+        )
+
+
+async def _result(handle: WorkflowHandle[Any, Any]) -> Any:
+    try:
+        return await handle.result()
+    except WorkflowFailureError as failure:
+        cause: BaseException = failure.cause
+        while isinstance(cause, FailureError) and cause.cause is not None:
+            cause = cause.cause
+        raise UserError(f"{handle.id} failed: {cause.message if isinstance(cause, FailureError) else cause}") from None
+
+
+@app.command("run")
+@friendly
+def run(
+    project: Annotated[str, typer.Option("--project", help="The project's canonical id, e.g. PRJ-0001.")],
+    period: PeriodOption,
+    wait: WaitOption = False,
+) -> None:
+    """Invoice one project for one month, exactly once: a repeat shows the invoice already made."""
+    config = settings()
+    ended_period(period, config)
+    _check_project(config, project)
+
+    async def go() -> None:
+        client = await temporal(config)
+        handle, done = await start_invoice(client, config, project, period)
+        url = workflow_url(config, handle.id)
+        if not (wait or done):
+            out.print(f"invoicing {project} for {period}: {handle.id}", highlight=False)
+        else:
+            if not done:
+                err.print(f"[dim]waiting for {handle.id} (needs a running worker: `psflow worker`)[/dim]")
+            _print_invoice(await _result(handle), already=done)
+        out.print(f"Web UI: {url}", highlight=False, soft_wrap=True)
+
+    asyncio.run(go())
+
+
+@app.command("run-month")
+@friendly
+def run_month(period: PeriodOption, wait: WaitOption = False) -> None:
+    """Invoice every project with posted, unbilled billable work for one month (each exactly once)."""
+    config = settings()
+    ended_period(period, config)
+
+    async def go() -> None:
+        client = await temporal(config)
+        handle = await start_month(client, config, period)
+        url = workflow_url(config, handle.id)
+        if not wait:
+            out.print(f"invoicing {period}: {handle.id}", highlight=False)
+            out.print(f"Web UI: {url}", highlight=False, soft_wrap=True)
+            return
+        err.print(f"[dim]waiting for {handle.id} (needs a running worker: `psflow worker`)[/dim]")
+        result: MonthlyInvoicingResult = await _result(handle)
+        _print_month(result)
+        out.print(f"Web UI: {url}", highlight=False, soft_wrap=True)
+        if result.count("failed"):
+            raise typer.Exit(1)
+
+    asyncio.run(go())
+
+
+def _print_invoice(result: InvoiceProjectResult, *, already: bool) -> None:
+    if result.status == "nothing_to_invoice":
+        out.print(
+            f"nothing to invoice: {result.project_id} has no posted, unbilled billable work up to {result.period}"
+        )
+        return
+    title = f"{result.project_id} {result.period}" + (" (already invoiced)" if already else "")
+    grid = table(
+        "invoice", "NetSuite id", "currency", "total", "fees", "expenses", "hours", "entries", "due", title=title
+    )
+    for invoice in result.invoices:
+        grid.add_row(
+            invoice.invoice_id,
+            invoice.erp_id,
+            invoice.currency,
+            f"{invoice.total:,.2f}",
+            f"{invoice.fees:,.2f}",
+            f"{invoice.expenses:,.2f}",
+            f"{invoice.hours.normalize():f}",
+            str(invoice.entries),
+            invoice.due_date.isoformat(),
+        )
+    out.print(grid)
+
+
+def _print_month(result: MonthlyInvoicingResult) -> None:
+    grid = table("project", "outcome", "totals", "detail", title=f"invoicing {result.period}")
+    for project in result.projects:
+        totals = ", ".join(f"{total:,.2f} {currency}" for currency, total in sorted(project.totals.items()))
+        grid.add_row(project.project_id, project.outcome, totals or "-", project.error or project.workflow_id)
+    out.print(grid)
+    summary = ", ".join(f"{total:,.2f} {currency}" for currency, total in sorted(result.totals.items()))
+    out.print(
+        f"{result.count('invoiced')} invoiced, {result.count('nothing_to_invoice')} with nothing to invoice, "
+        f"{result.count('already_started')} already invoiced or in progress, {result.count('failed')} failed"
+        + (f"; totals {summary}" if summary else ""),
+        highlight=False,
+    )

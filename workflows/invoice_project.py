@@ -1,0 +1,219 @@
+"""Invoicing one project for one billing period: the ERP invoice, then invoice and revenue events.
+
+One run per project and period (``invoice:{project_id}:{YYYY-MM}``), started by the monthly
+invoicing run or ``psflow invoice run``; a second start of the same id joins the running run or
+finds the completed one, so a project is never invoiced twice for a period. The invoice bills the
+project's posted, unbilled billable time and expenses dated up to the period's last day, issued
+on the day the run starts in the firm's time zone; a period that has not ended is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities._errors import INVALID_DATA, NON_RETRYABLE_TYPES
+    from activities.events import EventActivities
+    from activities.invoicing import (
+        InvoiceRequest,
+        InvoicingActivities,
+        PostedInvoice,
+        billing_period,
+        firm_day,
+        firm_midnight,
+    )
+    from activities.models import AnalyticsRows
+    from canonical import DateRange
+    from canonical.events import CloudEvent
+    from workflows import search_attributes as sa
+    from workflows._queues import domain_queue
+
+EVENT_SOURCE = "psflow/invoicing"
+PERIOD_NOT_ENDED = "PeriodNotEnded"
+
+Status = Literal["invoiced", "nothing_to_invoice"]
+T = TypeVar("T")
+
+
+def workflow_id(project_id: str, period: str) -> str:
+    """The one workflow id per project and billing period."""
+    return f"invoice:{project_id}:{period}"
+
+
+def checked(compute: Callable[[], T]) -> T:
+    """``compute()``, with a bad input (ValueError) failing the run rather than retrying its task forever."""
+    try:
+        return compute()
+    except ValueError as exc:
+        raise ApplicationError(str(exc), type=INVALID_DATA, non_retryable=True) from None
+
+
+def step_options(domain: str, attempts: int, timeout: timedelta = timedelta(seconds=30)) -> dict[str, Any]:
+    """Timeouts and retries of one activity call: transient faults retry, business errors do not."""
+    return {
+        "task_queue": domain_queue(domain),
+        "start_to_close_timeout": timeout,
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(milliseconds=500),
+            maximum_interval=timedelta(seconds=30),
+            maximum_attempts=attempts,
+            non_retryable_error_types=NON_RETRYABLE_TYPES,
+        ),
+    }
+
+
+class InvoiceProjectInput(BaseModel):
+    """Which project and period to invoice, and where the firm's days begin."""
+
+    project_id: str = Field(min_length=1)
+    period: str = Field(description="YYYY-MM")
+    time_zone: str = "UTC"
+    step_attempts: int = Field(default=8, ge=1)
+    """Attempts per step before it counts as failed for good (transient faults retry)."""
+
+
+class InvoiceProjectResult(BaseModel):
+    """The project's invoices for the period (one per currency), or that nothing was billable."""
+
+    project_id: str
+    period: str
+    status: Status
+    customer_id: str | None = None
+    invoices: list[PostedInvoice] = Field(default_factory=list)
+    totals: dict[str, Decimal] = Field(default_factory=dict)
+
+
+@workflow.defn(name="InvoiceProject")
+class InvoiceProjectWorkflow:
+    """Post one project's invoice for one period in the ERP, then tell analytics."""
+
+    @workflow.run
+    async def run(self, input: InvoiceProjectInput) -> InvoiceProjectResult:
+        period = checked(lambda: billing_period(input.period))
+        issue_date = checked(lambda: firm_day(workflow.now(), input.time_zone))
+        if issue_date <= period.end:
+            raise ApplicationError(
+                f"period {input.period} runs until {period.end}: "
+                f"invoice it on or after {period.end + timedelta(days=1)}",
+                type=PERIOD_NOT_ENDED,
+                non_retryable=True,
+            )
+        workflow.upsert_search_attributes([sa.FLOW_STATE.value_set("invoicing")])
+        outcome = await workflow.execute_activity_method(
+            InvoicingActivities.post_invoice,
+            InvoiceRequest(
+                project_id=input.project_id,
+                period=input.period,
+                issue_date=issue_date,
+                period_closed_at=firm_midnight(period.end + timedelta(days=1), input.time_zone),
+            ),
+            **step_options("erp", input.step_attempts, timedelta(minutes=2)),
+        )
+        result = InvoiceProjectResult(
+            project_id=input.project_id,
+            period=input.period,
+            status="nothing_to_invoice" if outcome.nothing_to_invoice else "invoiced",
+            customer_id=outcome.customer_id,
+            invoices=outcome.invoices,
+            totals=outcome.totals,
+        )
+        for invoice in outcome.invoices:
+            for event in self._events(result, invoice, period):
+                await workflow.execute_activity_method(
+                    EventActivities.publish, event, **step_options("events", input.step_attempts)
+                )
+        if outcome.invoices:
+            for table, rows in self._rows(result, period, issue_date).items():
+                await workflow.execute_activity_method(
+                    EventActivities.push_rows,
+                    AnalyticsRows(table=table, rows=rows),
+                    **step_options("events", input.step_attempts),
+                )
+        workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(result.status)])
+        return result
+
+    @staticmethod
+    def _events(result: InvoiceProjectResult, invoice: PostedInvoice, period: DateRange) -> list[CloudEvent]:
+        common = {
+            "invoice_id": invoice.invoice_id,
+            "project_id": result.project_id,
+            "customer_id": result.customer_id,
+            "period": result.period,
+            "currency": invoice.currency,
+        }
+        posted = CloudEvent(
+            id=f"{invoice.invoice_id}:invoice.posted",
+            source=EVENT_SOURCE,
+            type="com.psflow.invoice.posted",
+            subject=invoice.invoice_id,
+            time=workflow.now(),
+            data={
+                **common,
+                "erp_id": invoice.erp_id,
+                "total": str(invoice.total),
+                "issue_date": invoice.issue_date.isoformat(),
+                "due_date": invoice.due_date.isoformat(),
+                "entries": invoice.entries,
+                "lines": invoice.lines,
+            },
+        )
+        revenue = CloudEvent(
+            id=f"{invoice.invoice_id}:revenue.recognized",
+            source=EVENT_SOURCE,
+            type="com.psflow.revenue.recognized",
+            subject=invoice.invoice_id,
+            time=workflow.now(),
+            data={
+                **common,
+                "period_start": period.start.isoformat(),
+                "period_end": period.end.isoformat(),
+                "fees": str(invoice.fees),
+                "expenses": str(invoice.expenses),
+                "hours": str(invoice.hours),
+                "amount": str(invoice.total),
+            },
+        )
+        return [posted, revenue]
+
+    @staticmethod
+    def _rows(result: InvoiceProjectResult, period: DateRange, issue_date: date) -> dict[str, list[dict[str, Any]]]:
+        lag_days = (issue_date - period.end).days
+        return {
+            "invoices": [
+                {
+                    "invoice_id": invoice.invoice_id,
+                    "erp_id": invoice.erp_id,
+                    "project_id": result.project_id,
+                    "customer_id": result.customer_id,
+                    "period": result.period,
+                    "currency": invoice.currency,
+                    "total": str(invoice.total),
+                    "issue_date": invoice.issue_date.isoformat(),
+                    "due_date": invoice.due_date.isoformat(),
+                    "invoice_lag_days": lag_days,
+                    "posted_at": workflow.now().isoformat(),
+                }
+                for invoice in result.invoices
+            ],
+            "revenue": [
+                {
+                    "project_id": result.project_id,
+                    "customer_id": result.customer_id,
+                    "period": result.period,
+                    "currency": invoice.currency,
+                    "fees": str(invoice.fees),
+                    "expenses": str(invoice.expenses),
+                    "hours": str(invoice.hours),
+                    "revenue": str(invoice.total),
+                }
+                for invoice in result.invoices
+            ],
+        }
