@@ -15,6 +15,7 @@ from commands import engagement as engagement_commands
 from commands._common import USER_ERRORS, err, friendly, out, settings
 from commands._common import table as table_
 from commands.exceptions import app as exceptions_app
+from commands.gateway import app as gateway_app
 from commands.invoice import app as invoice_app
 from commands.kpis import app as kpis_app
 from commands.posting import app as posting_app
@@ -31,6 +32,7 @@ app.add_typer(db_app, name="db")
 sandbox_app = typer.Typer(help="The emulated SaaS systems (Salesforce, HubSpot, Kantata, Workday, NetSuite, sink).")
 app.add_typer(sandbox_app, name="sandbox", no_args_is_help=True)
 app.add_typer(engagement_commands.app, name="engagement")
+app.add_typer(gateway_app, name="gateway")
 app.add_typer(invoice_app, name="invoice", no_args_is_help=True)
 app.add_typer(kpis_app, name="kpis")
 app.add_typer(schedule_app, name="schedule")

@@ -8,11 +8,13 @@ from typing import Any
 from urllib.parse import quote
 
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
 
 from canonical import OpportunityStage
 from commands._common import err, friendly, out, settings, table, temporal, workflow_url
 from stack.connectors import Connectors
 from stack.settings import Settings
+from workflows.provision_engagement import workflow_id
 
 DEALS = (("salesforce", 2), ("hubspot", 1))
 
@@ -35,28 +37,49 @@ async def open_deals(connectors: Connectors, crm: str, count: int) -> list[str]:
     return [record.id for record in page.results]
 
 
+async def arrival(client: Client, run_id: str, timeout_s: float = 10.0) -> bool:
+    """Whether the deal's run appeared (its webhook reached the gateway) within the timeout."""
+    handle = client.get_workflow_handle(run_id)
+    for _ in range(int(timeout_s / 0.2)):
+        try:
+            await handle.describe()
+            return True
+        except RPCError:
+            await asyncio.sleep(0.2)
+    return False
+
+
 async def win_and_provision(client: Client, config: Settings, connectors: Connectors) -> None:
-    """Win a few open deals in the sandbox CRMs and show each one provisioned."""
+    """Win a few open deals in the sandbox CRMs; their webhooks reach the gateway, which starts each run."""
     from stack.triggers import trigger_provisioning
 
-    handles = []
+    runs = []
     for crm, count in DEALS:
         for deal in await open_deals(connectors, crm, count):
             if crm == "salesforce":
                 await connectors.salesforce.set_opportunity_stage(deal, OpportunityStage.CLOSED_WON)
             else:
                 await connectors.hubspot.set_deal_stage(deal, OpportunityStage.CLOSED_WON)
-            handle, _ = await trigger_provisioning(client, config, crm=crm, opportunity_id=deal, source="cli")  # type: ignore[arg-type]
-            handles.append((crm, deal, handle))
-    rows = table("CRM", "opportunity", "client", "state", "PSA project", "ERP job")
+            runs.append((crm, deal))
+    rows = table("CRM", "opportunity", "client", "trigger", "state", "PSA project", "ERP job")
     links: list[str] = []
-    for crm, deal, handle in handles:
+    for crm, deal in runs:
+        run_id = workflow_id(crm, deal)
+        trigger = "webhook"
+        if not await arrival(client, run_id):
+            trigger = "cli (no webhook arrived: is the gateway up?)"
+            await trigger_provisioning(client, config, crm=crm, opportunity_id=deal, source="cli")  # type: ignore[arg-type]
         try:
-            result: Any = await handle.result()
-            state, client_name, psa, erp = result.state, result.client, result.psa_project_id, result.erp_job_id
+            result: Any = await client.get_workflow_handle(run_id).result()
+            state, client_name, psa, erp = (
+                result["state"],
+                result["client"],
+                result["psa_project_id"],
+                result["erp_job_id"],
+            )
         except WorkflowFailureError as failure:
             state, client_name, psa, erp = f"failed: {failure.cause}", "", "", ""
-        rows.add_row(crm, deal, client_name or "", state, psa or "", erp or "")
+        rows.add_row(crm, deal, client_name or "", trigger, state, psa or "", erp or "")
         links.append(f"  {deal}: {search_url(config, f'CrmOpportunityId={deal!r}')}")
     out.print(rows)
     out.print("Find each run in the Web UI by its opportunity id:", *links, sep="\n", soft_wrap=True, highlight=False)
@@ -77,7 +100,7 @@ async def stack_check(client: Client, config: Settings) -> None:
 
 @friendly
 def demo() -> None:
-    """Bring the stack up, win deals in the sandbox CRMs, and show them provisioned with Web UI links."""
+    """Bring the stack up, win deals in the sandbox CRMs, and show them provisioned through their webhooks."""
     from stack import devstack
 
     config = settings()

@@ -150,6 +150,8 @@ def up(
             _write_state(settings, state)
         state[service.name] = _start(service, settings, progress)
         _write_state(settings, state)
+        if service.after_start is not None:
+            service.after_start()
     return status(settings)
 
 

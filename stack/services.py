@@ -33,6 +33,8 @@ class Service:
     """What to do when the port is taken by something else."""
     cwd: Path = PROJECT_ROOT
     env: dict[str, str] = field(default_factory=dict)
+    after_start: Callable[[], None] | None = None
+    """Run once the service is ready (e.g. subscribe the gateway to the sandbox's webhooks)."""
 
 
 def _port_open(port: int) -> bool:
@@ -63,16 +65,25 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "PSFLOW_TASK_QUEUE_PREFIX": settings.task_queue_prefix,
         "PSFLOW_DATA_DIR": str(settings.data_dir.resolve()),
         "PSFLOW_SANDBOX_URL": settings.sandbox_url,
+        "PSFLOW_GATEWAY_PORT": str(settings.gateway_port),
         **({"PSFLOW_DATABASE_URL": settings.database_url} if settings.database_url else {}),
     }
 
 
+def _subscribe_gateway(settings: Settings, gateway_url: str) -> None:
+    """Point the sandbox CRMs' change notifications and webhooks at the gateway (idempotent)."""
+    from gateway.subscriptions import GatewaySecrets, subscribe_sandbox
+
+    subscribe_sandbox(settings.sandbox_url, gateway_url, GatewaySecrets.from_settings(settings))
+
+
 def services(settings: Settings, progress: Callable[[str], None]) -> list[Service]:
-    """The stack: the Temporal dev server, the SaaS sandbox, then a worker."""
+    """The stack: the Temporal dev server, the SaaS sandbox, the webhook gateway, then a worker."""
     data = settings.data_dir.resolve()
     temporal_port = int(settings.temporal.address.rpartition(":")[2])
     ui_port = urlsplit(settings.temporal.ui_url).port or 8233
     sandbox_port = urlsplit(settings.sandbox_url).port or 8700
+    gateway_url = f"http://127.0.0.1:{settings.gateway_port}"
 
     def temporal_command() -> list[str]:
         return [
@@ -104,6 +115,16 @@ def services(settings: Settings, progress: Callable[[str], None]) -> list[Servic
             command=sandbox_command,
             ready=_http_ok(f"{settings.sandbox_url}/_admin/status"),
             hint="stop it, or set PSFLOW_SANDBOX_URL to a free port",
+        ),
+        Service(
+            name="gateway",
+            port=settings.gateway_port,
+            url=f"{gateway_url}/webhooks/{{salesforce,hubspot}}",
+            command=lambda: [sys.executable, "-m", "gateway", "--port", str(settings.gateway_port)],
+            ready=_http_ok(f"{gateway_url}/healthz"),
+            hint="stop it, or set PSFLOW_GATEWAY_PORT to a free port",
+            env=worker_environment(settings),
+            after_start=lambda: _subscribe_gateway(settings, gateway_url),
         ),
         Service(
             name="worker",

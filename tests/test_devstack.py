@@ -31,6 +31,7 @@ def stack_settings(tmp_path: Path) -> Iterator[Settings]:
     settings = Settings(
         temporal=TemporalSettings(address=f"127.0.0.1:{free_port()}", ui_url=f"http://127.0.0.1:{free_port()}"),
         sandbox_url=f"http://127.0.0.1:{free_port()}",
+        gateway_port=free_port(),
         data_dir=tmp_path / "data",
         task_queue_prefix="devstack-test-",
     )
@@ -41,7 +42,7 @@ def stack_settings(tmp_path: Path) -> Iterator[Settings]:
 def test_up_status_second_up_and_down(stack_settings: Settings) -> None:
     messages: list[str] = []
     statuses = devstack.up(stack_settings, progress=messages.append)
-    assert {s.name: s.running for s in statuses} == {"temporal": True, "sandbox": True, "worker": True}
+    assert {s.name: s.running for s in statuses} == {"temporal": True, "sandbox": True, "gateway": True, "worker": True}
     pids = {s.name: s.pid for s in statuses}
 
     again: list[str] = []

@@ -1,0 +1,101 @@
+"""Reading a verified delivery: which won deals it announces, and what identifies each announcement.
+
+Each arrival carries two identities. ``event_id`` is the sender's own id, recorded on the workflow's
+trigger so a person can match a run to the CRM's delivery log. ``dedupe_key`` is what the gateway
+remembers: it is stable across redeliveries of the same event but also unique across sandbox resets
+and portals, where bare ids start again from 1 (HubSpot: portal, event id and occurrence time;
+Salesforce: transaction key, sequence number and record).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import ValidationError
+
+from canonical import OpportunityStage
+from connectors.hubspot.webhooks import parse_webhook_events, won_deal_ids
+from connectors.salesforce.notifications import ChangeEvent, opportunity_ids_won
+from gateway._intake import Refusal
+
+__all__ = ["Arrival", "Delivery", "hubspot_delivery", "salesforce_delivery"]
+
+Crm = Literal["salesforce", "hubspot"]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One event announcing that one deal was won."""
+
+    crm: Crm
+    opportunity_id: str
+    event_id: str
+    dedupe_key: str
+    detail: dict[str, str | int] = field(default_factory=dict)
+    """Sender metadata worth logging (attempt number, replay id); never body content."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one request announced: won deals, and how many events announced nothing the gateway acts on."""
+
+    arrivals: list[Arrival]
+    ignored: int
+
+
+def _problems(exc: ValidationError, limit: int = 3) -> str:
+    errors = exc.errors(include_input=False, include_url=False)
+    parts = []
+    for error in errors[:limit]:
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]).lstrip(".")
+        parts.append(f"{where or 'body'}: {error['msg']}")
+    if len(errors) > limit:
+        parts.append(f"and {len(errors) - limit} more")
+    return "; ".join(parts)
+
+
+def hubspot_delivery(body: bytes, won_stage: str) -> Delivery:
+    """The won deals in a HubSpot webhook body (a JSON array of events); 400 if it is not one."""
+    try:
+        events = parse_webhook_events(body)
+    except ValidationError as exc:
+        raise Refusal(
+            400, "bad_request", f"body is not a HubSpot webhook delivery (a JSON array of events): {_problems(exc)}"
+        ) from None
+    arrivals = [
+        Arrival(
+            crm="hubspot",
+            opportunity_id=deal_id,
+            event_id=str(event.event_id),
+            dedupe_key=f"{event.portal_id}:{event.event_id}:{event.occurred_at}",
+            detail={"attempt": event.attempt_number, "portal": event.portal_id},
+        )
+        for event in events
+        for deal_id in won_deal_ids([event], won_stage)
+    ]
+    return Delivery(arrivals, ignored=len(events) - len(arrivals))
+
+
+def salesforce_delivery(body: bytes, stage_map: Mapping[str, OpportunityStage] | None = None) -> Delivery:
+    """The won opportunities in one relayed change event; 400 if the body is not a change event."""
+    try:
+        event = ChangeEvent.model_validate_json(body)
+    except ValidationError as exc:
+        raise Refusal(
+            400, "bad_request", f"body is not an Opportunity change event from the relay: {_problems(exc)}"
+        ) from None
+    header = event.payload.header
+    won = opportunity_ids_won(event, stage_map=stage_map)
+    arrivals = [
+        Arrival(
+            crm="salesforce",
+            opportunity_id=record_id,
+            event_id=header.transaction_key,
+            dedupe_key=f"{header.transaction_key}:{header.sequence_number or 0}:{record_id}",
+            detail={"replay_id": event.event.replay_id},
+        )
+        for record_id in won
+    ]
+    return Delivery(arrivals, ignored=0 if arrivals else 1)

@@ -1,0 +1,192 @@
+"""psflow's inbound HTTP gateway: CRM webhooks in, engagement provisioning started or signalled.
+
+Every webhook goes through the same steps, in this order, and nothing reaches Temporal before the
+signature is verified:
+
+1. signature headers present (401), body no larger than ``gateway_max_body_bytes`` (413);
+2. signature fresh and matching over the raw body (401);
+3. body parsed and validated (400);
+4. each won deal's event claimed in the store (a redelivery counts as a duplicate and signals
+   nothing), then signal-with-start on ``engagement-provisioning:{crm}:{opportunity_id}`` (503 if
+   Temporal cannot be reached, with the claim released so the sender's retry is acted on);
+5. 202 ``{"accepted": [workflow ids], "duplicates": n, "ignored": n}``.
+
+Each decision is logged on ``psflow.gateway`` with its reason; secrets and bodies never are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from temporalio.client import Client
+
+import worker
+from canonical import OpportunityStage
+from connectors.hubspot import HubSpotSettings
+from connectors.hubspot.webhooks import SIGNATURE_HEADER as HUBSPOT_SIGNATURE
+from connectors.hubspot.webhooks import TIMESTAMP_HEADER as HUBSPOT_TIMESTAMP
+from connectors.salesforce import SalesforceSettings
+from connectors.salesforce.notifications import SIGNATURE_HEADER as RELAY_SIGNATURE
+from connectors.salesforce.notifications import TIMESTAMP_HEADER as RELAY_TIMESTAMP
+from gateway import HUBSPOT_PATH, SALESFORCE_PATH
+from gateway._arrivals import Delivery, hubspot_delivery, salesforce_delivery
+from gateway._dedupe import InboundEvents
+from gateway._intake import Refusal, read_body, required_header
+from gateway._verify import verify_hubspot, verify_relay
+from stack.settings import Settings
+from stack.triggers import trigger_provisioning
+from store import Store
+from workflows.provision_engagement import workflow_id
+
+__all__ = ["ClientFactory", "create_app"]
+
+log = logging.getLogger("psflow.gateway")
+
+ClientFactory = Callable[[Settings], Awaitable[Client]]
+
+
+@dataclass
+class _Gateway:
+    """What the routes share once the app has started."""
+
+    settings: Settings
+    client: Client
+    events: InboundEvents
+    hubspot_won_stage: str
+    salesforce_stages: dict[str, OpportunityStage]
+
+
+def _decision(outcome: str, source: str, request: Request, **fields: Any) -> None:
+    """One log line per decision, with the same fields under ``extra["gateway"]`` for JSON formatters."""
+    remote = request.client.host if request.client else "-"
+    detail = {"decision": outcome, "source": source, "remote": remote, **fields}
+    text = " ".join(f"{key}={value}" for key, value in detail.items())
+    level = logging.WARNING if outcome == "rejected" else logging.INFO
+    log.log(level, "gateway %s", text, extra={"gateway": detail})
+
+
+def _signed_uri(settings: Settings, request: Request) -> str:
+    """The URL the sender called: the public base URL when one is set (behind a proxy), else the request's own."""
+    if settings.gateway_public_url:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return f"{settings.gateway_public_url.rstrip('/')}{request.url.path}{query}"
+    return str(request.url)
+
+
+def create_app(settings: Settings, client_factory: ClientFactory = worker.connect) -> FastAPI:
+    """The gateway's ASGI app.
+
+    Args:
+        settings: psflow's settings (``gateway_*`` for secrets and limits, ``temporal``, the store URL).
+        client_factory: Makes the Temporal client, once, when the app starts (tests pass their own).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = await client_factory(settings)
+        store = Store(settings.store_url)
+        try:
+            await asyncio.to_thread(store.upgrade)
+            app.state.gateway = _Gateway(
+                settings=settings,
+                client=client,
+                events=InboundEvents(store),
+                hubspot_won_stage=HubSpotSettings().won_stage,
+                salesforce_stages=dict(SalesforceSettings().stage_map),
+            )
+            log.info(
+                "gateway ready: Temporal %s, store %s", settings.temporal.address, store.engine.url.render_as_string()
+            )
+            yield
+        finally:
+            store.engine.dispose()
+
+    app = FastAPI(title="psflow gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, refusal: Refusal) -> JSONResponse:
+        source = request.url.path.rsplit("/", 1)[-1]
+        _decision("rejected", source, request, status=refusal.status, reason=repr(refusal.message))
+        return JSONResponse({"error": refusal.error, "message": refusal.message}, status_code=refusal.status)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process serves requests."""
+        return {"status": "ok"}
+
+    @app.post(HUBSPOT_PATH, status_code=202)
+    async def hubspot(request: Request) -> JSONResponse:
+        """HubSpot webhooks (signature v3): deals moved to the won stage are provisioned."""
+        gateway: _Gateway = request.app.state.gateway
+        signature = required_header(request, HUBSPOT_SIGNATURE)
+        timestamp = required_header(request, HUBSPOT_TIMESTAMP)
+        body = await read_body(request, settings.gateway_max_body_bytes)
+        verify_hubspot(
+            uri=_signed_uri(settings, request),
+            body=body,
+            timestamp_ms=timestamp,
+            signature=signature,
+            client_secret=settings.gateway_hubspot_client_secret.get_secret_value(),
+            now=datetime.now(UTC),
+        )
+        return await _accept(gateway, "hubspot", request, hubspot_delivery(body, gateway.hubspot_won_stage))
+
+    @app.post(SALESFORCE_PATH, status_code=202)
+    async def salesforce(request: Request) -> JSONResponse:
+        """Opportunity change events from the Salesforce CDC relay (HMAC-SHA256): won deals are provisioned."""
+        gateway: _Gateway = request.app.state.gateway
+        signature = required_header(request, RELAY_SIGNATURE)
+        timestamp = required_header(request, RELAY_TIMESTAMP)
+        body = await read_body(request, settings.gateway_max_body_bytes)
+        verify_relay(
+            body=body,
+            timestamp=timestamp,
+            signature=signature,
+            secret=settings.gateway_salesforce_relay_secret.get_secret_value(),
+            now=datetime.now(UTC),
+        )
+        return await _accept(gateway, "salesforce", request, salesforce_delivery(body, gateway.salesforce_stages))
+
+    return app
+
+
+async def _accept(gateway: _Gateway, source: str, request: Request, delivery: Delivery) -> JSONResponse:
+    """Claim each arrival's event and signal-with-start its deal's workflow; 202 with what happened."""
+    accepted: list[str] = []
+    duplicates = 0
+    for arrival in delivery.arrivals:
+        run_id = workflow_id(arrival.crm, arrival.opportunity_id)
+        fields = {"event_id": arrival.event_id, "workflow_id": run_id, **arrival.detail}
+        if not await asyncio.to_thread(gateway.events.claim, source, arrival.dedupe_key, run_id):
+            duplicates += 1
+            _decision("duplicate", source, request, **fields)
+            continue
+        try:
+            handle, already = await trigger_provisioning(
+                gateway.client,
+                gateway.settings,
+                crm=arrival.crm,
+                opportunity_id=arrival.opportunity_id,
+                source="webhook",
+                event_id=arrival.event_id,
+            )
+        except Exception as exc:
+            # Whatever failed, the sender must retry this event: forget the claim and say 503.
+            await asyncio.to_thread(gateway.events.release, source, arrival.dedupe_key)
+            log.exception("gateway could not signal %s for %s event %s", run_id, source, arrival.event_id)
+            raise Refusal(
+                503, "unavailable", f"could not start or signal {run_id} ({type(exc).__name__}); retry the delivery"
+            ) from None
+        accepted.append(handle.id)
+        _decision("accepted", source, request, already_provisioned=already, **fields)
+    if delivery.ignored:
+        _decision("ignored", source, request, events=delivery.ignored, reason="'no deal moved to the won stage'")
+    return JSONResponse({"accepted": accepted, "duplicates": duplicates, "ignored": delivery.ignored}, status_code=202)
