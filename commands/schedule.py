@@ -73,15 +73,14 @@ def apply() -> None:
 
     done = _run(call)
     config = settings()
-    result = table("schedule", "what", "runs", "overlap", "catch-up window")
+    runs = {
+        "te-posting": f"daily at {config.posting_time} {config.firm_time_zone}: post the day before",
+        "poll-closed-won": f"every {config.poll_interval_minutes:g} min: provision won deals whose webhook never came",
+        "monthly-invoicing": f"the 1st at 03:00 {config.firm_time_zone}: invoice the month before",
+    }
+    result = table("schedule", "what", "runs")
     for schedule_id, what in done:
-        result.add_row(
-            schedule_id,
-            what,
-            f"daily at {config.posting_time} {config.firm_time_zone}, posting the day before",
-            config.posting_overlap,
-            f"{config.posting_catchup_window_hours:g} h",
-        )
+        result.add_row(schedule_id, what, runs.get(schedule_id.removeprefix(config.task_queue_prefix), ""))
     out.print(result)
 
 
@@ -105,7 +104,7 @@ def list_schedules() -> None:
     if not found:
         out.print("no psflow schedules on this server: create them with `psflow schedule apply`")
         return
-    result = table("schedule", "state", "next run", "posts", "last run", "runs")
+    result = table("schedule", "state", "next run", "posts (te-posting)", "last run", "runs")
     for description in found:
         state = description.schedule.state
         upcoming = description.info.next_action_times[:1]
@@ -114,7 +113,7 @@ def list_schedules() -> None:
             description.id,
             f"paused ({state.note})" if state.paused and state.note else "paused" if state.paused else "active",
             _when(upcoming[0], config) if upcoming else "-",
-            _posts(upcoming[0], config) if upcoming else "-",
+            _posts(upcoming[0], config) if upcoming and description.id.endswith("te-posting") else "-",
             _when(recent[0].scheduled_at, config) if recent else "-",
             str(description.info.num_actions),
         )

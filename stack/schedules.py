@@ -28,10 +28,13 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from stack.invoice_schedule import invoice_schedule_spec
+from stack.poll_schedule import POLL_CLOSED_WON, poll_schedule
 from stack.settings import Settings
 from workflows.scheduled_posting import ScheduledPostingInput, ScheduledPostingWorkflow
 
 POSTING = "te-posting"
+MONTHLY_INVOICING = "monthly-invoicing"
 
 OVERLAP = {
     "skip": ScheduleOverlapPolicy.SKIP,
@@ -100,7 +103,11 @@ def posting_schedule(settings: Settings) -> Schedule:
     )
 
 
-SCHEDULES: dict[str, Callable[[Settings], Schedule]] = {POSTING: posting_schedule}
+SCHEDULES: dict[str, Callable[[Settings], Schedule]] = {
+    POSTING: posting_schedule,
+    POLL_CLOSED_WON: poll_schedule,
+    MONTHLY_INVOICING: invoice_schedule_spec,
+}
 
 
 async def apply(client: Client, settings: Settings) -> list[tuple[str, str]]:
