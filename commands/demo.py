@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -11,7 +11,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from canonical import OpportunityStage
-from commands._common import err, friendly, out, settings, table, temporal, workflow_url
+from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url
 from stack.connectors import Connectors
 from stack.settings import Settings
 from workflows.provision_engagement import workflow_id
@@ -85,6 +85,46 @@ async def win_and_provision(client: Client, config: Settings, connectors: Connec
     out.print("Find each run in the Web UI by its opportunity id:", *links, sep="\n", soft_wrap=True, highlight=False)
 
 
+async def latest_approved_day(connectors: Connectors, before: date) -> date:
+    """The latest business day before ``before`` with approved time in the PSA (the demo firm has ~20)."""
+    day = before - timedelta(days=1)
+    for _ in range(40):
+        page = await connectors.kantata.time_entries_page(approved=True, performed_on=day, per_page=1)
+        if page.items:
+            return day
+        day -= timedelta(days=1)
+    raise UserError(
+        f"no approved time in the PSA in the 40 days before {before}: reset the sandbox (`psflow sandbox reset`)"
+    )
+
+
+async def post_and_invoice(client: Client, config: Settings, connectors: Connectors) -> None:
+    """Post a day of approved time and expenses to the ERP, invoice its month, and apply the schedules."""
+    from commands import invoice, posting
+    from stack import schedules
+
+    today = datetime.now(UTC).date()
+    day = await latest_approved_day(connectors, before=today.replace(day=1))
+    out.rule(f"Daily posting: approved time and expenses of {day} reach the ERP, exactly once")
+    result = await posting._run(config, day, True, 100)
+    if result is not None:
+        counts = table("posted", "already posted", "rejected", "failed", title=f"posting of {day}")
+        counts.add_row(str(result.posted), str(result.already_posted), str(result.rejected), str(result.failed))
+        out.print(counts)
+        out.print(result.summary, highlight=False)
+    out.rule(f"Invoicing: {day:%Y-%m} billed from posted, billable time and expenses")
+    month = await invoice.start_month(client, config, f"{day:%Y-%m}")
+    invoice._print_month(await month.result())
+    out.rule("Schedules: daily posting, polling fallback, monthly invoicing")
+    for schedule_id, what in await schedules.apply(client, config):
+        out.print(f"  {schedule_id}: {what}")
+    out.print(
+        f"  see them in the Web UI: {config.temporal.ui_url}/namespaces/{config.temporal.namespace}/schedules",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
 async def stack_check(client: Client, config: Settings) -> None:
     """Prove the worker answers on every domain task queue."""
     from workflows.stack_check import StackCheckInput, StackCheckWorkflow
@@ -100,7 +140,7 @@ async def stack_check(client: Client, config: Settings) -> None:
 
 @friendly
 def demo() -> None:
-    """Bring the stack up, win deals in the sandbox CRMs, and show them provisioned through their webhooks."""
+    """Bring the stack up, provision won deals through their webhooks, post a day to the ERP, invoice it."""
     from stack import devstack
 
     config = settings()
@@ -113,6 +153,7 @@ def demo() -> None:
             await stack_check(client, config)
             out.rule("Engagement provisioning: won deals become PSA projects and ERP jobs")
             await win_and_provision(client, config, connectors)
+            await post_and_invoice(client, config, connectors)
         finally:
             await connectors.aclose()
         out.print(f"Web UI: {config.temporal.ui_url}/namespaces/{config.temporal.namespace}/workflows", soft_wrap=True)
