@@ -8,6 +8,7 @@ requests that find the token stale share one refresh. The grants themselves live
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import time
 import weakref
@@ -95,7 +96,7 @@ class Token:
     refresh_token: str | None = field(default=None, repr=False)
 
 
-class OAuth2TokenAuth(httpx.Auth):
+class OAuth2TokenAuth(httpx.Auth, abc.ABC):
     """Base for OAuth 2.0 schemes: subclasses implement `fetch_token`.
 
     Args:
@@ -138,6 +139,7 @@ class OAuth2TokenAuth(httpx.Auth):
         if self._transport is None:
             self._transport = transport
 
+    @abc.abstractmethod
     async def fetch_token(self, client: httpx.AsyncClient) -> Token:
         """Obtain a new token from the authorization server.
 
@@ -148,7 +150,6 @@ class OAuth2TokenAuth(httpx.Auth):
             AuthError: The server refused the grant.
             TransientError: The server could not be reached or failed.
         """
-        raise NotImplementedError
 
     async def current_token(self) -> Token:
         """The cached token, refreshed first if it is missing or about to expire.
