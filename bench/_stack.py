@@ -1,0 +1,279 @@
+"""The stack a benchmark drives: its own on free ports in a temporary directory, or `psflow dev up`'s.
+
+The fresh stack is what ``psflow dev up`` runs, started for one run, each piece a process with
+its log in the run's directory: ``temporal server start-dev`` (the CLI from the project's
+bootstrap) with a SQLite FILE and psflow's search attributes, as ``psflow dev up`` starts it, but
+headless; the sandbox seeded with the demo firm; and ONE worker (``worker.py``), so orchestration
+runs on its own cores as in production while the benchmark process only issues triggers and
+waits for results. No gateway: the benchmark triggers runs as the CLI does. The server is a
+subprocess rather than the SDK's ``start_local`` because ``start_local`` lets the server write
+its banner to our stdout, whose last line must be the JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+import worker
+from stack.devstack import status
+from stack.services import PROJECT_ROOT, worker_environment
+from stack.settings import Settings, TemporalSettings, load_settings
+from stack.temporal_cli import ensure_temporal_cli, find_existing
+from workflows.search_attributes import dev_server_flags
+
+Say = Callable[[str], None]
+START_TIMEOUT_S = 60.0
+SYSTEMS = ("SALESFORCE", "HUBSPOT", "KANTATA", "WORKDAY", "NETSUITE", "EVENTS")
+"""Connectors whose ``PSFLOW_<SYSTEM>_BASE_URL`` would point the run away from the emulators."""
+
+
+class StackStartError(Exception):
+    """The benchmark's stack could not start; the message says what failed and where its log is."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A running stack: a client for triggering, the settings the worker runs with, its processes."""
+
+    client: Client
+    settings: Settings
+    temporal_cli_version: str | None
+    pids: dict[str, int]
+    """Process id by service (temporal, sandbox, worker; also gateway on the local stack), for CPU per deal."""
+
+
+def temporal_cli_version(cli: Path | None = None) -> str | None:
+    """``temporal --version`` of the given CLI (or the one psflow would use), without building anything."""
+    path = cli or find_existing()
+    if path is None:
+        return None
+    try:
+        output = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=15).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return output.strip().removeprefix("temporal version ") or None
+
+
+def check_environment() -> None:
+    """Refuse to run when a connector is configured away from the emulators."""
+    for system in SYSTEMS:
+        name = f"PSFLOW_{system}_BASE_URL"
+        if os.environ.get(name):
+            raise StackStartError(f"{name} is set, so {system.lower()} calls would leave the sandbox: unset it")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, int(port))) == 0
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+async def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], name: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not await asyncio.to_thread(ready):
+        if process.poll() is not None:
+            raise StackStartError(f"{name} exited with code {process.returncode}; {log} ends:\n{_tail(log)}")
+        if time.monotonic() > deadline:
+            raise StackStartError(f"{name} was not ready after {START_TIMEOUT_S:.0f}s; {log} ends:\n{_tail(log)}")
+        await asyncio.sleep(0.2)
+
+
+def _sandbox_ready(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(f"{url}/_admin/status", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def _start(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT, env=env
+        )
+
+
+async def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(process.wait, 20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)
+
+
+async def _serving(client: Client) -> bool:
+    """Whether history answers: a lookup of a workflow that does not exist says "not found" only then."""
+    try:
+        await client.get_workflow_handle("psflow-bench-readiness-probe").describe()
+    except RPCError as exc:
+        return exc.status is RPCStatusCode.NOT_FOUND
+    return True
+
+
+async def _connect(settings: Settings, server: subprocess.Popen[bytes], log: Path) -> Client:
+    """A client once the server serves (its port opens, then its shard comes up, a little later)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    problem = "its port is closed"
+    while True:
+        try:
+            client = await worker.connect(settings)
+            if await _serving(client):
+                return client
+            problem = "its history shard is not up yet"
+        except RuntimeError as exc:
+            problem = str(exc)
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise StackStartError(f"the Temporal dev server does not serve ({problem}); {log} ends:\n{_tail(log)}")
+        await asyncio.sleep(0.2)
+
+
+@asynccontextmanager
+async def fresh_stack(workdir: Path, say: Say, dynamic_config: Sequence[str] = ()) -> AsyncIterator[Stack]:
+    """Temporal dev server, sandbox and one worker process on free ports under ``workdir``.
+
+    Args:
+        workdir: Where the databases and logs go.
+        say: Progress messages.
+        dynamic_config: ``KEY=VALUE`` dynamic config values for the dev server, beyond `psflow dev up`'s.
+    """
+    check_environment()
+    cli = await asyncio.to_thread(ensure_temporal_cli, say)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        address = f"127.0.0.1:{_free_port()}"
+        temporal_log = workdir / "temporal.log"
+        say(
+            f"starting the Temporal dev server on {address} (SQLite file {workdir / 'temporal.db'}, log {temporal_log})"
+        )
+        command = [
+            str(cli), "server", "start-dev", "--ip", "127.0.0.1", "--port", address.rpartition(":")[2], "--headless",
+            "--db-filename", str(workdir / "temporal.db"), "--log-level", "warn", *dev_server_flags(),
+            *(flag for value in dynamic_config for flag in ("--dynamic-config-value", value)),
+        ]  # fmt: skip
+        processes.append(_start(command, temporal_log))
+        await _wait_until(lambda: _port_open(address), processes[-1], "the Temporal dev server", temporal_log)
+        sandbox_url = f"http://127.0.0.1:{_free_port()}"
+        sandbox_log = workdir / "sandbox.log"
+        say(f"starting the sandbox on {sandbox_url} (seeding the demo firm; log {sandbox_log})")
+        port = sandbox_url.rpartition(":")[2]
+        command = [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            port,
+            "--db",
+            str(workdir / "sandbox.db"),
+            "--seed",
+            "demo",
+        ]
+        processes.append(_start(command, sandbox_log))
+        await _wait_until(_sandbox_ready(sandbox_url), processes[-1], "the sandbox", sandbox_log)
+
+        data_dir = workdir / "psflow"
+        settings = Settings(
+            temporal=TemporalSettings(address=address),
+            task_queue_prefix="bench-",
+            data_dir=data_dir,
+            database_url=f"sqlite:///{data_dir / 'psflow.db'}",
+            sandbox_url=sandbox_url,
+        )
+        data_dir.mkdir(parents=True, exist_ok=True)
+        worker_log = workdir / "worker.log"
+        say(f"starting one worker process (log {worker_log})")
+        client = await _connect(settings, processes[0], temporal_log)
+        worker_env = {**os.environ, **worker_environment(settings)}
+        processes.append(_start([sys.executable, str(PROJECT_ROOT / "worker.py")], worker_log, worker_env))
+
+        def polling() -> bool:
+            return "psflow worker polling" in worker_log.read_text(encoding="utf-8", errors="replace")
+
+        await _wait_until(polling, processes[-1], "the worker", worker_log)
+        pids = {name: process.pid for name, process in zip(("temporal", "sandbox", "worker"), processes, strict=True)}
+        yield Stack(client=client, settings=settings, temporal_cli_version=temporal_cli_version(cli), pids=pids)
+    finally:
+        for process in reversed(processes):
+            with suppress(ProcessLookupError):
+                await _stop(process)
+
+
+@asynccontextmanager
+async def _gateway_paused(settings: Settings, say: Say) -> AsyncIterator[None]:
+    """Stop the sandbox delivering won deals to the gateway for the run, then subscribe it again.
+
+    Otherwise winning a deal would also start its run through the webhook: the orchestrated phase
+    would time a run that began before its trigger, and the baseline's deals would be provisioned
+    twice, once directly and once by the worker.
+    """
+    from gateway.server import local_url
+    from gateway.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox, unsubscribe_sandbox
+
+    target = local_url(settings)
+    try:
+        removed = await asyncio.to_thread(unsubscribe_sandbox, settings.sandbox_url, target)
+    except SubscriptionError as exc:
+        raise StackStartError(f"cannot pause the sandbox's deliveries to the gateway: {exc}") from None
+    if removed:
+        say(f"paused the sandbox's change events to the gateway at {target} for this run")
+    try:
+        yield
+    finally:
+        if removed:
+            secrets = GatewaySecrets.from_settings(settings)
+            try:
+                await asyncio.to_thread(subscribe_sandbox, settings.sandbox_url, target, secrets)
+                say("restored the sandbox's change events to the gateway")
+            except SubscriptionError as exc:
+                say(f"could not restore the gateway's subscriptions ({exc}): run `psflow gateway subscribe`")
+
+
+@asynccontextmanager
+async def local_stack(say: Say) -> AsyncIterator[Stack]:
+    """The stack `psflow dev up` started (its settings, server, sandbox, gateway and worker)."""
+    check_environment()
+    settings = load_settings()
+    services = status(settings)
+    down = [service.name for service in services if not service.running]
+    if down:
+        raise StackStartError(
+            f"the local stack is not fully running ({', '.join(down)} down): start it with `psflow dev up`, "
+            "or run without --stack local to start a fresh one"
+        )
+    say(f"using the local stack: Temporal at {settings.temporal.address}, sandbox at {settings.sandbox_url}")
+    try:
+        client = await worker.connect(settings)
+    except RuntimeError as exc:
+        raise StackStartError(f"cannot reach Temporal at {settings.temporal.address} ({exc})") from None
+    pids = {service.name: service.pid for service in services if service.pid is not None}
+    async with _gateway_paused(settings, say):
+        yield Stack(client=client, settings=settings, temporal_cli_version=temporal_cli_version(), pids=pids)
