@@ -29,8 +29,6 @@ class PsaActivities:
         """Create the project and its tasks (each idempotent by external reference); return the workspace id."""
         project = request.project
         workspace_id = await self._kantata.create_project(project, customer_name=request.customer.name)
-        for task in project.tasks:
-            await self._kantata.create_task(task, workspace_id=workspace_id)
         await asyncio.to_thread(self._store.map_id, "project", project.id, SYSTEM, workspace_id)
         return workspace_id
 

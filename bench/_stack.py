@@ -32,7 +32,7 @@ import worker
 from stack.devstack import status
 from stack.services import PROJECT_ROOT, worker_environment
 from stack.settings import Settings, TemporalSettings, load_settings
-from stack.temporal_cli import ensure_temporal_cli, find_existing
+from stack.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli, find_existing
 from workflows.search_attributes import dev_server_flags
 
 Say = Callable[[str], None]
@@ -178,6 +178,7 @@ async def fresh_stack(workdir: Path, say: Say, dynamic_config: Sequence[str] = (
         command = [
             str(cli), "server", "start-dev", "--ip", "127.0.0.1", "--port", address.rpartition(":")[2], "--headless",
             "--db-filename", str(workdir / "temporal.db"), "--log-level", "warn", *dev_server_flags(),
+            *dev_server_tuning_flags(),
             *(flag for value in dynamic_config for flag in ("--dynamic-config-value", value)),
         ]  # fmt: skip
         processes.append(_start(command, temporal_log))

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from stack.settings import Settings
-from stack.temporal_cli import ensure_temporal_cli
+from stack.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
 from workflows.search_attributes import dev_server_flags
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +91,7 @@ def services(settings: Settings, progress: Callable[[str], None]) -> list[Servic
             "--ip", "127.0.0.1", "--port", str(temporal_port), "--ui-port", str(ui_port),
             "--db-filename", str(data / "temporal.db"), "--log-level", "warn",
             *dev_server_flags(),
+            *dev_server_tuning_flags(),
         ]  # fmt: skip
 
     def sandbox_command() -> list[str]:

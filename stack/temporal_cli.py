@@ -22,6 +22,17 @@ TEMPORAL_CLI_VERSION = "v1.5.1"
 TEMPORAL_CLI_MODULE = "github.com/temporalio/cli/cmd/temporal"
 ENV_VAR = "TEMPORAL_CLI"
 
+DEV_SERVER_TUNING = ("history.transferProcessorMaxPollRPS=1000",)
+"""Dynamic config for the dev server. Its single history shard otherwise reads task queues at most 20
+times a second, so every workflow/activity handoff waits ~50 ms: a provisioning run made 14 of them
+(bench.provisioning measured ~690 ms → ~380 ms per deal on a quiet machine with this)."""
+
+
+def dev_server_tuning_flags() -> list[str]:
+    """``--dynamic-config-value`` flags for ``temporal server start-dev`` (dev stack and tests)."""
+    return [flag for value in DEV_SERVER_TUNING for flag in ("--dynamic-config-value", value)]
+
+
 Progress = Callable[[str], None]
 
 

@@ -19,7 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from stack.settings import Settings, TemporalSettings
-from stack.temporal_cli import ensure_temporal_cli
+from stack.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 POSTGRES_URL = os.environ.get("PSFLOW_TEST_POSTGRES_URL")
@@ -34,7 +34,11 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_startup_timeout=timedelta(seconds=60),
-        dev_server_extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=200"],
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "limit.historyCount.suggestContinueAsNew=200",
+            *dev_server_tuning_flags(),
+        ],
     )
     try:
         yield env
