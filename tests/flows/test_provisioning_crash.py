@@ -73,4 +73,5 @@ async def test_a_killed_worker_mid_saga_is_replaced_and_the_run_completes_once(
     assert len(await sink_events(flow_settings.sandbox_url, engagement_id)) == 1
     history = await handle.fetch_history()
     started = [e for e in history.events if e.HasField("activity_task_started_event_attributes")]
-    assert any(e.activity_task_started_event_attributes.attempt > 1 for e in started), "the ERP step was retried"
+    # Whichever step the kill interrupted (PSA tasks or the slowed ERP job) ran again on the new worker.
+    assert any(e.activity_task_started_event_attributes.attempt > 1 for e in started), "no step was retried"
