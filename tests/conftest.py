@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from stack.settings import Settings, TemporalSettings
 from stack.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
+from store import Store
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 POSTGRES_URL = os.environ.get("PSFLOW_TEST_POSTGRES_URL")
@@ -130,3 +132,27 @@ def clear_faults(sandbox_url: str) -> Iterator[None]:
 
     yield
     httpx.delete(f"{sandbox_url}/_admin/faults", timeout=10)
+
+
+@pytest.fixture(params=["sqlite", *(["postgres"] if POSTGRES_URL else [])])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store on SQLite, and on Postgres (in a schema of its own) when PSFLOW_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        sqlite = Store(f"sqlite:///{tmp_path / 'psflow.db'}")
+        sqlite.upgrade()
+        yield sqlite
+        sqlite.engine.dispose()
+        return
+    assert POSTGRES_URL is not None
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = Store(POSTGRES_URL)
+    with admin.engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    postgres = Store(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}")
+    postgres.upgrade()
+    yield postgres
+    postgres.engine.dispose()
+    with admin.engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.engine.dispose()

@@ -2,41 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from store import LedgerEntry, Store
-from tests.conftest import POSTGRES_URL
-
-BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        store = Store(f"sqlite:///{tmp_path / 'psflow.db'}")
-        store.upgrade()
-        yield store
-        return
-    assert POSTGRES_URL is not None
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = Store(POSTGRES_URL)
-    with admin.engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    store = Store(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}")
-    store.upgrade()
-    yield store
-    store.engine.dispose()
-    with admin.engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.engine.dispose()
 
 
 def ledger_row(source_id: str = "kantata:1", **changes: object) -> LedgerEntry:

@@ -6,8 +6,6 @@ On SQLite, and on Postgres too when PSFLOW_TEST_POSTGRES_URL is set.
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,32 +28,8 @@ from store.invoicing import (
     time_to_post,
 )
 from store.tables import PostingException
-from tests.conftest import POSTGRES_URL
 
-BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
 OCT_END = date(2026, 10, 31)
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        store = Store(f"sqlite:///{tmp_path / 'psflow.db'}")
-        store.upgrade()
-        yield store
-        return
-    assert POSTGRES_URL is not None
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = Store(POSTGRES_URL)
-    with admin.engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    store = Store(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}")
-    store.upgrade()
-    yield store
-    store.engine.dispose()
-    with admin.engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.engine.dispose()
 
 
 def post(store: Store, source_id: str, day: date, amount: str = "100", **changes: object) -> None:

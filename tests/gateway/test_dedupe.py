@@ -2,42 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from gateway._dedupe import InboundEvents
 from store import Store
-from tests.conftest import POSTGRES_URL
-
-BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        store = Store(f"sqlite:///{tmp_path / 'psflow.db'}")
-        store.upgrade()
-        yield store
-        store.engine.dispose()
-        return
-    assert POSTGRES_URL is not None
-    schema = f"g_{uuid.uuid4().hex[:10]}"
-    admin = Store(POSTGRES_URL)
-    with admin.engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    store = Store(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}")
-    store.upgrade()
-    yield store
-    store.engine.dispose()
-    with admin.engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.engine.dispose()
 
 
 def test_the_migration_creates_the_table_with_its_unique_key(store: Store) -> None:
