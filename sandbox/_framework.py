@@ -65,6 +65,8 @@ class SandboxSystem:
         seed: Writes the demo firm into the DB in this system's shape.
         admin_router: Sandbox-only controls, mounted at ``/_admin/{name}`` (never faulted).
         base_path: Documented API root under the prefix, e.g. ``"/services/data/v62.0"``.
+        indexes: Top-level fields the system filters by on every page (``("date_performed",
+            "approved")``): each tuple becomes one `SandboxDB.ensure_index`.
     """
 
     name: str
@@ -74,6 +76,7 @@ class SandboxSystem:
     seed: Callable[[SandboxDB, DemoFirm], None] | None = None
     admin_router: APIRouter | None = None
     base_path: str = ""
+    indexes: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

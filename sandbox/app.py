@@ -135,6 +135,9 @@ def create_app(
     register_systems(served)
 
     db = SandboxDB(db_path)
+    for system in served:
+        for fields in system.indexes:
+            db.ensure_index(fields)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from connectors._core import AuthError, OAuth1HmacSha256
 from connectors.netsuite import NetSuiteConnector
+from sandbox.systems.netsuite._account import Account
 from tests.netsuite.conftest import SANDBOX, settings
 
 EMPLOYEE_URL = f"{SANDBOX}/netsuite/services/rest/record/v1/employee/eid:E-1001"
@@ -51,6 +52,15 @@ async def test_a_correct_tba_signature_is_accepted_once(admin: httpx.AsyncClient
     replayed = await _get(admin, header)
     assert (replayed.status_code, _code(replayed)) == (401, "INVALID_LOGIN")
     assert "nonce" in replayed.json()["o:errorDetails"][0]["detail"]
+
+
+def test_the_account_forgets_nonces_once_they_are_older_than_the_timestamp_window() -> None:
+    account = Account()
+    for n in range(50_000):  # one busy posting day's worth: each call stays O(1)
+        assert account.remember_nonce(("ck", "tok", f"old-{n}"), 1_000, now=1_000, window_s=300)
+    assert not account.remember_nonce(("ck", "tok", "old-7"), 1_100, now=1_100, window_s=300)
+    assert account.remember_nonce(("ck", "tok", "new"), 1_400, now=1_400, window_s=300)
+    assert list(account.nonces) == [("ck", "tok", "new")]
 
 
 @pytest.mark.parametrize(

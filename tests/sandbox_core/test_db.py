@@ -118,6 +118,29 @@ def test_paging_predicate_and_ordering(db: SandboxDB) -> None:
     assert [r["n"] for r in odd] == [5, 7, 9]
 
 
+def test_a_declared_index_serves_a_days_page_without_sorting_or_reading_other_days(db: SandboxDB) -> None:
+    for i in range(60):
+        db.insert("s", "te", {"day": f"2026-11-{20 + i % 3}", "approved": i % 4 != 0, "n": i})
+    where = {"day": ["2026-11-21"], "approved": True}
+    before = [r["n"] for r in db.query("s", "te", where=where, order_by="-day", offset=3, limit=4)]
+    db.ensure_index(("day", "approved"))
+    db.ensure_index(("day", "approved"))  # idempotent
+    after = [r["n"] for r in db.query("s", "te", where=where, order_by="-day", offset=3, limit=4)]
+    assert before == after == [13, 19, 22, 25]
+    assert db.count("s", "te", where=where) == 15
+    plan = " ".join(
+        str(row)
+        for row in db._exec(  # the query `query` runs, as SQLite plans it
+            "EXPLAIN QUERY PLAN SELECT body FROM records WHERE system = ? AND kind = ? AND "
+            "json_extract(body, '$.day') = ? AND json_extract(body, '$.approved') = ? ORDER BY num, id LIMIT 4",
+            ("s", "te", "2026-11-21", True),
+        ).all()
+    )
+    assert "records_by_day_approved" in plan and "TEMP B-TREE" not in plan, plan
+    with pytest.raises(ValueError, match="letters, digits and underscores"):
+        db.ensure_index(("day'); DROP TABLE records; --",))
+
+
 def test_numeric_ids_sort_before_other_ids(db: SandboxDB) -> None:
     for id_ in ("10", "b", "2", "a", "1"):
         db.insert("s", "k", {}, id=id_)

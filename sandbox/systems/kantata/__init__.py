@@ -69,4 +69,6 @@ SYSTEM = SandboxSystem(
     seed=seed,
     admin_router=_admin.router,
     base_path="/api/v1",
+    # Posting reads one day's approved time entries (expenses) page by page.
+    indexes=(("date_performed", "approved"), ("date", "approved")),
 )

@@ -51,6 +51,23 @@ class Account:
     rejected: int = 0
     nonces: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
+    def remember_nonce(self, nonce: tuple[str, str, str], timestamp: int, *, now: float, window_s: float) -> bool:
+        """Note a TBA nonce; False when it was seen before (a replay).
+
+        Nonces older than the timestamp window can never be replayed successfully, so they are
+        forgotten, oldest first (the dict keeps arrival order): each call does O(1) work on average
+        however many requests the account has served.
+        """
+        while self.nonces:
+            oldest = next(iter(self.nonces))
+            if now - self.nonces[oldest] <= window_s:
+                break
+            del self.nonces[oldest]
+        if nonce in self.nonces:
+            return False
+        self.nonces[nonce] = timestamp
+        return True
+
     def configure(self, db: SandboxDB, *, limit: int, service_time_ms: float) -> None:
         """Set the limit and service time (kept across restarts) and restart the counters."""
         db.kv_set(NAME, _SETTINGS_KEY, {"limit": limit, "service_time_ms": service_time_ms})

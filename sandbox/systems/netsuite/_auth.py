@@ -120,12 +120,8 @@ def _verify_tba(request: Request, state: Account) -> dict[str, Any]:
     if not hmac.compare_digest(expected, params["oauth_signature"]):
         raise _refuse("the signature does not match the request")
     nonce = (params["oauth_consumer_key"], params["oauth_token"], params["oauth_nonce"])
-    if nonce in state.nonces:
+    if not state.remember_nonce(nonce, timestamp, now=now, window_s=TIMESTAMP_WINDOW_S):
         raise _refuse("the nonce was already used")
-    if len(state.nonces) > 10_000:
-        # Nonces older than the timestamp window can never be replayed successfully: forget them.
-        state.nonces = {n: t for n, t in state.nonces.items() if now - t <= TIMESTAMP_WINDOW_S}
-    state.nonces[nonce] = timestamp
     return {"subject": params["oauth_token"], "scheme": "tba"}
 
 
