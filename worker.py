@@ -171,6 +171,11 @@ def main() -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    logging.getLogger("httpx").setLevel(settings.http_log_level)
+    # Store writes run in threads; with CPython's default 5 ms GIL switch interval a thread mid-flush can
+    # hold the event loop (and the HTTP responses it owes the ERP's concurrency slots) for that long.
+    # 1 ms measured +3% posting throughput (docs/BENCHMARKS.md, "Posting").
+    sys.setswitchinterval(0.001)
     try:
         asyncio.run(serve(settings))
     except RuntimeError as exc:

@@ -4,15 +4,21 @@ Entries never travel through workflow history: the workflow hands over a busines
 and a cursor, and `PostingActivities.post_approved_page` reads pages from Kantata, checks each
 record against `activities.posting_rules`, posts the valid ones concurrently (the NetSuite
 connector's process-wide rate budget keeps the account's limit of requests in flight, never more)
-and writes the ledger and the exceptions. It heartbeats the cursor after every page, so a retry
-on another worker resumes at the page that was being posted; every write is an upsert by the PSA
-id as external id, so redoing that page duplicates nothing.
+and writes the ledger and the exceptions. Each record is one PUT by the PSA id as external id
+(`NetSuiteConnector.write_time_bill`): the ledger, not a read-back, says what was posted before,
+and a repeated PUT of the same external id changes nothing, so no read is spent per record.
+The next page is read and checked while the current one's last records post, and each page's
+ledger rows are written in one transaction. It heartbeats the cursor of the oldest unfinished
+page, so a retry on another worker resumes there; redoing a page duplicates nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
@@ -37,7 +43,7 @@ from canonical import Expense, TimeEntry
 from connectors._core import ConnectorError, Outcome, Page, PermanentError, cursor_to_int
 from connectors.kantata import KantataConnector
 from connectors.kantata.mapping import kantata_id
-from connectors.netsuite import NetSuiteConnector, PostingResult, is_closed_period
+from connectors.netsuite import NetSuiteConnector, is_closed_period
 from store import LedgerEntry, Store
 from store.exceptions import Problem, claim_fingerprints, record_exceptions, resolve_exceptions, settle_run
 
@@ -108,6 +114,40 @@ class _Checkpoint(_Model):
     pages: int = 0
     counts: PostingCounts = PostingCounts()
     exhausted: bool = False
+
+
+_PAGES_IN_FLIGHT = 2
+"""Pages posting at once: the next one queues behind the current one's last records."""
+_BEAT_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class _CheckedPage:
+    """One page after the rules: what the ledger already has, what may post, what may not."""
+
+    records: list[Record]
+    ledger: dict[str, str]
+    approved: list[tuple[Record, Approved]]
+    problems: list[Problem]
+
+
+class _Beat:
+    """Heartbeats the latest checkpoint, at most once a second however many records post."""
+
+    def __init__(self, point: _Checkpoint) -> None:
+        self._details = point.model_dump(mode="json")
+        self._last = 0.0
+
+    def now(self, point: _Checkpoint) -> None:
+        """A page finished: record the new checkpoint and send it."""
+        self._details = point.model_dump(mode="json")
+        self._last = time.monotonic()
+        activity.heartbeat(self._details)
+
+    def __call__(self) -> None:
+        if time.monotonic() - self._last >= _BEAT_EVERY_S:
+            self._last = time.monotonic()
+            activity.heartbeat(self._details)
 
 
 def _quoted(value: str) -> str:
@@ -201,18 +241,39 @@ class PostingActivities:
     @activity.defn(name="erp.post_approved_page")
     @classified
     async def post_approved_page(self, request: PostPageRequest) -> PostPageResult:
-        """Post up to ``max_pages`` pages of approved records, resuming from the last heartbeat after a retry."""
+        """Post up to ``max_pages`` pages of approved records, resuming from the last heartbeat after a retry.
+
+        Two pages are in the air at once: the next page is read, checked and queued for the ERP while
+        the current one's last records are still posting, so the account's concurrency budget never
+        idles at a page boundary. The heartbeat names the oldest page not yet fully posted; a retry
+        starts there and the ledger skips what already went through.
+        """
         details = activity.info().heartbeat_details
         point = _Checkpoint.model_validate(details[0]) if details else _Checkpoint(cursor=request.cursor)
+        beat = _Beat(point)
         lookups = _ErpLookups(self._netsuite, self._store)
-        while not point.exhausted and point.pages < request.max_pages:
-            activity.heartbeat(point.model_dump(mode="json"))
-            records, problems, next_cursor = await self._read(request, point.cursor)
-            counts = await self._post_page(request, records, problems, lookups, point)
-            point = _Checkpoint(
-                cursor=next_cursor, pages=point.pages + 1, counts=point.counts + counts, exhausted=next_cursor is None
-            )
-            activity.heartbeat(point.model_dump(mode="json"))
+        posting: deque[tuple[asyncio.Task[PostingCounts], str | None]] = deque()
+        cursor, read_all, started = point.cursor, point.exhausted, point.pages
+        try:
+            while True:
+                if not read_all and started < request.max_pages and len(posting) < _PAGES_IN_FLIGHT:
+                    records, problems, next_cursor = await self._read(request, cursor)
+                    page = await self._check_page(request, records, problems, lookups)
+                    posting.append((asyncio.create_task(self._post_page(request, page, beat)), next_cursor))
+                    cursor, read_all, started = next_cursor, next_cursor is None, started + 1
+                    continue
+                if not posting:
+                    break
+                task, after = posting.popleft()
+                counts = await task
+                point = _Checkpoint(
+                    cursor=after, pages=point.pages + 1, counts=point.counts + counts, exhausted=after is None
+                )
+                beat.now(point)
+        finally:
+            for task, _ in posting:
+                task.cancel()
+            await asyncio.gather(*(task for task, _ in posting), return_exceptions=True)
         return PostPageResult(
             counts=point.counts, pages=point.pages, next_cursor=None if point.exhausted else point.cursor
         )
@@ -268,16 +329,12 @@ class PostingActivities:
 
     # -- posting -------------------------------------------------------------------------------
 
-    async def _post_page(
-        self,
-        request: PostPageRequest,
-        records: list[Record],
-        problems: list[Problem],
-        lookups: _ErpLookups,
-        point: _Checkpoint,
-    ) -> PostingCounts:
+    async def _check_page(
+        self, request: PostPageRequest, records: list[Record], problems: list[Problem], lookups: _ErpLookups
+    ) -> _CheckedPage:
+        """Set aside what the ledger has, claim fingerprints, look up ERP facts and apply the rules."""
         kind, day = request.kind, request.business_date
-        ledger = await asyncio.to_thread(self._ledger_runs, kind, [r.id for r in records])
+        ledger = await asyncio.to_thread(self._store.posting_runs, TARGET, kind, [r.id for r in records])
         duplicates = await asyncio.to_thread(
             claim_fingerprints,
             self._store,
@@ -301,25 +358,31 @@ class PostingActivities:
                 problems.append(_problem(request, record.id, decision))
             else:
                 approved.append((record, decision))
-        rejected = len(problems)
+        return _CheckedPage(records=records, ledger=ledger, approved=approved, problems=problems)
 
-        heartbeat = point.model_dump(mode="json")
+    async def _post_page(self, request: PostPageRequest, page: _CheckedPage, beat: _Beat) -> PostingCounts:
+        """Post a checked page's approved records concurrently; write the ledger and the exceptions."""
+        kind, ledger, problems = request.kind, page.ledger, list(page.problems)
+        rejected = len(problems)
         outcomes = await asyncio.gather(
-            *(self._post_one(request, record, decision, heartbeat) for record, decision in approved),
+            *(self._post_one(request, record, decision, beat) for record, decision in page.approved),
             return_exceptions=True,
         )
-        posted = already = 0
-        posted_ids = [r.id for r in records if r.id in ledger]
+        rows: list[LedgerEntry] = []
         retry: BaseException | None = None
-        for (record, _), outcome in zip(approved, outcomes, strict=True):
-            if isinstance(outcome, bool):
-                posted, already = (posted + 1, already) if outcome else (posted, already + 1)
-                posted_ids.append(record.id)
+        for (record, _), outcome in zip(page.approved, outcomes, strict=True):
+            if isinstance(outcome, LedgerEntry):
+                rows.append(outcome)
             elif isinstance(outcome, ConnectorError) and outcome.outcome in _REFUSALS:
                 rejection = refused(_WHAT[kind], record.id, outcome.message, closed_period=is_closed_period(outcome))
                 problems.append(_problem(request, record.id, rejection))
             elif isinstance(outcome, BaseException):
                 retry = retry or outcome
+        # One transaction for the page's rows, written even when some records must be retried. A crash
+        # before it loses no posting: the retried page PUTs those records again, by external id.
+        new = await asyncio.to_thread(self._store.record_postings, rows)
+        posted, already = len(new), len(rows) - len(new)
+        posted_ids = [r.id for r in page.records if r.id in ledger] + [row.source_id for row in rows]
         await asyncio.to_thread(
             record_exceptions, self._store, problems, source_system=SOURCE, target_system=TARGET, run_id=request.run_id
         )
@@ -335,25 +398,23 @@ class PostingActivities:
             failed=len(problems) - rejected,
         )
 
-    async def _post_one(
-        self, request: PostPageRequest, record: Record, approved: Approved, heartbeat: dict[str, Any]
-    ) -> bool:
-        """Post one record and write its ledger row; False when the ledger already had it."""
-        result: PostingResult
+    async def _post_one(self, request: PostPageRequest, record: Record, approved: Approved, beat: _Beat) -> LedgerEntry:
+        """Post one record (one PUT by external id); returns its ledger row, which the page writes."""
         if isinstance(record, TimeEntry):
-            result = await self._netsuite.upsert_time_bill(
+            internal_id = await self._netsuite.write_time_bill(
                 record, job_internal_id=approved.job_id, employee_internal_id=approved.employee_id, rate=approved.rate
             )
         else:
-            result = await self._netsuite.upsert_expense_report(
+            internal_id = await self._netsuite.write_expense_report(
                 record, employee_internal_id=approved.employee_id, job_internal_id=approved.job_id
             )
-        row = LedgerEntry(
+        beat()
+        return LedgerEntry(
             kind=request.kind,
             source_system=SOURCE,
             source_id=record.id,
             target_system=TARGET,
-            target_id=result.internal_id,
+            target_id=internal_id,
             project_id=record.project_id,
             business_date=request.business_date,
             amount=approved.amount.amount,
@@ -363,18 +424,6 @@ class PostingActivities:
             run_id=request.run_id,
             approved_at=record.approved_at,
         )
-        recorded = await asyncio.to_thread(self._store.record_posting, row)
-        activity.heartbeat(heartbeat)
-        return recorded
-
-    def _ledger_runs(self, kind: Kind, source_ids: Sequence[str]) -> dict[str, str]:
-        """The posting run of each record already in the ledger."""
-        runs = {}
-        for source_id in source_ids:
-            row = self._store.posting(TARGET, kind, source_id)
-            if row is not None:
-                runs[source_id] = row.run_id
-        return runs
 
 
 def _problem(request: PostPageRequest, source_id: str, rejection: Rejection) -> Problem:

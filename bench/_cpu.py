@@ -27,11 +27,11 @@ class CpuMeter:
         """Take the first reading."""
         self._start = {name: _cpu_s(pid) for name, pid in self._pids.items()}
 
-    def per_deal_ms(self, deals: int) -> dict[str, float]:
-        """CPU milliseconds per deal of every process since `start` (a process that went away is left out)."""
+    def per_item_ms(self, items: int) -> dict[str, float]:
+        """CPU ms per item (deal, entry) of every process since `start` (a process that went away is left out)."""
         used: dict[str, float] = {}
         for name, pid in self._pids.items():
             before, after = self._start.get(name), _cpu_s(pid)
-            if before is not None and after is not None and deals:
-                used[name] = round((after - before) * 1000 / deals, 1)
+            if before is not None and after is not None and items:
+                used[name] = round((after - before) * 1000 / items, 2)
         return used

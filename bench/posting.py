@@ -43,6 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from temporalio.client import Client
 
+from bench._cpu import CpuMeter
 from bench._posting_data import RssSampler, SeedError, post_raw, quiet_dates, raw_bodies, seed_entries
 from bench._stack import StackStartError, fresh_stack
 from canonical import TimeEntry
@@ -91,10 +92,12 @@ def _environment(name: str, value: str) -> Iterator[None]:
 
 
 async def _orchestrated(
-    client: Client, settings: Settings, day: date, options: PostingOptions, advance: Advance, worker_pid: int
+    client: Client, settings: Settings, day: date, options: PostingOptions, advance: Advance, pids: dict[str, int]
 ) -> dict[str, Any]:
-    rss = RssSampler(worker_pid)
+    rss = RssSampler(pids["worker"])
     rss.start()
+    cpu = CpuMeter(pids)
+    cpu.start()
     started = time.perf_counter()
     handle = await client.start_workflow(
         PostTimeExpensesWorkflow.run,
@@ -122,6 +125,7 @@ async def _orchestrated(
         "rejected": outcome.rejected,
         "failed": outcome.failed,
         "runs": outcome.runs,
+        "cpu_ms_per_entry": cpu.per_item_ms(options.entries),
         "worker_peak_rss_mb": await rss.stop(),
     }
 
@@ -140,7 +144,7 @@ async def _read_all(connectors: Connectors, day: date, page_size: int) -> list[T
 
 
 async def _raw(
-    connectors: Connectors, day: date, options: PostingOptions, advance: Advance, say: Say
+    connectors: Connectors, day: date, options: PostingOptions, advance: Advance, say: Say, pids: dict[str, int]
 ) -> dict[str, Any]:
     say(f"raw: reading the {day} entries and building their time bill bodies (not timed)")
     bodies = await raw_bodies(connectors.netsuite, await _read_all(connectors, day, 200))
@@ -152,8 +156,15 @@ async def _raw(
         if done % 100 == 0 or done == len(bodies):
             advance("raw", done, len(bodies))
 
+    cpu = CpuMeter({"sandbox": pids["sandbox"]})
+    cpu.start()
     seconds, accepted = await post_raw(connectors.netsuite, bodies, options.concurrency, one)
-    return {"seconds": round(seconds, 2), "entries_per_s": round(accepted / seconds, 1), "posted": accepted}
+    return {
+        "seconds": round(seconds, 2),
+        "entries_per_s": round(accepted / seconds, 1),
+        "posted": accepted,
+        "cpu_ms_per_entry": cpu.per_item_ms(len(bodies)),
+    }
 
 
 def judge(entries: int, ratio: float | None, rss_mb: float) -> dict[str, Any]:
@@ -191,9 +202,9 @@ async def run_posting(
                 try:
                     say(f"orchestrated: PostTimeExpensesWorkflow for {orchestrated_day}")
                     orchestrated = await _orchestrated(
-                        stack.client, stack.settings, orchestrated_day, options, advance, stack.pids["worker"]
+                        stack.client, stack.settings, orchestrated_day, options, advance, stack.pids
                     )
-                    raw = await _raw(connectors, raw_day, options, advance, say)
+                    raw = await _raw(connectors, raw_day, options, advance, say, stack.pids)
                 finally:
                     await connectors.aclose()
                 governance = (await admin.get("/_admin/netsuite/state")).json()

@@ -122,7 +122,7 @@ async def run_benchmark(
                 timeout_s=options.deal_timeout_s,
                 done=phase_started(name, len(measured)),
             )
-            phases[name].cpu_ms_per_deal = meter.per_deal_ms(len(phases[name].latencies_s))
+            phases[name].cpu_ms_per_deal = meter.per_item_ms(len(phases[name].latencies_s))
             failures[name] = phases[name].failures
         machine["load_avg_1m_after"] = _load_1m()
         return report(options, phases, machine, failures, stack)

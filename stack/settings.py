@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     poll_interval_minutes: float = Field(default=15, gt=0, description="Polling fallback for missed webhooks")
     provisioning_resolution_hours: float = Field(default=24, gt=0, description="How long a question may wait")
     graceful_shutdown_s: float = 10.0
+    http_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING",
+        description="Level of httpx's own logger in the worker; INFO logs every request (100k a busy posting day)",
+    )
     posting_time: str = Field(
         default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="When the daily posting runs (HH:MM, local)"
     )

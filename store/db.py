@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,8 +11,10 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
 from store.tables import AuditEvent, IdMapping, LedgerEntry
 
@@ -122,6 +124,22 @@ class Store:
             return False
         return True
 
+    def record_postings(self, entries: Sequence[LedgerEntry]) -> set[str]:
+        """Add ledger rows in one transaction; returns the source ids that were new (the others were there)."""
+        if not entries:
+            return set()
+        with self.session() as session:
+            dialect = session.get_bind().dialect.name
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            table = LedgerEntry.__table__  # type: ignore[attr-defined]
+            statement = (
+                insert(table)
+                .on_conflict_do_nothing(index_elements=["target_system", "kind", "source_id"])
+                .returning(table.c.source_id)
+            )
+            rows = [entry.model_dump(exclude={"id"}) for entry in entries]
+            return {source_id for (source_id,) in session.execute(statement, rows)}
+
     def posting(self, target_system: str, kind: str, source_id: str) -> LedgerEntry | None:
         """The ledger row of one source record, or None if it was never posted."""
         with self.session() as session:
@@ -132,6 +150,22 @@ class Store:
                     LedgerEntry.source_id == source_id,
                 )
             ).first()
+
+    def posting_runs(self, target_system: str, kind: str, source_ids: Sequence[str]) -> dict[str, str]:
+        """The posting run of each of these source records that is in the ledger, in one query per 500 ids."""
+        runs: dict[str, str] = {}
+        with self.session() as session:
+            for start in range(0, len(source_ids), 500):
+                chunk = list(source_ids[start : start + 500])
+                rows = session.exec(
+                    select(LedgerEntry.source_id, LedgerEntry.run_id).where(
+                        LedgerEntry.target_system == target_system,
+                        LedgerEntry.kind == kind,
+                        col(LedgerEntry.source_id).in_(chunk),
+                    )
+                )
+                runs.update({source_id: run_id for source_id, run_id in rows})
+        return runs
 
     def audit(self, actor: str, action: str, entity: str, entity_id: str, **detail: Any) -> None:
         """Append to the audit trail."""

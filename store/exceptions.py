@@ -146,7 +146,7 @@ def claim_fingerprints(
             )
             row.business_date, row.fingerprint, row.last_run_id = business_date, key, run_id
             session.add(row)
-            session.flush()  # the row gets its id now: first seen, first in line
+        session.flush()  # new rows get their ids in the order added: first seen, first in line
         keys = {key for _, key in fingerprints}
         first: dict[str, str] = {}
         for row in session.exec(

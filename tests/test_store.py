@@ -54,6 +54,18 @@ def test_ledger_refuses_a_second_posting_of_the_same_source_record(store: Store)
     assert store.record_posting(ledger_row(kind="expense")) is True
 
 
+def test_a_page_of_ledger_rows_is_one_write_that_names_the_new_ones(store: Store) -> None:
+    assert store.record_posting(ledger_row(source_id="kantata:1")) is True
+    page = [ledger_row(source_id=f"kantata:{n}", run_id="run-2") for n in (1, 2, 3)]
+    assert store.record_postings(page) == {"kantata:2", "kantata:3"}
+    assert store.record_postings(page) == set()
+    assert store.record_postings([]) == set()
+    runs = store.posting_runs("netsuite", "time_entry", ["kantata:1", "kantata:2", "kantata:3", "kantata:4"])
+    assert runs == {"kantata:1": "run-1", "kantata:2": "run-2", "kantata:3": "run-2"}
+    second = store.posting("netsuite", "time_entry", "kantata:2")
+    assert second is not None and second.amount == Decimal("1875.0000")
+
+
 def test_audit_trail_keeps_order_and_detail(store: Store) -> None:
     store.audit("engagement-provisioning:salesforce:006A", "psa.project_created", "project", "p1", psa_id="123")
     store.audit("jane@firm.example", "exception.resolved", "project", "p1", note="billing address added")

@@ -54,7 +54,7 @@ class PostTimeExpensesInput(BaseModel):
     business_date: date
     erp: Literal["netsuite"] = "netsuite"
     page_size: int = Field(default=100, ge=1, le=200, description="Records per PSA page")
-    pages_per_activity: int = Field(default=5, ge=1, description="Pages one activity call posts")
+    pages_per_activity: int = Field(default=20, ge=1, description="Pages one activity call posts")
     heartbeat_timeout: timedelta = timedelta(seconds=30)
     """How soon a posting activity on a dead worker is retried elsewhere."""
     page_attempts: int = Field(default=20, ge=1, description="Attempts per activity call (transient faults retry)")

@@ -1,10 +1,12 @@
 """`NetSuiteConnector`: customers, jobs, tasks and transactions in NetSuite over SuiteTalk REST.
 
 Every write is an upsert by external id (``PUT /record/v1/<type>/eid:<canonical id>``), so a retry,
-a redelivered signal or a replayed activity never creates a second record. Transactions are
-read back first: an identical record is reported as already there without writing, a different
-one is updated, a missing one created — so ``created`` stays true to what happened even when
-an earlier attempt committed and then lost its answer.
+a redelivered signal or a replayed activity never creates a second record. The ``upsert_*``
+transaction methods read back first: an identical record is reported as already there without
+writing, a different one is updated, a missing one created — so ``created`` stays true to what
+happened even when an earlier attempt committed and then lost its answer. The ``write_*`` methods
+are one PUT each, for callers that keep their own ledger of what they posted (daily posting): half
+the requests against the account's concurrency limit, the same exactly-once guarantee.
 """
 
 from __future__ import annotations
@@ -230,6 +232,36 @@ class NetSuiteConnector(Queries):
 
     # -- transactions ----------------------------------------------------------------------------
 
+    def _time_bill_body(
+        self,
+        entry: TimeEntry,
+        *,
+        job_internal_id: str,
+        employee_internal_id: str,
+        rate: Money,
+        task_internal_id: str | None,
+    ) -> JsonObject:
+        return mapping.time_bill_body(
+            entry,
+            job_internal_id=job_internal_id,
+            employee_internal_id=employee_internal_id,
+            rate=rate.amount,
+            task_internal_id=task_internal_id,
+        )
+
+    def _expense_report_body(self, expense: Expense, *, employee_internal_id: str, job_internal_id: str) -> JsonObject:
+        with _mapped():
+            category_id = lookup_id(
+                self.settings.expense_category_ids, expense.category, "expense category", "EXPENSE_CATEGORY_IDS"
+            )
+        return mapping.expense_report_body(
+            expense,
+            employee_internal_id=employee_internal_id,
+            job_internal_id=job_internal_id,
+            category_id=category_id,
+            currency_id=self._currency_id(expense.amount.currency),
+        )
+
     async def upsert_time_bill(
         self,
         entry: TimeEntry,
@@ -245,31 +277,53 @@ class NetSuiteConnector(Queries):
             BusinessError: NetSuite refused it — a closed period (see `errors.is_closed_period`),
                 a job, task or employee that does not exist (``INVALID_KEY_OR_REF``).
         """
-        body = mapping.time_bill_body(
+        body = self._time_bill_body(
             entry,
             job_internal_id=job_internal_id,
             employee_internal_id=employee_internal_id,
-            rate=rate.amount,
+            rate=rate,
             task_internal_id=task_internal_id,
         )
         return await self._post_transaction("timeBill", entry.id, body)
+
+    async def write_time_bill(
+        self,
+        entry: TimeEntry,
+        *,
+        job_internal_id: str,
+        employee_internal_id: str,
+        rate: Money,
+        task_internal_id: str | None = None,
+    ) -> str:
+        """Upsert the time bill whose external id is ``entry.id`` with one PUT; return its internal id.
+
+        Unlike `upsert_time_bill` it does not read first, so it cannot tell a new record from one an
+        earlier attempt wrote: for callers whose own ledger says what they posted. Raises the same errors.
+        """
+        body = self._time_bill_body(
+            entry,
+            job_internal_id=job_internal_id,
+            employee_internal_id=employee_internal_id,
+            rate=rate,
+            task_internal_id=task_internal_id,
+        )
+        return await self._put("timeBill", entry.id, body)
 
     async def upsert_expense_report(
         self, expense: Expense, *, employee_internal_id: str, job_internal_id: str
     ) -> PostingResult:
         """Post an expense as a one-line expense report whose external id is ``expense.id``."""
-        with _mapped():
-            category_id = lookup_id(
-                self.settings.expense_category_ids, expense.category, "expense category", "EXPENSE_CATEGORY_IDS"
-            )
-        body = mapping.expense_report_body(
-            expense,
-            employee_internal_id=employee_internal_id,
-            job_internal_id=job_internal_id,
-            category_id=category_id,
-            currency_id=self._currency_id(expense.amount.currency),
+        body = self._expense_report_body(
+            expense, employee_internal_id=employee_internal_id, job_internal_id=job_internal_id
         )
         return await self._post_transaction("expenseReport", expense.id, body, sublist="expense")
+
+    async def write_expense_report(self, expense: Expense, *, employee_internal_id: str, job_internal_id: str) -> str:
+        """`upsert_expense_report` as one PUT that replaces the lines, without reading first (see `write_time_bill`)."""
+        body = self._expense_report_body(
+            expense, employee_internal_id=employee_internal_id, job_internal_id=job_internal_id
+        )
+        return await self._put("expenseReport", expense.id, body, replace="expense")
 
     async def upsert_invoice(
         self, invoice: Invoice, *, customer_internal_id: str, job_internal_id: str

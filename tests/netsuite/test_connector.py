@@ -127,6 +127,33 @@ async def test_a_time_bill_is_created_then_found_then_updated(
     assert [(b.external_id, b.hours, b.rate) for b in bills] == [(entry.id, Decimal("6.00"), Decimal(150))]
 
 
+async def test_write_methods_upsert_blind_and_never_duplicate(
+    netsuite: NetSuiteConnector, admin: httpx.AsyncClient
+) -> None:
+    job_id, employee_id = await _refs(netsuite)
+    entry = time_entry(notes="Workshop")
+    refs = {"job_internal_id": job_id, "employee_internal_id": employee_id}
+    first = await netsuite.write_time_bill(entry, rate=RATE, **refs)
+    again = await netsuite.write_time_bill(entry.model_copy(update={"hours": Decimal("6")}), rate=RATE, **refs)
+    assert first == again and await count(admin, "timeBill") == 1
+    bills = [bill async for bill in netsuite.list_time_bills(job_external_id="PRJ-0001")]
+    assert [(b.external_id, b.hours) for b in bills] == [(entry.id, Decimal("6.00"))]
+    expense = Expense(
+        id="kantata:ex-2",
+        consultant_id="E-1001",
+        project_id="PRJ-0001",
+        date_incurred=OPEN_DAY,
+        category="Rail",
+        amount=Money.of("80.00", "USD"),
+        approval=ApprovalState.SUBMITTED,
+    )
+    report = await netsuite.write_expense_report(expense, employee_internal_id=employee_id, job_internal_id=job_id)
+    assert report == await netsuite.write_expense_report(
+        expense, employee_internal_id=employee_id, job_internal_id=job_id
+    )
+    assert await count(admin, "expenseReport") == 1
+
+
 async def test_a_closed_period_refuses_the_time_bill_and_stores_nothing(
     netsuite: NetSuiteConnector, admin: httpx.AsyncClient
 ) -> None:
