@@ -11,7 +11,8 @@ empty while more pages follow.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -20,7 +21,6 @@ from connectors._core import Page, PermanentError, paginate
 from connectors.kantata._base import SYSTEM, KantataBase
 from connectors.kantata.mapping import expense_from_raw, kantata_id, time_entry_from_raw
 from connectors.kantata.models import (
-    Envelope,
     RawExpense,
     RawNamed,
     RawReferenced,
@@ -30,6 +30,7 @@ from connectors.kantata.models import (
 )
 
 _ONLY_BATCH = 200
+_YIELD_EVERY = 25
 DateRange = tuple[date, date]
 
 
@@ -107,13 +108,16 @@ class LedgerMethods(KantataBase):
         tasks = await self._task_ids_of(r.story_id for r in raws if r.story_id is not None)
         roles = envelope.side_loaded("roles", RawNamed)
         submissions = envelope.side_loaded("timesheet_submissions", RawSubmission)
+        users = envelope.side_loaded("users", RawUser)  # once per page, not once per entry
         entries: list[TimeEntry] = []
-        for raw in raws:
+        for position, raw in enumerate(raws):
+            if position % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # a 200-entry page is ~10 ms of mapping: let other requests move
             try:
                 entries.append(
                     time_entry_from_raw(
                         raw,
-                        consultant_id=self._consultant_id(envelope, raw.user_id),
+                        consultant_id=self._consultant_id(users, raw.user_id),
                         project_id=projects[raw.workspace_id],
                         task_id=tasks.get(raw.story_id) if raw.story_id else None,
                         role=roles[raw.role_id].name if raw.role_id in roles else None,
@@ -173,13 +177,16 @@ class LedgerMethods(KantataBase):
         raws = [r for r in envelope.primary("expenses", RawExpense) if approved is not False or not r.approved]
         projects = await self._project_ids_of(r.workspace_id for r in raws)
         submissions = envelope.side_loaded("expense_report_submissions", RawSubmission)
+        users = envelope.side_loaded("users", RawUser)
         expenses: list[Expense] = []
-        for raw in raws:
+        for position, raw in enumerate(raws):
+            if position % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)
             try:
                 expenses.append(
                     expense_from_raw(
                         raw,
-                        consultant_id=self._consultant_id(envelope, raw.user_id),
+                        consultant_id=self._consultant_id(users, raw.user_id),
                         project_id=projects[raw.workspace_id],
                         submission=submissions.get(raw.recent_submission_id or ""),
                     )
@@ -213,8 +220,8 @@ class LedgerMethods(KantataBase):
             yield expense
 
     @staticmethod
-    def _consultant_id(envelope: Envelope, user_id: str | None) -> str:
-        user = envelope.side_loaded("users", RawUser).get(user_id or "")
+    def _consultant_id(users: Mapping[str, RawUser], user_id: str | None) -> str:
+        user = users.get(user_id or "")
         return user.email_address.strip().lower() if user is not None else kantata_id(user_id or "unknown-user")
 
     async def _resolve(

@@ -154,7 +154,9 @@ def _special_filters(db: SandboxDB, resource: Resource, selection: Selection, pa
         billable = flag(params.get("billable"))
         if billable is not None:
             selection.where["billable"] = billable
-        if not flag(params.get("from_archived_workspaces")):
+        if not flag(params.get("from_archived_workspaces")) and db.count(NAME, "workspaces", where={"archived": True}):
+            # Only when something is archived: the filter reads every matching body, which a large
+            # day's deep pages would otherwise pay for nothing.
             selection.restrict("workspace_id", _live_workspace_ids(db))
         if "workspace_ids" in params:
             selection.restrict("workspace_id", _ids(params["workspace_ids"]))
