@@ -264,6 +264,9 @@ class BudgetTransport(httpx.AsyncBaseTransport):
             await response.aread()
             # httpx times the exchange when *it* closes the body, which now never happens; time it here.
             response.elapsed = timedelta(seconds=time.perf_counter() - started)
+        # The freed slot's next waiter was just woken: let it send before this caller goes on to
+        # decode, map and record what it got, so the slot never waits on this process's own work.
+        await asyncio.sleep(0)
         if response.status_code in THROTTLE_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after is not None:
