@@ -44,7 +44,7 @@ from connectors._core import ConnectorError, Outcome, Page, PermanentError, curs
 from connectors.kantata import KantataConnector
 from connectors.kantata.mapping import kantata_id
 from connectors.netsuite import NetSuiteConnector, is_closed_period
-from store import LedgerEntry, Store
+from store import Posting, Store
 from store.exceptions import Problem, claim_fingerprints, record_exceptions, resolve_exceptions, settle_run
 
 SOURCE = "kantata"
@@ -90,6 +90,9 @@ class PostPageRequest(_Model):
     cursor: str | None = None
     page_size: int = Field(default=100, ge=1, le=200)
     max_pages: int = Field(default=5, ge=1, description="Pages this call posts before handing back")
+    max_seconds: float = Field(
+        default=120, gt=0, description="No new page is started after this long: the call hands back, however fast"
+    )
 
 
 class PostPageResult(_Model):
@@ -119,6 +122,7 @@ class _Checkpoint(_Model):
 _PAGES_IN_FLIGHT = 2
 """Pages posting at once: the next one queues behind the current one's last records."""
 _BEAT_EVERY_S = 1.0
+_YIELD_EVERY = 25
 
 
 @dataclass(frozen=True)
@@ -254,9 +258,15 @@ class PostingActivities:
         lookups = _ErpLookups(self._netsuite, self._store)
         posting: deque[tuple[asyncio.Task[PostingCounts], str | None]] = deque()
         cursor, read_all, started = point.cursor, point.exhausted, point.pages
+        deadline = time.monotonic() + request.max_seconds
         try:
             while True:
-                if not read_all and started < request.max_pages and len(posting) < _PAGES_IN_FLIGHT:
+                if (
+                    not read_all
+                    and started < request.max_pages
+                    and len(posting) < _PAGES_IN_FLIGHT
+                    and time.monotonic() < deadline
+                ):
                     records, problems, next_cursor = await self._read(request, cursor)
                     page = await self._check_page(request, records, problems, lookups)
                     posting.append((asyncio.create_task(self._post_page(request, page, beat)), next_cursor))
@@ -347,7 +357,9 @@ class PostingActivities:
         todo = [r for r in records if r.id not in ledger]
         await lookups.prefetch(todo, day)
         approved: list[tuple[Record, Approved]] = []
-        for record in todo:
+        for position, record in enumerate(todo):
+            if position % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # let responses in: ERP slots must not wait on a page's checks
             findings = lookups.findings(record, day, duplicates.get(record.id))
             decision = (
                 check_time_entry(record, findings, self._erp)
@@ -368,10 +380,10 @@ class PostingActivities:
             *(self._post_one(request, record, decision, beat) for record, decision in page.approved),
             return_exceptions=True,
         )
-        rows: list[LedgerEntry] = []
+        rows: list[Posting] = []
         retry: BaseException | None = None
         for (record, _), outcome in zip(page.approved, outcomes, strict=True):
-            if isinstance(outcome, LedgerEntry):
+            if isinstance(outcome, Posting):
                 rows.append(outcome)
             elif isinstance(outcome, ConnectorError) and outcome.outcome in _REFUSALS:
                 rejection = refused(_WHAT[kind], record.id, outcome.message, closed_period=is_closed_period(outcome))
@@ -398,7 +410,7 @@ class PostingActivities:
             failed=len(problems) - rejected,
         )
 
-    async def _post_one(self, request: PostPageRequest, record: Record, approved: Approved, beat: _Beat) -> LedgerEntry:
+    async def _post_one(self, request: PostPageRequest, record: Record, approved: Approved, beat: _Beat) -> Posting:
         """Post one record (one PUT by external id); returns its ledger row, which the page writes."""
         if isinstance(record, TimeEntry):
             internal_id = await self._netsuite.write_time_bill(
@@ -409,7 +421,7 @@ class PostingActivities:
                 record, employee_internal_id=approved.employee_id, job_internal_id=approved.job_id
             )
         beat()
-        return LedgerEntry(
+        return Posting(
             kind=request.kind,
             source_system=SOURCE,
             source_id=record.id,

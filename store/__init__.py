@@ -1,6 +1,6 @@
 """Persistence: cross-system id map, posting ledger, audit trail (SQLite by default, Postgres by URL)."""
 
-from store.db import Store, alembic_config
+from store.db import Posting, Store, alembic_config
 from store.tables import AuditEvent, IdMapping, InboundEvent, LedgerEntry, PostingException, PostingFingerprint
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "IdMapping",
     "InboundEvent",
     "LedgerEntry",
+    "Posting",
     "PostingException",
     "PostingFingerprint",
     "Store",

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select
 
 from store.db import Store
@@ -124,41 +126,44 @@ def claim_fingerprints(
     if not fingerprints:
         return {}
     with store.session() as session:
-        ids = [source_id for source_id, _ in fingerprints]
-        existing = {
-            row.source_id: row
-            for row in session.exec(
-                select(PostingFingerprint).where(
-                    PostingFingerprint.target_system == target_system,
-                    PostingFingerprint.kind == kind,
-                    col(PostingFingerprint.source_id).in_(ids),
-                )
-            ).all()
-        }
-        for source_id, key in fingerprints:
-            row = existing.get(source_id) or PostingFingerprint(
-                kind=kind,
-                source_id=source_id,
-                target_system=target_system,
-                business_date=business_date,
-                fingerprint=key,
-                last_run_id=run_id,
-            )
-            row.business_date, row.fingerprint, row.last_run_id = business_date, key, run_id
-            session.add(row)
-        session.flush()  # new rows get their ids in the order added: first seen, first in line
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        table = PostingFingerprint.__table__  # type: ignore[attr-defined]
+        statement = insert(table)
+        # A record seen before keeps its row (and its place in line); new ones are added in source order.
+        statement = statement.on_conflict_do_update(
+            index_elements=["target_system", "kind", "source_id"],
+            set_={
+                "business_date": statement.excluded.business_date,
+                "fingerprint": statement.excluded.fingerprint,
+                "last_run_id": statement.excluded.last_run_id,
+            },
+        )
+        rows = [
+            {
+                "kind": kind,
+                "source_id": source_id,
+                "target_system": target_system,
+                "business_date": business_date,
+                "fingerprint": key,
+                "last_run_id": run_id,
+            }
+            for source_id, key in fingerprints
+        ]
+        for row in rows:  # one statement per row: executemany would not promise the order of new ids
+            session.execute(statement, row)
         keys = {key for _, key in fingerprints}
         first: dict[str, str] = {}
-        for row in session.exec(
-            select(PostingFingerprint)
+        for fingerprint_key, source_id in session.execute(
+            select(PostingFingerprint.fingerprint, PostingFingerprint.source_id)
             .where(
                 PostingFingerprint.target_system == target_system,
                 PostingFingerprint.kind == kind,
                 col(PostingFingerprint.fingerprint).in_(keys),
             )
             .order_by(col(PostingFingerprint.id))
-        ).all():
-            first.setdefault(row.fingerprint, row.source_id)
+        ):
+            first.setdefault(fingerprint_key, source_id)
         return {source_id: first[key] for source_id, key in fingerprints if first[key] != source_id}
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import inspect
 
-from store import LedgerEntry, Store
+from store import LedgerEntry, Posting, Store
 
 
 def ledger_row(source_id: str = "kantata:1", **changes: object) -> LedgerEntry:
@@ -26,6 +27,11 @@ def ledger_row(source_id: str = "kantata:1", **changes: object) -> LedgerEntry:
     }
     values.update(changes)
     return LedgerEntry(**values)  # type: ignore[arg-type]
+
+
+def posting(source_id: str) -> Posting:
+    row = ledger_row(source_id, run_id="run-2")
+    return Posting(**row.model_dump(include={f.name for f in fields(Posting)} - {"posted_at"}))
 
 
 def test_upgrade_creates_the_tables_and_is_repeatable(store: Store) -> None:
@@ -56,7 +62,7 @@ def test_ledger_refuses_a_second_posting_of_the_same_source_record(store: Store)
 
 def test_a_page_of_ledger_rows_is_one_write_that_names_the_new_ones(store: Store) -> None:
     assert store.record_posting(ledger_row(source_id="kantata:1")) is True
-    page = [ledger_row(source_id=f"kantata:{n}", run_id="run-2") for n in (1, 2, 3)]
+    page = [posting(f"kantata:{n}") for n in (1, 2, 3)]
     assert store.record_postings(page) == {"kantata:2", "kantata:3"}
     assert store.record_postings(page) == set()
     assert store.record_postings([]) == set()

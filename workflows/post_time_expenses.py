@@ -54,7 +54,10 @@ class PostTimeExpensesInput(BaseModel):
     business_date: date
     erp: Literal["netsuite"] = "netsuite"
     page_size: int = Field(default=100, ge=1, le=200, description="Records per PSA page")
-    pages_per_activity: int = Field(default=20, ge=1, description="Pages one activity call posts")
+    pages_per_activity: int = Field(
+        default=100, ge=1, description="Pages one activity call posts at most (it also hands back after 2 minutes)"
+    )
+    seconds_per_activity: float = Field(default=120, gt=0, description="An activity call starts no page after this")
     heartbeat_timeout: timedelta = timedelta(seconds=30)
     """How soon a posting activity on a dead worker is retried elsewhere."""
     page_attempts: int = Field(default=20, ge=1, description="Attempts per activity call (transient faults retry)")
@@ -148,6 +151,7 @@ class PostTimeExpensesWorkflow:
                     cursor=cursor,
                     page_size=input.page_size,
                     max_pages=input.pages_per_activity,
+                    max_seconds=input.seconds_per_activity,
                 )
                 try:
                     page = await workflow.execute_activity_method(

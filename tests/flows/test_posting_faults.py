@@ -26,17 +26,22 @@ from tests.flows.test_posting import approved, in_erp, ledger_ids, netsuite_gove
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-@pytest.mark.parametrize(("back", "pages_per_activity"), [(10, 1), (11, 4)], ids=["one-page-calls", "pages-overlap"])
+@pytest.mark.parametrize(
+    ("back", "options"),
+    [(10, {"pages_per_activity": 1}), (11, {"pages_per_activity": 50, "seconds_per_activity": 0.3})],
+    ids=["one-page-calls", "pages-overlap-and-time-boxed-calls"],
+)
 async def test_429s_5xx_and_lost_commits_still_post_each_record_exactly_once(
     temporal_client: Client,
     flow_settings: Settings,
     connectors: Connectors,
     clear_faults: None,
     back: int,
-    pages_per_activity: int,
+    options: dict[str, float],
 ) -> None:
     # With several pages per call, the next page posts while the last records of the one before are
-    # still in flight: a fault on either must neither lose nor repeat a record.
+    # still in flight, and a call hands back after its time box with pages in the air: a fault on
+    # any of them must neither lose nor repeat a record.
     day = seeded_day(back)
     time_ids, expense_ids = await approved(connectors, day)
     fault = {
@@ -51,7 +56,7 @@ async def test_429s_5xx_and_lost_commits_still_post_each_record_exactly_once(
     async with httpx.AsyncClient() as http:
         (await http.put(f"{flow_settings.sandbox_url}/_admin/faults/netsuite", json=fault)).raise_for_status()
         async with worker.running_workers(temporal_client, flow_settings):
-            result = await post(temporal_client, flow_settings, day, page_size=5, pages_per_activity=pages_per_activity)
+            result = await post(temporal_client, flow_settings, day, page_size=5, **options)
         injected = (await http.get(f"{flow_settings.sandbox_url}/_admin/faults")).json()
 
     counters = injected["counters"]["netsuite"]
