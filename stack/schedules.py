@@ -81,7 +81,7 @@ def posting_schedule(settings: Settings) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             ScheduledPostingWorkflow.run,
-            ScheduledPostingInput(firm_time_zone=settings.firm_time_zone),
+            ScheduledPostingInput(firm_time_zone=settings.firm_time_zone, lookback_days=settings.posting_lookback_days),
             id=f"{settings.task_queue_prefix}te-posting-scheduled",
             task_queue=settings.task_queue("flows"),
             static_summary="Daily time & expense posting: the previous business day, PSA to ERP",

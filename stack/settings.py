@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="When the daily posting runs (HH:MM, local)"
     )
     posting_catchup_window_hours: float = Field(default=72, gt=0, description="A posting missed by less still runs")
+    posting_lookback_days: int = Field(
+        default=7, ge=0, le=62, description="Days before the posted one that each run re-posts, for late approvals"
+    )
     posting_overlap: Literal["skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"] = (
         Field(default="buffer_one", description="What a daily posting does while the previous one still runs")
     )

@@ -12,6 +12,7 @@ import pytest_asyncio
 from canonical import OpportunityStage
 from stack.connectors import Connectors
 from stack.settings import Settings
+from tests.flows._kantata import Kantata
 
 _taken: set[str] = set()
 
@@ -116,3 +117,11 @@ async def inject(sandbox_url: str, system: str, **fault: Any) -> None:
     async with httpx.AsyncClient() as http:
         response = await http.put(f"{sandbox_url}/_admin/faults/{system}", json=fault)
         response.raise_for_status()
+
+
+@pytest_asyncio.fixture
+async def kantata(sandbox_url: str) -> AsyncIterator[Kantata]:
+    """Arranges days in the Kantata emulator: entries as consultants enter them, approvals as managers give them."""
+    arranged = Kantata(sandbox_url)
+    yield arranged
+    await arranged.http.aclose()

@@ -26,8 +26,6 @@ from workflows.post_time_expenses import (
     workflow_id,
 )
 
-KANTATA_TOKEN = {"Authorization": "Bearer psflow-demo-kantata-token"}
-
 
 def seeded_day(back: int) -> date:
     """The ``back``-th newest business day with approved time in the demo firm (1 = the newest)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,11 +16,12 @@ import worker
 from stack.connectors import Connectors
 from stack.schedules import ScheduleError, posting_backfill, schedule_id
 from stack.settings import Settings
-from tests.flows.test_posting import approved, seeded_day
+from tests.flows._kantata import Kantata
+from tests.flows.test_posting import approved, in_erp, ledger_ids, post, seeded_day
 from tests.flows.test_posting_exceptions import psflow
 from workflows import search_attributes as sa
 from workflows.post_time_expenses import PostTimeExpensesResult, workflow_id
-from workflows.scheduled_posting import business_date_for
+from workflows.scheduled_posting import ScheduledPostingInput, ScheduledPostingWorkflow, business_date_for
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -130,6 +132,37 @@ async def test_the_daily_schedule_is_applied_triggered_backfilled_and_paused(
     assert described.exit_code == 0 and "daily at 02:00 Europe/London" in described.output, described.output
     assert str(first) in described.output
     assert unpaused.exit_code == 0 and not state.paused
+
+
+async def test_a_late_approval_is_posted_by_a_later_scheduled_run(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata
+) -> None:
+    # The run started now posts yesterday (UTC), then looks back two days: the day before yesterday's
+    # entry, approved only after that day was posted, reaches the ERP with that run, once.
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    late_day = yesterday - timedelta(days=2)
+    workspace = await connectors.kantata.find_project_by_external_id("PRJ-0001")
+    assert workspace is not None
+    user = await kantata.participant(workspace)
+    entry = await kantata.time(late_day, workspace, user, 75, 15000, f"Late-approved review {uuid.uuid4().hex[:8]}")
+    async with worker.running_workers(temporal_client, flow_settings):
+        first = await post(temporal_client, flow_settings, late_day)
+        assert entry not in ledger_ids(flow_settings, late_day)
+        await kantata.approve_ids("time_entries", [entry])
+        result = await temporal_client.execute_workflow(
+            ScheduledPostingWorkflow.run,
+            ScheduledPostingInput(firm_time_zone="UTC", lookback_days=2),
+            id=f"{flow_settings.task_queue_prefix}te-posting-scheduled-late",
+            task_queue=flow_settings.task_queue("flows"),
+        )
+
+    assert result.business_date == yesterday
+    assert [day.business_date for day in result.late] == [yesterday - timedelta(days=1), late_day]
+    assert result.late[1].posted == 1 and result.late_posted >= 1, result.late
+    assert first.rejected == first.failed == 0
+    assert entry in ledger_ids(flow_settings, late_day)
+    bills, _ = await in_erp(connectors, late_day)
+    assert bills[entry] == 1
 
 
 def test_schedule_commands_explain_a_missing_schedule(settings: Settings) -> None:
