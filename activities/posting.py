@@ -88,7 +88,7 @@ class PostPageRequest(_Model):
     kind: Kind
     run_id: str = Field(min_length=1, description="The posting run, written on every ledger row and exception")
     cursor: str | None = None
-    page_size: int = Field(default=100, ge=1, le=200)
+    page_size: int = Field(default=200, ge=1, le=200)
     max_pages: int = Field(default=5, ge=1, description="Pages this call posts before handing back")
     max_seconds: float = Field(
         default=120, gt=0, description="No new page is started after this long: the call hands back, however fast"

@@ -70,7 +70,7 @@ class PostingOptions:
     entries: int = 20000
     latency_ms: float = 20.0
     concurrency: int = 5
-    page_size: int = 100
+    page_size: int = 200
 
 
 def _load_1m() -> float:
@@ -259,7 +259,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--entries", type=int, default=20000, help="entries per phase (default 20000)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="NetSuite time per request (default 20)")
     parser.add_argument("--concurrency", type=int, default=5, help="NetSuite concurrency limit (default 5)")
-    parser.add_argument("--page-size", type=int, default=100, help="Kantata page size of the workflow (default 100)")
+    parser.add_argument("--page-size", type=int, default=200, help="Kantata page size of the workflow (default 200)")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, databases)")
     args = parser.parse_args(argv)
     if args.entries < 1:

@@ -27,7 +27,7 @@ def run(
         typer.Option("--date", formats=["%Y-%m-%d"], help="Business date to post (default: yesterday, firm time)."),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the posting and print its counts.")] = False,
-    page_size: Annotated[int, typer.Option(min=1, max=200, help="Records per PSA page.")] = 100,
+    page_size: Annotated[int, typer.Option(min=1, max=200, help="Records per PSA page.")] = 200,
 ) -> None:
     """Start (or join) the posting of one business date; re-running a date never posts twice."""
     from stack.schedules import firm_zone

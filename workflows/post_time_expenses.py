@@ -53,7 +53,7 @@ class PostTimeExpensesInput(BaseModel):
 
     business_date: date
     erp: Literal["netsuite"] = "netsuite"
-    page_size: int = Field(default=100, ge=1, le=200, description="Records per PSA page")
+    page_size: int = Field(default=200, ge=1, le=200, description="Records per PSA page (Kantata's maximum)")
     pages_per_activity: int = Field(
         default=100, ge=1, description="Pages one activity call posts at most (it also hands back after 2 minutes)"
     )

@@ -60,7 +60,7 @@ class ScheduledPostingInput(BaseModel):
 
     firm_time_zone: str = "Europe/London"
     erp: Literal["netsuite"] = "netsuite"
-    page_size: int = Field(default=100, ge=1, le=200)
+    page_size: int = Field(default=200, ge=1, le=200)
     lookback_days: int = Field(default=7, ge=0, le=62, description="Earlier days re-posted for late approvals")
 
 
