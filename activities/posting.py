@@ -258,14 +258,14 @@ class PostingActivities:
         lookups = _ErpLookups(self._netsuite, self._store)
         posting: deque[tuple[asyncio.Task[PostingCounts], str | None]] = deque()
         cursor, read_all, started = point.cursor, point.exhausted, point.pages
-        deadline = time.monotonic() + request.max_seconds
+        first, deadline = started, time.monotonic() + request.max_seconds
         try:
             while True:
                 if (
                     not read_all
                     and started < request.max_pages
                     and len(posting) < _PAGES_IN_FLIGHT
-                    and time.monotonic() < deadline
+                    and (started == first or time.monotonic() < deadline)  # every call moves by a page at least
                 ):
                     records, problems, next_cursor = await self._read(request, cursor)
                     page = await self._check_page(request, records, problems, lookups)

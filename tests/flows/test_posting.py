@@ -121,6 +121,17 @@ async def test_a_day_posts_exactly_once_saturating_the_erp_limit_and_a_rerun_dup
     assert governance["peak_in_flight"] == 5 and governance["rejected"] == 0, governance
 
 
+async def test_a_time_box_shorter_than_a_page_still_moves_every_call_forward(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors
+) -> None:
+    day = seeded_day(9)
+    time_ids, expense_ids = await approved(connectors, day)
+    async with worker.running_workers(temporal_client, flow_settings):
+        result = await post(temporal_client, flow_settings, day, page_size=10, seconds_per_activity=1e-6)
+    assert (result.posted, result.rejected, result.failed) == (len(time_ids) + len(expense_ids), 0, 0), result
+    assert ledger_ids(flow_settings, day) == time_ids | expense_ids
+
+
 async def test_a_day_without_approved_records_says_there_was_nothing_to_post(
     temporal_client: Client, flow_settings: Settings
 ) -> None:
