@@ -23,6 +23,13 @@ from store.tables import AuditEvent, IdMapping, LedgerEntry
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def upsert_insert(session: Session, table: Any) -> Any:
+    """An INSERT on ``table`` in the session's dialect, which offers ``on_conflict_do_nothing/_update``."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)
+
+
 @dataclass(frozen=True, slots=True)
 class Posting:
     """One ledger row for `Store.record_postings`: what a posting run writes per record.
@@ -158,11 +165,9 @@ class Store:
         if not postings:
             return set()
         with self.session() as session:
-            dialect = session.get_bind().dialect.name
-            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
             table = LedgerEntry.__table__  # type: ignore[attr-defined]
             statement = (
-                insert(table)
+                upsert_insert(session, table)
                 .on_conflict_do_nothing(index_elements=["target_system", "kind", "source_id"])
                 .returning(table.c.source_id)
             )

@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select
 
-from store.db import Store
+from store.db import Store, upsert_insert
 from store.tables import PostingException, PostingFingerprint
 
 OPEN, RESOLVED, IGNORED = "open", "resolved", "ignored"
@@ -126,10 +124,7 @@ def claim_fingerprints(
     if not fingerprints:
         return {}
     with store.session() as session:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        table = PostingFingerprint.__table__  # type: ignore[attr-defined]
-        statement = insert(table)
+        statement = upsert_insert(session, PostingFingerprint.__table__)  # type: ignore[attr-defined]
         # A record seen before keeps its row (and its place in line); new ones are added in source order.
         statement = statement.on_conflict_do_update(
             index_elements=["target_system", "kind", "source_id"],
