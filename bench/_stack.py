@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -54,6 +54,27 @@ class Stack:
     temporal_cli_version: str | None
     pids: dict[str, int]
     """Process id by service (temporal, sandbox, worker; also gateway on the local stack), for CPU per deal."""
+    processes: dict[str, StackProcess] = field(default_factory=dict)
+    """The fresh stack's processes by service, to kill and restart (`stop`, `start_again`); none on the local stack."""
+
+
+@dataclass
+class StackProcess:
+    """One process of a fresh stack: how it was started, and the process now running it.
+
+    A restart replaces ``popen``, so the stack stops whichever process is current when it closes.
+    """
+
+    name: str
+    command: list[str]
+    log: Path
+    env: dict[str, str] | None = None
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, append: bool = False) -> subprocess.Popen[bytes]:
+        """Start the command (a restart appends to the log instead of replacing it)."""
+        self.popen = _start(self.command, self.log, self.env, append=append)
+        return self.popen
 
 
 def temporal_cli_version(cli: Path | None = None) -> str | None:
@@ -114,8 +135,10 @@ def _sandbox_ready(url: str) -> Callable[[], bool]:
     return check
 
 
-def _start(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
+def _start(
+    command: list[str], log: Path, env: dict[str, str] | None = None, *, append: bool = False
+) -> subprocess.Popen[bytes]:
+    with log.open("ab" if append else "wb") as out:
         return subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT, env=env
         )
@@ -158,17 +181,26 @@ async def _connect(settings: Settings, server: subprocess.Popen[bytes], log: Pat
 
 
 @asynccontextmanager
-async def fresh_stack(workdir: Path, say: Say, dynamic_config: Sequence[str] = ()) -> AsyncIterator[Stack]:
+async def fresh_stack(
+    workdir: Path, say: Say, dynamic_config: Sequence[str] = (), *, gateway: bool = False
+) -> AsyncIterator[Stack]:
     """Temporal dev server, sandbox and one worker process on free ports under ``workdir``.
 
     Args:
         workdir: Where the databases and logs go.
         say: Progress messages.
         dynamic_config: ``KEY=VALUE`` dynamic config values for the dev server, beyond `psflow dev up`'s.
+        gateway: Also run the webhook gateway (``python -m gateway``) and subscribe the sandbox's CRMs to it.
     """
     check_environment()
     cli = await asyncio.to_thread(ensure_temporal_cli, say)
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: dict[str, StackProcess] = {}
+
+    def launch(name: str, command: list[str], env: dict[str, str] | None = None) -> StackProcess:
+        processes[name] = StackProcess(name, command, workdir / f"{name}.log", env)
+        processes[name].start()
+        return processes[name]
+
     try:
         address = f"127.0.0.1:{_free_port()}"
         temporal_log = workdir / "temporal.log"
@@ -181,8 +213,9 @@ async def fresh_stack(workdir: Path, say: Say, dynamic_config: Sequence[str] = (
             *dev_server_tuning_flags(),
             *(flag for value in dynamic_config for flag in ("--dynamic-config-value", value)),
         ]  # fmt: skip
-        processes.append(_start(command, temporal_log))
-        await _wait_until(lambda: _port_open(address), processes[-1], "the Temporal dev server", temporal_log)
+        server = launch("temporal", command).popen
+        assert server is not None
+        await _wait_until(lambda: _port_open(address), server, "the Temporal dev server", temporal_log)
         sandbox_url = f"http://127.0.0.1:{_free_port()}"
         sandbox_log = workdir / "sandbox.log"
         say(f"starting the sandbox on {sandbox_url} (seeding the demo firm; log {sandbox_log})")
@@ -198,8 +231,9 @@ async def fresh_stack(workdir: Path, say: Say, dynamic_config: Sequence[str] = (
             "--seed",
             "demo",
         ]
-        processes.append(_start(command, sandbox_log))
-        await _wait_until(_sandbox_ready(sandbox_url), processes[-1], "the sandbox", sandbox_log)
+        sandbox = launch("sandbox", command).popen
+        assert sandbox is not None
+        await _wait_until(_sandbox_ready(sandbox_url), sandbox, "the sandbox", sandbox_log)
 
         data_dir = workdir / "psflow"
         settings = Settings(
@@ -208,24 +242,99 @@ async def fresh_stack(workdir: Path, say: Say, dynamic_config: Sequence[str] = (
             data_dir=data_dir,
             database_url=f"sqlite:///{data_dir / 'psflow.db'}",
             sandbox_url=sandbox_url,
+            gateway_port=_free_port(),
         )
         data_dir.mkdir(parents=True, exist_ok=True)
-        worker_log = workdir / "worker.log"
-        say(f"starting one worker process (log {worker_log})")
-        client = await _connect(settings, processes[0], temporal_log)
+        client = await _connect(settings, server, temporal_log)
         worker_env = {**os.environ, **worker_environment(settings)}
-        processes.append(_start([sys.executable, str(PROJECT_ROOT / "worker.py")], worker_log, worker_env))
-
-        def polling() -> bool:
-            return "psflow worker polling" in worker_log.read_text(encoding="utf-8", errors="replace")
-
-        await _wait_until(polling, processes[-1], "the worker", worker_log)
-        pids = {name: process.pid for name, process in zip(("temporal", "sandbox", "worker"), processes, strict=True)}
-        yield Stack(client=client, settings=settings, temporal_cli_version=temporal_cli_version(cli), pids=pids)
+        if gateway:
+            await _start_gateway(settings, launch, worker_env, say)
+        say(f"starting one worker process (log {workdir / 'worker.log'})")
+        launch("worker", [sys.executable, str(PROJECT_ROOT / "worker.py")], worker_env)
+        await _wait_ready(processes["worker"], settings, client)
+        pids = {name: process.popen.pid for name, process in processes.items() if process.popen is not None}
+        yield Stack(
+            client=client,
+            settings=settings,
+            temporal_cli_version=temporal_cli_version(cli),
+            pids=pids,
+            processes=processes,
+        )
     finally:
-        for process in reversed(processes):
-            with suppress(ProcessLookupError):
-                await _stop(process)
+        for process in reversed(processes.values()):
+            if process.popen is not None:
+                with suppress(ProcessLookupError):
+                    await _stop(process.popen)
+
+
+async def _start_gateway(
+    settings: Settings, launch: Callable[..., StackProcess], env: dict[str, str], say: Say
+) -> None:
+    from gateway.server import local_url
+    from gateway.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox
+
+    url = local_url(settings)
+    say(f"starting the webhook gateway on {url} and subscribing the sandbox's CRMs to it")
+    command = [sys.executable, "-m", "gateway", "--port", str(settings.gateway_port)]
+    process = launch("gateway", command, env)
+    await _wait_ready(process, settings, None)
+    try:
+        await asyncio.to_thread(subscribe_sandbox, settings.sandbox_url, url, GatewaySecrets.from_settings(settings))
+    except SubscriptionError as exc:
+        raise StackStartError(f"cannot subscribe the sandbox to the gateway at {url}: {exc}") from None
+
+
+def _polling_lines(log: Path) -> int:
+    return log.read_text(encoding="utf-8", errors="replace").count("psflow worker polling") if log.exists() else 0
+
+
+async def _wait_ready(process: StackProcess, settings: Settings, client: Client | None, *, seen: int = 0) -> None:
+    """Wait until a started (or restarted) process serves: ``seen`` is the worker's polling lines before."""
+    assert process.popen is not None
+    name = "the Temporal dev server" if process.name == "temporal" else f"the {process.name}"
+    if process.name == "worker":
+        await _wait_until(lambda: _polling_lines(process.log) > seen, process.popen, name, process.log)
+    elif process.name == "gateway":
+        healthz = f"http://127.0.0.1:{settings.gateway_port}/healthz"
+        await _wait_until(lambda: _http_ok(healthz), process.popen, name, process.log)
+    elif process.name == "temporal":
+        await _wait_until(lambda: _port_open(settings.temporal.address), process.popen, name, process.log)
+        if client is not None:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not await _serving(client):
+                if process.popen.poll() is not None or time.monotonic() > deadline:
+                    raise StackStartError(f"{name} does not serve again; {process.log} ends:\n{_tail(process.log)}")
+                await asyncio.sleep(0.2)
+    else:
+        await _wait_until(_sandbox_ready(settings.sandbox_url), process.popen, name, process.log)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def stop(process: StackProcess, sig: signal.Signals = signal.SIGTERM) -> None:
+    """Stop a fresh stack's process: SIGTERM waits for it to exit (SIGKILL after 20 s); SIGKILL is a crash."""
+    if process.popen is None or process.popen.poll() is not None:
+        return
+    if sig is signal.SIGTERM:
+        await _stop(process.popen)
+        return
+    process.popen.send_signal(sig)
+    await asyncio.to_thread(process.popen.wait)
+
+
+async def start_again(stack: Stack, name: str) -> int:
+    """Start a stopped process of a fresh stack with its first command (same files), once it serves; its pid."""
+    process = stack.processes[name]
+    seen = _polling_lines(process.log)
+    popen = process.start(append=True)
+    await _wait_ready(process, stack.settings, stack.client, seen=seen)
+    stack.pids[name] = popen.pid
+    return popen.pid
 
 
 @asynccontextmanager
