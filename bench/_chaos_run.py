@@ -1,0 +1,377 @@
+"""One chaos run: arrange, break things on a timetable, settle, count. Always within its deadline.
+
+Timetable, as fractions of the fault window T (every offset is drawn from the run's seed):
+
+- 0: faults on at every system;
+- 0.02-0.5 T: the deals are won in ten batches; their CRMs notify the gateway;
+- 0.1-0.5 T: each day's entries are approved and its posting started (``psflow posting run``);
+- 0.3 T: the hostile webhooks; 0.35 T: the bad CLI inputs;
+- just after the last posting starts: the month is invoiced (``psflow invoice run-month``), so it
+  meets postings still running;
+- worker SIGKILLs spread over 0.05-0.9 T; the Temporal server restart(s) at 0.5 T (and on);
+- the polling fallback is triggered every ``poll_every_s``;
+- T: faults off. Then the polling fallback runs once more, and the run waits for every provisioning,
+  posting and invoicing run to close (a second poll picks up runs that failed meanwhile), then counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench._chaos_count import count_deals, count_entries, count_invoices
+from bench._chaos_faults import ProcessChaos, faults_off, faults_on
+from bench._chaos_flows import (
+    Deadline,
+    cli,
+    create_poll_schedule,
+    invoicing_id,
+    poll_once,
+    poll_while,
+    posting_ids,
+    provisioning_ids,
+    result_of,
+    wait_closed,
+)
+from bench._chaos_inputs import cli_cases, run_bad_cli, send_hostile_webhooks
+from bench._chaos_world import Deal, Entry, approve, chaos_days, choose_deals, create_entries, win
+from bench._stack import Stack, fresh_stack
+from stack.connectors import Connectors
+
+Say = Callable[[str], None]
+
+
+def counting_reserve(deadline_seconds: float) -> float:
+    """Seconds of the deadline kept for counting and stopping the stack."""
+    return max(20.0, min(90.0, deadline_seconds / 10))
+
+
+@dataclass(frozen=True)
+class ChaosOptions:
+    """One run's shape."""
+
+    seed: int = 1
+    deals: int = 63
+    entries: int = 229
+    days: int = 3
+    fault_rate: float = 0.2
+    latency_ms: float = 20.0
+    worker_kills: int = 3
+    server_restarts: int = 1
+    fault_seconds: float = 300.0
+    poll_every_s: float = 60.0
+    cli_inputs: int = 25
+    deadline_seconds: float = 1800.0
+    today: date | None = None
+    """The day the run counts "last month" from (default: today)."""
+
+
+@dataclass
+class Plan:
+    """The timetable's actions, as (seconds after faults on, label, action)."""
+
+    steps: list[tuple[float, str, Callable[[], Awaitable[None]]]]
+
+
+class Run:
+    """State of one run while it happens."""
+
+    def __init__(self, options: ChaosOptions, stack: Stack, connectors: Connectors, say: Say) -> None:
+        self.options = options
+        self.stack = stack
+        self.connectors = connectors
+        self.rng = random.Random(options.seed)
+        self.started = time.monotonic()
+        self.deadline = Deadline(self.started + options.deadline_seconds)
+        self.say_raw = say
+        self.chaos = ProcessChaos(stack, self.say)
+        self.problems: list[str] = []
+        self.won: list[Deal] = []
+        self.webhooks: list[Any] = []
+        self.cli_outcomes: list[Any] = []
+        self.cli_ok: dict[str, bool] = {}
+
+    def say(self, message: str) -> None:
+        self.say_raw(f"[{time.monotonic() - self.started:6.1f}s] {message}")
+
+    async def guarded(self, label: str, action: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await action()
+        except Exception as exc:
+            self.problems.append(f"{label}: {type(exc).__name__}: {exc}"[:300])
+            self.say(f"{label} failed: {exc}")
+
+    def plan(self, deals: list[Deal], restart_deal: Deal, entries: list[Entry], days: list[date], period: str) -> Plan:
+        o, rng, t = self.options, self.rng, self.options.fault_seconds
+        steps: list[tuple[float, str, Callable[[], Awaitable[None]]]] = []
+        batches = min(10, len(deals))
+        for index in range(batches):
+            batch = deals[index::batches]
+            steps.append((t * (0.02 + 0.48 * index / max(1, batches - 1)), f"win batch {index}", self._win(batch)))
+        for index, day in enumerate(days):
+            mine = [entry for entry in entries if entry.day == day]
+            offset = t * (0.1 + 0.4 * index / max(1, len(days) - 1))
+            steps.append((offset, f"post {day}", self._post(day, mine)))
+        # Right after the last day's posting starts, so the invoicing meets postings still running.
+        steps.append((offset + max(2.0, 0.05 * t), f"invoice {period}", self._invoice(period)))
+        steps.append((0.3 * t, "hostile webhooks", self._webhooks))
+        if o.cli_inputs:
+            steps.append((0.35 * t, "bad CLI inputs", self._bad_cli(period)))
+        for index in range(o.worker_kills):
+            offset = t * ((index + 0.5) / o.worker_kills * 0.85 + rng.uniform(-0.04, 0.04))
+            steps.append((max(0.05 * t, offset), f"worker kill {index + 1}", self._kill))
+        for index in range(o.server_restarts):
+            deal = restart_deal if index == 0 else None
+            steps.append((t * (0.5 + 0.4 * index / max(1, o.server_restarts)), "server restart", self._restart(deal)))
+        return Plan(sorted(steps, key=lambda step: step[0]))
+
+    def _win(self, batch: list[Deal]) -> Callable[[], Awaitable[None]]:
+        async def go() -> None:
+            gate = asyncio.Semaphore(8)
+
+            async def one(deal: Deal) -> None:
+                async with gate:
+                    await win(self.connectors, deal)
+                    self.won.append(deal)
+
+            await asyncio.gather(*(one(deal) for deal in batch))
+            self.say(f"won {len(batch)} deals ({len(self.won)} so far)")
+
+        return go
+
+    def _post(self, day: date, entries: list[Entry]) -> Callable[[], Awaitable[None]]:
+        async def go() -> None:
+            await approve(self.stack.settings.sandbox_url, entries)
+            ok = await cli(self.stack.settings, ["posting", "run", "--date", day.isoformat()], self.say)
+            self.cli_ok[f"posting {day}"] = ok
+            self.say(f"approved {len(entries)} entries of {day} and started its posting" + ("" if ok else ": FAILED"))
+
+        return go
+
+    def _invoice(self, period: str) -> Callable[[], Awaitable[None]]:
+        async def go() -> None:
+            ok = await cli(self.stack.settings, ["invoice", "run-month", "--period", period], self.say)
+            self.cli_ok[f"invoice {period}"] = ok
+            self.say(f"started invoicing {period}" + ("" if ok else ": FAILED"))
+
+        return go
+
+    async def _webhooks(self) -> None:
+        replay = [next((d for d in self.won if d.crm == crm), None) for crm in ("salesforce", "hubspot")]
+        self.webhooks = await send_hostile_webhooks(self.stack.settings, self.rng, [d for d in replay if d])
+        bad = [w for w in self.webhooks if w.server_error or w.wrongly_accepted]
+        self.say(f"sent {len(self.webhooks)} hostile webhooks: {len(bad)} answered 5xx or wrongly accepted")
+
+    def _bad_cli(self, period: str) -> Callable[[], Awaitable[None]]:
+        async def go() -> None:
+            self.cli_outcomes = await run_bad_cli(self.stack.settings, cli_cases(period)[: self.options.cli_inputs])
+            bad = sum(outcome.bad for outcome in self.cli_outcomes)
+            self.say(f"ran {len(self.cli_outcomes)} bad CLI inputs: {bad} with a traceback, exit 0 or no exit")
+
+        return go
+
+    async def _kill(self) -> None:
+        await self.chaos.kill_worker(pause_s=self.rng.uniform(0.5, 3.0))
+
+    def _restart(self, deal: Deal | None) -> Callable[[], Awaitable[None]]:
+        async def go() -> None:
+            await self.chaos.restart_server(self.connectors, deal, down_s=5.0)
+
+        return go
+
+
+async def _at(run: Run, offset: float, label: str, action: Callable[[], Awaitable[None]], t0: float) -> None:
+    await asyncio.sleep(max(0.0, t0 + offset - time.monotonic()))
+    await run.guarded(label, action)
+
+
+async def _sandbox_deliveries(sandbox_url: str) -> dict[str, Any]:
+    """The CRMs' own webhook deliveries to the gateway: attempts answered 5xx other than 503, and given up."""
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=60) as http:
+        relay = (await http.get("/_admin/salesforce/deliveries")).json()
+        hubspot = (await http.get("/_admin/hubspot/webhooks/deliveries")).json()
+    codes: Counter[str] = Counter()
+    for delivery in relay:
+        for attempt in delivery.get("attempts", []):
+            codes[str(attempt.get("status_code"))] += 1
+    for attempt in hubspot["results"]:
+        codes[str(attempt.get("status"))] += 1
+    return {
+        "attempts_by_status": dict(codes),
+        "5xx_other_than_503": sum(n for code, n in codes.items() if code.startswith("5") and code != "503"),
+        "relay_failed_for_good": sum(1 for d in relay if d.get("status") == "failed"),
+    }
+
+
+async def run_chaos(options: ChaosOptions, workdir: Path, say: Say) -> dict[str, Any]:
+    """Start a fresh stack (with the gateway), run the timetable, settle, count; the report's data."""
+    async with fresh_stack(workdir, say, gateway=True) as stack:
+        connectors = Connectors.build(stack.settings)
+        try:
+            return await _run(Run(options, stack, connectors, say))
+        finally:
+            await connectors.aclose()
+
+
+async def _run(run: Run) -> dict[str, Any]:
+    o, stack, client = run.options, run.stack, run.stack.client
+    days = chaos_days(o.today or date.today(), o.days)
+    period = f"{days[0]:%Y-%m}"
+    deals, restart_deal = await choose_deals(run.connectors, o.deals, run.rng, uuid.uuid4().hex[:8], run.say)
+    entries = await create_entries(stack.settings.sandbox_url, days, o.entries, run.rng)
+    run.say(f"{len(deals)} deals to win, {len(entries)} entries on {', '.join(map(str, days))}, invoicing {period}")
+    sid = await create_poll_schedule(client, stack.settings)
+    plan = run.plan(deals, restart_deal, entries, days, period)
+    stop_polling, stop_watching = asyncio.Event(), asyncio.Event()
+    systems = await faults_on(stack.settings.sandbox_url, o.fault_rate, o.latency_ms, o.seed)
+    run.say(f"faults on at {', '.join(systems)}: {o.fault_rate:.0%} of requests, {o.latency_ms:g} ms each")
+    t0 = time.monotonic()
+    reserve = counting_reserve(o.deadline_seconds)
+    polling = asyncio.create_task(poll_while(client, sid, o.poll_every_s, stop_polling))
+    watching = asyncio.create_task(run.chaos.watch_worker(stop_watching))
+    fault_window = min(o.fault_seconds, max(0.0, run.deadline.left() - reserve))
+    injected: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(max(1.0, run.deadline.left() - reserve)):
+            await asyncio.gather(
+                *(_at(run, offset, label, action, t0) for offset, label, action in plan.steps if offset < fault_window),
+                asyncio.sleep(fault_window),
+            )
+    except TimeoutError:
+        run.problems.append("the deadline passed during the fault window")
+    finally:
+        injected = await faults_off(stack.settings.sandbox_url)
+        run.say("faults off")
+    settle_started = time.monotonic()
+    settle = Deadline(run.deadline.at - reserve)
+    await poll_once(client, sid, settle, run.say)
+    all_deals = [*deals, restart_deal] if run.chaos.restart_probe else deals
+    runs = await wait_closed(client, provisioning_ids(all_deals), "provisioning runs", settle, run.say)
+    if any(status in ("FAILED", "TIMED_OUT", "MISSING") for status in runs.values()):
+        await poll_once(client, sid, settle, run.say)
+        runs = await wait_closed(client, list(runs), "provisioning runs", settle, run.say)
+    postings = await wait_closed(client, posting_ids(stack.settings, days), "postings", settle, run.say)
+    invoicing = await wait_closed(client, [invoicing_id(period)], "invoicing", settle, run.say)
+    stop_polling.set()
+    stop_watching.set()
+    triggers = await polling
+    await watching
+    settle_s = time.monotonic() - settle_started
+    run.say("counting from the target systems")
+    netsuite = run.connectors.netsuite
+    deal_counts = await count_deals(stack.settings.sandbox_url, netsuite, all_deals)
+    entry_counts, bills, reports = await count_entries(netsuite, entries)
+    invoice_counts = await count_invoices(netsuite, period, bills, reports)
+    reported = {deal.key: await result_of(client, deal.workflow_id) for deal in all_deals}
+    posting_results = {wid: await result_of(client, wid) for wid in postings}
+    return _report(
+        run, days, period, deal_counts, entry_counts, invoice_counts, runs, postings, invoicing, reported,
+        posting_results, injected, triggers, settle_s, await _sandbox_deliveries(stack.settings.sandbox_url),
+    )  # fmt: skip
+
+
+def _report(
+    run: Run, days: list[date], period: str, deals: Any, entries: Any, invoices: Any, runs: dict[str, str],
+    postings: dict[str, str], invoicing: dict[str, str], reported: dict[str, Any], posting_results: dict[str, Any],
+    injected: dict[str, Any], poll_triggers: int, settle_s: float, deliveries: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """The run's figures as one JSON-able object."""
+    inactive_but_provisioned = [
+        key for key, result in reported.items()
+        if getattr(result, "state", None) == "provisioned" and deals.detail[key]["inactive_jobs"]
+    ]  # fmt: skip
+    probe = run.chaos.restart_probe
+    gateway_5xx = sum(w.server_error for w in run.webhooks) + deliveries["5xx_other_than_503"]
+    # Records missing or doubled, plus invoice gaps: an expense, or a job's hours at one rate.
+    lost = len(deals.lost) + len(entries.lost) + len(invoices.expenses_not_invoiced) + len(invoices.jobs_short)
+    duplicated = len(deals.duplicated) + entries.duplicated + len(invoices.expenses_invoiced_twice)
+    duplicated += len(invoices.jobs_over)
+    return {
+        "options": {
+            key: str(value) if isinstance(value, date) else value for key, value in asdict(run.options).items()
+        },
+        "days": [day.isoformat() for day in days],
+        "period": period,
+        "lost": lost,
+        "duplicated": duplicated,
+        "half_provisioned": len(deals.half_provisioned),
+        "gateway_5xx": gateway_5xx,
+        "cli_tracebacks": sum(outcome.traceback for outcome in run.cli_outcomes),
+        "deals": {
+            "expected": deals.expected,
+            "provisioned": deals.provisioned,
+            "lost": deals.lost,
+            "duplicated": deals.duplicated,
+            "half_provisioned": deals.half_provisioned,
+            "reported_provisioned_with_inactive_job": inactive_but_provisioned,
+            "runs_by_status": dict(Counter(runs.values())),
+            "not_provisioned_detail": {k: v for k, v in deals.detail.items() if k not in _provisioned(deals)},
+        },
+        "entries": asdict(entries),
+        "invoices": {
+            **asdict(invoices),
+            "hours_not_invoiced": str(invoices.hours_not_invoiced),
+            "hours_invoiced_twice": str(invoices.hours_invoiced_twice),
+            "run": invoicing,
+        },
+        "postings": {
+            wid: {"status": status, "result": _plain(posting_results.get(wid))} for wid, status in postings.items()
+        },
+        "gateway": {
+            "hostile_requests": len(run.webhooks),
+            "hostile_5xx_or_dropped": [w.name for w in run.webhooks if w.server_error],
+            "hostile_answers": {
+                w.name: f"{w.status} {w.detail}"[:160] for w in run.webhooks if w.server_error or w.wrongly_accepted
+            },
+            "hostile_wrongly_accepted": [w.name for w in run.webhooks if w.wrongly_accepted],
+            "restart_probe": probe,
+            "crm_deliveries": deliveries,
+        },
+        "cli": {
+            "inputs": len(run.cli_outcomes),
+            "tracebacks": [" ".join(o.argv) for o in run.cli_outcomes if o.traceback],
+            "exit_0": [" ".join(o.argv) for o in run.cli_outcomes if o.exit_code == 0],
+            "no_exit": [" ".join(o.argv) for o in run.cli_outcomes if o.exit_code is None],
+            "not_one_line": [" ".join(o.argv) for o in run.cli_outcomes if o.error_lines != 1],
+            "operator_commands_ok": run.cli_ok,
+        },
+        "chaos": {
+            "faults_injected": injected,
+            "worker_kills": run.chaos.worker_kills,
+            "worker_crashes": run.chaos.worker_crashes,
+            "server_restarts": run.chaos.server_restarts,
+            "poll_triggers": poll_triggers,
+        },
+        "seconds": {"total": round(time.monotonic() - run.started, 1), "settle": round(settle_s, 1)},
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m_after": round(os.getloadavg()[0], 2)},
+        "problems": run.problems,
+    }
+
+
+def _provisioned(deals: Any) -> set[str]:
+    return {
+        key for key, detail in deals.detail.items()
+        if detail["open_workspaces"] == 1 and detail["active_jobs"] == 1 and not detail["inactive_jobs"]
+        and not detail["archived_workspaces"]
+    }  # fmt: skip
+
+
+def _plain(result: Any) -> Any:
+    if result is None:
+        return None
+    dump = getattr(result, "model_dump", None)
+    if dump is None:
+        return str(result)
+    data = dump(mode="json")
+    return {key: data[key] for key in ("posted", "already_posted", "rejected", "failed", "summary") if key in data}
