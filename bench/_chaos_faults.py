@@ -58,6 +58,17 @@ async def faults_on(sandbox_url: str, rate: float, latency_ms: float, seed: int)
     return systems
 
 
+async def outage(sandbox_url: str, system: str, seconds: float, restore: dict[str, Any]) -> None:
+    """``system`` answers every request 503 (``Retry-After: 1``) for ``seconds``, then ``restore`` is put back."""
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as http:
+        down = {"unavailable": 1.0, "retry_after_s": 1, "latency_ms": restore.get("latency_ms", 0)}
+        (await http.put(f"/_admin/faults/{system}", json=down)).raise_for_status()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            (await http.put(f"/_admin/faults/{system}", json=restore)).raise_for_status()
+
+
 async def faults_off(sandbox_url: str) -> dict[str, dict[str, int]]:
     """Remove every fault; returns what was injected, per system."""
     async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as http:

@@ -10,6 +10,8 @@ Timetable, as fractions of the fault window T (every offset is drawn from the ru
   meets postings still running;
 - worker SIGKILLs spread over 0.05-0.9 T; the Temporal server restart(s) at 0.5 T (and on);
 - the polling fallback is triggered every ``poll_every_s``;
+- optionally (``outage_seconds``), from 0.25 T NetSuite answers every request 503 for that long: the
+  "system briefly unavailable" of finding 2;
 - T: faults off. Then the polling fallback runs once more, and the run waits for every provisioning,
   posting and invoicing run to close (a second poll picks up runs that failed meanwhile), then counts.
 """
@@ -31,7 +33,7 @@ from typing import Any
 import httpx
 
 from bench._chaos_count import count_deals, count_entries, count_invoices
-from bench._chaos_faults import ProcessChaos, faults_off, faults_on
+from bench._chaos_faults import ProcessChaos, fault_config, faults_off, faults_on, outage
 from bench._chaos_flows import (
     Deadline,
     cli,
@@ -71,6 +73,8 @@ class ChaosOptions:
     server_restarts: int = 1
     fault_seconds: float = 300.0
     poll_every_s: float = 60.0
+    outage_seconds: float = 0.0
+    """NetSuite answers every request 503 for this long (at most 0.7 T), from 0.25 T (0: no outage)."""
     cli_inputs: int = 25
     deadline_seconds: float = 1800.0
     today: date | None = None
@@ -128,6 +132,8 @@ class Run:
         steps.append((0.3 * t, "hostile webhooks", self._webhooks))
         if o.cli_inputs:
             steps.append((0.35 * t, "bad CLI inputs", self._bad_cli(period)))
+        if o.outage_seconds:
+            steps.append((0.25 * t, "NetSuite outage", self._outage))
         for index in range(o.worker_kills):
             offset = t * ((index + 0.5) / o.worker_kills * 0.85 + rng.uniform(-0.04, 0.04))
             steps.append((max(0.05 * t, offset), f"worker kill {index + 1}", self._kill))
@@ -180,6 +186,14 @@ class Run:
             self.say(f"ran {len(self.cli_outcomes)} bad CLI inputs: {bad} with a traceback, exit 0 or no exit")
 
         return go
+
+    async def _outage(self) -> None:
+        o = self.options
+        self.say(f"NetSuite down: every request answered 503 for {o.outage_seconds:g}s")
+        restore = fault_config(o.fault_rate, o.latency_ms, o.seed * 1000 + 99)
+        seconds = min(o.outage_seconds, 0.7 * o.fault_seconds)  # over before the faults go off at T
+        await outage(self.stack.settings.sandbox_url, "netsuite", seconds, restore)
+        self.say("NetSuite back (with the run's usual faults)")
 
     async def _kill(self) -> None:
         await self.chaos.kill_worker(pause_s=self.rng.uniform(0.5, 3.0))
@@ -275,6 +289,7 @@ async def _run(run: Run) -> dict[str, Any]:
     invoice_counts = await count_invoices(netsuite, period, bills, reports)
     reported = {deal.key: await result_of(client, deal.workflow_id) for deal in all_deals}
     posting_results = {wid: await result_of(client, wid) for wid in postings}
+    posting_results[invoicing_id(period)] = await result_of(client, invoicing_id(period))
     return _report(
         run, days, period, deal_counts, entry_counts, invoice_counts, runs, postings, invoicing, reported,
         posting_results, injected, triggers, settle_s, await _sandbox_deliveries(stack.settings.sandbox_url),
@@ -289,7 +304,7 @@ def _report(
     """The run's figures as one JSON-able object."""
     inactive_but_provisioned = [
         key for key, result in reported.items()
-        if getattr(result, "state", None) == "provisioned" and deals.detail[key]["inactive_jobs"]
+        if _field(result, "state") == "provisioned" and deals.detail[key]["inactive_jobs"]
     ]  # fmt: skip
     probe = run.chaos.restart_probe
     gateway_5xx = sum(w.server_error for w in run.webhooks) + deliveries["5xx_other_than_503"]
@@ -324,6 +339,7 @@ def _report(
             "hours_not_invoiced": str(invoices.hours_not_invoiced),
             "hours_invoiced_twice": str(invoices.hours_invoiced_twice),
             "run": invoicing,
+            "outcomes": _outcomes(posting_results.get(invoicing_id(period))),
         },
         "postings": {
             wid: {"status": status, "result": _plain(posting_results.get(wid))} for wid, status in postings.items()
@@ -367,11 +383,20 @@ def _provisioned(deals: Any) -> set[str]:
     }  # fmt: skip
 
 
+def _field(result: Any, name: str) -> Any:
+    """A field of a workflow result, decoded as a model or (without a result type) as a dict."""
+    return result.get(name) if isinstance(result, dict) else getattr(result, name, None)
+
+
 def _plain(result: Any) -> Any:
+    """A posting's counts."""
     if result is None:
         return None
-    dump = getattr(result, "model_dump", None)
-    if dump is None:
-        return str(result)
-    data = dump(mode="json")
+    data = result if isinstance(result, dict) else result.model_dump(mode="json")
     return {key: data[key] for key in ("posted", "already_posted", "rejected", "failed", "summary") if key in data}
+
+
+def _outcomes(result: Any) -> dict[str, int]:
+    """The monthly invoicing's projects by outcome."""
+    projects = _field(result, "projects") or []
+    return dict(Counter(str(_field(project, "outcome")) for project in projects))

@@ -186,6 +186,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--worker-kills", type=int, default=defaults.worker_kills, help="SIGKILLs of the worker")
     parser.add_argument("--server-restarts", type=int, default=defaults.server_restarts, help="Temporal restarts")
     parser.add_argument("--fault-seconds", type=float, default=defaults.fault_seconds, help="how long faults last")
+    parser.add_argument(
+        "--outage-seconds", type=float, default=0.0, help="NetSuite answers 503 to everything this long (default 0)"
+    )
     parser.add_argument("--poll-every", type=float, default=defaults.poll_every_s, help="seconds between polls")
     parser.add_argument("--cli-inputs", type=int, default=defaults.cli_inputs, help="bad CLI inputs (0-25)")
     parser.add_argument("--deadline-minutes", type=float, default=defaults.deadline_seconds / 60, help="hard stop")
@@ -201,6 +204,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     for name in ("fault_seconds", "poll_every", "deadline_minutes"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name):g}")
+    if not 0 <= args.outage_seconds <= 0.7 * args.fault_seconds:
+        parser.error(f"--outage-seconds must be between 0 and 0.7 x --fault-seconds, got {args.outage_seconds:g}")
     if args.latency_ms < 0:
         parser.error(f"--latency-ms must be 0 or more, got {args.latency_ms:g}")
     return args
@@ -212,6 +217,7 @@ def options_from(args: argparse.Namespace) -> ChaosOptions:
         seed=args.seed, deals=args.deals, entries=args.entries, days=args.days, fault_rate=args.fault_rate,
         latency_ms=args.latency_ms, worker_kills=args.worker_kills, server_restarts=args.server_restarts,
         fault_seconds=args.fault_seconds, poll_every_s=args.poll_every, cli_inputs=args.cli_inputs,
+        outage_seconds=args.outage_seconds,
         deadline_seconds=args.deadline_minutes * 60,
     )  # fmt: skip
 
