@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -29,32 +29,42 @@ app = typer.Typer(help="Invoices from posted time and expenses: one project's mo
 
 PeriodOption = Annotated[str, typer.Option("--period", help="The billing month, YYYY-MM (e.g. 2026-10).")]
 WaitOption = Annotated[bool, typer.Option("--wait", help="Wait for the run and print its result.")]
+IssueDateOption = Annotated[
+    str | None,
+    typer.Option("--issue-date", help="The invoices' date, YYYY-MM-DD, after the period (default: today)."),
+]
 
 
-def ended_period(period: str, config: Settings) -> str:
-    """The period, checked: written as YYYY-MM and over in the firm's time zone."""
+def ended_period(period: str, config: Settings, issue_date: str | None = None) -> date | None:
+    """The issue date asked for (None: today), checked with the period: YYYY-MM, over by the issue date."""
     try:
         days = billing_period(period)
     except ValueError as exc:
         raise UserError(f"--period: {exc}") from None
     try:
-        today = firm_day(datetime.now(UTC), config.firm_time_zone)
+        issued = date.fromisoformat(issue_date) if issue_date is not None else None
+    except ValueError:
+        raise UserError(f"--issue-date: {issue_date!r} is not a date written as YYYY-MM-DD") from None
+    try:
+        today = issued or firm_day(datetime.now(UTC), config.firm_time_zone)
     except ValueError as exc:
         raise UserError(f"PSFLOW_FIRM_TIME_ZONE: {exc}") from None
     if today <= days.end:
         raise UserError(f"period {period} runs until {days.end}: invoice it on or after {days.end + timedelta(days=1)}")
-    return period
+    return issued
 
 
 async def start_invoice(
-    client: Client, config: Settings, project_id: str, period: str
+    client: Client, config: Settings, project_id: str, period: str, *, issue_date: date | None = None
 ) -> tuple[WorkflowHandle[Any, InvoiceProjectResult], bool]:
     """Start (or join) the project's invoicing run for the period; True when it had already completed."""
     run_id = workflow_id(project_id, period)
     try:
         handle = await client.start_workflow(
             InvoiceProjectWorkflow.run,
-            InvoiceProjectInput(project_id=project_id, period=period, time_zone=config.firm_time_zone),
+            InvoiceProjectInput(
+                project_id=project_id, period=period, time_zone=config.firm_time_zone, issue_date=issue_date
+            ),
             id=run_id,
             task_queue=config.task_queue("flows"),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -66,11 +76,13 @@ async def start_invoice(
     return handle, False
 
 
-async def start_month(client: Client, config: Settings, period: str) -> WorkflowHandle[Any, MonthlyInvoicingResult]:
+async def start_month(
+    client: Client, config: Settings, period: str, *, issue_date: date | None = None
+) -> WorkflowHandle[Any, MonthlyInvoicingResult]:
     """Start (or join) the month's invoicing run; a finished one is run again (children dedupe)."""
     return await client.start_workflow(
         MonthlyInvoicingWorkflow.run,
-        MonthlyInvoicingInput(period=period, time_zone=config.firm_time_zone),
+        MonthlyInvoicingInput(period=period, time_zone=config.firm_time_zone, issue_date=issue_date),
         id=month_workflow_id(period),
         task_queue=config.task_queue("flows"),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -112,15 +124,16 @@ def run(
     project: Annotated[str, typer.Option("--project", help="The project's canonical id, e.g. PRJ-0001.")],
     period: PeriodOption,
     wait: WaitOption = False,
+    issue_date: IssueDateOption = None,
 ) -> None:
     """Invoice one project for one month, exactly once: a repeat shows the invoice already made."""
     config = settings()
-    ended_period(period, config)
+    issued = ended_period(period, config, issue_date)
     _check_project(config, project)
 
     async def go() -> None:
         client = await temporal(config)
-        handle, done = await start_invoice(client, config, project, period)
+        handle, done = await start_invoice(client, config, project, period, issue_date=issued)
         url = workflow_url(config, handle.id)
         if not (wait or done):
             out.print(f"invoicing {project} for {period}: {handle.id}", highlight=False)
@@ -135,14 +148,14 @@ def run(
 
 @app.command("run-month")
 @friendly
-def run_month(period: PeriodOption, wait: WaitOption = False) -> None:
+def run_month(period: PeriodOption, wait: WaitOption = False, issue_date: IssueDateOption = None) -> None:
     """Invoice every project with posted, unbilled billable work for one month (each exactly once)."""
     config = settings()
-    ended_period(period, config)
+    issued = ended_period(period, config, issue_date)
 
     async def go() -> None:
         client = await temporal(config)
-        handle = await start_month(client, config, period)
+        handle = await start_month(client, config, period, issue_date=issued)
         url = workflow_url(config, handle.id)
         if not wait:
             out.print(f"invoicing {period}: {handle.id}", highlight=False)

@@ -36,6 +36,17 @@ TEST_TODAY = date.fromisoformat(os.environ.get("PSFLOW_TEST_TODAY") or PINNED_TO
 os.environ["PSFLOW_SANDBOX_TODAY"] = TEST_TODAY.isoformat()
 
 
+def anchor_month_day(months: int, day: int) -> date:
+    """Day ``day`` of the month ``months`` after the anchor's.
+
+    The sandbox's NetSuite has a period for each month from 12 before the anchor's to 3 after it,
+    open from the month before the anchor's on: ``anchor_month_day(2, 16)`` is an open day with no
+    demo time on it, ``anchor_month_day(-10, 14)`` a day in a closed period.
+    """
+    index = TEST_TODAY.year * 12 + TEST_TODAY.month - 1 + months
+    return date(index // 12, index % 12 + 1, day)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real ``temporal server start-dev`` for the session, with psflow's search attributes."""

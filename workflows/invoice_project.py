@@ -4,7 +4,8 @@ One run per project and period (``invoice:{project_id}:{YYYY-MM}``), started by 
 invoicing run or ``psflow invoice run``; a second start of the same id joins the running run or
 finds the completed one, so a project is never invoiced twice for a period. The invoice bills the
 project's posted, unbilled billable time and expenses dated up to the period's last day, issued
-on the day the run starts in the firm's time zone; a period that has not ended is refused.
+on the day the run starts in the firm's time zone (or on the issue date the input names); a period
+that has not ended by the issue date is refused.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ class InvoiceProjectInput(BaseModel):
     time_zone: str = "UTC"
     step_attempts: int = Field(default=8, ge=1)
     """Attempts per step before it counts as failed for good (transient faults retry)."""
+    issue_date: date | None = None
+    """The invoice's date; None: the day the run starts in the firm's time zone."""
 
 
 class InvoiceProjectResult(BaseModel):
@@ -98,7 +101,7 @@ class InvoiceProjectWorkflow:
     @workflow.run
     async def run(self, input: InvoiceProjectInput) -> InvoiceProjectResult:
         period = checked(lambda: billing_period(input.period))
-        issue_date = checked(lambda: firm_day(workflow.now(), input.time_zone))
+        issue_date = input.issue_date or checked(lambda: firm_day(workflow.now(), input.time_zone))
         if issue_date <= period.end:
             raise ApplicationError(
                 f"period {input.period} runs until {period.end}: "

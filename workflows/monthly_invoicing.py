@@ -11,7 +11,7 @@ reported as such, and one whose earlier run failed is invoiced again.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -49,6 +49,8 @@ class MonthlyInvoicingInput(BaseModel):
     parallel: int = Field(default=10, ge=1, le=200)
     """Projects invoiced at the same time (NetSuite's concurrency limit is per account)."""
     step_attempts: int = Field(default=8, ge=1)
+    issue_date: date | None = None
+    """The invoices' date; None: the day each project's run starts in the firm's time zone."""
 
 
 class ProjectInvoicing(BaseModel):
@@ -114,7 +116,11 @@ class MonthlyInvoicingWorkflow:
             handle = await workflow.start_child_workflow(
                 InvoiceProjectWorkflow.run,
                 InvoiceProjectInput(
-                    project_id=project_id, period=period, time_zone=input.time_zone, step_attempts=input.step_attempts
+                    project_id=project_id,
+                    period=period,
+                    time_zone=input.time_zone,
+                    step_attempts=input.step_attempts,
+                    issue_date=input.issue_date,
                 ),
                 id=child_id,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,

@@ -29,9 +29,12 @@ from stack.connectors import Connectors
 from stack.settings import Settings
 from store import LedgerEntry, Store
 from store.invoicing import INVOICE_POSTED, rows_of_invoice
+from tests.conftest import TEST_TODAY
 
-PERIOD = previous_period(datetime.now(UTC).date())
-"""Last month: open in the sandbox's NetSuite, and over, so it can be invoiced."""
+PERIOD = previous_period(TEST_TODAY)
+"""The month before the sandbox's anchor: open in its NetSuite, and over by ``ISSUED``."""
+ISSUED = TEST_TODAY
+"""Every invoice here is dated the anchor day, so a run means the same on any calendar day."""
 DAYS = billing_period(PERIOD)
 APPROVED_AT = datetime.combine(DAYS.end, datetime.min.time(), UTC)
 
@@ -156,7 +159,7 @@ async def test_invoice_totals_are_billable_hours_times_rates_plus_expenses_per_c
             Work.time(last, "1.75", "212.50"),  # the ledger rounds each entry: 371.88 ...
             Work.time(last, "0.25", "212.50"),  # ... and 53.13; the invoice rounds its line once: 425.00
             Work.time(mid, "4", "185.00", billable=False),
-            Work.time(datetime.now(UTC).date(), "8", "185.00"),  # after the period: next cycle's
+            Work.time(TEST_TODAY, "8", "185.00"),  # after the period: next cycle's
             Work.expense(first, "42.50"),
             Work.expense(last, "118.20"),
             Work.expense(mid, "99.99", billable=False),
@@ -164,7 +167,7 @@ async def test_invoice_totals_are_billable_hours_times_rates_plus_expenses_per_c
         ],
     )
     async with worker.running_workers(temporal_client, flow_settings):
-        handle, already = await start_invoice(temporal_client, flow_settings, project, PERIOD)
+        handle, already = await start_invoice(temporal_client, flow_settings, project, PERIOD, issue_date=ISSUED)
         result = await handle.result()
 
     # by hand: 240.00 * 8 = 1920.00; 212.50 * (1.75 + 0.25) = 425.00; 185.00 * (7.5 + 6.25) = 2543.75;
@@ -209,13 +212,13 @@ async def test_a_project_and_period_is_invoiced_once_however_often_and_concurren
     invoice_id = f"inv:{project}:{PERIOD}"
     async with worker.running_workers(temporal_client, flow_settings):
         starts = await asyncio.gather(
-            start_invoice(temporal_client, flow_settings, project, PERIOD),
-            start_invoice(temporal_client, flow_settings, project, PERIOD),
-            start_month(temporal_client, flow_settings, PERIOD),
+            start_invoice(temporal_client, flow_settings, project, PERIOD, issue_date=ISSUED),
+            start_invoice(temporal_client, flow_settings, project, PERIOD, issue_date=ISSUED),
+            start_month(temporal_client, flow_settings, PERIOD, issue_date=ISSUED),
         )
         results = await asyncio.gather(starts[0][0].result(), starts[1][0].result(), starts[2].result())
-        again, already = await start_invoice(temporal_client, flow_settings, project, PERIOD)
-        month_again = await (await start_month(temporal_client, flow_settings, PERIOD)).result()
+        again, already = await start_invoice(temporal_client, flow_settings, project, PERIOD, issue_date=ISSUED)
+        month_again = await (await start_month(temporal_client, flow_settings, PERIOD, issue_date=ISSUED)).result()
         cli_output = await asyncio.to_thread(_cli, flow_settings, "run", "--project", project)
 
     assert results[0] == results[1] and results[0].totals == {"USD": Decimal("1225.00")}
@@ -248,9 +251,9 @@ async def test_a_project_with_nothing_billable_gets_no_invoice(
     store.upgrade()
     await post_work(connectors, store, project, [Work.time(DAYS.start, "3", "200.00", currency="EUR", billable=False)])
     async with worker.running_workers(temporal_client, flow_settings):
-        handle, _ = await start_invoice(temporal_client, flow_settings, project, PERIOD)
+        handle, _ = await start_invoice(temporal_client, flow_settings, project, PERIOD, issue_date=ISSUED)
         result = await handle.result()
-        month = await (await start_month(temporal_client, flow_settings, PERIOD)).result()
+        month = await (await start_month(temporal_client, flow_settings, PERIOD, issue_date=ISSUED)).result()
     assert result.status == "nothing_to_invoice" and result.invoices == [] and result.totals == {}
     assert month.projects == []
     assert await erp_invoices(connectors, project) == []
@@ -268,7 +271,7 @@ async def test_an_invoice_committed_whose_answer_was_lost_is_written_once(
     async with httpx.AsyncClient(base_url=flow_settings.sandbox_url) as http:
         (await http.put("/_admin/faults/netsuite", json=fault)).raise_for_status()
         async with worker.running_workers(temporal_client, flow_settings):
-            handle, _ = await start_invoice(temporal_client, flow_settings, project, PERIOD)
+            handle, _ = await start_invoice(temporal_client, flow_settings, project, PERIOD, issue_date=ISSUED)
             result = await handle.result()
         injected = (await http.get("/_admin/faults")).json()["counters"]["netsuite"]["commit_then_fail"]
     assert injected == 1
@@ -299,7 +302,7 @@ async def test_a_project_netsuite_does_not_know_fails_in_one_line_and_keeps_its_
     assert store.record_posting(row)
     async with worker.running_workers(temporal_client, flow_settings):
         output = await asyncio.to_thread(_cli, flow_settings, "run", "--project", "PRJ-GONE")
-        month = await (await start_month(temporal_client, flow_settings, PERIOD)).result()
+        month = await (await start_month(temporal_client, flow_settings, PERIOD, issue_date=ISSUED)).result()
     assert [(p.project_id, p.outcome) for p in month.projects] == [("PRJ-GONE", "failed")]
     assert "NetSuite has no job with external id 'PRJ-GONE'" in (month.projects[0].error or "")
     assert output.exit_code == 1
@@ -320,4 +323,6 @@ def _cli(config: Settings, *args: str) -> Any:
         "PSFLOW_SETTINGS_FILE": "",
         "COLUMNS": "200",
     }
-    return CliRunner().invoke(cli.app, ["invoice", *args, "--period", PERIOD, "--wait"], env=env)
+    return CliRunner().invoke(
+        cli.app, ["invoice", *args, "--period", PERIOD, "--issue-date", ISSUED.isoformat(), "--wait"], env=env
+    )

@@ -84,7 +84,7 @@ def time_entry(entry_id: str = "kantata:te-1", *, day: date = OPEN_DAY, hours: s
         date_performed=day,
         hours=Decimal(hours),
         approval=ApprovalState.APPROVED,
-        approved_at=datetime(2026, 11, 20, tzinfo=UTC),
+        approved_at=datetime.combine(day, datetime.min.time(), UTC) + timedelta(days=1),
         **extra,
     )
 

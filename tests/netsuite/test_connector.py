@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
@@ -225,10 +225,10 @@ async def test_an_invoice_replaces_its_lines_on_update(netsuite: NetSuiteConnect
         id="psflow:inv-PRJ-0001-2026-11",
         customer_id=PRJ_0001_CLIENT,
         project_id="PRJ-0001",
-        period=DateRange(start=date(2026, 11, 1), end=date(2026, 11, 30)),
+        period=DateRange(start=OPEN_DAY.replace(day=1), end=OPEN_DAY),
         currency="USD",
         issue_date=OPEN_DAY,
-        due_date=date(2026, 12, 3),
+        due_date=OPEN_DAY + timedelta(days=30),
         lines=(line, line.model_copy(update={"description": "Analyst hours"})),
     )
     refs = {"customer_internal_id": job.customer_internal_id, "job_internal_id": job.internal_id}

@@ -27,7 +27,7 @@ from canonical import (
 from connectors.netsuite import AccountingPeriod, JobRecord, MappingError, TimeBillRow, mapping
 from connectors.netsuite._values import differences, format_duration, idempotency_key, parse_date, parse_duration
 from connectors.netsuite.settings import DEMO_CURRENCY_IDS, DEMO_TERMS_IDS
-from tests.netsuite.conftest import time_entry
+from tests.netsuite.conftest import OPEN_DAY, time_entry
 
 ADDRESS = Address(line1="141 King Street", city="London", region="Greater London", postal_code="EC4X 7EA", country="GB")
 
@@ -215,7 +215,7 @@ def test_time_bill_body(entry_extra: dict[str, Any], task_id: str | None, expect
         "externalId": "kantata:te-9",
         "employee": {"id": "1"},
         "customer": {"id": "52"},
-        "tranDate": "2026-11-03",
+        "tranDate": OPEN_DAY.isoformat(),
         "hours": "8:30",
         "isBillable": True,
         "rate": 187.5,
