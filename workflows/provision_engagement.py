@@ -336,7 +336,7 @@ class ProvisionEngagementWorkflow:
             self._result.sla_breached = True
             workflow.upsert_search_attributes([sa.SLA_BREACHED.value_set(True)])
             alert = CloudEvent(
-                id=f"{self._engagement_id}:sla.breached",
+                id=self._event_id("sla.breached"),
                 source=EVENT_SOURCE,
                 type="com.psflow.engagement.sla_breached",
                 subject=self._engagement_id,
@@ -349,9 +349,17 @@ class ProvisionEngagementWorkflow:
         self._state = state
         workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(state)])
 
+    def _event_id(self, kind: str) -> str:
+        """One id per run and kind: retries of a publish dedupe, a redo's events are new ones.
+
+        A run triggered again after a compensation publishes ``project.activated`` once more; with the
+        first run's id the receiver would drop it as a duplicate and staffing would keep the retraction.
+        """
+        return f"{self._engagement_id}:{kind}:{workflow.info().run_id}"
+
     def _event(self, kind: str, engagement: Engagement, code: str | None = None) -> CloudEvent:
         return CloudEvent(
-            id=f"{engagement.id}:{kind}",
+            id=self._event_id(kind),
             source=EVENT_SOURCE,
             type=f"com.psflow.{kind}",
             subject=engagement.id,
