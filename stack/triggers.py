@@ -44,7 +44,7 @@ async def trigger_provisioning(
     """Start or signal the deal's provisioning run; returns its handle and whether the deal was already done.
 
     Args:
-        limits: Overrides of ``ProvisionEngagementInput`` (``sla``, ``resolution_timeout``, ``step_attempts``).
+        limits: Overrides of ``ProvisionEngagementInput`` (``sla``, ``resolution_timeout``, retry intervals).
     """
     trigger = Trigger(source=source, event_id=event_id, received_at=datetime.now(UTC))
     run_id = workflow_id(crm, opportunity_id)

@@ -1,4 +1,4 @@
-"""NetSuite's value formats and the comparisons and keys built on them (all pure).
+"""NetSuite's value formats and the comparisons built on them (all pure).
 
 Durations are ``H:MM`` to the minute; dates are ISO in REST and, in SuiteQL, the account's
 date format (``M/D/YYYY`` for US English); list values are internal ids from the account.
@@ -6,9 +6,6 @@ date format (``M/D/YYYY`` for US English); list values are internal ids from the
 
 from __future__ import annotations
 
-import hashlib
-import json
-import uuid
 from collections.abc import Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -18,14 +15,11 @@ __all__ = [
     "MappingError",
     "differences",
     "format_duration",
-    "idempotency_key",
     "lookup_id",
     "parse_date",
     "parse_duration",
     "ref",
 ]
-
-_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4a8e-9d0b-5c3b2a1e7f40")
 
 
 class MappingError(ValueError):
@@ -98,12 +92,3 @@ def _same(current: Any, wanted: Any) -> bool:
     if isinstance(wanted, int | float):
         return isinstance(current, int | float) and Decimal(str(current)) == Decimal(str(wanted))
     return bool(current == wanted)
-
-
-def idempotency_key(record_type: str, external_id: str, body: Mapping[str, Any]) -> str:
-    """A deterministic ``X-NetSuite-Idempotency-Key``: the same write always gets the same UUID.
-
-    It covers the body too, so a corrected entry (new hours) is a new request, not a replay.
-    """
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{record_type}:{external_id}:{digest}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -23,7 +24,7 @@ from canonical import (
 )
 from connectors._core import BusinessError, PermanentError
 from connectors.netsuite import NetSuiteConnector, is_closed_period
-from tests.netsuite.conftest import CLOSED_DAY, FIRM, OPEN_DAY, PRJ_0001_CLIENT, count, time_entry
+from tests.netsuite.conftest import CLOSED_DAY, FIRM, OPEN_DAY, PRJ_0001_CLIENT, count, settings, time_entry
 
 RATE = Money.of("150", "USD")
 NEW_CUSTOMER = Customer(
@@ -106,6 +107,36 @@ async def test_inactivating_a_job_is_idempotent_and_an_upsert_reactivates_it(net
     )  # fmt: skip
     job = await netsuite.get_job("PRJ-0002")
     assert job is not None and not job.inactive
+
+
+class Recording(httpx.AsyncBaseTransport):
+    """The emulator's transport, keeping every request the connector sends."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.requests = inner, list[httpx.Request]()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_redo_after_the_compensation_reactivates_the_same_job(transport: httpx.ASGITransport) -> None:
+    # Provision, compensate, provision again with the very same body: NetSuite must apply the redo.
+    recording = Recording(transport)
+    async with NetSuiteConnector(settings(), transport=recording) as netsuite:
+        customer_id = await netsuite.upsert_customer(NEW_CUSTOMER)
+        upsert = functools.partial(
+            netsuite.upsert_job, NEW_PROJECT, customer_internal_id=customer_id,
+            billing_type=BillingType.FIXED_FEE, currency="EUR", terms="Net 30", rate_card_id="RC-EUR",
+        )  # fmt: skip
+        first = await upsert()
+        await netsuite.inactivate_job(NEW_PROJECT.id)
+        again = await upsert()
+        record = await netsuite.get_job(NEW_PROJECT.id)
+    assert again == first and record is not None and not record.inactive
+    # Synchronous upserts rest on the external id; NetSuite ignores an idempotency key on them.
+    writes = [r for r in recording.requests if r.method in ("PUT", "PATCH", "POST") and "/record/" in r.url.path]
+    assert writes and not any("X-NetSuite-Idempotency-Key" in r.headers for r in writes)
 
 
 async def test_a_time_bill_is_created_then_found_then_updated(

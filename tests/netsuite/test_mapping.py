@@ -25,7 +25,7 @@ from canonical import (
     Task,
 )
 from connectors.netsuite import AccountingPeriod, JobRecord, MappingError, TimeBillRow, mapping
-from connectors.netsuite._values import differences, format_duration, idempotency_key, parse_date, parse_duration
+from connectors.netsuite._values import differences, format_duration, parse_date, parse_duration
 from connectors.netsuite.settings import DEMO_CURRENCY_IDS, DEMO_TERMS_IDS
 from tests.netsuite.conftest import OPEN_DAY, time_entry
 
@@ -303,14 +303,6 @@ def test_invoice_body_rounds_line_amounts() -> None:
 )
 def test_differences(existing: dict[str, Any], desired: dict[str, Any], changed: list[str]) -> None:
     assert differences(existing, desired) == changed
-
-
-def test_idempotency_keys_follow_the_write() -> None:
-    body = {"hours": "7:30", "tranDate": "2026-11-03"}
-    key = idempotency_key("timeBill", "kantata:1", body)
-    assert key == idempotency_key("timeBill", "kantata:1", dict(reversed(body.items())))
-    assert key != idempotency_key("timeBill", "kantata:1", {**body, "hours": "8:00"})
-    assert key != idempotency_key("expenseReport", "kantata:1", body)
 
 
 def test_suiteql_rows_become_models() -> None:
