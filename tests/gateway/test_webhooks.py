@@ -23,6 +23,7 @@ from tests.gateway.conftest import (
     open_gateway,
     relay_headers,
     unique_deal,
+    unique_opportunity,
 )
 from workflows.provision_engagement import workflow_id
 
@@ -204,7 +205,7 @@ async def test_a_proxied_gateway_verifies_against_its_public_url(settings: Setti
 
 
 async def test_a_relayed_salesforce_win_starts_the_opportunitys_run(gateway: Gateway) -> None:
-    opportunity = f"006T{unique_deal()}AAA"
+    opportunity = unique_opportunity()
     event = change_event(opportunity)
     body = encode(event)
     response = await gateway.post(SALESFORCE, body, relay_headers(body))
@@ -218,7 +219,7 @@ async def test_a_relayed_salesforce_win_starts_the_opportunitys_run(gateway: Gat
 
 
 async def test_a_relayed_stage_change_that_is_not_a_win_starts_nothing(gateway: Gateway) -> None:
-    opportunity = f"006T{unique_deal()}AAA"
+    opportunity = unique_opportunity()
     body = encode(change_event(opportunity, stage="Closed Lost"))
     response = await gateway.post(SALESFORCE, body, relay_headers(body))
     assert response.json() == {"accepted": [], "duplicates": 0, "ignored": 1}
@@ -238,7 +239,7 @@ async def test_a_relayed_stage_change_that_is_not_a_win_starts_nothing(gateway: 
 async def test_forged_stale_or_unsigned_relay_events_get_401_and_start_nothing(
     gateway: Gateway, make_headers: Any, status: int, words: str
 ) -> None:
-    opportunity = f"006T{unique_deal()}AAA"
+    opportunity = unique_opportunity()
     body = encode(change_event(opportunity))
     response = await gateway.post(SALESFORCE, body, make_headers(body))
     assert response.status_code == status, response.text
