@@ -275,7 +275,8 @@ async def test_when_temporal_refuses_the_sender_gets_503_and_its_retry_is_acted_
     async for broken in open_gateway(settings, elsewhere):
         response = await broken.post(HUBSPOT, body, hubspot_headers(body))
         assert response.status_code == 503, response.text
-        assert "retry the delivery" in response.json()["message"]
+        assert "nothing was recorded, retry the delivery" in response.json()["message"]
+        assert response.headers["retry-after"] == "10"
     async for gateway in open_gateway(settings, temporal_client):  # same store: the claim was released
         retried = await gateway.post(HUBSPOT, body, hubspot_headers(body))
         assert retried.json() == {"accepted": [workflow_id("hubspot", deal)], "duplicates": 0, "ignored": 0}
