@@ -11,7 +11,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from canonical.record_ids import InvalidRecordId
 from stack.settings import Settings
+from stack.triggers import trigger_provisioning
 from tests.gateway.conftest import (
     HUBSPOT_SECRET,
     RELAY_SECRET,
@@ -285,3 +287,20 @@ async def test_when_temporal_refuses_the_sender_gets_503_and_its_retry_is_acted_
 async def test_unknown_routes_and_methods_are_not_webhooks(gateway: Gateway) -> None:
     assert (await gateway.http.get(HUBSPOT)).status_code == 405
     assert (await gateway.http.post("/webhooks/pipedrive", content=b"[]")).status_code == 404
+
+
+async def test_the_trigger_refuses_a_non_id_and_runs_a_salesforce_id_under_its_18_character_form(
+    settings: Settings, temporal_client: Client
+) -> None:
+    with pytest.raises(InvalidRecordId):
+        await trigger_provisioning(temporal_client, settings, crm="hubspot", opportunity_id="-5", source="cli")
+    gateway_run = workflow_id("hubspot", "-5")
+    assert not [w async for w in temporal_client.list_workflows(f"WorkflowId = '{gateway_run}'")]
+    opportunity = unique_opportunity()
+    handle, _ = await trigger_provisioning(
+        temporal_client, settings, crm="salesforce", opportunity_id=opportunity[:15], source="cli"
+    )
+    try:
+        assert handle.id == workflow_id("salesforce", opportunity)
+    finally:
+        await handle.terminate(reason="gateway test finished")
