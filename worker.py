@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
+from activities.invoice_lines import LineGrouping
 from activities.invoicing import InvoicingActivities
 from activities.posting import PostingActivities
 from activities.psa import PsaActivities
@@ -76,14 +77,16 @@ def workflows() -> list[type]:
     ]
 
 
-def activities(connectors: Connectors, store: Store) -> dict[str, list[Callable[..., Any]]]:
+def activities(
+    connectors: Connectors, store: Store, *, invoice_lines: LineGrouping = "entry"
+) -> dict[str, list[Callable[..., Any]]]:
     """Every activity, by the domain whose task queue it runs on."""
     crm = CrmActivities(
         {"salesforce": SalesforceReader(connectors.salesforce), "hubspot": HubSpotReader(connectors.hubspot)}
     )
     psa = PsaActivities(connectors.kantata, store)
     erp = ErpActivities(connectors.netsuite, store)
-    invoicing = InvoicingActivities(connectors.netsuite, store)
+    invoicing = InvoicingActivities(connectors.netsuite, store, lines=invoice_lines)
     posting = PostingActivities(connectors.kantata, connectors.netsuite, store)
     events = EventActivities(connectors.events)
     by_domain: dict[str, list[Callable[..., Any]]] = {
@@ -137,7 +140,7 @@ async def running_workers(client: Client, settings: Settings) -> AsyncIterator[S
     store = Store(settings.store_url)
     await asyncio.to_thread(store.upgrade)
     connectors = Connectors.build(settings)
-    workers = build_workers(client, settings, activities(connectors, store))
+    workers = build_workers(client, settings, activities(connectors, store, invoice_lines=settings.invoice_lines))
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
     try:
         yield workers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +14,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 
 from activities.invoicing import billing_period, firm_day
+from canonical import Money
 from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url
 from stack.settings import Settings
 from store import Store
@@ -158,6 +160,12 @@ def run_month(period: PeriodOption, wait: WaitOption = False) -> None:
     asyncio.run(go())
 
 
+def money(amount: Decimal, currency: str) -> str:
+    """An amount with thousands separators and its currency's minor unit (1,468.75; 12,345 JPY; 0.514 KWD)."""
+    places = Money(amount=amount, currency=currency).minor_units
+    return f"{amount:,.{places}f}"
+
+
 def _print_invoice(result: InvoiceProjectResult, *, already: bool) -> None:
     if result.status == "nothing_to_invoice":
         out.print(
@@ -173,9 +181,9 @@ def _print_invoice(result: InvoiceProjectResult, *, already: bool) -> None:
             invoice.invoice_id,
             invoice.erp_id,
             invoice.currency,
-            f"{invoice.total:,.2f}",
-            f"{invoice.fees:,.2f}",
-            f"{invoice.expenses:,.2f}",
+            money(invoice.total, invoice.currency),
+            money(invoice.fees, invoice.currency),
+            money(invoice.expenses, invoice.currency),
             f"{invoice.hours.normalize():f}",
             str(invoice.entries),
             invoice.due_date.isoformat(),
@@ -186,10 +194,10 @@ def _print_invoice(result: InvoiceProjectResult, *, already: bool) -> None:
 def _print_month(result: MonthlyInvoicingResult) -> None:
     grid = table("project", "outcome", "totals", "detail", title=f"invoicing {result.period}")
     for project in result.projects:
-        totals = ", ".join(f"{total:,.2f} {currency}" for currency, total in sorted(project.totals.items()))
+        totals = ", ".join(f"{money(total, currency)} {currency}" for currency, total in sorted(project.totals.items()))
         grid.add_row(project.project_id, project.outcome, totals or "-", project.error or project.workflow_id)
     out.print(grid)
-    summary = ", ".join(f"{total:,.2f} {currency}" for currency, total in sorted(result.totals.items()))
+    summary = ", ".join(f"{money(total, currency)} {currency}" for currency, total in sorted(result.totals.items()))
     out.print(
         f"{result.count('invoiced')} invoiced, {result.count('nothing_to_invoice')} with nothing to invoice, "
         f"{result.count('already_started')} already invoiced or in progress, {result.count('failed')} failed"

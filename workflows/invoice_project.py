@@ -10,7 +10,7 @@ on the day the run starts in the firm's time zone; a period that has not ended i
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
@@ -126,12 +126,12 @@ class InvoiceProjectWorkflow:
             totals=outcome.totals,
         )
         for invoice in outcome.invoices:
-            for event in self._events(result, invoice, period):
+            for event in invoice_events(result, invoice, period, workflow.now()):
                 await workflow.execute_activity_method(
                     EventActivities.publish, event, **step_options("events", input.step_attempts)
                 )
         if outcome.invoices:
-            for table, rows in self._rows(result, period, issue_date).items():
+            for table, rows in analytics_rows(result, period, issue_date, workflow.now()).items():
                 await workflow.execute_activity_method(
                     EventActivities.push_rows,
                     AnalyticsRows(table=table, rows=rows),
@@ -140,80 +140,88 @@ class InvoiceProjectWorkflow:
         workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(result.status)])
         return result
 
-    @staticmethod
-    def _events(result: InvoiceProjectResult, invoice: PostedInvoice, period: DateRange) -> list[CloudEvent]:
-        common = {
-            "invoice_id": invoice.invoice_id,
-            "project_id": result.project_id,
-            "customer_id": result.customer_id,
-            "period": result.period,
-            "currency": invoice.currency,
-        }
-        posted = CloudEvent(
-            id=f"{invoice.invoice_id}:invoice.posted",
-            source=EVENT_SOURCE,
-            type="com.psflow.invoice.posted",
-            subject=invoice.invoice_id,
-            time=workflow.now(),
-            data={
-                **common,
+
+def invoice_events(
+    result: InvoiceProjectResult, invoice: PostedInvoice, period: DateRange, now: datetime
+) -> list[CloudEvent]:
+    """The ``invoice.posted`` and ``revenue.recognized`` events of one posted invoice: its figures, as posted."""
+    common: dict[str, Any] = {
+        "invoice_id": invoice.invoice_id,
+        "project_id": result.project_id,
+        "customer_id": result.customer_id,
+        "period": result.period,
+        "currency": invoice.currency,
+    }
+    posted = CloudEvent(
+        id=f"{invoice.invoice_id}:invoice.posted",
+        source=EVENT_SOURCE,
+        type="com.psflow.invoice.posted",
+        subject=invoice.invoice_id,
+        time=now,
+        data={
+            **common,
+            "erp_id": invoice.erp_id,
+            "total": str(invoice.total),
+            "issue_date": invoice.issue_date.isoformat(),
+            "due_date": invoice.due_date.isoformat(),
+            "entries": invoice.entries,
+            "lines": invoice.lines,
+        },
+    )
+    revenue = CloudEvent(
+        id=f"{invoice.invoice_id}:revenue.recognized",
+        source=EVENT_SOURCE,
+        type="com.psflow.revenue.recognized",
+        subject=invoice.invoice_id,
+        time=now,
+        data={
+            **common,
+            "period_start": period.start.isoformat(),
+            "period_end": period.end.isoformat(),
+            "fees": str(invoice.fees),
+            "expenses": str(invoice.expenses),
+            "hours": str(invoice.hours),
+            "minutes": invoice.minutes,
+            "amount": str(invoice.total),
+        },
+    )
+    return [posted, revenue]
+
+
+def analytics_rows(
+    result: InvoiceProjectResult, period: DateRange, issue_date: date, now: datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """The ``invoices`` and ``revenue`` analytics rows of the run's invoices."""
+    lag_days = (issue_date - period.end).days
+    return {
+        "invoices": [
+            {
+                "invoice_id": invoice.invoice_id,
                 "erp_id": invoice.erp_id,
+                "project_id": result.project_id,
+                "customer_id": result.customer_id,
+                "period": result.period,
+                "currency": invoice.currency,
                 "total": str(invoice.total),
                 "issue_date": invoice.issue_date.isoformat(),
                 "due_date": invoice.due_date.isoformat(),
-                "entries": invoice.entries,
-                "lines": invoice.lines,
-            },
-        )
-        revenue = CloudEvent(
-            id=f"{invoice.invoice_id}:revenue.recognized",
-            source=EVENT_SOURCE,
-            type="com.psflow.revenue.recognized",
-            subject=invoice.invoice_id,
-            time=workflow.now(),
-            data={
-                **common,
-                "period_start": period.start.isoformat(),
-                "period_end": period.end.isoformat(),
+                "invoice_lag_days": lag_days,
+                "posted_at": now.isoformat(),
+            }
+            for invoice in result.invoices
+        ],
+        "revenue": [
+            {
+                "project_id": result.project_id,
+                "customer_id": result.customer_id,
+                "period": result.period,
+                "currency": invoice.currency,
                 "fees": str(invoice.fees),
                 "expenses": str(invoice.expenses),
                 "hours": str(invoice.hours),
-                "amount": str(invoice.total),
-            },
-        )
-        return [posted, revenue]
-
-    @staticmethod
-    def _rows(result: InvoiceProjectResult, period: DateRange, issue_date: date) -> dict[str, list[dict[str, Any]]]:
-        lag_days = (issue_date - period.end).days
-        return {
-            "invoices": [
-                {
-                    "invoice_id": invoice.invoice_id,
-                    "erp_id": invoice.erp_id,
-                    "project_id": result.project_id,
-                    "customer_id": result.customer_id,
-                    "period": result.period,
-                    "currency": invoice.currency,
-                    "total": str(invoice.total),
-                    "issue_date": invoice.issue_date.isoformat(),
-                    "due_date": invoice.due_date.isoformat(),
-                    "invoice_lag_days": lag_days,
-                    "posted_at": workflow.now().isoformat(),
-                }
-                for invoice in result.invoices
-            ],
-            "revenue": [
-                {
-                    "project_id": result.project_id,
-                    "customer_id": result.customer_id,
-                    "period": result.period,
-                    "currency": invoice.currency,
-                    "fees": str(invoice.fees),
-                    "expenses": str(invoice.expenses),
-                    "hours": str(invoice.hours),
-                    "revenue": str(invoice.total),
-                }
-                for invoice in result.invoices
-            ],
-        }
+                "minutes": invoice.minutes,
+                "revenue": str(invoice.total),
+            }
+            for invoice in result.invoices
+        ],
+    }

@@ -54,9 +54,9 @@ async def record(settings: Settings) -> None:
     connectors = Connectors.build(settings)
     store = Store(settings.store_url)
     store.upgrade()
-    eur = [Work.time(DAYS.start, "7.5", "160.00", currency="EUR"), Work.expense(DAYS.end, "64.10", currency="EUR")]
+    eur = [Work.time(DAYS.start, 450, "160.00", currency="EUR"), Work.expense(DAYS.end, "64.10", currency="EUR")]
     await post_work(connectors, store, "PRJ-0012", eur)
-    usd = [Work.time(DAYS.start + timedelta(days=3), "6", "175.00"), Work.expense(DAYS.end, "12.00")]
+    usd = [Work.time(DAYS.start + timedelta(days=3), 360, "175.00"), Work.expense(DAYS.end, "12.00")]
     await post_work(connectors, store, "PRJ-0008", usd)
     async with worker.running_workers(client, settings):
         project, _ = await start_invoice(client, settings, "PRJ-0012", PERIOD)

@@ -43,7 +43,7 @@ def post(store: Store, source_id: str, day: date, amount: str = "100", **changes
         "business_date": day,
         "amount": Decimal(amount),
         "currency": "USD",
-        "hours": Decimal(1),
+        "minutes": 60,
         "run_id": "run-1",
     }
     values.update(changes)
