@@ -28,6 +28,7 @@ from activities.invoicing import InvoicingActivities
 from activities.posting import PostingActivities
 from activities.psa import PsaActivities
 from activities.stack import ping_activity
+from activities.unposted import WorkNotInvoicedActivities
 from stack.connectors import Connectors
 from stack.settings import Settings, SettingsError, load_settings
 from stack.telemetry import configure_tracing, exit_process, tracing_interceptor
@@ -87,17 +88,19 @@ def activities(
     psa = PsaActivities(connectors.kantata, store)
     erp = ErpActivities(connectors.netsuite, store)
     invoicing = InvoicingActivities(connectors.netsuite, store, lines=invoice_lines)
+    not_invoiced = WorkNotInvoicedActivities(connectors.kantata, store)
     posting = PostingActivities(connectors.kantata, connectors.netsuite, store)
     events = EventActivities(connectors.events)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [crm.read_engagement, crm.closed_won_since],
-        "psa": [psa.create_project, psa.close_project],
+        "psa": [psa.create_project, psa.close_project, not_invoiced.work_not_invoiced],
         "hr": [],
         "erp": [
             erp.upsert_customer,
             erp.create_job,
             erp.inactivate_job,
             invoicing.projects_to_invoice,
+            invoicing.invoices_to_make,
             invoicing.post_invoice,
             posting.post_approved_page,
             posting.settle_exceptions,

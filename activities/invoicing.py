@@ -96,12 +96,21 @@ class InvoiceRequest(_Model):
     issue_date: date
     period_closed_at: datetime
     """When the period ended in the firm's time zone (the start of invoice lag)."""
+    sequence: int = Field(default=1, ge=1)
+    """Which of the project's invoices for the period: 1, or a supplementary one (2, 3, ...)."""
 
 
 class PeriodRef(_Model):
     """A ``YYYY-MM`` billing period."""
 
     period: str
+
+
+class InvoiceToMake(_Model):
+    """One invoice a billing period needs: the project and the invoice's number within the period."""
+
+    project_id: str
+    sequence: int = 1
 
 
 class PostedInvoice(_Model):
@@ -220,9 +229,20 @@ class InvoicingActivities:
     @activity.defn(name="erp.projects_to_invoice")
     @classified
     async def projects_to_invoice(self, ref: PeriodRef) -> list[str]:
-        """Projects with unbilled billable work up to the period's end, or an unfinished invoice for it."""
+        """Projects with unbilled billable work up to the period's end, or an unfinished invoice for it.
+
+        Kept for monthly runs recorded before supplementary invoices; new runs call `invoices_to_make`.
+        """
         period = self._period(ref.period)
         return await asyncio.to_thread(ledger.projects_to_invoice, self._store, ref.period, period.end)
+
+    @activity.defn(name="erp.invoices_to_make")
+    @classified
+    async def invoices_to_make(self, ref: PeriodRef) -> list[InvoiceToMake]:
+        """The invoices the period needs now: per project with work to bill, which one (first or supplementary)."""
+        period = self._period(ref.period)
+        found = await asyncio.to_thread(ledger.invoices_to_make, self._store, ref.period, period.end)
+        return [InvoiceToMake(project_id=project_id, sequence=sequence) for project_id, sequence in found]
 
     @activity.defn(name="erp.post_invoice")
     @classified
@@ -232,16 +252,19 @@ class InvoicingActivities:
         Nothing billable gives an outcome without invoices; no empty invoice is written.
         """
         period = self._period(request.period)
-        project_id, base_id = request.project_id, ledger.invoice_id(request.project_id, request.period)
+        project_id = request.project_id
+        base_id = ledger.invoice_id(project_id, request.period, request.sequence)
         nothing = InvoiceOutcome(project_id=project_id, period=request.period)
         reserved = await asyncio.to_thread(ledger.rows_of_invoice, self._store, base_id)
         if not reserved and not await asyncio.to_thread(ledger.has_unbilled, self._store, project_id, period.end):
+            await asyncio.to_thread(self._record_nothing, base_id)
             return nothing
         job_id, customer_erp_id, customer_id, terms = await self._billing_parties(project_id)
         rows = reserved or await asyncio.to_thread(
             ledger.reserve_for_invoice, self._store, project_id, period.end, base_id
         )
         if not rows:
+            await asyncio.to_thread(self._record_nothing, base_id)
             return nothing
         by_invoice: dict[str, list[LedgerEntry]] = defaultdict(list)
         for row in rows:
@@ -353,6 +376,9 @@ class InvoicingActivities:
             created=created,
             updated=updated,
         )
+
+    def _record_nothing(self, invoice_id: str) -> None:
+        ledger.record_nothing_to_invoice(self._store, activity.info().workflow_id or "psflow", invoice_id)
 
     def _record(self, request: InvoiceRequest, invoice: PostedInvoice) -> None:
         self._store.map_id("invoice", invoice.invoice_id, SYSTEM, invoice.erp_id)

@@ -1,10 +1,12 @@
 """Invoicing one project for one billing period: the ERP invoice, then invoice and revenue events.
 
-One run per project and period (``invoice:{project_id}:{YYYY-MM}``), started by the monthly
-invoicing run or ``psflow invoice run``; a second start of the same id joins the running run or
-finds the completed one, so a project is never invoiced twice for a period. The invoice bills the
-project's posted, unbilled billable time and expenses dated up to the period's last day, issued
-on the day the run starts in the firm's time zone; a period that has not ended is refused.
+One run per project, period and invoice number (``invoice:{project_id}:{YYYY-MM}``, and
+``invoice:{project_id}:{YYYY-MM}.{n}`` for a supplementary invoice of work posted after the
+first), started by the monthly invoicing run or ``psflow invoice run``; a second start of the same
+id joins the running run or finds the completed one, so no work is invoiced twice. The invoice
+bills the project's posted, unbilled billable time and expenses dated up to the period's last day,
+issued on the day the run starts in the firm's time zone; a period that has not ended is refused.
+A run started for one project then reports the period's work that no invoice includes yet.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities._errors import INVALID_DATA, NON_RETRYABLE_TYPES
@@ -31,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         firm_midnight,
     )
     from activities.models import AnalyticsRows
+    from activities.unposted import WorkNotInvoiced, WorkNotInvoicedActivities, WorkNotInvoicedRequest
     from canonical import DateRange
     from canonical.events import CloudEvent
     from workflows import search_attributes as sa
@@ -38,14 +41,25 @@ with workflow.unsafe.imports_passed_through():
 
 EVENT_SOURCE = "psflow/invoicing"
 PERIOD_NOT_ENDED = "PeriodNotEnded"
+REPORT_NOT_INVOICED = "report-work-not-invoiced"
+"""Patch: runs recorded before it did not ask the PSA what the invoice could not include."""
 
 Status = Literal["invoiced", "nothing_to_invoice"]
 T = TypeVar("T")
 
 
-def workflow_id(project_id: str, period: str) -> str:
-    """The one workflow id per project and billing period."""
-    return f"invoice:{project_id}:{period}"
+def workflow_id(project_id: str, period: str, sequence: int = 1) -> str:
+    """The one workflow id per project, billing period and invoice number (1, or 2, 3... for supplements)."""
+    base = f"invoice:{project_id}:{period}"
+    return base if sequence == 1 else f"{base}.{sequence}"
+
+
+def describe(failure: BaseException) -> str:
+    """The innermost message of a failure: what a person needs to read."""
+    cause: BaseException = failure
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    return str(cause) or type(cause).__name__
 
 
 def checked(compute: Callable[[], T]) -> T:
@@ -78,6 +92,10 @@ class InvoiceProjectInput(BaseModel):
     time_zone: str = "UTC"
     step_attempts: int = Field(default=8, ge=1)
     """Attempts per step before it counts as failed for good (transient faults retry)."""
+    sequence: int = Field(default=1, ge=1)
+    """Which of the project's invoices for the period: 1, or a supplementary one (2, 3, ...)."""
+    report_not_invoiced: bool = True
+    """Ask the PSA what no invoice includes yet (the monthly run asks once for every project)."""
 
 
 class InvoiceProjectResult(BaseModel):
@@ -89,6 +107,11 @@ class InvoiceProjectResult(BaseModel):
     customer_id: str | None = None
     invoices: list[PostedInvoice] = Field(default_factory=list)
     totals: dict[str, Decimal] = Field(default_factory=dict)
+    sequence: int = 1
+    not_invoiced: WorkNotInvoiced | None = None
+    """The period's work no invoice includes yet: not posted, rejected, or posted since; None when all is."""
+    not_invoiced_unknown: str | None = None
+    """Why the run could not tell what no invoice includes yet (the PSA unreadable or unavailable)."""
 
 
 @workflow.defn(name="InvoiceProject")
@@ -114,6 +137,7 @@ class InvoiceProjectWorkflow:
                 period=input.period,
                 issue_date=issue_date,
                 period_closed_at=firm_midnight(period.end + timedelta(days=1), input.time_zone),
+                sequence=input.sequence,
             ),
             **step_options("erp", input.step_attempts, timedelta(minutes=2)),
         )
@@ -124,6 +148,7 @@ class InvoiceProjectWorkflow:
             customer_id=outcome.customer_id,
             invoices=outcome.invoices,
             totals=outcome.totals,
+            sequence=input.sequence,
         )
         for invoice in outcome.invoices:
             for event in invoice_events(result, invoice, period, workflow.now()):
@@ -137,8 +162,25 @@ class InvoiceProjectWorkflow:
                     AnalyticsRows(table=table, rows=rows),
                     **step_options("events", input.step_attempts),
                 )
+        if input.report_not_invoiced and workflow.patched(REPORT_NOT_INVOICED):
+            await self._report_not_invoiced(input, result)
         workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(result.status)])
         return result
+
+    @staticmethod
+    async def _report_not_invoiced(input: InvoiceProjectInput, result: InvoiceProjectResult) -> None:
+        """Say what the period's invoices leave out; the invoice stands whatever the PSA answers."""
+        try:
+            report = await workflow.execute_activity_method(
+                WorkNotInvoicedActivities.work_not_invoiced,
+                WorkNotInvoicedRequest(period=input.period, project_id=input.project_id),
+                **step_options("psa", input.step_attempts, timedelta(minutes=5)),
+            )
+        except ActivityError as failure:
+            result.not_invoiced_unknown = f"the PSA could not be asked: {describe(failure)}"
+            return
+        result.not_invoiced = next(iter(report.projects), None)
+        result.not_invoiced_unknown = report.unreadable
 
 
 def invoice_events(

@@ -38,6 +38,7 @@ DAYS = billing_period(PERIOD)
 APPROVED_AT = datetime.combine(DAYS.end, datetime.min.time(), UTC)
 WEEKEND = [day for day in (DAYS.end - timedelta(days=n) for n in range(7)) if day.weekday() >= 5]
 """The period's last Saturday and Sunday: the demo firm books no time on them, so a test has them to itself."""
+WEEKEND_BEFORE = [day - timedelta(days=7) for day in WEEKEND]
 
 
 @dataclass(frozen=True)
@@ -417,6 +418,63 @@ async def test_the_issues_examples_post_and_invoice_at_exactly_the_sum_of_their_
     assert [r.already_posted for r in reposted] == [r.posted for r in posted]
     assert not {p.project_id for p in month.projects} & set(projects.values())
     store.engine.dispose()
+
+
+async def test_a_month_invoiced_before_its_posting_finished_says_what_it_left_out_and_bills_it_in_that_month(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata
+) -> None:
+    saturday, sunday = sorted(WEEKEND_BEFORE)
+    project_id, workspace = await new_project(connectors, kantata, "late")
+    user = await kantata.participant(str(await connectors.kantata.find_project_by_external_id("PRJ-0001")))
+    await kantata.time(saturday, workspace, user, 440, 18750, "Workshop")  # 1375.00
+    await kantata.time(saturday, workspace, user, 30, 18750, "Follow-up")  # 93.75
+    late = await kantata.time(sunday, workspace, user, 445, 13333, "Weekend cut-over")  # 988.86
+    for day in (saturday, sunday):
+        await kantata.approve(day)
+    first_id, second_id = f"inv:{project_id}:{PERIOD}", f"inv:{project_id}:{PERIOD}.2"
+
+    async with worker.running_workers(temporal_client, flow_settings):
+        await post(temporal_client, flow_settings, saturday)  # Sunday's posting has not run yet
+        by_hand = await (await start_invoice(temporal_client, flow_settings, project_id, PERIOD))[0].result()
+        month = await (await start_month(temporal_client, flow_settings, PERIOD)).result()
+        month_cli = await asyncio.to_thread(_cli, flow_settings, "run-month")
+        await post(temporal_client, flow_settings, sunday)
+        after_posting = await (await start_month(temporal_client, flow_settings, PERIOD)).result()
+        rerun = await (await start_month(temporal_client, flow_settings, PERIOD)).result()
+        cli_output = await asyncio.to_thread(_cli, flow_settings, "run", "--project", project_id)
+
+    # The month's invoice bills what was posted, and says what it could not include yet.
+    assert by_hand.totals == {"USD": Decimal("1468.75")} and by_hand.sequence == 1
+    assert by_hand.not_invoiced is not None and by_hand.not_invoiced_unknown is None
+    left_out = by_hand.not_invoiced
+    assert (left_out.project_id, left_out.not_posted, left_out.rejected, left_out.posted_since) == (project_id, 1, 0, 0)
+    assert (left_out.first, left_out.last, left_out.examples) == (sunday, sunday, [late])
+    assert project_id not in {p.project_id for p in month.projects}  # nothing new was posted yet
+    assert [w for w in month.not_invoiced if w.project_id == project_id] == [left_out]
+    assert month_cli.exit_code == 0, month_cli.output
+    assert (
+        f"not invoiced yet: {project_id}: 1 approved but not posted yet (dated {sunday}; e.g. {late})"
+        in month_cli.output
+    )
+    assert f"run `psflow invoice run-month --period {PERIOD}` again" in month_cli.output
+    # Once Sunday is posted, running the month again bills it on a supplementary invoice of the same month.
+    [supplement] = [p for p in after_posting.projects if p.project_id == project_id]
+    assert (supplement.outcome, supplement.sequence, supplement.invoice_ids) == ("invoiced", 2, [second_id])
+    assert supplement.workflow_id == f"invoice:{project_id}:{PERIOD}.2"
+    assert supplement.totals == {"USD": Decimal("988.86")}
+    assert project_id not in {w.project_id for w in after_posting.not_invoiced}
+    assert project_id not in {p.project_id for p in rerun.projects}  # a re-run changes nothing
+    invoices = await erp_invoices(connectors, project_id)
+    assert [(r["externalId"], Decimal(str(r["total"]))) for r in invoices] == [
+        (first_id, Decimal("1468.75")),
+        (second_id, Decimal("988.86")),
+    ]
+    store = Store(flow_settings.store_url)
+    assert [row.source_id for row in rows_of_invoice(store, second_id)] == [late]
+    assert audit_count(store, second_id) == 1
+    store.engine.dispose()
+    assert cli_output.exit_code == 0, cli_output.output
+    assert "(already invoiced)" in cli_output.output and second_id in cli_output.output
 
 
 def _cli(config: Settings, *args: str) -> Any:
