@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 
 from activities._errors import classified
-from activities.invoicing import billing_period
+from activities.billing_period import billing_period
 from canonical import DateRange, Expense, TimeEntry
 from connectors._core import PermanentError
 from connectors.kantata import KantataConnector

@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 
-from activities.invoicing import billing_period, firm_day
+from activities.billing_period import billing_period, firm_day
 from activities.unposted import WorkNotInvoiced
 from canonical import Money
 from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url

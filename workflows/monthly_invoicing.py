@@ -27,14 +27,8 @@ from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.invoicing import (
-        InvoiceToMake,
-        InvoicingActivities,
-        PeriodRef,
-        billing_period,
-        firm_day,
-        previous_period,
-    )
+    from activities.billing_period import billing_period, firm_day, previous_period
+    from activities.invoicing import InvoiceToMake, InvoicingActivities, PeriodRef
     from activities.unposted import WorkNotInvoiced, WorkNotInvoicedActivities, WorkNotInvoicedRequest
     from workflows import search_attributes as sa
     from workflows.invoice_project import (

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 import cli
 import worker
-from activities.invoicing import billing_period, previous_period
+from activities.billing_period import billing_period, previous_period
 from canonical import ApprovalState, BillingType, Expense, Money, Project, TimeEntry, bill_for_minutes
 from commands.invoice import start_invoice, start_month
 from connectors.netsuite import TimeBillRow

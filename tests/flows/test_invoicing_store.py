@@ -16,11 +16,10 @@ from typer.testing import CliRunner
 
 import cli
 from store import AuditEvent, LedgerEntry, Store
+from store.figures import ERP_REFUSED, invoice_lag, sync_success_rate, time_to_post
 from store.invoicing import (
-    ERP_REFUSED,
     INVOICE_POSTED,
     invoice_id,
-    invoice_lag,
     invoice_to_run,
     invoices_to_make,
     posting_state,
@@ -29,8 +28,6 @@ from store.invoicing import (
     record_nothing_to_invoice,
     reserve_for_invoice,
     rows_of_invoice,
-    sync_success_rate,
-    time_to_post,
     unbilled_by_project,
 )
 from store.tables import PostingException
