@@ -25,6 +25,7 @@ from activities.billing_period import billing_period, previous_period
 from canonical import ApprovalState, BillingType, Expense, Money, Project, TimeEntry, bill_for_minutes
 from commands.invoice import start_invoice, start_month
 from connectors.netsuite import TimeBillRow
+from sandbox.seed import DemoFirm
 from stack.connectors import Connectors
 from stack.settings import Settings
 from store import LedgerEntry, Store
@@ -146,7 +147,7 @@ def audit_count(store: Store, invoice_id: str) -> int:
 async def test_invoice_totals_are_the_sums_of_posted_billable_amounts_per_currency(
     temporal_client: Client, flow_settings: Settings, connectors: Connectors
 ) -> None:
-    project = "PRJ-0009"  # a GBP job of a Net 45 customer; the USD and EUR work make two invoices
+    project = "PRJ-0009"  # the USD and EUR work make two invoices, whatever the job's own currency
     first, mid, last = DAYS.start, DAYS.start + timedelta(days=10), DAYS.end
     store = Store(flow_settings.store_url)
     store.upgrade()
@@ -179,7 +180,8 @@ async def test_invoice_totals_are_the_sums_of_posted_billable_amounts_per_curren
     by_id = {invoice.invoice_id: invoice for invoice in result.invoices}
     assert by_id[usd].fees == Decimal("4888.76") and by_id[usd].expenses == Decimal("160.70")
     assert (by_id[usd].minutes, by_id[usd].hours, by_id[usd].entries) == (1425, Decimal("23.75"), 7)
-    assert by_id[usd].due_date == by_id[usd].issue_date + timedelta(days=45)
+    terms = DemoFirm.generate().client(DemoFirm.generate().project(project).client_id).payment_terms
+    assert by_id[usd].due_date == by_id[usd].issue_date + timedelta(days=int(terms.removeprefix("Net ")))
 
     invoices = {record["externalId"]: record for record in await erp_invoices(connectors, project)}
     assert sorted(invoices) == [eur, usd]
