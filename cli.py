@@ -160,7 +160,8 @@ def db_upgrade() -> None:
     from store import Store
 
     store = Store(settings().store_url)
-    store.upgrade()
+    for report in store.upgrade():
+        out.print(report, highlight=False, soft_wrap=True)
     out.print(f"store schema is current at {store.engine.url.render_as_string(hide_password=True)}")
 
 

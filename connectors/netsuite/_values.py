@@ -42,20 +42,21 @@ def ref(internal_id: str) -> dict[str, Any]:
     return {"id": internal_id}
 
 
-def format_duration(hours: Decimal) -> str:
-    """Hours as NetSuite's ``H:MM`` duration, rounded to the minute (7.5 → ``"7:30"``)."""
-    minutes = int((hours * 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def format_duration(minutes: int) -> str:
+    """Whole minutes as NetSuite's ``H:MM`` duration (450 → ``"7:30"``, 440 → ``"7:20"``)."""
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def parse_duration(value: str | float | int) -> Decimal:
-    """``"7:30"`` or a number of hours as Decimal hours (to 0.01)."""
+def parse_duration(value: str | float | int) -> int:
+    """Whole minutes of a NetSuite duration: ``"7:20"`` (REST), or decimal hours (SuiteQL).
+
+    SuiteQL gives hours as a number (7:20 → 7.33): NetSuite keeps durations to the minute, so the
+    nearest whole minute is the one stored.
+    """
     if isinstance(value, str) and ":" in value:
         hours, minutes = value.split(":", 1)
-        total = Decimal(int(hours) * 60 + int(minutes)) / 60
-    else:
-        total = Decimal(str(value))
-    return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return int(hours) * 60 + int(minutes)
+    return int((Decimal(str(value)) * 60).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def parse_date(value: str) -> date:

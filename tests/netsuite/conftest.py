@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +74,14 @@ async def count(admin: httpx.AsyncClient, kind: str) -> int:
     return int(response.json()["counts"][kind])
 
 
-def time_entry(entry_id: str = "kantata:te-1", *, day: date = OPEN_DAY, hours: str = "7.5", **extra: Any) -> TimeEntry:
+def time_entry(entry_id: str = "kantata:te-1", *, day: date = OPEN_DAY, minutes: int = 450, **extra: Any) -> TimeEntry:
     """An approved time entry of the demo firm's first consultant on PRJ-0001."""
     return TimeEntry(
         id=entry_id,
         consultant_id="E-1001",
         project_id="PRJ-0001",
         date_performed=day,
-        hours=Decimal(hours),
+        minutes=minutes,
         approval=ApprovalState.APPROVED,
         approved_at=datetime.combine(day, datetime.min.time(), UTC) + timedelta(days=1),
         **extra,

@@ -146,7 +146,7 @@ async def test_a_time_bill_is_created_then_found_then_updated(
     entry = time_entry(notes="Workshop")
     first = await netsuite.upsert_time_bill(entry, job_internal_id=job_id, employee_internal_id=employee_id, rate=RATE)
     again = await netsuite.upsert_time_bill(entry, job_internal_id=job_id, employee_internal_id=employee_id, rate=RATE)
-    corrected = entry.model_copy(update={"hours": Decimal("6")})
+    corrected = entry.model_copy(update={"minutes": 360})
     changed = await netsuite.upsert_time_bill(
         corrected, job_internal_id=job_id, employee_internal_id=employee_id, rate=RATE
     )
@@ -156,7 +156,7 @@ async def test_a_time_bill_is_created_then_found_then_updated(
     assert first.internal_id == again.internal_id == changed.internal_id
     assert await count(admin, "timeBill") == 1
     bills = [bill async for bill in netsuite.list_time_bills(job_external_id="PRJ-0001")]
-    assert [(b.external_id, b.hours, b.rate) for b in bills] == [(entry.id, Decimal("6.00"), Decimal(150))]
+    assert [(b.external_id, b.minutes, b.rate) for b in bills] == [(entry.id, 360, Decimal(150))]
 
 
 async def test_write_methods_upsert_blind_and_never_duplicate(
@@ -166,10 +166,10 @@ async def test_write_methods_upsert_blind_and_never_duplicate(
     entry = time_entry(notes="Workshop")
     refs = {"job_internal_id": job_id, "employee_internal_id": employee_id}
     first = await netsuite.write_time_bill(entry, rate=RATE, **refs)
-    again = await netsuite.write_time_bill(entry.model_copy(update={"hours": Decimal("6")}), rate=RATE, **refs)
+    again = await netsuite.write_time_bill(entry.model_copy(update={"minutes": 360}), rate=RATE, **refs)
     assert first == again and await count(admin, "timeBill") == 1
     bills = [bill async for bill in netsuite.list_time_bills(job_external_id="PRJ-0001")]
-    assert [(b.external_id, b.hours) for b in bills] == [(entry.id, Decimal("6.00"))]
+    assert [(b.external_id, b.minutes) for b in bills] == [(entry.id, 360)]
     expense = Expense(
         id="kantata:ex-2",
         consultant_id="E-1001",
