@@ -421,11 +421,23 @@ class ProvisionEngagementWorkflow:
 
 
 def _describe(failure: BaseException) -> str:
-    """The innermost message of an activity failure: what a person needs to read."""
+    """The innermost message of an activity failure: what a person needs to read.
+
+    A forward step retries without an attempt limit, so a step that failed with an error that was
+    still retryable gave up only because of its deadline: either as a schedule-to-close timeout or,
+    when the next attempt would have started past the deadline, with its last failure. Both read
+    as the deadline passing, whichever the server chose.
+    """
     cause: BaseException = failure
     while isinstance(cause, ActivityError) and cause.cause is not None:
         cause = cause.cause
     if isinstance(cause, ActivityTimeout) and cause.type == TimeoutType.SCHEDULE_TO_CLOSE:
         last = f"; last failure: {_describe(cause.cause)}" if cause.cause is not None else ""
         return f"the provisioning deadline passed while the step was still failing{last}"
-    return str(cause) or type(cause).__name__
+    text = str(cause) or type(cause).__name__
+    retryable = (
+        isinstance(cause, ApplicationError) and not cause.non_retryable and cause.type not in NON_RETRYABLE_TYPES
+    )
+    if isinstance(failure, ActivityError) and retryable:
+        return f"the provisioning deadline passed while the step was still failing; last failure: {text}"
+    return text
