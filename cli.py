@@ -12,8 +12,9 @@ import typer
 
 from commands import demo as demo_command
 from commands import engagement as engagement_commands
-from commands._common import USER_ERRORS, err, friendly, out, settings
+from commands._common import err, friendly, out, settings
 from commands._common import table as table_
+from commands._errors import OneLineErrors, fail
 from commands.exceptions import app as exceptions_app
 from commands.gateway import app as gateway_app
 from commands.invoice import app as invoice_app
@@ -22,7 +23,7 @@ from commands.posting import app as posting_app
 from commands.schedule import app as schedule_app
 from stack.devstack import StackError
 
-app = typer.Typer(help="psflow: pipeline → delivery → cash, on Temporal.", no_args_is_help=True)
+app = typer.Typer(help="psflow: pipeline → delivery → cash, on Temporal.", no_args_is_help=True, cls=OneLineErrors)
 dev_app = typer.Typer(help="The local stack: Temporal dev server, SaaS sandbox, worker.", no_args_is_help=True)
 schema_app = typer.Typer(help="Canonical model JSON Schemas.", no_args_is_help=True)
 db_app = typer.Typer(help="The psflow store (id map, posting ledger, audit trail).", no_args_is_help=True)
@@ -145,8 +146,7 @@ def schema_export(
     if check:
         stale = schema.stale(directory)
         if stale:
-            err.print(f"stale schemas in {directory}: {', '.join(stale)} — run `psflow schema export`")
-            raise typer.Exit(1)
+            fail(f"stale schemas in {directory}: {', '.join(stale)} — run `psflow schema export`")
         out.print(f"{len(schema.ENTITIES)} schemas in {directory} are current")
         return
     for path in schema.export(directory):
@@ -160,7 +160,8 @@ def db_upgrade() -> None:
     from store import Store
 
     store = Store(settings().store_url)
-    store.upgrade()
+    for report in store.upgrade():
+        out.print(report, highlight=False, soft_wrap=True)
     out.print(f"store schema is current at {store.engine.url.render_as_string(hide_password=True)}")
 
 
@@ -174,11 +175,8 @@ def main() -> None:
     code = 0
     try:
         app()
-    except SystemExit as done:  # typer ends every command this way
+    except SystemExit as done:  # the root command (OneLineErrors) ends every run this way
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    except USER_ERRORS as exc:  # raised while reading settings for options, before a command runs
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        code = 1
     exit_process(code)
 
 

@@ -23,10 +23,12 @@ from temporalio.worker import Worker
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
+from activities.invoice_lines import LineGrouping
 from activities.invoicing import InvoicingActivities
 from activities.posting import PostingActivities
 from activities.psa import PsaActivities
 from activities.stack import ping_activity
+from activities.unposted import WorkNotInvoicedActivities
 from stack.connectors import Connectors
 from stack.settings import Settings, SettingsError, load_settings
 from stack.telemetry import configure_tracing, exit_process, tracing_interceptor
@@ -76,25 +78,29 @@ def workflows() -> list[type]:
     ]
 
 
-def activities(connectors: Connectors, store: Store) -> dict[str, list[Callable[..., Any]]]:
+def activities(
+    connectors: Connectors, store: Store, *, invoice_lines: LineGrouping = "entry"
+) -> dict[str, list[Callable[..., Any]]]:
     """Every activity, by the domain whose task queue it runs on."""
     crm = CrmActivities(
         {"salesforce": SalesforceReader(connectors.salesforce), "hubspot": HubSpotReader(connectors.hubspot)}
     )
     psa = PsaActivities(connectors.kantata, store)
     erp = ErpActivities(connectors.netsuite, store)
-    invoicing = InvoicingActivities(connectors.netsuite, store)
+    invoicing = InvoicingActivities(connectors.netsuite, store, lines=invoice_lines)
+    not_invoiced = WorkNotInvoicedActivities(connectors.kantata, store)
     posting = PostingActivities(connectors.kantata, connectors.netsuite, store)
     events = EventActivities(connectors.events)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [crm.read_engagement, crm.closed_won_since],
-        "psa": [psa.create_project, psa.close_project],
+        "psa": [psa.create_project, psa.close_project, not_invoiced.work_not_invoiced],
         "hr": [],
         "erp": [
             erp.upsert_customer,
             erp.create_job,
             erp.inactivate_job,
             invoicing.projects_to_invoice,
+            invoicing.invoices_to_make,
             invoicing.post_invoice,
             posting.post_approved_page,
             posting.settle_exceptions,
@@ -137,7 +143,7 @@ async def running_workers(client: Client, settings: Settings) -> AsyncIterator[S
     store = Store(settings.store_url)
     await asyncio.to_thread(store.upgrade)
     connectors = Connectors.build(settings)
-    workers = build_workers(client, settings, activities(connectors, store))
+    workers = build_workers(client, settings, activities(connectors, store, invoice_lines=settings.invoice_lines))
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
     try:
         yield workers

@@ -2,8 +2,9 @@
 
 `InvoicingActivities.post_invoice` reserves the project's posted, unbilled billable ledger rows
 up to the period's last day (see `store.invoicing`), builds one canonical `Invoice` per currency
-and upserts it in NetSuite by external id, so a retry or a re-run updates the one invoice
-instead of adding a second.
+whose lines add up to the rows' posted amounts (see `activities.invoice_lines`) and upserts it in
+NetSuite by external id, so a retry or a re-run updates the one invoice instead of adding a second.
+Totals, fees and expenses are sums of posted amounts, never re-derived from hours.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ import asyncio
 import re
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._errors import INVALID_DATA, classified
-from canonical import DateRange, Invoice, InvoiceLine, Money
+from activities.billing_period import billing_period
+from activities.invoice_lines import LineGrouping, PostedExpense, PostedTime, invoice_lines
+from canonical import DateRange, Invoice, Money
 from connectors.netsuite import NetSuiteConnector
 from store import LedgerEntry, Store
 from store import invoicing as ledger
@@ -30,56 +32,7 @@ SYSTEM = "netsuite"
 UNKNOWN_PROJECT = "UnknownProject"
 DEFAULT_TERMS_DAYS = 30
 """Days to pay when the customer's terms are not set or not of the form 'Net N'."""
-_PERIOD = re.compile(r"(\d{4})-(\d{2})")
 _NET_TERMS = re.compile(r"net\s*(\d+)", re.IGNORECASE)
-
-
-def billing_period(label: str) -> DateRange:
-    """The days of a ``YYYY-MM`` billing period.
-
-    Raises:
-        ValueError: ``label`` is not a month written as ``YYYY-MM``.
-    """
-    match = _PERIOD.fullmatch(label.strip())
-    if match is None or not 1 <= int(match[2]) <= 12:
-        raise ValueError(f"period {label!r} is not a month written as YYYY-MM, e.g. 2026-10")
-    start = date(int(match[1]), int(match[2]), 1)
-    return DateRange(start=start, end=(start + timedelta(days=31)).replace(day=1) - timedelta(days=1))
-
-
-def period_of(day: date) -> str:
-    """The ``YYYY-MM`` period containing ``day``."""
-    return f"{day:%Y-%m}"
-
-
-def previous_period(day: date) -> str:
-    """The ``YYYY-MM`` period before the one containing ``day``."""
-    return period_of(day.replace(day=1) - timedelta(days=1))
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"time zone {name!r} is unknown: use an IANA name such as Europe/London") from None
-
-
-def firm_day(instant: datetime, time_zone: str) -> date:
-    """The firm's calendar day at ``instant`` in the IANA ``time_zone``.
-
-    Raises:
-        ValueError: The time zone is unknown.
-    """
-    return instant.astimezone(_zone(time_zone)).date()
-
-
-def firm_midnight(day: date, time_zone: str) -> datetime:
-    """The instant ``day`` begins in the IANA ``time_zone``.
-
-    Raises:
-        ValueError: The time zone is unknown.
-    """
-    return datetime.combine(day, time(0), tzinfo=_zone(time_zone))
 
 
 class _Model(BaseModel):
@@ -94,6 +47,8 @@ class InvoiceRequest(_Model):
     issue_date: date
     period_closed_at: datetime
     """When the period ended in the firm's time zone (the start of invoice lag)."""
+    sequence: int = Field(default=1, ge=1)
+    """Which of the project's invoices for the period: 1, or a supplementary one (2, 3, ...)."""
 
 
 class PeriodRef(_Model):
@@ -102,24 +57,34 @@ class PeriodRef(_Model):
     period: str
 
 
+class InvoiceToMake(_Model):
+    """One invoice a billing period needs: the project and the invoice's number within the period."""
+
+    project_id: str
+    sequence: int = 1
+
+
 class PostedInvoice(_Model):
-    """One invoice as NetSuite has it."""
+    """One invoice as NetSuite has it: every amount a sum of the posted amounts it bills."""
 
     invoice_id: str
     erp_id: str
     currency: str
     total: Decimal
     fees: Decimal
-    """Billable time, rounded per line."""
+    """Billable time: the sum of the time entries' posted amounts."""
     expenses: Decimal
     """Billable expenses passed through."""
     hours: Decimal
+    """The time billed, in hours to 2 places, for display (``minutes`` is exact)."""
     entries: int
     lines: int
     issue_date: date
     due_date: date
     created: bool
     updated: bool = False
+    minutes: int | None = None
+    """The time billed, in whole minutes (None in runs recorded before minutes were kept)."""
 
 
 class InvoiceOutcome(_Model):
@@ -155,11 +120,6 @@ def _invalid(message: str) -> ApplicationError:
     return ApplicationError(message, type=INVALID_DATA, non_retryable=True)
 
 
-def _shown(rate: Decimal) -> str:
-    cents = rate.quantize(Decimal("0.01"))
-    return f"{cents}" if cents == rate else f"{rate.normalize()}"
-
-
 def build_invoice(
     invoice_id: str,
     rows: list[LedgerEntry],
@@ -170,47 +130,33 @@ def build_invoice(
     period: DateRange,
     issue_date: date,
     due_date: date,
+    grouping: LineGrouping = "entry",
 ) -> Invoice:
     """The canonical invoice for reserved ledger rows in one currency.
 
-    Billable time becomes one line per hourly rate, highest first: quantity = the ledger's hours,
-    unit price = the rate NetSuite's time bill was posted at (``rates``, by source id). Each
-    billable expense becomes its own line.
+    Its lines bill the rows' posted amounts (see `activities.invoice_lines` for the grouping): time at
+    the rate NetSuite's time bill was posted at (``rates``, by source id), each billable expense at
+    its amount. The invoice's total is therefore the sum of the rows' amounts, to the minor unit.
     """
     currencies = {row.currency for row in rows}
     if len(currencies) != 1:
         raise _invalid(f"invoice {invoice_id} holds rows in {', '.join(sorted(currencies))}: one currency per invoice")
     currency = currencies.pop()
-    hours: dict[Decimal, Decimal] = defaultdict(Decimal)
-    sources: dict[Decimal, list[str]] = defaultdict(list)
-    expenses: list[InvoiceLine] = []
+    time: list[PostedTime] = []
+    expenses: list[PostedExpense] = []
     for row in rows:
+        amount = Money(amount=row.amount, currency=currency).rounded()
+        if amount.amount != row.amount:
+            raise _invalid(f"ledger row {row.source_id} has {row.amount} {currency}, finer than the currency allows")
         if row.kind == "time_entry":
-            if row.hours is None or row.hours <= 0:
-                raise _invalid(f"ledger row {row.source_id} is posted time without hours: correct it, then re-run")
-            rate = rates[row.source_id]
-            hours[rate] += row.hours
-            sources[rate].append(row.source_id)
+            if row.minutes is None or row.minutes <= 0:
+                raise _invalid(f"ledger row {row.source_id} is posted time without minutes: correct it, then re-run")
+            rate = Money(amount=rates[row.source_id], currency=currency)
+            time.append(PostedTime(row.source_id, row.business_date, row.minutes, rate, amount))
         elif row.kind == "expense":
-            expenses.append(
-                InvoiceLine(
-                    description=f"Expense of {row.business_date:%Y-%m-%d} ({row.source_id})",
-                    quantity=Decimal(1),
-                    unit_price=Money(amount=row.amount, currency=currency),
-                    source_entry_ids=(row.source_id,),
-                )
-            )
+            expenses.append(PostedExpense(row.source_id, row.business_date, amount))
         else:
             raise _invalid(f"ledger row {row.source_id} has kind {row.kind!r}; expected time_entry or expense")
-    fees = [
-        InvoiceLine(
-            description=f"Professional services at {_shown(rate)} {currency}/h",
-            quantity=hours[rate],
-            unit_price=Money(amount=rate, currency=currency),
-            source_entry_ids=tuple(sources[rate]),
-        )
-        for rate in sorted(hours, reverse=True)
-    ]
     return Invoice(
         id=invoice_id,
         customer_id=customer_id,
@@ -219,23 +165,35 @@ def build_invoice(
         currency=currency,
         issue_date=issue_date,
         due_date=due_date,
-        lines=(*fees, *expenses),
+        lines=tuple(invoice_lines(time, expenses, grouping)),
     )
 
 
 class InvoicingActivities:
     """Builds invoices from the posting ledger and posts them to the ERP by external id."""
 
-    def __init__(self, netsuite: NetSuiteConnector, store: Store) -> None:
+    def __init__(self, netsuite: NetSuiteConnector, store: Store, *, lines: LineGrouping = "entry") -> None:
         self._netsuite = netsuite
         self._store = store
+        self._lines: LineGrouping = lines
 
     @activity.defn(name="erp.projects_to_invoice")
     @classified
     async def projects_to_invoice(self, ref: PeriodRef) -> list[str]:
-        """Projects with unbilled billable work up to the period's end, or an unfinished invoice for it."""
+        """Projects with unbilled billable work up to the period's end, or an unfinished invoice for it.
+
+        Kept for monthly runs recorded before supplementary invoices; new runs call `invoices_to_make`.
+        """
         period = self._period(ref.period)
         return await asyncio.to_thread(ledger.projects_to_invoice, self._store, ref.period, period.end)
+
+    @activity.defn(name="erp.invoices_to_make")
+    @classified
+    async def invoices_to_make(self, ref: PeriodRef) -> list[InvoiceToMake]:
+        """The invoices the period needs now: per project with work to bill, which one (first or supplementary)."""
+        period = self._period(ref.period)
+        found = await asyncio.to_thread(ledger.invoices_to_make, self._store, ref.period, period.end)
+        return [InvoiceToMake(project_id=project_id, sequence=sequence) for project_id, sequence in found]
 
     @activity.defn(name="erp.post_invoice")
     @classified
@@ -245,16 +203,19 @@ class InvoicingActivities:
         Nothing billable gives an outcome without invoices; no empty invoice is written.
         """
         period = self._period(request.period)
-        project_id, base_id = request.project_id, ledger.invoice_id(request.project_id, request.period)
+        project_id = request.project_id
+        base_id = ledger.invoice_id(project_id, request.period, request.sequence)
         nothing = InvoiceOutcome(project_id=project_id, period=request.period)
         reserved = await asyncio.to_thread(ledger.rows_of_invoice, self._store, base_id)
         if not reserved and not await asyncio.to_thread(ledger.has_unbilled, self._store, project_id, period.end):
+            await asyncio.to_thread(self._record_nothing, base_id)
             return nothing
         job_id, customer_erp_id, customer_id, terms = await self._billing_parties(project_id)
         rows = reserved or await asyncio.to_thread(
             ledger.reserve_for_invoice, self._store, project_id, period.end, base_id
         )
         if not rows:
+            await asyncio.to_thread(self._record_nothing, base_id)
             return nothing
         by_invoice: dict[str, list[LedgerEntry]] = defaultdict(list)
         for row in rows:
@@ -273,6 +234,7 @@ class InvoicingActivities:
                 period=period,
                 issue_date=request.issue_date,
                 due_date=due_date,
+                grouping=self._lines,
             )
             result = await self._netsuite.upsert_invoice(
                 invoice, customer_internal_id=customer_erp_id, job_internal_id=job_id
@@ -341,18 +303,23 @@ class InvoicingActivities:
 
     @staticmethod
     def _posted(invoice: Invoice, rows: list[LedgerEntry], erp_id: str, created: bool, updated: bool) -> PostedInvoice:
-        time_entries = {row.source_id for row in rows if row.kind == "time_entry"}
-        fees = sum(
-            (line.amount.amount for line in invoice.lines if line.source_entry_ids[0] in time_entries), Decimal(0)
-        )
+        """The invoice as posted: its figures summed from the rows' posted amounts, which its lines equal."""
+        currency = invoice.currency
+        fees = sum((row.amount for row in rows if row.kind == "time_entry"), Decimal(0))
+        expenses = sum((row.amount for row in rows if row.kind == "expense"), Decimal(0))
+        total = Money(amount=fees + expenses, currency=currency).rounded().amount
+        if total != invoice.total.amount:
+            raise _invalid(f"invoice {invoice.id} lines add up to {invoice.total}, its posted entries to {total}")
+        minutes = sum(row.minutes or 0 for row in rows if row.kind == "time_entry")
         return PostedInvoice(
             invoice_id=invoice.id,
             erp_id=erp_id,
-            currency=invoice.currency,
-            total=invoice.total.amount,
-            fees=fees,
-            expenses=invoice.total.amount - fees,
-            hours=sum((row.hours or Decimal(0) for row in rows if row.kind == "time_entry"), Decimal(0)),
+            currency=currency,
+            total=total,
+            fees=Money(amount=fees, currency=currency).rounded().amount,
+            expenses=Money(amount=expenses, currency=currency).rounded().amount,
+            hours=(Decimal(minutes) / 60).quantize(Decimal("0.01")),
+            minutes=minutes,
             entries=len(rows),
             lines=len(invoice.lines),
             issue_date=invoice.issue_date,
@@ -360,6 +327,9 @@ class InvoicingActivities:
             created=created,
             updated=updated,
         )
+
+    def _record_nothing(self, invoice_id: str) -> None:
+        ledger.record_nothing_to_invoice(self._store, activity.info().workflow_id or "psflow", invoice_id)
 
     def _record(self, request: InvoiceRequest, invoice: PostedInvoice) -> None:
         self._store.map_id("invoice", invoice.invoice_id, SYSTEM, invoice.erp_id)

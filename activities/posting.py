@@ -432,7 +432,7 @@ class PostingActivities:
             amount=approved.amount.amount,
             currency=approved.amount.currency,
             billable=record.billable,
-            hours=record.hours if isinstance(record, TimeEntry) else None,
+            minutes=record.minutes if isinstance(record, TimeEntry) else None,
             run_id=request.run_id,
             approved_at=record.approved_at,
         )

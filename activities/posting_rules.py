@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from canonical import Expense, Money, TimeEntry
+from canonical import Expense, Money, TimeEntry, bill_for_minutes
+from connectors.kantata.mapping import hours_from_minutes
 
 
 class Reason(StrEnum):
@@ -85,7 +86,9 @@ class Approved:
     Attributes:
         job_id: The job's internal id.
         employee_id: The employee's internal id.
-        amount: Hours times rate (rounded to the cent) for time; the expense's amount for expenses.
+        amount: For time, what its minutes bill at the rate, rounded once to the currency's minor unit
+            (`canonical.bill_for_minutes`): the amount the ledger keeps and invoices add up. For an
+            expense, its amount.
         rate: The unit price: the hourly rate for time (zero for non-billable time without one),
             the amount itself for an expense (one unit).
     """
@@ -197,7 +200,7 @@ def check_time_entry(entry: TimeEntry, found: Findings, erp: ErpSetup) -> Approv
         return wrong
     rate = rate or Money.of(0, currency)
     return Approved(
-        job_id=job.internal_id, employee_id=employee_id, amount=rate.times(entry.hours).rounded(), rate=rate
+        job_id=job.internal_id, employee_id=employee_id, amount=bill_for_minutes(rate, entry.minutes), rate=rate
     )
 
 
@@ -232,7 +235,8 @@ def fingerprint(record: Record) -> str:
             record.project_id,
             record.task_id or "",
             record.date_performed.isoformat(),
-            str(record.hours.normalize()),
+            # Written as the decimal hours fingerprints were first made of, so those already stored still match.
+            str(hours_from_minutes(record.minutes).normalize()),
             str(record.billable),
             record.notes or "",
         ]

@@ -47,6 +47,7 @@ from bench._cpu import CpuMeter
 from bench._posting_data import RssSampler, SeedError, post_raw, quiet_dates, raw_bodies, seed_entries
 from bench._stack import StackStartError, fresh_stack
 from canonical import TimeEntry
+from sandbox.seed import anchor_date
 from stack.connectors import Connectors
 from stack.settings import Settings
 from stack.temporal_cli import TemporalCliError
@@ -184,7 +185,7 @@ async def run_posting(
 ) -> dict[str, Any]:
     """Seed, start the stack, run both phases; returns the report (the JSON object)."""
     load_before = _load_1m()
-    orchestrated_day, raw_day = quiet_dates(date.today())
+    orchestrated_day, raw_day = quiet_dates(anchor_date())
     say(f"seeding the demo firm and {options.entries} approved entries on {orchestrated_day} and on {raw_day}")
     started = time.perf_counter()
     await asyncio.to_thread(seed_entries, workdir / "sandbox.db", (orchestrated_day, raw_day), options.entries)

@@ -13,6 +13,9 @@ from canonical._types import (
     Money,
     SystemName,
     SystemRef,
+    bill_for_minutes,
+    format_minutes,
+    hours_of,
 )
 from canonical.billing import Invoice, InvoiceLine
 from canonical.commercial import (
@@ -56,5 +59,8 @@ __all__ = [
     "Task",
     "TimeEntry",
     "Timesheet",
+    "bill_for_minutes",
+    "format_minutes",
+    "hours_of",
     "project_for",
 ]

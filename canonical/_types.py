@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -113,6 +115,36 @@ class Money(CanonicalModel):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
+
+
+def _half_up(value: Fraction) -> int:
+    """``value`` rounded to the nearest integer, halves away from zero (as ``ROUND_HALF_UP`` does)."""
+    magnitude = math.floor(abs(value) + Fraction(1, 2))
+    return -magnitude if value < 0 else magnitude
+
+
+def bill_for_minutes(rate: Money, minutes: int) -> Money:
+    """What ``minutes`` of work at the hourly ``rate`` bill: the one rounding rule for time.
+
+    ``minutes * rate / 60``, computed exactly and rounded once, half-up, to the currency's minor unit
+    (ISO 4217: 0 places for JPY, 2 for USD, 3 for KWD). Every posted time entry's amount comes from
+    here; invoices, events and figures add those amounts up and never re-derive them from hours.
+    """
+    scale = 10**rate.minor_units
+    minor = _half_up(Fraction(rate.amount) * minutes * scale / 60)
+    return Money(amount=Decimal(minor).scaleb(-rate.minor_units), currency=rate.currency)
+
+
+def hours_of(minutes: int) -> Decimal:
+    """Decimal hours of whole minutes, for display: exact when they have a finite form (7:30 → 7.5)."""
+    return Decimal(minutes) / 60
+
+
+def format_minutes(minutes: int) -> str:
+    """Whole minutes as ``H:MM`` (440 → ``"7:20"``), the way timesheets and NetSuite write durations."""
+    sign = "-" if minutes < 0 else ""
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{sign}{hours}:{rest:02d}"
 
 
 def require_positive(money: Money, field: str) -> None:

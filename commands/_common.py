@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-import typer
 from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
-from stack.devstack import StackError
-from stack.settings import Settings, SettingsError, load_settings
-from stack.temporal_cli import TemporalCliError
+from commands._errors import USER_ERRORS, UserError, err, friendly
+from stack.settings import Settings, load_settings
+
+__all__ = [
+    "USER_ERRORS",
+    "UserError",
+    "err",
+    "friendly",
+    "out",
+    "settings",
+    "table",
+    "temporal",
+    "workflow_url",
+]
 
 out = Console()
-err = Console(stderr=True, soft_wrap=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class UserError(Exception):
-    """A problem the user can fix; shown as one line on stderr, exit code 1."""
-
-
-USER_ERRORS: tuple[type[Exception], ...] = (SettingsError, StackError, TemporalCliError, UserError)
-
-
-def friendly(command: F) -> F:
-    """Turn the errors a user can fix into one line on stderr and exit code 1, without a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def table(*headers: str, title: str | None = None) -> Table:

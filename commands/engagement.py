@@ -10,11 +10,14 @@ from rich.live import Live
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from canonical.record_ids import InvalidRecordId, opportunity_id
 from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url
+from commands._errors import one_line
 from workflows.provision_engagement import (
     ProvisionEngagementWorkflow,
     ProvisioningProgress,
     Resolution,
+    State,
     workflow_id,
 )
 
@@ -26,14 +29,22 @@ REF_HELP = "Workflow id, crm:opportunity, or a Salesforce opportunity id."
 STATE_STYLE = {"done": "green", "running": "yellow", "failed": "red", "compensated": "magenta", "pending": "dim"}
 
 
+def deal_id(crm: Crm, opportunity: str) -> str:
+    """The opportunity's canonical id, or a UserError saying what an id of that CRM looks like."""
+    try:
+        return opportunity_id(crm, opportunity)
+    except InvalidRecordId as exc:
+        raise UserError(str(exc)) from None
+
+
 def run_id(ref: str) -> str:
-    """Accept a workflow id, ``crm:opportunity`` or a bare Salesforce opportunity id."""
-    if ref.startswith("engagement-provisioning:"):
-        return ref
-    crm, _, opportunity = ref.partition(":")
-    if opportunity and crm in ("salesforce", "hubspot"):
-        return workflow_id(crm, opportunity)
-    return workflow_id("salesforce", ref)
+    """Accept a workflow id, ``crm:opportunity`` or a bare Salesforce opportunity id; UserError for anything else."""
+    crm, _, opportunity = ref.removeprefix("engagement-provisioning:").partition(":")
+    if not opportunity:
+        crm, opportunity = "salesforce", ref
+    if crm not in ("salesforce", "hubspot"):
+        raise UserError(f"{ref!r} names no provisioning run: write crm:opportunity, e.g. hubspot:8123 ({REF_HELP})")
+    return workflow_id(crm, deal_id(crm, opportunity))  # type: ignore[arg-type]
 
 
 def progress_table(progress: ProvisioningProgress) -> Any:
@@ -67,6 +78,7 @@ def provision(
     """Provision a won deal now (the same run a webhook or the polling schedule would start)."""
     from stack.triggers import trigger_provisioning
 
+    opportunity = deal_id(crm, opportunity)
     config = settings()
 
     async def go() -> None:
@@ -104,6 +116,7 @@ def status(
     ref: Annotated[str, typer.Argument(help=REF_HELP)],
 ) -> None:
     """Show where one deal's provisioning stands, step by step."""
+    run_id(ref)
     config = settings()
 
     async def go() -> None:
@@ -120,7 +133,7 @@ def status(
 @app.command("list")
 @friendly
 def list_runs(
-    state: Annotated[str | None, typer.Option(help="provisioned, waiting_for_person, compensated, ...")] = None,
+    state: Annotated[State | None, typer.Option(help="The run's state.")] = None,
     client_name: Annotated[str | None, typer.Option("--client", help="The client's name, exactly.")] = None,
     breached: Annotated[bool, typer.Option("--breached", help="Only runs that breached their SLA.")] = False,
     limit: Annotated[int, typer.Option(min=1, help="At most this many runs, newest first.")] = 50,
@@ -131,7 +144,8 @@ def list_runs(
     if state:
         filters.append(f"PsflowState = '{state}'")
     if client_name:
-        filters.append(f"PsflowClient = '{client_name}'")
+        quoted = client_name.replace("\\", "\\\\").replace("'", "\\'")
+        filters.append(f"PsflowClient = '{quoted}'")
     if breached:
         filters.append("SlaBreached = true")
 
@@ -139,7 +153,8 @@ def list_runs(
         client = await temporal(config)
         rows = table("opportunity", "client", "state", "SLA", "PSA project", "ERP job", "started")
         count = 0
-        async for run in client.list_workflows(" AND ".join(filters), limit=limit):
+        runs = client.list_workflows(" AND ".join(filters), limit=limit)
+        async for run in _listed(runs):
             attributes = run.typed_search_attributes
             values = {key.name: value for key, value in ((p.key, p.value) for p in attributes)}
             rows.add_row(
@@ -182,12 +197,13 @@ def resolve(
             {"resolved_by": by, "payment_terms": payment_terms, "billing_address": address, "abandon": abandon}
         )
     except ValueError as exc:
-        raise UserError(f"invalid answer: {exc}") from None
+        raise UserError(f"invalid answer: {one_line(exc)}") from None
+    handle_id = run_id(ref)
     config = settings()
 
     async def go() -> None:
         client = await temporal(config)
-        handle = client.get_workflow_handle(run_id(ref))
+        handle = client.get_workflow_handle(handle_id)
         try:
             out.print(await handle.execute_update(ProvisionEngagementWorkflow.resolve, answer))
         except WorkflowUpdateFailedError as exc:
@@ -196,3 +212,12 @@ def resolve(
             raise UserError(f"cannot answer {handle.id}: {exc.message}") from None
 
     asyncio.run(go())
+
+
+async def _listed(runs: Any) -> Any:
+    """The runs of a visibility listing; a query the server refuses is a UserError."""
+    try:
+        async for run in runs:
+            yield run
+    except RPCError as exc:
+        raise UserError(f"Temporal refused the listing: {exc.message}") from None

@@ -68,7 +68,9 @@ def list_exceptions(
 @app.command("ignore")
 @friendly
 def ignore(
-    exception_id: Annotated[int, typer.Argument(help="The exception's id (from `psflow exceptions list`).")],
+    exception_id: Annotated[
+        int, typer.Argument(min=1, max=2**63 - 1, help="The exception's id (from `psflow exceptions list`).")
+    ],
     note: Annotated[str, typer.Option(help="Why it is ignored (kept with it).")] = "ignored with psflow",
 ) -> None:
     """Ignore an exception: its record stays unposted and the exception leaves the open list."""

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from commands._common import UserError, err, friendly, out, settings, table
+from commands._common import UserError, friendly, out, settings, table
+from commands._errors import fail
 
 if TYPE_CHECKING:
     from gateway.subscriptions import Subscription
@@ -14,7 +15,9 @@ if TYPE_CHECKING:
 app = typer.Typer(help="The inbound HTTP gateway: CRM webhooks → engagement provisioning.", no_args_is_help=True)
 
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on (default: PSFLOW_GATEWAY_HOST)")]
-PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default: PSFLOW_GATEWAY_PORT, 8701)")]
+PortOption = Annotated[
+    int | None, typer.Option(min=1, max=65535, help="Port to listen on (default: PSFLOW_GATEWAY_PORT, 8701)")
+]
 GatewayUrlOption = Annotated[
     str | None,
     typer.Option(
@@ -42,8 +45,7 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
             port if port is not None else config.gateway_port,
         )
     except PortInUse as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(exc), 2)
     except GatewayNotStarted as exc:
         raise UserError(str(exc)) from None
     except KeyboardInterrupt:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
@@ -12,11 +13,13 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 
-from activities.invoicing import billing_period, firm_day
+from activities.billing_period import billing_period, firm_day
+from activities.unposted import WorkNotInvoiced
+from canonical import Money
 from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url
 from stack.settings import Settings
 from store import Store
-from store.invoicing import known_project
+from store.invoicing import invoice_to_run, known_project
 from workflows.invoice_project import InvoiceProjectInput, InvoiceProjectResult, InvoiceProjectWorkflow, workflow_id
 from workflows.monthly_invoicing import (
     MonthlyInvoicingInput,
@@ -29,48 +32,85 @@ app = typer.Typer(help="Invoices from posted time and expenses: one project's mo
 
 PeriodOption = Annotated[str, typer.Option("--period", help="The billing month, YYYY-MM (e.g. 2026-10).")]
 WaitOption = Annotated[bool, typer.Option("--wait", help="Wait for the run and print its result.")]
+IssueDateOption = Annotated[
+    str | None,
+    typer.Option("--issue-date", help="The invoices' date, YYYY-MM-DD, after the period (default: today)."),
+]
 
 
-def ended_period(period: str, config: Settings) -> str:
-    """The period, checked: written as YYYY-MM and over in the firm's time zone."""
+def ended_period(period: str, config: Settings, issue_date: str | None = None) -> date | None:
+    """The issue date asked for (None: today), checked with the period: YYYY-MM, over by the issue date."""
     try:
         days = billing_period(period)
     except ValueError as exc:
         raise UserError(f"--period: {exc}") from None
     try:
-        today = firm_day(datetime.now(UTC), config.firm_time_zone)
+        issued = date.fromisoformat(issue_date) if issue_date is not None else None
+    except ValueError:
+        raise UserError(f"--issue-date: {issue_date!r} is not a date written as YYYY-MM-DD") from None
+    try:
+        today = issued or firm_day(datetime.now(UTC), config.firm_time_zone)
     except ValueError as exc:
         raise UserError(f"PSFLOW_FIRM_TIME_ZONE: {exc}") from None
     if today <= days.end:
         raise UserError(f"period {period} runs until {days.end}: invoice it on or after {days.end + timedelta(days=1)}")
-    return period
+    return issued
+
+
+def _invoice_to_run(config: Settings, project_id: str, period: str) -> int:
+    store = Store(config.store_url)
+    try:
+        return invoice_to_run(store, project_id, period, billing_period(period).end)
+    finally:
+        store.engine.dispose()
 
 
 async def start_invoice(
-    client: Client, config: Settings, project_id: str, period: str
+    client: Client,
+    config: Settings,
+    project_id: str,
+    period: str,
+    sequence: int | None = None,
+    *,
+    issue_date: date | None = None,
 ) -> tuple[WorkflowHandle[Any, InvoiceProjectResult], bool]:
-    """Start (or join) the project's invoicing run for the period; True when it had already completed."""
-    run_id = workflow_id(project_id, period)
+    """Start (or join) the project's invoicing run for the period; True when it had already completed.
+
+    Without ``sequence`` the store says which invoice is due: the first, an unfinished one, or a
+    supplementary one for work posted since the last (see `store.invoicing.invoice_to_run`).
+    """
+    if sequence is None:
+        sequence = await asyncio.to_thread(_invoice_to_run, config, project_id, period)
+    run_id = workflow_id(project_id, period, sequence)
+    label = "Invoice" if sequence == 1 else f"Supplementary invoice {sequence} of"
     try:
         handle = await client.start_workflow(
             InvoiceProjectWorkflow.run,
-            InvoiceProjectInput(project_id=project_id, period=period, time_zone=config.firm_time_zone),
+            InvoiceProjectInput(
+                project_id=project_id,
+                period=period,
+                time_zone=config.firm_time_zone,
+                sequence=sequence,
+                issue_date=issue_date,
+            ),
             id=run_id,
             task_queue=config.task_queue("flows"),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            static_summary=f"Invoice {project_id} for {period}",
+            static_summary=f"{label} {project_id} for {period}",
         )
     except WorkflowAlreadyStartedError:
         return client.get_workflow_handle(run_id, result_type=InvoiceProjectResult), True
     return handle, False
 
 
-async def start_month(client: Client, config: Settings, period: str) -> WorkflowHandle[Any, MonthlyInvoicingResult]:
+async def start_month(
+    client: Client, config: Settings, period: str, *, issue_date: date | None = None
+) -> WorkflowHandle[Any, MonthlyInvoicingResult]:
     """Start (or join) the month's invoicing run; a finished one is run again (children dedupe)."""
     return await client.start_workflow(
         MonthlyInvoicingWorkflow.run,
-        MonthlyInvoicingInput(period=period, time_zone=config.firm_time_zone),
+        MonthlyInvoicingInput(period=period, time_zone=config.firm_time_zone, issue_date=issue_date),
         id=month_workflow_id(period),
         task_queue=config.task_queue("flows"),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -112,15 +152,16 @@ def run(
     project: Annotated[str, typer.Option("--project", help="The project's canonical id, e.g. PRJ-0001.")],
     period: PeriodOption,
     wait: WaitOption = False,
+    issue_date: IssueDateOption = None,
 ) -> None:
     """Invoice one project for one month, exactly once: a repeat shows the invoice already made."""
     config = settings()
-    ended_period(period, config)
+    issued = ended_period(period, config, issue_date)
     _check_project(config, project)
 
     async def go() -> None:
         client = await temporal(config)
-        handle, done = await start_invoice(client, config, project, period)
+        handle, done = await start_invoice(client, config, project, period, issue_date=issued)
         url = workflow_url(config, handle.id)
         if not (wait or done):
             out.print(f"invoicing {project} for {period}: {handle.id}", highlight=False)
@@ -135,14 +176,14 @@ def run(
 
 @app.command("run-month")
 @friendly
-def run_month(period: PeriodOption, wait: WaitOption = False) -> None:
+def run_month(period: PeriodOption, wait: WaitOption = False, issue_date: IssueDateOption = None) -> None:
     """Invoice every project with posted, unbilled billable work for one month (each exactly once)."""
     config = settings()
-    ended_period(period, config)
+    issued = ended_period(period, config, issue_date)
 
     async def go() -> None:
         client = await temporal(config)
-        handle = await start_month(client, config, period)
+        handle = await start_month(client, config, period, issue_date=issued)
         url = workflow_url(config, handle.id)
         if not wait:
             out.print(f"invoicing {period}: {handle.id}", highlight=False)
@@ -158,10 +199,42 @@ def run_month(period: PeriodOption, wait: WaitOption = False) -> None:
     asyncio.run(go())
 
 
+def money(amount: Decimal, currency: str) -> str:
+    """An amount with thousands separators and its currency's minor unit (1,468.75; 12,345 JPY; 0.514 KWD)."""
+    places = Money(amount=amount, currency=currency).minor_units
+    return f"{amount:,.{places}f}"
+
+
+def not_invoiced_lines(period: str, found: list[WorkNotInvoiced], unknown: str | None) -> list[str]:
+    """What the period's invoices leave out, one line per project, and what to do about it."""
+    lines = []
+    for work in found:
+        parts = []
+        if work.not_posted:
+            parts.append(f"{work.not_posted} approved but not posted yet")
+        if work.rejected:
+            parts.append(f"{work.rejected} rejected by the posting (`psflow exceptions list`)")
+        if work.posted_since:
+            parts.append(f"{work.posted_since} posted after its invoice was made")
+        days = f"{work.first}..{work.last}" if work.first != work.last else f"{work.first}"
+        lines.append(f"not invoiced yet: {work.project_id}: {', '.join(parts)} (dated {days}; e.g. {work.examples[0]})")
+    if found:
+        lines.append(
+            f"post them, then run `psflow invoice run-month --period {period}` again: "
+            "they go on a supplementary invoice for the same month"
+        )
+    if unknown:
+        lines.append(f"could not tell what is not invoiced yet: {unknown}")
+    return lines
+
+
 def _print_invoice(result: InvoiceProjectResult, *, already: bool) -> None:
     if result.status == "nothing_to_invoice":
         out.print(
             f"nothing to invoice: {result.project_id} has no posted, unbilled billable work up to {result.period}"
+        )
+        _print_not_invoiced(
+            result.period, [result.not_invoiced] if result.not_invoiced else [], result.not_invoiced_unknown
         )
         return
     title = f"{result.project_id} {result.period}" + (" (already invoiced)" if already else "")
@@ -173,26 +246,35 @@ def _print_invoice(result: InvoiceProjectResult, *, already: bool) -> None:
             invoice.invoice_id,
             invoice.erp_id,
             invoice.currency,
-            f"{invoice.total:,.2f}",
-            f"{invoice.fees:,.2f}",
-            f"{invoice.expenses:,.2f}",
+            money(invoice.total, invoice.currency),
+            money(invoice.fees, invoice.currency),
+            money(invoice.expenses, invoice.currency),
             f"{invoice.hours.normalize():f}",
             str(invoice.entries),
             invoice.due_date.isoformat(),
         )
     out.print(grid)
+    _print_not_invoiced(
+        result.period, [result.not_invoiced] if result.not_invoiced else [], result.not_invoiced_unknown
+    )
+
+
+def _print_not_invoiced(period: str, found: list[WorkNotInvoiced], unknown: str | None) -> None:
+    for line in not_invoiced_lines(period, found, unknown):
+        out.print(line, highlight=False, soft_wrap=True)
 
 
 def _print_month(result: MonthlyInvoicingResult) -> None:
     grid = table("project", "outcome", "totals", "detail", title=f"invoicing {result.period}")
     for project in result.projects:
-        totals = ", ".join(f"{total:,.2f} {currency}" for currency, total in sorted(project.totals.items()))
+        totals = ", ".join(f"{money(total, currency)} {currency}" for currency, total in sorted(project.totals.items()))
         grid.add_row(project.project_id, project.outcome, totals or "-", project.error or project.workflow_id)
     out.print(grid)
-    summary = ", ".join(f"{total:,.2f} {currency}" for currency, total in sorted(result.totals.items()))
+    summary = ", ".join(f"{money(total, currency)} {currency}" for currency, total in sorted(result.totals.items()))
     out.print(
         f"{result.count('invoiced')} invoiced, {result.count('nothing_to_invoice')} with nothing to invoice, "
         f"{result.count('already_started')} already invoiced or in progress, {result.count('failed')} failed"
         + (f"; totals {summary}" if summary else ""),
         highlight=False,
     )
+    _print_not_invoiced(result.period, result.not_invoiced, result.not_invoiced_unknown)

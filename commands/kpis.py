@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from commands._common import UserError, friendly, out, settings, table
 from store import Store
-from store.invoicing import Distribution, invoice_lag, sync_success_rate, time_to_post
+from store.figures import Distribution, invoice_lag, sync_success_rate, time_to_post
 
 DEFAULT_DAYS = 30
 

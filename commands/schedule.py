@@ -41,7 +41,7 @@ def _run(call: Callable[[Settings, Client], Awaitable[T]]) -> T:
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise UserError(f"{exc.message}: create the schedules with `psflow schedule apply`") from None
-        raise
+        raise UserError(f"Temporal refused: {exc.message}") from None
 
 
 def _handle(config: Settings, client: Client, name: str) -> ScheduleHandle:
@@ -212,6 +212,8 @@ def backfill(
     from stack.schedules import firm_zone, posting_backfill
 
     first, last = start.date(), end.date()
+    if last < first:
+        raise UserError(f"--to {last} is before --from {first}: give the earlier date first")
 
     async def call(config: Settings, client: Client) -> int:
         today = datetime.now(firm_zone(config)).date()

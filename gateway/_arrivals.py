@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from canonical import OpportunityStage
+from canonical.record_ids import InvalidRecordId, opportunity_id
 from connectors.hubspot.webhooks import parse_webhook_events, won_deal_ids
 from connectors.salesforce.notifications import ChangeEvent, opportunity_ids_won
 from gateway._intake import Refusal
@@ -56,6 +57,14 @@ def _problems(exc: ValidationError, limit: int = 3) -> str:
     return "; ".join(parts)
 
 
+def _deal(crm: Crm, value: str, where: str) -> str:
+    """The deal's canonical id; 400 naming the field when the value is no id of the CRM (nothing is started)."""
+    try:
+        return opportunity_id(crm, value)
+    except InvalidRecordId as exc:
+        raise Refusal(400, "bad_request", f"{where}: {exc.reason}; nothing was started") from None
+
+
 def hubspot_delivery(body: bytes, won_stage: str) -> Delivery:
     """The won deals in a HubSpot webhook body (a JSON array of events); 400 if it is not one."""
     try:
@@ -67,12 +76,12 @@ def hubspot_delivery(body: bytes, won_stage: str) -> Delivery:
     arrivals = [
         Arrival(
             crm="hubspot",
-            opportunity_id=deal_id,
+            opportunity_id=_deal("hubspot", deal_id, f"[{index}].objectId"),
             event_id=str(event.event_id),
             dedupe_key=f"{event.portal_id}:{event.event_id}:{event.occurred_at}",
             detail={"attempt": event.attempt_number, "portal": event.portal_id},
         )
-        for event in events
+        for index, event in enumerate(events)
         for deal_id in won_deal_ids([event], won_stage)
     ]
     return Delivery(arrivals, ignored=len(events) - len(arrivals))
@@ -87,7 +96,10 @@ def salesforce_delivery(body: bytes, stage_map: Mapping[str, OpportunityStage] |
             400, "bad_request", f"body is not an Opportunity change event from the relay: {_problems(exc)}"
         ) from None
     header = event.payload.header
-    won = opportunity_ids_won(event, stage_map=stage_map)
+    won = [
+        _deal("salesforce", record_id, f"payload.ChangeEventHeader.recordIds[{index}]")
+        for index, record_id in enumerate(opportunity_ids_won(event, stage_map=stage_map))
+    ]
     arrivals = [
         Arrival(
             crm="salesforce",

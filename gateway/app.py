@@ -4,13 +4,16 @@ Every webhook goes through the same steps, in this order, and nothing reaches Te
 signature is verified:
 
 1. signature headers present (401), body no larger than ``gateway_max_body_bytes`` (413);
-2. signature fresh and matching over the raw body (401);
-3. body parsed and validated (400);
-4. each won deal's event claimed in the store (a redelivery counts as a duplicate and signals
-   nothing), then signal-with-start on ``engagement-provisioning:{crm}:{opportunity_id}`` (503 if
-   Temporal cannot be reached, with the claim released so the sender's retry is acted on);
+2. signature fresh and matching over the raw body, its timestamp strictly parsed (401);
+3. body parsed and validated, record ids included (400);
+4. for each won deal's event not recorded yet, signal-with-start on
+   ``engagement-provisioning:{crm}:{opportunity_id}``, recording the event in the same store
+   transaction, committed only once the signal succeeded (a redelivery counts as a duplicate and
+   signals nothing; if Temporal or the store fails, nothing is recorded and the answer is 503 with
+   ``Retry-After``, so the sender's retry is acted on);
 5. 202 ``{"accepted": [workflow ids], "duplicates": n, "ignored": n}``.
 
+Steps 1-3 read only the request: anything they raise is the request's fault and a 400, never a 5xx.
 Each decision is logged on ``psflow.gateway`` with its reason; secrets and bodies never are.
 """
 
@@ -26,7 +29,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from temporalio.client import Client
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import Client, WorkflowHandle
 
 import worker
 from canonical import OpportunityStage
@@ -37,9 +41,9 @@ from connectors.salesforce import SalesforceSettings
 from connectors.salesforce.notifications import SIGNATURE_HEADER as RELAY_SIGNATURE
 from connectors.salesforce.notifications import TIMESTAMP_HEADER as RELAY_TIMESTAMP
 from gateway import HUBSPOT_PATH, SALESFORCE_PATH
-from gateway._arrivals import Delivery, hubspot_delivery, salesforce_delivery
+from gateway._arrivals import Arrival, Delivery, hubspot_delivery, salesforce_delivery
 from gateway._dedupe import InboundEvents
-from gateway._intake import Refusal, read_body, required_header
+from gateway._intake import Refusal, read_body, reading, required_header, shown
 from gateway._verify import verify_hubspot, verify_relay
 from stack.settings import Settings
 from stack.triggers import trigger_provisioning
@@ -51,6 +55,12 @@ __all__ = ["ClientFactory", "create_app"]
 log = logging.getLogger("psflow.gateway")
 
 ClientFactory = Callable[[Settings], Awaitable[Client]]
+
+START_TIMEOUT_S = 3.0
+"""How long signal-with-start may take before the sender gets 503: HubSpot wants an answer within 5 s,
+and with Temporal down the client would otherwise retry for about 10 s."""
+RETRY_AFTER_S = 10
+"""``Retry-After`` on a 503: long enough for a Temporal restart."""
 
 
 @dataclass
@@ -110,12 +120,15 @@ def create_app(settings: Settings, client_factory: ClientFactory = worker.connec
             store.engine.dispose()
 
     app = FastAPI(title="psflow gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(_LastResort)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, refusal: Refusal) -> JSONResponse:
         source = request.url.path.rsplit("/", 1)[-1]
         _decision("rejected", source, request, status=refusal.status, reason=repr(refusal.message))
-        return JSONResponse({"error": refusal.error, "message": refusal.message}, status_code=refusal.status)
+        return JSONResponse(
+            {"error": refusal.error, "message": refusal.message}, status_code=refusal.status, headers=refusal.headers
+        )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -126,67 +139,120 @@ def create_app(settings: Settings, client_factory: ClientFactory = worker.connec
     async def hubspot(request: Request) -> JSONResponse:
         """HubSpot webhooks (signature v3): deals moved to the won stage are provisioned."""
         gateway: _Gateway = request.app.state.gateway
-        signature = required_header(request, HUBSPOT_SIGNATURE)
-        timestamp = required_header(request, HUBSPOT_TIMESTAMP)
-        body = await read_body(request, settings.gateway_max_body_bytes)
-        verify_hubspot(
-            uri=_signed_uri(settings, request),
-            body=body,
-            timestamp_ms=timestamp,
-            signature=signature,
-            client_secret=settings.gateway_hubspot_client_secret.get_secret_value(),
-            now=datetime.now(UTC),
-        )
-        return await _accept(gateway, "hubspot", request, hubspot_delivery(body, gateway.hubspot_won_stage))
+        with reading("hubspot"):
+            signature = required_header(request, HUBSPOT_SIGNATURE)
+            timestamp = required_header(request, HUBSPOT_TIMESTAMP)
+            body = await read_body(request, settings.gateway_max_body_bytes)
+            verify_hubspot(
+                uri=_signed_uri(settings, request),
+                body=body,
+                timestamp_ms=timestamp,
+                signature=signature,
+                client_secret=settings.gateway_hubspot_client_secret.get_secret_value(),
+                now=datetime.now(UTC),
+            )
+            delivery = hubspot_delivery(body, gateway.hubspot_won_stage)
+        return await _accept(gateway, "hubspot", request, delivery)
 
     @app.post(SALESFORCE_PATH, status_code=202)
     async def salesforce(request: Request) -> JSONResponse:
         """Opportunity change events from the Salesforce CDC relay (HMAC-SHA256): won deals are provisioned."""
         gateway: _Gateway = request.app.state.gateway
-        signature = required_header(request, RELAY_SIGNATURE)
-        timestamp = required_header(request, RELAY_TIMESTAMP)
-        body = await read_body(request, settings.gateway_max_body_bytes)
-        verify_relay(
-            body=body,
-            timestamp=timestamp,
-            signature=signature,
-            secret=settings.gateway_salesforce_relay_secret.get_secret_value(),
-            now=datetime.now(UTC),
-        )
-        return await _accept(gateway, "salesforce", request, salesforce_delivery(body, gateway.salesforce_stages))
+        with reading("salesforce"):
+            signature = required_header(request, RELAY_SIGNATURE)
+            timestamp = required_header(request, RELAY_TIMESTAMP)
+            body = await read_body(request, settings.gateway_max_body_bytes)
+            verify_relay(
+                body=body,
+                timestamp=timestamp,
+                signature=signature,
+                secret=settings.gateway_salesforce_relay_secret.get_secret_value(),
+                now=datetime.now(UTC),
+            )
+            delivery = salesforce_delivery(body, gateway.salesforce_stages)
+        return await _accept(gateway, "salesforce", request, delivery)
 
     return app
 
 
+async def _start(gateway: _Gateway, arrival: Arrival) -> tuple[WorkflowHandle[Any, Any], bool]:
+    """Signal-with-start the arrival's run, within `START_TIMEOUT_S`."""
+    async with asyncio.timeout(START_TIMEOUT_S):
+        return await trigger_provisioning(
+            gateway.client,
+            gateway.settings,
+            crm=arrival.crm,
+            opportunity_id=arrival.opportunity_id,
+            source="webhook",
+            event_id=arrival.event_id,
+        )
+
+
 async def _accept(gateway: _Gateway, source: str, request: Request, delivery: Delivery) -> JSONResponse:
-    """Claim each arrival's event and signal-with-start its deal's workflow; 202 with what happened."""
+    """Signal-with-start each new arrival's workflow and record its event; 202 with what happened."""
+    loop = asyncio.get_running_loop()
     accepted: list[str] = []
     duplicates = 0
     for arrival in delivery.arrivals:
         run_id = workflow_id(arrival.crm, arrival.opportunity_id)
         fields = {"event_id": arrival.event_id, "workflow_id": run_id, **arrival.detail}
-        if not await asyncio.to_thread(gateway.events.claim, source, arrival.dedupe_key, run_id):
+
+        def start(arrival: Arrival = arrival) -> tuple[WorkflowHandle[Any, Any], bool]:
+            # Runs in the store's thread, inside the transaction that records the event.
+            return asyncio.run_coroutine_threadsafe(_start(gateway, arrival), loop).result()
+
+        try:
+            acted, outcome = await asyncio.to_thread(gateway.events.act_once, source, arrival.dedupe_key, run_id, start)
+        except Exception as exc:
+            # Nothing was recorded, whatever failed (Temporal, the store): the sender must retry this event.
+            log.exception("gateway could not signal %s for %s event %s", run_id, source, arrival.event_id)
+            cause = f"no answer within {START_TIMEOUT_S:g} s" if isinstance(exc, TimeoutError) else type(exc).__name__
+            raise Refusal(
+                503,
+                "unavailable",
+                f"could not start or signal {run_id} ({cause}); nothing was recorded, retry the delivery",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from None
+        if not acted or outcome is None:
             duplicates += 1
             _decision("duplicate", source, request, **fields)
             continue
-        try:
-            handle, already = await trigger_provisioning(
-                gateway.client,
-                gateway.settings,
-                crm=arrival.crm,
-                opportunity_id=arrival.opportunity_id,
-                source="webhook",
-                event_id=arrival.event_id,
-            )
-        except Exception as exc:
-            # Whatever failed, the sender must retry this event: forget the claim and say 503.
-            await asyncio.to_thread(gateway.events.release, source, arrival.dedupe_key)
-            log.exception("gateway could not signal %s for %s event %s", run_id, source, arrival.event_id)
-            raise Refusal(
-                503, "unavailable", f"could not start or signal {run_id} ({type(exc).__name__}); retry the delivery"
-            ) from None
+        handle, already = outcome
         accepted.append(handle.id)
         _decision("accepted", source, request, already_provisioned=already, **fields)
     if delivery.ignored:
         _decision("ignored", source, request, events=delivery.ignored, reason="'no deal moved to the won stage'")
     return JSONResponse({"accepted": accepted, "duplicates": duplicates, "ignored": delivery.ignored}, status_code=202)
+
+
+class _LastResort:
+    """Answer 500 to what nothing else caught, instead of letting the server drop the connection.
+
+    Starlette's own handler answers 500 and then re-raises, so uvicorn closes the keep-alive
+    connection and the sender's next request fails too. Malformed requests never get here (they
+    are 4xx); this is for the gateway's own faults.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            log.exception("gateway failed on %s %s", scope.get("method"), shown(scope.get("path", ""), 80))
+            if started:
+                raise
+            message = f"the gateway failed ({type(exc).__name__}); nothing was recorded, retry the delivery"
+            response = JSONResponse({"error": "internal", "message": message}, status_code=500)
+            await response(scope, receive, send)

@@ -27,6 +27,7 @@ def bind(host: str, port: int) -> socket.socket:
 
     Raises:
         PortInUse: Another process holds the port.
+        GatewayNotStarted: The address cannot be listened on (unknown host, port out of range, no permission).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -36,11 +37,12 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         sock.close()
-        if exc.errno == errno.EADDRINUSE:
+        if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
             raise PortInUse(f"port {port} is in use: stop what holds it or pass --port") from None
-        raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise GatewayNotStarted(f"cannot listen on {host}:{port} ({reason}): pass another --host or --port") from None
     return sock
 
 

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
         Field(default="buffer_one", description="What a daily posting does while the previous one still runs")
     )
     firm_time_zone: str = Field(default="UTC", description="IANA zone of the firm's business days and schedules")
+    invoice_lines: Literal["entry", "rate"] = Field(
+        default="entry",
+        description="Invoice lines: one per time entry, or one per hourly rate (entries rounded at posting apart)",
+    )
     gateway_host: str = Field(default="127.0.0.1", description="Where `psflow gateway serve` listens")
     gateway_port: int = Field(default=8701, ge=1, le=65535)
     gateway_public_url: str | None = Field(

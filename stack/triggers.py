@@ -19,6 +19,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from canonical.record_ids import opportunity_id as canonical_opportunity_id
 from stack.settings import Settings
 from workflows import search_attributes as sa
 from workflows.provision_engagement import (
@@ -44,8 +45,13 @@ async def trigger_provisioning(
     """Start or signal the deal's provisioning run; returns its handle and whether the deal was already done.
 
     Args:
-        limits: Overrides of ``ProvisionEngagementInput`` (``sla``, ``resolution_timeout``, ``step_attempts``).
+        opportunity_id: The deal's id in its CRM; a Salesforce id in either length, it runs under its 18-character form.
+        limits: Overrides of ``ProvisionEngagementInput`` (``sla``, ``resolution_timeout``, retry intervals).
+
+    Raises:
+        canonical.record_ids.InvalidRecordId: ``opportunity_id`` is no opportunity id of ``crm``; nothing is started.
     """
+    opportunity_id = canonical_opportunity_id(crm, opportunity_id)
     trigger = Trigger(source=source, event_id=event_id, received_at=datetime.now(UTC))
     run_id = workflow_id(crm, opportunity_id)
     defaults: dict[str, Any] = {

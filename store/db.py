@@ -48,7 +48,7 @@ class Posting:
     amount: Decimal
     currency: str
     billable: bool
-    hours: Decimal | None
+    minutes: int | None
     run_id: str
     approved_at: datetime | None
     posted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -91,12 +91,18 @@ class Store:
         self.url = url
         self.engine = _engine(url)
 
-    def upgrade(self) -> None:
-        """Create or migrate the schema to the newest revision. Safe to run repeatedly."""
+    def upgrade(self) -> list[str]:
+        """Create or migrate the schema to the newest revision. Safe to run repeatedly.
+
+        Returns:
+            What the migrations that ran had to report (e.g. ledger rows converted inexactly); empty
+            when the schema was current.
+        """
         config = alembic_config(self.url)
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        return list(config.attributes.get("reports", []))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

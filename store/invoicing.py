@@ -1,4 +1,4 @@
-"""Invoicing over the posting ledger, and the business figures dashboards read from the store.
+"""Invoicing over the posting ledger: which rows an invoice bills, and which invoice a run makes.
 
 A billing cycle's invoice for a project takes the project's posted, billable ledger rows dated on
 or before the period's last day that no invoice has taken yet. Rows approved late for an earlier
@@ -9,20 +9,21 @@ a retry rebuilds exactly the rows the first attempt took. The ``invoice.posted``
 the moment the ERP invoice exists; rows reserved by an invoice that never posted stay with it
 until a re-run of that project and period posts it.
 
-Invoice ids are ``inv:{project_id}:{YYYY-MM}``, or ``inv:{project_id}:{YYYY-MM}:{currency}``
-for each currency when one cycle's rows are in several currencies.
+A project's invoices for one period are numbered: the first is ``inv:{project_id}:{YYYY-MM}``,
+later *supplementary* ones (for rows posted after it was made) ``inv:{project_id}:{YYYY-MM}.{n}``.
+When one invoice's rows are in several currencies, each currency gets ``{invoice id}:{currency}``.
 """
 
 from __future__ import annotations
 
-import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
-from sqlalchemy import func, inspect, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 
 from store.db import Store
@@ -30,19 +31,24 @@ from store.tables import AuditEvent, LedgerEntry, PostingException
 
 INVOICE_POSTED = "invoice.posted"
 """The audit action recorded once per invoice when the ERP has it."""
-ERP_REFUSED = "erp_refused"
-"""The posting exception reason of records the ERP refused (every other reason is a rejection)."""
+NOTHING_TO_INVOICE = "invoice.nothing_to_invoice"
+"""The audit action recorded when an invoice's run found nothing to bill: its number is used up."""
+_SUFFIX = re.compile(r"(?:\.(?P<sequence>[1-9]\d*))?(?::[A-Z]{3})?")
 
 
-def invoice_id(project_id: str, period: str) -> str:
-    """The invoice id (and ERP external id) of a project's invoice for a ``YYYY-MM`` period."""
-    return f"inv:{project_id}:{period}"
+def invoice_id(project_id: str, period: str, sequence: int = 1) -> str:
+    """The invoice id (and ERP external id) of a project's ``sequence``-th invoice for a ``YYYY-MM`` period."""
+    base = f"inv:{project_id}:{period}"
+    return base if sequence == 1 else f"{base}.{sequence}"
 
 
 def _claimed_by(base_id: str) -> Any:
-    """Rows reserved by the invoice ``base_id`` or by one of its per-currency invoices."""
+    """Rows reserved by the invoice ``base_id`` or by one of its per-currency invoices (``{base_id}:XXX``)."""
     reserved_by = col(LedgerEntry.invoice_id)
-    return or_(reserved_by == base_id, reserved_by.startswith(f"{base_id}:", autoescape=True))
+    per_currency = and_(
+        reserved_by.startswith(f"{base_id}:", autoescape=True), func.length(reserved_by) == len(base_id) + 4
+    )
+    return or_(reserved_by == base_id, per_currency)
 
 
 def _unbilled(project_id: str, through: date) -> list[Any]:
@@ -123,11 +129,57 @@ def record_invoice_posted(store: Store, actor: str, invoice: str, **detail: Any)
     return True
 
 
-def projects_to_invoice(store: Store, period: str, through: date) -> list[str]:
-    """Projects whose invoice for ``period`` has work to do, sorted.
+def _sequences(store: Store, project_id: str, period: str) -> tuple[dict[int, set[str]], set[int]]:
+    """The project's invoices for the period: {number: invoice ids with rows reserved}, numbers found empty."""
+    base = invoice_id(project_id, period)
+    with store.session() as session:
+        reserved = session.exec(
+            select(LedgerEntry.invoice_id)
+            .where(col(LedgerEntry.invoice_id).startswith(base, autoescape=True))
+            .distinct()
+        ).all()
+        empty = session.exec(
+            select(AuditEvent.entity_id).where(
+                AuditEvent.action == NOTHING_TO_INVOICE, col(AuditEvent.entity_id).startswith(base, autoescape=True)
+            )
+        ).all()
+    numbered: dict[int, set[str]] = defaultdict(set)
+    for reserved_by in reserved:
+        assert reserved_by is not None
+        matched = _SUFFIX.fullmatch(reserved_by.removeprefix(base))
+        if matched:
+            numbered[int(matched["sequence"] or 1)].add(reserved_by)
+    empty_numbers = set()
+    for found in empty:
+        matched = _SUFFIX.fullmatch(found.removeprefix(base))
+        if matched:
+            empty_numbers.add(int(matched["sequence"] or 1))
+    return numbered, empty_numbers
 
-    That is: unbilled billable rows dated on or before ``through``, or rows reserved by the
-    period's invoice that has not posted (an earlier run failed; a re-run finishes it).
+
+def invoice_to_run(store: Store, project_id: str, period: str, through: date) -> int:
+    """Which of the project's invoices for the period a run should make now (1 = the first).
+
+    An invoice that reserved rows but has not posted is finished first. Otherwise work posted since
+    the last invoice (unbilled rows dated on or before ``through``) gets the next number: a
+    supplementary invoice. With nothing to do, the last one's number (a re-run shows it).
+    """
+    numbered, empty = _sequences(store, project_id, period)
+    posted = posted_invoices(store, {i for ids in numbered.values() for i in ids})
+    unfinished = sorted(n for n, ids in numbered.items() if not ids <= posted)
+    if unfinished:
+        return unfinished[0]
+    last = max([*numbered, *empty], default=0)
+    if has_unbilled(store, project_id, through):
+        return last + 1
+    return max(last, 1)
+
+
+def projects_to_invoice(store: Store, period: str, through: date) -> list[str]:
+    """Projects whose invoices for ``period`` have work to do, sorted.
+
+    That is: unbilled billable rows dated on or before ``through``, or rows reserved by an invoice
+    of the period that has not posted (an earlier run failed; a re-run finishes it).
     """
     with store.session() as session:
         unbilled = session.exec(
@@ -147,10 +199,87 @@ def projects_to_invoice(store: Store, period: str, through: date) -> list[str]:
     pending: dict[str, str] = {}
     for project_id, reserved_by in reserved:
         base = invoice_id(project_id, period)
-        if reserved_by is not None and (reserved_by == base or reserved_by.startswith(f"{base}:")):
+        if (
+            reserved_by is not None
+            and _SUFFIX.fullmatch(reserved_by.removeprefix(base))
+            and reserved_by.startswith(base)
+        ):
             pending[reserved_by] = project_id
     unfinished = {pending[i] for i in set(pending) - posted_invoices(store, pending)}
     return sorted(set(unbilled) | unfinished)
+
+
+def invoices_to_make(store: Store, period: str, through: date) -> list[tuple[str, int]]:
+    """(project, invoice number) of every invoice the period needs now; see `invoice_to_run`."""
+    return [(p, invoice_to_run(store, p, period, through)) for p in projects_to_invoice(store, period, through)]
+
+
+def record_nothing_to_invoice(store: Store, actor: str, invoice: str) -> None:
+    """Record, once, that ``invoice``'s run found nothing to bill, so new work gets the next number."""
+    with store.session() as session:
+        seen = session.exec(
+            select(AuditEvent.id).where(AuditEvent.action == NOTHING_TO_INVOICE, AuditEvent.entity_id == invoice)
+        ).first()
+    if seen is None:
+        store.audit(actor, NOTHING_TO_INVOICE, "invoice", invoice)
+
+
+@dataclass(frozen=True)
+class Unbilled:
+    """A project's billable ledger rows up to a day that no invoice has taken: posted after its invoice."""
+
+    project_id: str
+    entries: int
+    first: date
+    last: date
+    source_ids: tuple[str, ...]
+
+
+def unbilled_by_project(store: Store, through: date) -> dict[str, Unbilled]:
+    """Unbilled billable ledger rows dated on or before ``through``, per project (ids: the first 10)."""
+    with store.session() as session:
+        rows = session.exec(
+            select(col(LedgerEntry.project_id), col(LedgerEntry.business_date), col(LedgerEntry.source_id))
+            .where(
+                col(LedgerEntry.billable).is_(True),
+                col(LedgerEntry.invoice_id).is_(None),
+                LedgerEntry.business_date <= through,
+            )
+            .order_by(col(LedgerEntry.project_id), col(LedgerEntry.business_date), col(LedgerEntry.source_id))
+        ).all()
+    found: dict[str, list[tuple[date, str]]] = defaultdict(list)
+    for project_id, day, source_id in rows:
+        found[project_id].append((day, source_id))
+    return {
+        project: Unbilled(
+            project_id=project,
+            entries=len(items),
+            first=min(day for day, _ in items),
+            last=max(day for day, _ in items),
+            source_ids=tuple(source for _, source in items[:10]),
+        )
+        for project, items in found.items()
+    }
+
+
+def posting_state(store: Store, target_system: str, kind: str, source_ids: Sequence[str]) -> tuple[set[str], set[str]]:
+    """Of these source records: those in the ledger, and those with an open posting exception."""
+    posted = set(store.posting_runs(target_system, kind, source_ids))
+    rejected: set[str] = set()
+    with store.session() as session:
+        for start in range(0, len(source_ids), 500):
+            chunk = list(source_ids[start : start + 500])
+            rejected.update(
+                session.exec(
+                    select(PostingException.source_id).where(
+                        PostingException.target_system == target_system,
+                        PostingException.kind == kind,
+                        PostingException.status == "open",
+                        col(PostingException.source_id).in_(chunk),
+                    )
+                ).all()
+            )
+    return posted, rejected - posted
 
 
 def known_project(store: Store, project_id: str) -> bool:
@@ -159,117 +288,3 @@ def known_project(store: Store, project_id: str) -> bool:
         if session.exec(select(LedgerEntry.id).where(LedgerEntry.project_id == project_id).limit(1)).first():
             return True
     return bool(store.ids_of("project", project_id))
-
-
-# -- business figures ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """Durations summarised: how many, the median, the 95th percentile and the longest."""
-
-    count: int
-    p50: timedelta | None
-    p95: timedelta | None
-    max: timedelta | None
-
-    @classmethod
-    def of(cls, durations: Sequence[timedelta]) -> Distribution:
-        """Nearest-rank percentiles of ``durations`` (None when there are none)."""
-        ordered = sorted(durations)
-        if not ordered:
-            return cls(0, None, None, None)
-        return cls(len(ordered), _rank(ordered, 50), _rank(ordered, 95), ordered[-1])
-
-
-def _rank(ordered: Sequence[timedelta], percent: int) -> timedelta:
-    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
-
-
-def _window(start: date, end: date) -> tuple[datetime, datetime]:
-    """[start 00:00 UTC, the day after end 00:00 UTC): instants of the days start..end."""
-    return (
-        datetime.combine(start, datetime.min.time(), UTC),
-        datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC),
-    )
-
-
-def time_to_post(store: Store, start: date, end: date) -> tuple[Distribution, dict[date, Distribution]]:
-    """Approval → posted, for ledger rows posted on the days ``start``..``end`` (UTC).
-
-    Returns:
-        The distribution over the whole range, and one per posting day.
-    """
-    low, high = _window(start, end)
-    with store.session() as session:
-        rows = session.exec(
-            select(LedgerEntry.approved_at, LedgerEntry.posted_at).where(
-                col(LedgerEntry.approved_at).is_not(None), LedgerEntry.posted_at >= low, LedgerEntry.posted_at < high
-            )
-        ).all()
-    per_day: dict[date, list[timedelta]] = defaultdict(list)
-    for approved_at, posted_at in rows:
-        assert approved_at is not None
-        per_day[posted_at.astimezone(UTC).date()].append(posted_at - approved_at)
-    everything = [d for durations in per_day.values() for d in durations]
-    return Distribution.of(everything), {day: Distribution.of(per_day[day]) for day in sorted(per_day)}
-
-
-def invoice_lag(store: Store, start: date, end: date) -> Distribution:
-    """Period end → invoice posted, for invoices first posted on the days ``start``..``end`` (UTC)."""
-    low, high = _window(start, end)
-    with store.session() as session:
-        events = session.exec(
-            select(AuditEvent).where(AuditEvent.action == INVOICE_POSTED, AuditEvent.at >= low, AuditEvent.at < high)
-        ).all()
-    lags = []
-    for event in events:
-        closed_at = event.detail.get("period_closed_at")
-        if closed_at:
-            lags.append(event.at - datetime.fromisoformat(closed_at))
-    return Distribution.of(lags)
-
-
-@dataclass(frozen=True)
-class SyncRate:
-    """Records posted against records the posting flow could not post.
-
-    ``rejected`` (invalid at the source) and ``failed`` (the ERP refused them) are None when the
-    store has no posting-exception table: the failures are then unknown, not zero.
-    """
-
-    posted: int
-    rejected: int | None = None
-    failed: int | None = None
-
-    @property
-    def rate(self) -> float | None:
-        """posted / (posted + rejected + failed), or None when unknown or nothing happened."""
-        if self.rejected is None or self.failed is None:
-            return None
-        attempted = self.posted + self.rejected + self.failed
-        return self.posted / attempted if attempted else None
-
-
-def sync_success_rate(store: Store, start: date, end: date) -> SyncRate:
-    """Ledger rows posted on the days ``start``..``end`` against posting exceptions first seen then.
-
-    An exception counts whatever became of it later (a record fixed and posted afterwards did not
-    sync the first time); ``erp_refused`` ones failed, every other reason was rejected.
-    """
-    low, high = _window(start, end)
-    with store.session() as session:
-        posted = session.exec(
-            select(func.count())
-            .select_from(LedgerEntry)
-            .where(LedgerEntry.posted_at >= low, LedgerEntry.posted_at < high)
-        ).one()
-        if not inspect(store.engine).has_table(PostingException.__tablename__):
-            return SyncRate(posted=posted)
-        reasons = session.exec(
-            select(PostingException.reason, func.count())
-            .where(PostingException.first_seen >= low, PostingException.first_seen < high)
-            .group_by(col(PostingException.reason))
-        ).all()
-    failed = sum(count for reason, count in reasons if reason == ERP_REFUSED)
-    return SyncRate(posted=posted, rejected=sum(count for _, count in reasons) - failed, failed=failed)

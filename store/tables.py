@@ -37,7 +37,12 @@ class IdMapping(SQLModel, table=True):
 
 
 class LedgerEntry(SQLModel, table=True):
-    """One PSA record posted to the ERP: what, where, how much, by which run, when."""
+    """One PSA record posted to the ERP: what, where, how much, by which run, when.
+
+    ``amount`` is what was posted, rounded once to the currency's minor unit (for time,
+    `canonical.bill_for_minutes` of ``minutes`` at the rate); invoices and figures add these amounts up.
+    ``minutes`` is the time entry's duration, exact (expenses have none).
+    """
 
     __tablename__ = "posting_ledger"
     __table_args__ = (UniqueConstraint("target_system", "kind", "source_id", name="uq_ledger_source"),)
@@ -53,7 +58,7 @@ class LedgerEntry(SQLModel, table=True):
     amount: Decimal = Field(sa_column=Column(Numeric(18, 4), nullable=False))
     currency: str = Field(max_length=3)
     billable: bool = True
-    hours: Decimal | None = Field(default=None, sa_column=Column(Numeric(9, 4), nullable=True))
+    minutes: int | None = Field(default=None, description="whole minutes of a time entry; None for expenses")
     run_id: str = Field(max_length=255)
     approved_at: datetime | None = None
     posted_at: datetime = Field(default_factory=_now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -32,11 +33,14 @@ async def record() -> None:
         await connectors.salesforce.set_opportunity_stage(deal, OpportunityStage.CLOSED_WON)
     async with httpx.AsyncClient() as http, worker.running_workers(client, settings):
         for name, deal in (("provisioned", happy), ("compensated", failing)):
+            limits: dict[str, timedelta] = {}
             if name == "compensated":
-                fault = {"server_error": 1.0, "path_regex": "/record/v1/job/", "methods": ["PUT"], "times": 2}
+                # Transient faults are outlasted until the deadline: keep the ERP failing past a short SLA.
+                fault = {"server_error": 1.0, "path_regex": "/record/v1/job/", "methods": ["PUT"]}
                 await http.put(f"{settings.sandbox_url}/_admin/faults/netsuite", json=fault)
+                limits = {"sla": timedelta(seconds=5)}
             handle, _ = await trigger_provisioning(
-                client, settings, crm="salesforce", opportunity_id=deal, source="cli", step_attempts=2
+                client, settings, crm="salesforce", opportunity_id=deal, source="cli", **limits
             )
             try:
                 await handle.result()

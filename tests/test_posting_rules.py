@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -38,7 +38,7 @@ def entry(**changes: Any) -> TimeEntry:
         "consultant_id": "tariq.byrne@psflow-demo.example",
         "project_id": "PRJ-0004",
         "date_performed": DAY,
-        "hours": Decimal("7.5"),
+        "minutes": 450,
         "role": "Director",
         "bill_rate": Money.of("380.00", "USD"),
         "approval": ApprovalState.APPROVED,
@@ -148,12 +148,20 @@ def test_time_entry_rules(record: TimeEntry, found: Findings, reason: Reason | N
 
 
 @pytest.mark.parametrize(
-    ("hours", "rate", "amount"),
-    [("7.5", "380.00", "2850.00"), ("0.1166666667", "150.00", "17.50"), ("1.005", "100.00", "100.50")],
+    ("minutes", "rate", "amount"),
+    [
+        (450, "380.00", "2850.00"),
+        (7, "150.00", "17.50"),
+        (440, "187.50", "1375.00"),  # 7:20, not representable in 4-decimal hours
+        (445, "133.33", "988.86"),  # 7:25
+        (105, "212.50", "371.88"),  # half a cent: up
+        (15, "212.50", "53.13"),
+    ],
 )
-def test_time_is_hours_times_rate_rounded_to_the_cent(hours: str, rate: str, amount: str) -> None:
-    decision = check_time_entry(entry(hours=Decimal(hours), bill_rate=Money.of(rate, "USD")), FOUND, ERP)
+def test_time_is_minutes_times_rate_rounded_half_up_once(minutes: int, rate: str, amount: str) -> None:
+    decision = check_time_entry(entry(minutes=minutes, bill_rate=Money.of(rate, "USD")), FOUND, ERP)
     assert isinstance(decision, Approved) and decision.amount == Money.of(amount, "USD")
+    assert str(decision.amount.amount) == amount
 
 
 def test_non_billable_time_without_a_rate_posts_at_zero_in_the_jobs_currency() -> None:
@@ -209,11 +217,21 @@ def test_expense_rules(record: Expense, found: Findings, reason: Reason | None, 
         assert record.id in decision.message and all(value in decision.message for value in values.values())
 
 
+def test_fingerprints_stored_before_minutes_still_match() -> None:
+    """Fingerprints were made of decimal hours; a record read again must match the one stored for it."""
+    legacy = "\x1f".join(
+        ["time_entry", "tariq.byrne@psflow-demo.example", "PRJ-0004", "", DAY.isoformat(), "7.5", "True",
+         "Configuration & build"]
+    )  # fmt: skip
+    assert fingerprint(entry()) == hashlib.sha256(legacy.encode()).hexdigest()
+    twenty = legacy.replace("\x1f7.5\x1f", "\x1f1.3333333333\x1f")
+    assert fingerprint(entry(minutes=80)) == hashlib.sha256(twenty.encode()).hexdigest()
+
+
 def test_the_fingerprint_is_the_content_not_the_identity() -> None:
     assert fingerprint(entry()) == fingerprint(entry(id="kantata:999"))
-    assert fingerprint(entry(hours=Decimal("7.50"))) == fingerprint(entry())
     for changed in (
-        entry(hours=Decimal(8)),
+        entry(minutes=480),
         entry(notes="Something else"),
         entry(consultant_id="someone@psflow-demo.example"),
         entry(date_performed=date(2026, 11, 24)),
@@ -238,16 +256,21 @@ def _connector_message(kind: str, psa_id: str, broken: dict[str, Any]) -> str:
     [
         (
             "time entry",
-            {"hours": Decimal(25)},
+            {"minutes": 1500},
             Reason.INVALID_HOURS,
-            "hours: must be more than 0 and at most 24, got 25",
+            "minutes: must be more than 0:00 and at most 24:00 hours, got 25:00 (1500 minutes)",
         ),
-        ("time entry", {"hours": Decimal(0)}, Reason.INVALID_HOURS, "hours: must be more than 0 and at most 24, got 0"),
         (
             "time entry",
-            {"hours": Decimal(-2)},
+            {"minutes": 0},
             Reason.INVALID_HOURS,
-            "hours: must be more than 0 and at most 24, got -2",
+            "minutes: must be more than 0:00 and at most 24:00 hours, got 0:00 (0 minutes)",
+        ),
+        (
+            "time entry",
+            {"minutes": -120},
+            Reason.INVALID_HOURS,
+            "minutes: must be more than 0:00 and at most 24:00 hours, got -2:00 (-120 minutes)",
         ),
         (
             "expense",

@@ -6,9 +6,10 @@ from dataclasses import fields
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import inspect
+from alembic import command
+from sqlalchemy import inspect, text
 
-from store import LedgerEntry, Posting, Store
+from store import LedgerEntry, Posting, Store, alembic_config
 
 
 def ledger_row(source_id: str = "kantata:1", **changes: object) -> LedgerEntry:
@@ -22,7 +23,7 @@ def ledger_row(source_id: str = "kantata:1", **changes: object) -> LedgerEntry:
         "business_date": date(2026, 11, 23),
         "amount": Decimal("1875.0000"),
         "currency": "USD",
-        "hours": Decimal("7.5"),
+        "minutes": 450,
         "run_id": "run-1",
     }
     values.update(changes)
@@ -78,3 +79,63 @@ def test_audit_trail_keeps_order_and_detail(store: Store) -> None:
     trail = store.audit_trail("project", "p1")
     assert [event.action for event in trail] == ["psa.project_created", "exception.resolved"]
     assert trail[0].detail == {"psa_id": "123"}
+
+
+def migrate(store: Store, revision: str, *, down: bool = False) -> list[str]:
+    """Move the store's schema to ``revision``; returns what the migrations reported."""
+    config = alembic_config(store.url)
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+    return list(config.attributes.get("reports", []))
+
+
+def test_the_ledger_keeps_whole_minutes_of_time_entries(store: Store) -> None:
+    assert store.record_posting(ledger_row("kantata:20", minutes=440, amount=Decimal("1375.00")))
+    assert store.record_posting(ledger_row("kantata:ex", kind="expense", minutes=None, amount=Decimal("12.50")))
+    row = store.posting("netsuite", "time_entry", "kantata:20")
+    assert row is not None and row.minutes == 440 and row.amount == Decimal("1375.00")
+    assert store.posting("netsuite", "expense", "kantata:ex").minutes is None  # type: ignore[union-attr]
+
+
+def test_the_migration_converts_hours_to_minutes_and_reports_what_it_could_not_convert_exactly(store: Store) -> None:
+    migrate(store, "0003", down=True)
+    insert = text(
+        "INSERT INTO posting_ledger (kind, source_system, source_id, target_system, target_id, project_id, "
+        "business_date, amount, currency, billable, hours, run_id, posted_at) VALUES (:kind, 'kantata', :source, "
+        "'netsuite', '1', 'PRJ-0001', '2026-10-15', :amount, 'USD', true, :hours, 'run-1', '2026-10-16 02:00:00')"
+    )
+    legacy = [
+        ("time_entry", "kantata:1", "1406.25", "7.5"),
+        ("time_entry", "kantata:2", "46.88", "0.25"),
+        ("time_entry", "kantata:3", "1374.99", "7.3333"),  # 7:20, which 4 decimals cannot hold
+        ("time_entry", "kantata:4", "988.87", "7.4167"),  # 7:25
+        ("expense", "kantata:5", "42.50", None),
+    ]
+    with store.engine.begin() as connection:
+        for kind, source, amount, hours in legacy:
+            connection.execute(insert, {"kind": kind, "source": source, "amount": amount, "hours": hours})
+
+    reports = migrate(store, "head")
+
+    minutes = {source: store.posting("netsuite", kind, source).minutes for kind, source, _, _ in legacy}  # type: ignore[union-attr]
+    assert minutes == {"kantata:1": 450, "kantata:2": 15, "kantata:3": 440, "kantata:4": 445, "kantata:5": None}
+    assert store.posting("netsuite", "time_entry", "kantata:3").amount == Decimal("1374.99")  # type: ignore[union-attr]
+    assert "hours" not in {column["name"] for column in inspect(store.engine).get_columns("posting_ledger")}
+    assert len(reports) == 1
+    assert reports[0].startswith("posting ledger: 4 time entries converted from hours to whole minutes, 2 inexactly")
+    assert "kantata:3 (7.3333 h -> 440 min), kantata:4 (7.4167 h -> 445 min)" in reports[0]
+    [event] = store.audit_trail("posting_ledger", "hours")
+    assert event.action == "ledger.minutes_migrated"
+    assert event.detail == {"converted": 4, "inexact": 2, "inexact_rows": ["kantata:3", "kantata:4"]}
+    assert migrate(store, "head") == []  # a second upgrade has nothing to do or say
+
+
+def test_the_minutes_migration_goes_back_to_hours(store: Store) -> None:
+    assert store.record_posting(ledger_row("kantata:20", minutes=440))
+    migrate(store, "0003", down=True)
+    with store.engine.begin() as connection:
+        hours = connection.execute(text("SELECT hours FROM posting_ledger")).scalar_one()
+    assert Decimal(str(hours)) == Decimal("7.3333")
+    migrate(store, "head")
+    assert store.posting("netsuite", "time_entry", "kantata:20").minutes == 440  # type: ignore[union-attr]

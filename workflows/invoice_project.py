@@ -1,36 +1,34 @@
 """Invoicing one project for one billing period: the ERP invoice, then invoice and revenue events.
 
-One run per project and period (``invoice:{project_id}:{YYYY-MM}``), started by the monthly
-invoicing run or ``psflow invoice run``; a second start of the same id joins the running run or
-finds the completed one, so a project is never invoiced twice for a period. The invoice bills the
-project's posted, unbilled billable time and expenses dated up to the period's last day, issued
-on the day the run starts in the firm's time zone; a period that has not ended is refused.
+One run per project, period and invoice number (``invoice:{project_id}:{YYYY-MM}``, and
+``invoice:{project_id}:{YYYY-MM}.{n}`` for a supplementary invoice of work posted after the
+first), started by the monthly invoicing run or ``psflow invoice run``; a second start of the same
+id joins the running run or finds the completed one, so no work is invoiced twice. The invoice
+bills the project's posted, unbilled billable time and expenses dated up to the period's last day,
+issued on the day the run starts in the firm's time zone (or on the issue date the input names); a
+period that has not ended by the issue date is refused.
+A run started for one project then reports the period's work that no invoice includes yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities._errors import INVALID_DATA, NON_RETRYABLE_TYPES
+    from activities.billing_period import billing_period, firm_day, firm_midnight
     from activities.events import EventActivities
-    from activities.invoicing import (
-        InvoiceRequest,
-        InvoicingActivities,
-        PostedInvoice,
-        billing_period,
-        firm_day,
-        firm_midnight,
-    )
+    from activities.invoicing import InvoiceRequest, InvoicingActivities, PostedInvoice
     from activities.models import AnalyticsRows
+    from activities.unposted import WorkNotInvoiced, WorkNotInvoicedActivities, WorkNotInvoicedRequest
     from canonical import DateRange
     from canonical.events import CloudEvent
     from workflows import search_attributes as sa
@@ -38,14 +36,25 @@ with workflow.unsafe.imports_passed_through():
 
 EVENT_SOURCE = "psflow/invoicing"
 PERIOD_NOT_ENDED = "PeriodNotEnded"
+REPORT_NOT_INVOICED = "report-work-not-invoiced"
+"""Patch: runs recorded before it did not ask the PSA what the invoice could not include."""
 
 Status = Literal["invoiced", "nothing_to_invoice"]
 T = TypeVar("T")
 
 
-def workflow_id(project_id: str, period: str) -> str:
-    """The one workflow id per project and billing period."""
-    return f"invoice:{project_id}:{period}"
+def workflow_id(project_id: str, period: str, sequence: int = 1) -> str:
+    """The one workflow id per project, billing period and invoice number (1, or 2, 3... for supplements)."""
+    base = f"invoice:{project_id}:{period}"
+    return base if sequence == 1 else f"{base}.{sequence}"
+
+
+def describe(failure: BaseException) -> str:
+    """The innermost message of a failure: what a person needs to read."""
+    cause: BaseException = failure
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    return str(cause) or type(cause).__name__
 
 
 def checked(compute: Callable[[], T]) -> T:
@@ -78,6 +87,12 @@ class InvoiceProjectInput(BaseModel):
     time_zone: str = "UTC"
     step_attempts: int = Field(default=8, ge=1)
     """Attempts per step before it counts as failed for good (transient faults retry)."""
+    sequence: int = Field(default=1, ge=1)
+    """Which of the project's invoices for the period: 1, or a supplementary one (2, 3, ...)."""
+    report_not_invoiced: bool = True
+    """Ask the PSA what no invoice includes yet (the monthly run asks once for every project)."""
+    issue_date: date | None = None
+    """The invoice's date; None: the day the run starts in the firm's time zone."""
 
 
 class InvoiceProjectResult(BaseModel):
@@ -89,6 +104,11 @@ class InvoiceProjectResult(BaseModel):
     customer_id: str | None = None
     invoices: list[PostedInvoice] = Field(default_factory=list)
     totals: dict[str, Decimal] = Field(default_factory=dict)
+    sequence: int = 1
+    not_invoiced: WorkNotInvoiced | None = None
+    """The period's work no invoice includes yet: not posted, rejected, or posted since; None when all is."""
+    not_invoiced_unknown: str | None = None
+    """Why the run could not tell what no invoice includes yet (the PSA unreadable or unavailable)."""
 
 
 @workflow.defn(name="InvoiceProject")
@@ -98,7 +118,7 @@ class InvoiceProjectWorkflow:
     @workflow.run
     async def run(self, input: InvoiceProjectInput) -> InvoiceProjectResult:
         period = checked(lambda: billing_period(input.period))
-        issue_date = checked(lambda: firm_day(workflow.now(), input.time_zone))
+        issue_date = input.issue_date or checked(lambda: firm_day(workflow.now(), input.time_zone))
         if issue_date <= period.end:
             raise ApplicationError(
                 f"period {input.period} runs until {period.end}: "
@@ -114,6 +134,7 @@ class InvoiceProjectWorkflow:
                 period=input.period,
                 issue_date=issue_date,
                 period_closed_at=firm_midnight(period.end + timedelta(days=1), input.time_zone),
+                sequence=input.sequence,
             ),
             **step_options("erp", input.step_attempts, timedelta(minutes=2)),
         )
@@ -124,96 +145,122 @@ class InvoiceProjectWorkflow:
             customer_id=outcome.customer_id,
             invoices=outcome.invoices,
             totals=outcome.totals,
+            sequence=input.sequence,
         )
         for invoice in outcome.invoices:
-            for event in self._events(result, invoice, period):
+            for event in invoice_events(result, invoice, period, workflow.now()):
                 await workflow.execute_activity_method(
                     EventActivities.publish, event, **step_options("events", input.step_attempts)
                 )
         if outcome.invoices:
-            for table, rows in self._rows(result, period, issue_date).items():
+            for table, rows in analytics_rows(result, period, issue_date, workflow.now()).items():
                 await workflow.execute_activity_method(
                     EventActivities.push_rows,
                     AnalyticsRows(table=table, rows=rows),
                     **step_options("events", input.step_attempts),
                 )
+        if input.report_not_invoiced and workflow.patched(REPORT_NOT_INVOICED):
+            await self._report_not_invoiced(input, result)
         workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(result.status)])
         return result
 
     @staticmethod
-    def _events(result: InvoiceProjectResult, invoice: PostedInvoice, period: DateRange) -> list[CloudEvent]:
-        common = {
-            "invoice_id": invoice.invoice_id,
-            "project_id": result.project_id,
-            "customer_id": result.customer_id,
-            "period": result.period,
-            "currency": invoice.currency,
-        }
-        posted = CloudEvent(
-            id=f"{invoice.invoice_id}:invoice.posted",
-            source=EVENT_SOURCE,
-            type="com.psflow.invoice.posted",
-            subject=invoice.invoice_id,
-            time=workflow.now(),
-            data={
-                **common,
+    async def _report_not_invoiced(input: InvoiceProjectInput, result: InvoiceProjectResult) -> None:
+        """Say what the period's invoices leave out; the invoice stands whatever the PSA answers."""
+        try:
+            report = await workflow.execute_activity_method(
+                WorkNotInvoicedActivities.work_not_invoiced,
+                WorkNotInvoicedRequest(period=input.period, project_id=input.project_id),
+                **step_options("psa", input.step_attempts, timedelta(minutes=5)),
+            )
+        except ActivityError as failure:
+            result.not_invoiced_unknown = f"the PSA could not be asked: {describe(failure)}"
+            return
+        result.not_invoiced = next(iter(report.projects), None)
+        result.not_invoiced_unknown = report.unreadable
+
+
+def invoice_events(
+    result: InvoiceProjectResult, invoice: PostedInvoice, period: DateRange, now: datetime
+) -> list[CloudEvent]:
+    """The ``invoice.posted`` and ``revenue.recognized`` events of one posted invoice: its figures, as posted."""
+    common: dict[str, Any] = {
+        "invoice_id": invoice.invoice_id,
+        "project_id": result.project_id,
+        "customer_id": result.customer_id,
+        "period": result.period,
+        "currency": invoice.currency,
+    }
+    posted = CloudEvent(
+        id=f"{invoice.invoice_id}:invoice.posted",
+        source=EVENT_SOURCE,
+        type="com.psflow.invoice.posted",
+        subject=invoice.invoice_id,
+        time=now,
+        data={
+            **common,
+            "erp_id": invoice.erp_id,
+            "total": str(invoice.total),
+            "issue_date": invoice.issue_date.isoformat(),
+            "due_date": invoice.due_date.isoformat(),
+            "entries": invoice.entries,
+            "lines": invoice.lines,
+        },
+    )
+    revenue = CloudEvent(
+        id=f"{invoice.invoice_id}:revenue.recognized",
+        source=EVENT_SOURCE,
+        type="com.psflow.revenue.recognized",
+        subject=invoice.invoice_id,
+        time=now,
+        data={
+            **common,
+            "period_start": period.start.isoformat(),
+            "period_end": period.end.isoformat(),
+            "fees": str(invoice.fees),
+            "expenses": str(invoice.expenses),
+            "hours": str(invoice.hours),
+            "minutes": invoice.minutes,
+            "amount": str(invoice.total),
+        },
+    )
+    return [posted, revenue]
+
+
+def analytics_rows(
+    result: InvoiceProjectResult, period: DateRange, issue_date: date, now: datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """The ``invoices`` and ``revenue`` analytics rows of the run's invoices."""
+    lag_days = (issue_date - period.end).days
+    return {
+        "invoices": [
+            {
+                "invoice_id": invoice.invoice_id,
                 "erp_id": invoice.erp_id,
+                "project_id": result.project_id,
+                "customer_id": result.customer_id,
+                "period": result.period,
+                "currency": invoice.currency,
                 "total": str(invoice.total),
                 "issue_date": invoice.issue_date.isoformat(),
                 "due_date": invoice.due_date.isoformat(),
-                "entries": invoice.entries,
-                "lines": invoice.lines,
-            },
-        )
-        revenue = CloudEvent(
-            id=f"{invoice.invoice_id}:revenue.recognized",
-            source=EVENT_SOURCE,
-            type="com.psflow.revenue.recognized",
-            subject=invoice.invoice_id,
-            time=workflow.now(),
-            data={
-                **common,
-                "period_start": period.start.isoformat(),
-                "period_end": period.end.isoformat(),
+                "invoice_lag_days": lag_days,
+                "posted_at": now.isoformat(),
+            }
+            for invoice in result.invoices
+        ],
+        "revenue": [
+            {
+                "project_id": result.project_id,
+                "customer_id": result.customer_id,
+                "period": result.period,
+                "currency": invoice.currency,
                 "fees": str(invoice.fees),
                 "expenses": str(invoice.expenses),
                 "hours": str(invoice.hours),
-                "amount": str(invoice.total),
-            },
-        )
-        return [posted, revenue]
-
-    @staticmethod
-    def _rows(result: InvoiceProjectResult, period: DateRange, issue_date: date) -> dict[str, list[dict[str, Any]]]:
-        lag_days = (issue_date - period.end).days
-        return {
-            "invoices": [
-                {
-                    "invoice_id": invoice.invoice_id,
-                    "erp_id": invoice.erp_id,
-                    "project_id": result.project_id,
-                    "customer_id": result.customer_id,
-                    "period": result.period,
-                    "currency": invoice.currency,
-                    "total": str(invoice.total),
-                    "issue_date": invoice.issue_date.isoformat(),
-                    "due_date": invoice.due_date.isoformat(),
-                    "invoice_lag_days": lag_days,
-                    "posted_at": workflow.now().isoformat(),
-                }
-                for invoice in result.invoices
-            ],
-            "revenue": [
-                {
-                    "project_id": result.project_id,
-                    "customer_id": result.customer_id,
-                    "period": result.period,
-                    "currency": invoice.currency,
-                    "fees": str(invoice.fees),
-                    "expenses": str(invoice.expenses),
-                    "hours": str(invoice.hours),
-                    "revenue": str(invoice.total),
-                }
-                for invoice in result.invoices
-            ],
-        }
+                "minutes": invoice.minutes,
+                "revenue": str(invoice.total),
+            }
+            for invoice in result.invoices
+        ],
+    }

@@ -6,12 +6,18 @@ the period comes from the ``TemporalScheduledStartTime`` search attribute) or by
 (``invoice:{project_id}:{YYYY-MM}``), so re-running a month never invoices a project twice: a
 project already invoiced for the period, or being invoiced by a run started elsewhere, is
 reported as such, and one whose earlier run failed is invoiced again.
+
+The month's invoices bill what was posted when they were made. The run then asks the PSA what
+they leave out (approved time whose day is not posted yet, records the posting rejected, work
+posted meanwhile) and reports it per project. Running the month again once that work is posted
+bills it on a supplementary invoice (``invoice:{project_id}:{YYYY-MM}.2``, ``.3``...): nothing
+is left for next month silently.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -21,7 +27,9 @@ from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.invoicing import InvoicingActivities, PeriodRef, billing_period, firm_day, previous_period
+    from activities.billing_period import billing_period, firm_day, previous_period
+    from activities.invoicing import InvoiceToMake, InvoicingActivities, PeriodRef
+    from activities.unposted import WorkNotInvoiced, WorkNotInvoicedActivities, WorkNotInvoicedRequest
     from workflows import search_attributes as sa
     from workflows.invoice_project import (
         InvoiceProjectInput,
@@ -32,6 +40,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+SUPPLEMENTARY = "supplementary-invoices"
+"""Patch: runs recorded before it listed projects only (first invoices) and reported nothing left out."""
 
 Outcome = Literal["invoiced", "nothing_to_invoice", "already_started", "failed"]
 
@@ -49,6 +59,8 @@ class MonthlyInvoicingInput(BaseModel):
     parallel: int = Field(default=10, ge=1, le=200)
     """Projects invoiced at the same time (NetSuite's concurrency limit is per account)."""
     step_attempts: int = Field(default=8, ge=1)
+    issue_date: date | None = None
+    """The invoices' date; None: the day each project's run starts in the firm's time zone."""
 
 
 class ProjectInvoicing(BaseModel):
@@ -60,14 +72,20 @@ class ProjectInvoicing(BaseModel):
     invoice_ids: list[str] = Field(default_factory=list)
     totals: dict[str, Decimal] = Field(default_factory=dict)
     error: str | None = None
+    sequence: int = 1
+    """Which of the project's invoices for the period: 1, or a supplementary one (2, 3, ...)."""
 
 
 class MonthlyInvoicingResult(BaseModel):
-    """The cycle's summary: per project, and totals per currency of the invoices it posted."""
+    """The cycle's summary: per project, totals per currency of the invoices it posted, and what they leave out."""
 
     period: str
     projects: list[ProjectInvoicing] = Field(default_factory=list)
     totals: dict[str, Decimal] = Field(default_factory=dict)
+    not_invoiced: list[WorkNotInvoiced] = Field(default_factory=list)
+    """Per project, the month's work no invoice includes yet: for a supplementary invoice once posted."""
+    not_invoiced_unknown: str | None = None
+    """Why the run could not tell what no invoice includes yet (the PSA unreadable or unavailable)."""
 
     def count(self, outcome: Outcome) -> int:
         """How many projects ended with ``outcome``."""
@@ -78,24 +96,26 @@ class MonthlyInvoicingResult(BaseModel):
 class MonthlyInvoicingWorkflow:
     """Invoice every project with billable work for one month, each exactly once."""
 
+    def __init__(self) -> None:
+        self._supplementary = False
+
     @workflow.run
     async def run(self, input: MonthlyInvoicingInput) -> MonthlyInvoicingResult:
         period = input.period or previous_period(checked(lambda: firm_day(self._scheduled_start(), input.time_zone)))
         checked(lambda: billing_period(period))
         workflow.upsert_search_attributes([sa.FLOW_STATE.value_set("invoicing")])
-        projects = await workflow.execute_activity_method(
-            InvoicingActivities.projects_to_invoice,
-            PeriodRef(period=period),
-            **step_options("erp", input.step_attempts),
-        )
-        workflow.logger.info("invoicing %d projects for %s", len(projects), period)
+        supplementary = self._supplementary = workflow.patched(SUPPLEMENTARY)
+        todo = await self._invoices_to_make(period, input, supplementary=supplementary)
+        workflow.logger.info("invoicing %d projects for %s", len(todo), period)
         result = MonthlyInvoicingResult(period=period)
-        for start in range(0, len(projects), input.parallel):
-            batch = projects[start : start + input.parallel]
-            result.projects += await asyncio.gather(*(self._invoice(p, period, input) for p in batch))
+        for start in range(0, len(todo), input.parallel):
+            batch = todo[start : start + input.parallel]
+            result.projects += await asyncio.gather(*(self._invoice(item, period, input) for item in batch))
         for project in result.projects:
             for currency, total in project.totals.items():
                 result.totals[currency] = result.totals.get(currency, Decimal(0)) + total
+        if supplementary:
+            await self._report_not_invoiced(period, input, result)
         workflow.upsert_search_attributes(
             [sa.FLOW_STATE.value_set("completed_with_failures" if result.count("failed") else "completed")]
         )
@@ -107,19 +127,62 @@ class MonthlyInvoicingWorkflow:
         info = workflow.info()
         return info.typed_search_attributes.get(SCHEDULED_START) or info.start_time
 
-    async def _invoice(self, project_id: str, period: str, input: MonthlyInvoicingInput) -> ProjectInvoicing:
-        child_id = workflow_id(project_id, period)
-        summary = ProjectInvoicing(project_id=project_id, workflow_id=child_id, outcome="already_started")
+    @staticmethod
+    async def _invoices_to_make(
+        period: str, input: MonthlyInvoicingInput, *, supplementary: bool
+    ) -> list[InvoiceToMake]:
+        if supplementary:
+            return await workflow.execute_activity_method(
+                InvoicingActivities.invoices_to_make,
+                PeriodRef(period=period),
+                **step_options("erp", input.step_attempts),
+            )
+        projects = await workflow.execute_activity_method(
+            InvoicingActivities.projects_to_invoice,
+            PeriodRef(period=period),
+            **step_options("erp", input.step_attempts),
+        )
+        return [InvoiceToMake(project_id=project_id) for project_id in projects]
+
+    @staticmethod
+    async def _report_not_invoiced(period: str, input: MonthlyInvoicingInput, result: MonthlyInvoicingResult) -> None:
+        """Say, per project, what the month's invoices leave out; they stand whatever the PSA answers."""
+        try:
+            report = await workflow.execute_activity_method(
+                WorkNotInvoicedActivities.work_not_invoiced,
+                WorkNotInvoicedRequest(period=period),
+                **step_options("psa", input.step_attempts, timedelta(minutes=10)),
+            )
+        except ActivityError as failure:
+            result.not_invoiced_unknown = f"the PSA could not be asked: {_describe(failure)}"
+            return
+        result.not_invoiced = report.projects
+        result.not_invoiced_unknown = report.unreadable
+
+    async def _invoice(self, item: InvoiceToMake, period: str, input: MonthlyInvoicingInput) -> ProjectInvoicing:
+        project_id, sequence = item.project_id, item.sequence
+        child_id = workflow_id(project_id, period, sequence)
+        summary = ProjectInvoicing(
+            project_id=project_id, workflow_id=child_id, outcome="already_started", sequence=sequence
+        )
+        child_input = InvoiceProjectInput(
+            project_id=project_id,
+            period=period,
+            time_zone=input.time_zone,
+            step_attempts=input.step_attempts,
+            sequence=sequence,
+            report_not_invoiced=not self._supplementary,  # this run asks the PSA once, for every project
+            issue_date=input.issue_date,
+        )
+        label = "Invoice" if sequence == 1 else f"Supplementary invoice {sequence} of"
         try:
             handle = await workflow.start_child_workflow(
                 InvoiceProjectWorkflow.run,
-                InvoiceProjectInput(
-                    project_id=project_id, period=period, time_zone=input.time_zone, step_attempts=input.step_attempts
-                ),
+                child_input,
                 id=child_id,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                static_summary=f"Invoice {project_id} for {period}",
+                static_summary=f"{label} {project_id} for {period}",
             )
         except WorkflowAlreadyStartedError:
             return summary

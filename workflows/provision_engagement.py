@@ -4,19 +4,25 @@ One run per opportunity (``engagement-provisioning:{crm}:{opportunity_id}``), st
 the gateway's webhooks, the polling schedule or the CLI. Each forward step registers its compensation
 before it runs; if a later step fails for good the compensations run in reverse, shielded from
 cancellation, and the run fails with a result that says what was done and what was undone.
+
+A step fails for good on a non-retryable error (what ``activities/_errors.py`` says a person must fix)
+or when the provisioning deadline passes. Transient faults — 429, 5xx, timeouts, a worker lost — are
+retried without a count, with a capped backoff, until then: a system that is briefly down delays the
+engagement, it never rolls it back.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from activities._errors import NON_RETRYABLE_TYPES
@@ -51,8 +57,10 @@ class ProvisionEngagementInput(BaseModel):
     """The engagement must exist in PSA and ERP within this time, or the run is marked breached."""
     resolution_timeout: timedelta = timedelta(hours=24)
     """How long a question to a person may stay open before the run gives up (nothing written yet)."""
-    step_attempts: int = Field(default=8, ge=1)
-    """Attempts per forward step before it counts as failed for good (transient faults retry)."""
+    retry_initial_interval: timedelta = timedelta(milliseconds=500)
+    """Wait before an activity's second attempt after a transient fault; it doubles with each attempt."""
+    retry_maximum_interval: timedelta = timedelta(seconds=30)
+    """Longest wait between attempts: how soon after an outage ends the run goes on."""
 
 
 class Trigger(BaseModel):
@@ -109,6 +117,12 @@ class ProvisionEngagementResult(BaseModel):
     triggers: list[Trigger] = Field(default_factory=list)
 
 
+STEP_TIMEOUT = timedelta(seconds=60)
+"""Longest single attempt of an activity."""
+LAST_CHANCE = timedelta(seconds=1)
+"""What a step reached at or after the deadline gets. It is still scheduled rather than skipped, so the
+commands a run issues never depend on timing (replay)."""
+
 STEPS = ("read_deal", "erp_customer", "psa_project", "erp_job", "staffing_event", "analytics_event")
 
 
@@ -125,6 +139,7 @@ class ProvisionEngagementWorkflow:
         self._client: str | None = None
         self._sla_breached = False
         self._engagement_id = ""
+        self._deadline = datetime.min.replace(tzinfo=UTC)
         self._compensations: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
         self._result = ProvisionEngagementResult(engagement_id="", state="reading")
 
@@ -132,6 +147,7 @@ class ProvisionEngagementWorkflow:
     async def run(self, input: ProvisionEngagementInput) -> ProvisionEngagementResult:
         self._input = input
         self._engagement_id = f"{input.crm}:{input.opportunity_id}"
+        self._deadline = workflow.now() + input.sla
         # Signals sent with the start (signal-with-start) are handled before run() begins: keep them.
         self._result = ProvisionEngagementResult(
             engagement_id=self._engagement_id, state="reading", triggers=list(self._triggers)
@@ -175,6 +191,8 @@ class ProvisionEngagementWorkflow:
         customer = engagement.customer
         if not customer.billable:
             customer = await self._ask_person(customer)
+            # The person may answer after the SLA: the writes still get a full SLA to outlast outages.
+            self._deadline = workflow.now() + self._input.sla
         engagement = engagement.model_copy(update={"customer": customer})
         self._set_state("provisioning")
 
@@ -252,13 +270,14 @@ class ProvisionEngagementWorkflow:
         """Record how to undo ``name`` before it runs: it may commit and still report failure."""
 
         async def undo() -> Any:
+            # An undo must finish, however long the system is down: no attempt limit, no deadline.
             return await workflow.execute_activity_method(
                 method,
                 arg,
                 task_queue=domain_queue(domain),
-                start_to_close_timeout=timedelta(seconds=60),
+                start_to_close_timeout=STEP_TIMEOUT,
                 heartbeat_timeout=timedelta(seconds=10),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=50),
+                retry_policy=self._retry_policy(),
             )
 
         self._compensations.append((name, undo))
@@ -336,22 +355,37 @@ class ProvisionEngagementWorkflow:
             self._result.sla_breached = True
             workflow.upsert_search_attributes([sa.SLA_BREACHED.value_set(True)])
             alert = CloudEvent(
-                id=f"{self._engagement_id}:sla.breached",
+                id=self._event_id("sla.breached"),
                 source=EVENT_SOURCE,
                 type="com.psflow.engagement.sla_breached",
                 subject=self._engagement_id,
                 time=workflow.now(),
                 data={"engagement_id": self._engagement_id, "sla": str(self._input.sla), "state": self._state},
             )
-            await workflow.execute_activity_method(EventActivities.publish, alert, **self._options("events"))
+            await workflow.execute_activity_method(
+                EventActivities.publish,
+                alert,
+                task_queue=domain_queue("events"),
+                start_to_close_timeout=STEP_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=10),
+                retry_policy=self._retry_policy(),
+            )
 
     def _set_state(self, state: State) -> None:
         self._state = state
         workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(state)])
 
+    def _event_id(self, kind: str) -> str:
+        """One id per run and kind: retries of a publish dedupe, a redo's events are new ones.
+
+        A run triggered again after a compensation publishes ``project.activated`` once more; with the
+        first run's id the receiver would drop it as a duplicate and staffing would keep the retraction.
+        """
+        return f"{self._engagement_id}:{kind}:{workflow.info().run_id}"
+
     def _event(self, kind: str, engagement: Engagement, code: str | None = None) -> CloudEvent:
         return CloudEvent(
-            id=f"{engagement.id}:{kind}",
+            id=self._event_id(kind),
             source=EVENT_SOURCE,
             type=f"com.psflow.{kind}",
             subject=engagement.id,
@@ -366,23 +400,44 @@ class ProvisionEngagementWorkflow:
             },
         )
 
+    def _retry_policy(self) -> RetryPolicy:
+        """Retry transient faults without a count; never what the error table calls non-retryable."""
+        return RetryPolicy(
+            initial_interval=self._input.retry_initial_interval,
+            maximum_interval=self._input.retry_maximum_interval,
+            maximum_attempts=0,
+            non_retryable_error_types=NON_RETRYABLE_TYPES,
+        )
+
     def _options(self, domain: str) -> dict[str, Any]:
+        """A forward step's call: attempts until it succeeds, fails for good, or the deadline passes."""
         return {
             "task_queue": domain_queue(domain),
-            "start_to_close_timeout": timedelta(seconds=60),
+            "start_to_close_timeout": STEP_TIMEOUT,
+            "schedule_to_close_timeout": max(self._deadline - workflow.now(), LAST_CHANCE),
             "heartbeat_timeout": timedelta(seconds=10),
-            "retry_policy": RetryPolicy(
-                initial_interval=timedelta(milliseconds=500),
-                maximum_interval=timedelta(seconds=30),
-                maximum_attempts=self._input.step_attempts,
-                non_retryable_error_types=NON_RETRYABLE_TYPES,
-            ),
+            "retry_policy": self._retry_policy(),
         }
 
 
 def _describe(failure: BaseException) -> str:
-    """The innermost message of an activity failure: what a person needs to read."""
+    """The innermost message of an activity failure: what a person needs to read.
+
+    A forward step retries without an attempt limit, so a step that failed with an error that was
+    still retryable gave up only because of its deadline: either as a schedule-to-close timeout or,
+    when the next attempt would have started past the deadline, with its last failure. Both read
+    as the deadline passing, whichever the server chose.
+    """
     cause: BaseException = failure
     while isinstance(cause, ActivityError) and cause.cause is not None:
         cause = cause.cause
-    return str(cause) or type(cause).__name__
+    if isinstance(cause, ActivityTimeout) and cause.type == TimeoutType.SCHEDULE_TO_CLOSE:
+        last = f"; last failure: {_describe(cause.cause)}" if cause.cause is not None else ""
+        return f"the provisioning deadline passed while the step was still failing{last}"
+    text = str(cause) or type(cause).__name__
+    retryable = (
+        isinstance(cause, ApplicationError) and not cause.non_retryable and cause.type not in NON_RETRYABLE_TYPES
+    )
+    if isinstance(failure, ActivityError) and retryable:
+        return f"the provisioning deadline passed while the step was still failing; last failure: {text}"
+    return text

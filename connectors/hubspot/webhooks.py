@@ -14,6 +14,7 @@ import hmac
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -21,6 +22,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "WebhookEvent",
+    "parse_timestamp_ms",
     "parse_webhook_events",
     "sign_v3",
     "verify_signature_v3",
@@ -46,6 +48,22 @@ _DECODED_ESCAPES = {
     "%3B": ";",
 }
 _ESCAPE = re.compile("|".join(_DECODED_ESCAPES), re.IGNORECASE)
+
+
+_TIMESTAMP_MS = re.compile(r"[0-9]{1,15}")
+"""Epoch milliseconds in ASCII digits; 15 digits reach the year 33658, so longer is no timestamp."""
+
+_Long = Annotated[int, Field(ge=0, le=2**63 - 1)]
+"""HubSpot's ids and epoch-millisecond times are non-negative Java longs."""
+
+
+def parse_timestamp_ms(value: str) -> int | None:
+    """The ``X-HubSpot-Request-Timestamp`` value as epoch milliseconds, or None when it is not one.
+
+    Only ASCII digits are read: ``str.isdigit`` and ``int`` also accept other scripts' digits and
+    superscripts (``"\u00b2"``), and an unbounded number of them.
+    """
+    return int(value) if _TIMESTAMP_MS.fullmatch(value) else None
 
 
 def _signed_uri(uri: str) -> str:
@@ -101,13 +119,14 @@ def verify_signature_v3(
     """
     if now.tzinfo is None:
         raise ValueError(f"now={now.isoformat()} has no time zone: pass an aware datetime")
-    if not timestamp_ms.isdigit():
+    sent_ms = parse_timestamp_ms(timestamp_ms)
+    if sent_ms is None:
         return False
-    age_s = now.timestamp() - int(timestamp_ms) / 1000
+    age_s = now.timestamp() - sent_ms / 1000
     if abs(age_s) > tolerance_s:
         return False
     expected = sign_v3(method=method, uri=uri, body=body, timestamp_ms=timestamp_ms, client_secret=client_secret)
-    return hmac.compare_digest(expected.encode(), signature.strip().encode())
+    return hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace"))
 
 
 class WebhookEvent(BaseModel):
@@ -129,14 +148,14 @@ class WebhookEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
-    event_id: int = Field(alias="eventId")
-    subscription_id: int = Field(alias="subscriptionId")
-    portal_id: int = Field(alias="portalId")
-    app_id: int = Field(alias="appId")
-    occurred_at: int = Field(alias="occurredAt")
+    event_id: _Long = Field(alias="eventId")
+    subscription_id: _Long = Field(alias="subscriptionId")
+    portal_id: _Long = Field(alias="portalId")
+    app_id: _Long = Field(alias="appId")
+    occurred_at: _Long = Field(alias="occurredAt")
     subscription_type: str = Field(alias="subscriptionType")
-    attempt_number: int = Field(default=0, alias="attemptNumber")
-    object_id: int = Field(alias="objectId")
+    attempt_number: _Long = Field(default=0, alias="attemptNumber")
+    object_id: _Long = Field(alias="objectId")
     property_name: str | None = Field(default=None, alias="propertyName")
     property_value: str | None = Field(default=None, alias="propertyValue")
     change_source: str | None = Field(default=None, alias="changeSource")

@@ -246,7 +246,7 @@ def time_entry_from_raw(
     role: str | None,
     submission: RawSubmission | None,
 ) -> TimeEntry:
-    """A canonical time entry (id ``kantata:<id>``, hours from minutes, rate from cents)."""
+    """A canonical time entry (id ``kantata:<id>``, minutes as Kantata keeps them, rate from cents)."""
     approval, approved_at = approval_of(raw.approved, submission, raw.updated_at)
     rate = None
     if raw.rate_in_cents is not None and raw.currency is not None:
@@ -257,7 +257,7 @@ def time_entry_from_raw(
         project_id=project_id,
         task_id=task_id,
         date_performed=raw.date_performed,
-        hours=hours_from_minutes(raw.time_in_minutes),
+        minutes=raw.time_in_minutes,
         billable=raw.billable,
         role=role,
         bill_rate=rate,

@@ -9,14 +9,13 @@ async with NetSuiteConnector(NetSuiteSettings()) as erp:
 """
 
 from connectors.netsuite._values import MappingError, format_duration, parse_duration
-from connectors.netsuite.client import IDEMPOTENCY_HEADER, SYSTEM, NetSuiteConnector
+from connectors.netsuite.client import SYSTEM, NetSuiteConnector
 from connectors.netsuite.errors import CONCURRENCY_LIMIT_EXCEEDED, is_closed_period, parse_error
 from connectors.netsuite.models import AccountingPeriod, JobRecord, PostingResult, TimeBillRow
 from connectors.netsuite.settings import NetSuiteSettings
 
 __all__ = [
     "CONCURRENCY_LIMIT_EXCEEDED",
-    "IDEMPOTENCY_HEADER",
     "SYSTEM",
     "AccountingPeriod",
     "JobRecord",

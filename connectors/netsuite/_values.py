@@ -1,4 +1,4 @@
-"""NetSuite's value formats and the comparisons and keys built on them (all pure).
+"""NetSuite's value formats and the comparisons built on them (all pure).
 
 Durations are ``H:MM`` to the minute; dates are ISO in REST and, in SuiteQL, the account's
 date format (``M/D/YYYY`` for US English); list values are internal ids from the account.
@@ -6,9 +6,6 @@ date format (``M/D/YYYY`` for US English); list values are internal ids from the
 
 from __future__ import annotations
 
-import hashlib
-import json
-import uuid
 from collections.abc import Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -18,14 +15,11 @@ __all__ = [
     "MappingError",
     "differences",
     "format_duration",
-    "idempotency_key",
     "lookup_id",
     "parse_date",
     "parse_duration",
     "ref",
 ]
-
-_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4a8e-9d0b-5c3b2a1e7f40")
 
 
 class MappingError(ValueError):
@@ -48,20 +42,21 @@ def ref(internal_id: str) -> dict[str, Any]:
     return {"id": internal_id}
 
 
-def format_duration(hours: Decimal) -> str:
-    """Hours as NetSuite's ``H:MM`` duration, rounded to the minute (7.5 → ``"7:30"``)."""
-    minutes = int((hours * 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def format_duration(minutes: int) -> str:
+    """Whole minutes as NetSuite's ``H:MM`` duration (450 → ``"7:30"``, 440 → ``"7:20"``)."""
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def parse_duration(value: str | float | int) -> Decimal:
-    """``"7:30"`` or a number of hours as Decimal hours (to 0.01)."""
+def parse_duration(value: str | float | int) -> int:
+    """Whole minutes of a NetSuite duration: ``"7:20"`` (REST), or decimal hours (SuiteQL).
+
+    SuiteQL gives hours as a number (7:20 → 7.33): NetSuite keeps durations to the minute, so the
+    nearest whole minute is the one stored.
+    """
     if isinstance(value, str) and ":" in value:
         hours, minutes = value.split(":", 1)
-        total = Decimal(int(hours) * 60 + int(minutes)) / 60
-    else:
-        total = Decimal(str(value))
-    return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return int(hours) * 60 + int(minutes)
+    return int((Decimal(str(value)) * 60).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def parse_date(value: str) -> date:
@@ -98,12 +93,3 @@ def _same(current: Any, wanted: Any) -> bool:
     if isinstance(wanted, int | float):
         return isinstance(current, int | float) and Decimal(str(current)) == Decimal(str(wanted))
     return bool(current == wanted)
-
-
-def idempotency_key(record_type: str, external_id: str, body: Mapping[str, Any]) -> str:
-    """A deterministic ``X-NetSuite-Idempotency-Key``: the same write always gets the same UUID.
-
-    It covers the body too, so a corrected entry (new hours) is a new request, not a replay.
-    """
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{record_type}:{external_id}:{digest}"))

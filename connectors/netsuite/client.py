@@ -1,7 +1,10 @@
 """`NetSuiteConnector`: customers, jobs, tasks and transactions in NetSuite over SuiteTalk REST.
 
 Every write is an upsert by external id (``PUT /record/v1/<type>/eid:<canonical id>``), so a retry,
-a redelivered signal or a replayed activity never creates a second record. The ``upsert_*``
+a redelivered signal or a replayed activity never creates a second record. No idempotency key is
+sent: NetSuite reads ``X-NetSuite-Idempotency-Key`` only on asynchronous requests, and an upsert
+must be applied each time it is sent — a redo after a compensation repeats the first body and must
+undo the compensation, not be answered from a store of earlier requests. The ``upsert_*``
 transaction methods read back first: an identical record is reported as already there without
 writing, a different one is updated, a missing one created — so ``created`` stays true to what
 happened even when an earlier attempt committed and then lost its answer. The ``write_*`` methods
@@ -23,15 +26,14 @@ from connectors._core import OAuth1HmacSha256, OAuth2JwtBearerAssertion, Permane
 from connectors.netsuite import mapping
 from connectors.netsuite._queries import Queries
 from connectors.netsuite._signing import SigningTransport
-from connectors.netsuite._values import MappingError, differences, idempotency_key, lookup_id
+from connectors.netsuite._values import MappingError, differences, lookup_id
 from connectors.netsuite.errors import RULES, parse_error
 from connectors.netsuite.models import JobRecord, JsonObject, PostingResult
 from connectors.netsuite.settings import NetSuiteSettings
 
-__all__ = ["IDEMPOTENCY_HEADER", "SYSTEM", "NetSuiteConnector"]
+__all__ = ["SYSTEM", "NetSuiteConnector"]
 
 SYSTEM = "netsuite"
-IDEMPOTENCY_HEADER = "X-NetSuite-Idempotency-Key"
 
 
 def _eid(external_id: str) -> str:
@@ -121,8 +123,6 @@ class NetSuiteConnector(Queries):
             f"/record/v1/{record_type}/{_eid(external_id)}",
             json=body,
             params={"replace": replace} if replace else None,
-            idempotency_key=idempotency_key(record_type, external_id, body),
-            idempotency_header=IDEMPOTENCY_HEADER,
         )
         location = str(response.headers.get("Location", ""))
         internal_id = location.rstrip("/").rsplit("/", 1)[-1]

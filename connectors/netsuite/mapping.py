@@ -174,13 +174,13 @@ def time_bill_body(
     rate: Decimal,
     task_internal_id: str | None = None,
 ) -> JsonObject:
-    """The ``timeBill`` body: the entry's hours on the job at the given hourly rate."""
+    """The ``timeBill`` body: the entry's minutes as an ``H:MM`` duration on the job at the given hourly rate."""
     body: JsonObject = {
         "externalId": entry.id,
         "employee": ref(employee_internal_id),
         "customer": ref(job_internal_id),
         "tranDate": entry.date_performed.isoformat(),
-        "hours": format_duration(entry.hours),
+        "hours": format_duration(entry.minutes),
         "isBillable": entry.billable,
         "rate": _number(rate),
         "approvalStatus": ref(APPROVAL_STATUS_IDS[entry.approval]),

@@ -134,7 +134,7 @@ class TimeBillRow(_Frozen):
         job_internal_id: The job (NetSuite's ``customer`` column).
         task_internal_id: The project task, if any.
         tran_date: The day worked.
-        hours: Hours, to the minute NetSuite keeps.
+        minutes: The duration in whole minutes, as NetSuite keeps it.
         rate: Hourly rate in the job's currency, if set.
         billable: Whether the time is billable.
     """
@@ -145,14 +145,19 @@ class TimeBillRow(_Frozen):
     job_internal_id: str | None = None
     task_internal_id: str | None = None
     tran_date: date
-    hours: Decimal
+    minutes: int
     rate: Decimal | None = None
     billable: bool = True
 
     @property
+    def hours(self) -> Decimal:
+        """The duration as decimal hours, for display."""
+        return Decimal(self.minutes) / 60
+
+    @property
     def amount(self) -> Decimal | None:
-        """Hours times rate, unrounded; None without a rate."""
-        return None if self.rate is None else self.hours * self.rate
+        """Minutes times the hourly rate, exact and unrounded; None without a rate."""
+        return None if self.rate is None else self.rate * self.minutes / 60
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Self:
@@ -164,7 +169,7 @@ class TimeBillRow(_Frozen):
             job_internal_id=_text(row.get("customer")),
             task_internal_id=_text(row.get("casetaskevent")),
             tran_date=parse_date(row["trandate"]),
-            hours=parse_duration(row["hours"]),
+            minutes=parse_duration(row["hours"]),
             rate=None if row.get("rate") is None else Decimal(str(row["rate"])),
             billable=row.get("isbillable", "T") == "T",
         )

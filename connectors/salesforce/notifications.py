@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +35,7 @@ __all__ = [
     "ChangeEventPayload",
     "EventInfo",
     "opportunity_ids_won",
+    "parse_relay_timestamp",
     "relay_signature",
     "verify_relay_signature",
 ]
@@ -40,6 +43,19 @@ __all__ = [
 SIGNATURE_HEADER = "X-PSFlow-Relay-Signature"
 TIMESTAMP_HEADER = "X-PSFlow-Relay-Timestamp"
 _SCHEME = "sha256="
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+"""Whole Unix seconds in ASCII digits (the relay sends ``int(time.time())``); 12 digits reach the year 33658."""
+
+_Long = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+def parse_relay_timestamp(value: str) -> int | None:
+    """The ``X-PSFlow-Relay-Timestamp`` value as Unix seconds, or None when it is not whole seconds.
+
+    Only ASCII digits are read: ``float`` also accepts ``"nan"``, ``"1e9"``, underscores and other
+    scripts' digits, none of which the relay sends.
+    """
+    return int(value) if _UNIX_SECONDS.fullmatch(value) else None
 
 
 def relay_signature(body: bytes, timestamp: str, secret: str) -> str:
@@ -62,16 +78,14 @@ def verify_relay_signature(
         tolerance_s: How far the timestamp may be from `now`, either way, against replays.
 
     Returns:
-        True only when the timestamp is a number within the tolerance and the signature
+        True only when the timestamp is whole seconds within the tolerance and the signature
         matches, compared in constant time.
     """
-    try:
-        sent_at = float(timestamp)
-    except ValueError:
+    sent_at = parse_relay_timestamp(timestamp)
+    if sent_at is None or abs(now.timestamp() - sent_at) > tolerance_s or not signature.startswith(_SCHEME):
         return False
-    if abs(now.timestamp() - sent_at) > tolerance_s or not signature.startswith(_SCHEME):
-        return False
-    return hmac.compare_digest(relay_signature(body, timestamp, secret), signature)
+    expected = relay_signature(body, timestamp, secret).encode()
+    return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
 
 class _Event(BaseModel):
@@ -85,10 +99,10 @@ class ChangeEventHeader(_Event):
     record_ids: list[str] = Field(alias="recordIds")
     change_type: str = Field(alias="changeType")
     changed_fields: list[str] = Field(default_factory=list, alias="changedFields")
-    commit_timestamp: int = Field(alias="commitTimestamp")
-    transaction_key: str = Field(alias="transactionKey")
+    commit_timestamp: _Long = Field(alias="commitTimestamp")
+    transaction_key: str = Field(alias="transactionKey", min_length=1, max_length=128)
     change_origin: str | None = Field(None, alias="changeOrigin")
-    sequence_number: int | None = Field(None, alias="sequenceNumber")
+    sequence_number: _Long | None = Field(None, alias="sequenceNumber")
     commit_user: str | None = Field(None, alias="commitUser")
 
 
@@ -104,7 +118,7 @@ class ChangeEventPayload(_Event):
 class EventInfo(_Event):
     """Delivery metadata: the replay id orders events on the channel."""
 
-    replay_id: int = Field(alias="replayId")
+    replay_id: _Long = Field(alias="replayId")
 
 
 class ChangeEvent(_Event):

@@ -28,7 +28,7 @@ TIME_ENTRY = {
     "consultant_id": "kantata-user:5",
     "project_id": "salesforce:006A",
     "date_performed": "2026-11-23",
-    "hours": "7.5",
+    "minutes": 450,
     "approval": "approved",
     "approved_at": "2026-11-24T09:00:00+00:00",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from canonical import Money, TimeEntry
+from canonical import Money, TimeEntry, bill_for_minutes, format_minutes
 from canonical.schema import ENTITIES, stale
 from tests.canonical.examples import EXAMPLES, TIME_ENTRY
 
@@ -53,9 +54,10 @@ def with_change(name: str, path: str, value: Any) -> dict[str, Any]:
 
 BAD_INPUT = [
     # entity, field path, bad value, words the error must contain (field and value)
-    ("time_entry", "hours", "25", ["hours", "25"]),
-    ("time_entry", "hours", "0", ["hours", "0"]),
-    ("time_entry", "hours", "-1.5", ["hours", "-1.5"]),
+    ("time_entry", "minutes", 1500, ["minutes", "25:00", "1500"]),
+    ("time_entry", "minutes", 0, ["minutes", "0:00"]),
+    ("time_entry", "minutes", -90, ["minutes", "-1:30"]),
+    ("time_entry", "minutes", "7.5", ["minutes", "7.5"]),
     ("time_entry", "id", "", ["id", "empty"]),
     ("time_entry", "approved_at", "2026-11-24T09:00:00", ["approved_at", "timezone"]),
     ("customer", "currency", "XYZ", ["currency", "XYZ"]),
@@ -95,15 +97,72 @@ def test_money_rounds_half_up_to_the_currency_minor_unit() -> None:
     assert Money.of("1.0005", "KWD").rounded().amount == Decimal("1.001")
 
 
-@given(st.decimals(min_value=Decimal("0.01"), max_value=Decimal(24), places=2))
-def test_any_hours_in_a_day_are_accepted(hours: Decimal) -> None:
-    assert TimeEntry.model_validate({**TIME_ENTRY, "hours": str(hours)}).hours == hours
+@given(st.integers(min_value=1, max_value=24 * 60))
+def test_any_minutes_in_a_day_are_accepted_and_kept_exactly(minutes: int) -> None:
+    entry = TimeEntry.model_validate({**TIME_ENTRY, "minutes": minutes})
+    assert entry.minutes == minutes and entry.hours * 60 == pytest.approx(minutes)
+    assert TimeEntry.model_validate_json(entry.model_dump_json()) == entry
 
 
-@given(st.one_of(st.decimals(max_value=Decimal(0), places=2), st.decimals(min_value=Decimal("24.01"), places=2)))
-def test_hours_outside_a_day_are_refused(hours: Decimal) -> None:
-    with pytest.raises(ValidationError, match="hours"):
-        TimeEntry.model_validate({**TIME_ENTRY, "hours": str(hours)})
+@given(st.one_of(st.integers(max_value=0), st.integers(min_value=24 * 60 + 1)))
+def test_minutes_outside_a_day_are_refused(minutes: int) -> None:
+    with pytest.raises(ValidationError, match="at most 24:00 hours"):
+        TimeEntry.model_validate({**TIME_ENTRY, "minutes": minutes})
+
+
+@pytest.mark.parametrize(
+    ("hours", "minutes"),
+    [("7.5", 450), ("0.25", 15), ("1.3333", 80), ("7.3333333333", 440), ("7.4167", 445), ("24", 1440)],
+)
+def test_a_version_1_payload_with_hours_still_validates_as_minutes(hours: str, minutes: int) -> None:
+    """Histories recorded before minutes hold ``hours``: they decode, to the minute NetSuite was sent."""
+    legacy = {key: value for key, value in TIME_ENTRY.items() if key != "minutes"} | {"hours": hours}
+    assert TimeEntry.model_validate(legacy).minutes == minutes
+
+
+def test_a_version_1_payload_with_hours_outside_a_day_is_refused_naming_them() -> None:
+    legacy = {key: value for key, value in TIME_ENTRY.items() if key != "minutes"} | {"hours": "25"}
+    with pytest.raises(ValidationError, match=r"got 25:00 \(1500 minutes\)"):
+        TimeEntry.model_validate(legacy)
+
+
+@pytest.mark.parametrize(
+    ("rate", "currency", "minutes", "amount"),
+    [
+        ("187.50", "USD", 440, "1375.00"),
+        ("187.50", "USD", 30, "93.75"),
+        ("133.33", "USD", 445, "988.86"),
+        ("133.33", "USD", 45, "100.00"),
+        ("212.50", "USD", 105, "371.88"),
+        ("212.50", "USD", 15, "53.13"),
+        ("10000", "JPY", 25, "4167"),
+        ("1.234", "KWD", 25, "0.514"),
+        ("0.03", "USD", 10, "0.01"),  # exactly half a cent: up
+    ],
+)
+def test_time_bills_minutes_times_rate_rounded_half_up_once_to_the_minor_unit(
+    rate: str, currency: str, minutes: int, amount: str
+) -> None:
+    billed = bill_for_minutes(Money.of(rate, currency), minutes)
+    assert billed == Money.of(amount, currency) and str(billed.amount) == amount
+
+
+@given(
+    st.integers(min_value=1, max_value=24 * 60),
+    st.integers(min_value=0, max_value=10**9),
+    st.sampled_from(["JPY", "USD", "KWD"]),
+)
+def test_bill_for_minutes_is_the_exact_product_rounded_half_up(minutes: int, minor: int, currency: str) -> None:
+    rate = Money(amount=Decimal(minor).scaleb(-Money.of(0, currency).minor_units), currency=currency)
+    exact = Fraction(rate.amount) * minutes / 60
+    billed = Fraction(bill_for_minutes(rate, minutes).amount)
+    quantum = Fraction(1, 10**rate.minor_units)
+    assert abs(billed - exact) <= quantum / 2 and (billed - exact != -quantum / 2)
+    assert billed / quantum == int(billed / quantum)
+
+
+def test_formatted_minutes_read_as_a_timesheet_does() -> None:
+    assert [format_minutes(m) for m in (0, 5, 60, 440, 1440)] == ["0:00", "0:05", "1:00", "7:20", "24:00"]
 
 
 @given(st.lists(st.decimals(min_value=-(10**6), max_value=10**6, places=2), min_size=1, max_size=20))

@@ -73,6 +73,16 @@ class Kantata:
         spent = await self._post("/_admin/kantata/expenses", {"date": day.isoformat(), "approval": "approved"})
         return {f"kantata:{i}" for i in [*time["ids"], *spent["ids"]]}
 
+    async def open_periods(self, *days: date) -> None:
+        """Open (setting up where missing) the NetSuite accounting periods of these days.
+
+        For tests whose days come from the real clock (a Schedule fires now), not from the demo
+        firm's anchor: the sandbox's calendar is drawn around the anchor, which may be far away.
+        """
+        for month in sorted({f"{day:%Y-%m}" for day in days}):
+            response = await self.http.put(f"/_admin/netsuite/periods/{month}", json={"closed": False})
+            response.raise_for_status()
+
     async def approve(self, day: date) -> None:
         for kind in ("time_entries", "expenses"):
             await self._post(f"/_admin/kantata/{kind}/approve", {"date": day.isoformat()})

@@ -31,8 +31,13 @@ HISTORIES = sorted(DIRECTORY.glob("invoice_project*.json"))
 WORKFLOWS = [InvoiceProjectWorkflow, MonthlyInvoicingWorkflow]
 
 
-def test_there_are_histories_of_a_project_and_of_a_month() -> None:
-    assert {path.stem for path in HISTORIES} >= {"invoice_project", "invoice_project_monthly"}
+def test_there_are_histories_of_a_project_and_of_a_month_before_and_after_supplementary_invoices() -> None:
+    assert {path.stem for path in HISTORIES} >= {
+        "invoice_project",
+        "invoice_project_monthly",
+        "invoice_project_reported",
+        "invoice_project_monthly_supplementary",
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
@@ -49,21 +54,28 @@ async def test_a_changed_step_is_caught() -> None:
 
 
 async def record(settings: Settings) -> None:
-    """Invoice two seeded projects for last month, one by hand and one by the monthly run; save both histories."""
+    """Invoice two seeded projects for last month, one by hand and one by the monthly run, then post late work
+    and run the month again (a supplementary invoice); save the hand run's and the second month run's histories.
+
+    ``invoice_project.json`` and ``invoice_project_monthly.json`` were recorded before the PSA report and
+    supplementary invoices: they are kept, not re-recorded, to guard the paths patched for them.
+    """
     client = await worker.connect(settings)
     connectors = Connectors.build(settings)
     store = Store(settings.store_url)
     store.upgrade()
-    eur = [Work.time(DAYS.start, "7.5", "160.00", currency="EUR"), Work.expense(DAYS.end, "64.10", currency="EUR")]
+    eur = [Work.time(DAYS.start, 450, "160.00", currency="EUR"), Work.expense(DAYS.end, "64.10", currency="EUR")]
     await post_work(connectors, store, "PRJ-0012", eur)
-    usd = [Work.time(DAYS.start + timedelta(days=3), "6", "175.00"), Work.expense(DAYS.end, "12.00")]
+    usd = [Work.time(DAYS.start + timedelta(days=3), 360, "175.00"), Work.expense(DAYS.end, "12.00")]
     await post_work(connectors, store, "PRJ-0008", usd)
     async with worker.running_workers(client, settings):
         project, _ = await start_invoice(client, settings, "PRJ-0012", PERIOD)
         await project.result()
+        await (await start_month(client, settings, PERIOD)).result()
+        await post_work(connectors, store, "PRJ-0008", [Work.time(DAYS.end, 440, "187.50")])
         month = await start_month(client, settings, PERIOD)
         await month.result()
-        for name, handle in (("invoice_project", project), ("invoice_project_monthly", month)):
+        for name, handle in (("invoice_project_reported", project), ("invoice_project_monthly_supplementary", month)):
             history = await handle.fetch_history()
             path = DIRECTORY / f"{name}.json"
             path.write_text(json.dumps(history.to_json_dict(), indent=1) + "\n", encoding="utf-8")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, ScheduleRange
 
 import worker
-from activities.invoicing import previous_period
+from activities.billing_period import previous_period
 from stack.invoice_schedule import apply_invoice_schedule, invoice_schedule_id
 from stack.settings import Settings
 from workflows.monthly_invoicing import SCHEDULED_START, MonthlyInvoicingResult

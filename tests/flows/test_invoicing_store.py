@@ -16,16 +16,19 @@ from typer.testing import CliRunner
 
 import cli
 from store import AuditEvent, LedgerEntry, Store
+from store.figures import ERP_REFUSED, invoice_lag, sync_success_rate, time_to_post
 from store.invoicing import (
-    ERP_REFUSED,
     INVOICE_POSTED,
-    invoice_lag,
+    invoice_id,
+    invoice_to_run,
+    invoices_to_make,
+    posting_state,
     projects_to_invoice,
     record_invoice_posted,
+    record_nothing_to_invoice,
     reserve_for_invoice,
     rows_of_invoice,
-    sync_success_rate,
-    time_to_post,
+    unbilled_by_project,
 )
 from store.tables import PostingException
 
@@ -43,7 +46,7 @@ def post(store: Store, source_id: str, day: date, amount: str = "100", **changes
         "business_date": day,
         "amount": Decimal(amount),
         "currency": "USD",
-        "hours": Decimal(1),
+        "minutes": 60,
         "run_id": "run-1",
     }
     values.update(changes)
@@ -113,6 +116,66 @@ def test_projects_to_invoice_include_unfinished_invoices_of_the_period(store: St
     record_invoice_posted(store, "test", "inv:PRJ-0003:2026-10", period_closed_at="2026-11-01T00:00:00+00:00")
     assert projects_to_invoice(store, "2026-10", OCT_END) == ["PRJ-0001", "PRJ-0002"]
     assert not record_invoice_posted(store, "test", "inv:PRJ-0003:2026-10")  # recorded once
+
+
+def test_work_posted_after_a_months_invoice_gets_a_supplementary_invoice_of_that_month(store: Store) -> None:
+    first = invoice_id("PRJ-0001", "2026-10")
+    assert invoice_to_run(store, "PRJ-0001", "2026-10", OCT_END) == 1
+    post(store, "on-time", date(2026, 10, 30))
+    assert invoice_to_run(store, "PRJ-0001", "2026-10", OCT_END) == 1
+    reserve_for_invoice(store, "PRJ-0001", OCT_END, first)
+    assert invoice_to_run(store, "PRJ-0001", "2026-10", OCT_END) == 1  # reserved, not posted: finish it first
+    record_invoice_posted(store, "test", first)
+    assert invoice_to_run(store, "PRJ-0001", "2026-10", OCT_END) == 1  # nothing new: a re-run shows it
+    assert invoices_to_make(store, "2026-10", OCT_END) == []
+
+    post(store, "posted-late", date(2026, 10, 31))
+    post(store, "posted-late-eur", date(2026, 10, 31), currency="EUR")
+    assert invoice_to_run(store, "PRJ-0001", "2026-10", OCT_END) == 2
+    assert invoices_to_make(store, "2026-10", OCT_END) == [("PRJ-0001", 2)]
+    assert set(unbilled_by_project(store, OCT_END)) == {"PRJ-0001"}
+    second = invoice_id("PRJ-0001", "2026-10", 2)
+    assert second == "inv:PRJ-0001:2026-10.2"
+    taken = reserve_for_invoice(store, "PRJ-0001", OCT_END, second)
+    assert {row.source_id: row.invoice_id for row in taken} == {
+        "posted-late": f"{second}:USD",
+        "posted-late-eur": f"{second}:EUR",
+    }
+    assert [row.source_id for row in rows_of_invoice(store, first)] == ["on-time"]  # never the supplement's rows
+    assert unbilled_by_project(store, OCT_END) == {}
+    record_invoice_posted(store, "test", f"{second}:USD")
+    assert invoice_to_run(store, "PRJ-0001", "2026-10", OCT_END) == 2  # its EUR invoice is unfinished
+    record_invoice_posted(store, "test", f"{second}:EUR")
+    assert invoice_to_run(store, "PRJ-0001", "2026-10", OCT_END) == 2
+
+
+def test_an_invoice_that_found_nothing_to_bill_uses_up_its_number(store: Store) -> None:
+    record_nothing_to_invoice(store, "test", invoice_id("PRJ-0001", "2026-10"))
+    record_nothing_to_invoice(store, "test", invoice_id("PRJ-0001", "2026-10"))  # recorded once
+    assert invoice_to_run(store, "PRJ-0001", "2026-10", OCT_END) == 1
+    post(store, "later", date(2026, 10, 15))
+    assert invoice_to_run(store, "PRJ-0001", "2026-10", OCT_END) == 2
+
+
+def test_posting_state_tells_posted_from_rejected(store: Store) -> None:
+    post(store, "kantata:posted", date(2026, 10, 15))
+    with store.session() as session:
+        for source, status in (("kantata:refused", "open"), ("kantata:ignored", "ignored")):
+            session.add(
+                PostingException(
+                    kind="time_entry",
+                    source_system="kantata",
+                    source_id=source,
+                    target_system="netsuite",
+                    business_date=date(2026, 10, 15),
+                    reason="missing_rate",
+                    message="no rate",
+                    status=status,
+                    last_run_id="run-1",
+                )
+            )
+    ids = ["kantata:posted", "kantata:refused", "kantata:ignored", "kantata:never"]
+    assert posting_state(store, "netsuite", "time_entry", ids) == ({"kantata:posted"}, {"kantata:refused"})
 
 
 def test_time_to_post_and_invoice_lag_are_distributions(store: Store) -> None:

@@ -19,6 +19,7 @@ from sandbox.seed import DemoFirm
 from stack.connectors import Connectors
 from stack.settings import Settings
 from store import Store
+from tests.conftest import anchor_month_day
 from workflows.post_time_expenses import (
     PostTimeExpensesInput,
     PostTimeExpensesResult,
@@ -135,7 +136,7 @@ async def test_a_time_box_shorter_than_a_page_still_moves_every_call_forward(
 async def test_a_day_without_approved_records_says_there_was_nothing_to_post(
     temporal_client: Client, flow_settings: Settings
 ) -> None:
-    day = date(2027, 2, 27)
+    day = anchor_month_day(3, 27)
     async with worker.running_workers(temporal_client, flow_settings):
         result = await post(temporal_client, flow_settings, day)
     assert result.nothing_to_post and result.posted == result.already_posted == result.rejected == result.failed == 0

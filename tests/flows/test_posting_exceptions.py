@@ -22,10 +22,12 @@ from stack.connectors import Connectors
 from stack.settings import Settings
 from store import PostingException, Store
 from store.exceptions import list_exceptions
+from tests.conftest import anchor_month_day
 from tests.flows._kantata import Kantata
 from tests.flows.test_posting import in_erp, ledger_ids, post
 
-CLOSED_MONTH = "2026-01"
+CLOSED_DAY = anchor_month_day(-10, 14)
+CLOSED_MONTH = f"{CLOSED_DAY:%Y-%m}"
 
 
 def psflow(settings: Settings, *args: str) -> Result:
@@ -56,7 +58,7 @@ def reasons(settings: Settings, day: date, status: str | None = "open") -> dict[
 async def test_invalid_records_become_exceptions_while_the_rest_of_the_day_posts(
     temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata
 ) -> None:
-    day, tag = date(2027, 1, 16), uuid.uuid4().hex[:8]
+    day, tag = anchor_month_day(2, 16), uuid.uuid4().hex[:8]
     valid = await kantata.demo_day(day)
     workspace = await connectors.kantata.find_project_by_external_id("PRJ-0001")
     assert workspace is not None
@@ -137,7 +139,7 @@ async def _close_period(sandbox_url: str, closed: bool) -> None:
 async def test_fixing_the_cause_and_rerunning_posts_the_records_and_resolves_their_exceptions(
     temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata
 ) -> None:
-    day = date(2026, 1, 14)
+    day = CLOSED_DAY
     workspace = await connectors.kantata.find_project_by_external_id("PRJ-0001")
     assert workspace is not None
     user = await kantata.participant(workspace)

@@ -108,42 +108,6 @@ async def test_webhook_twice_polling_and_cli_converge_on_one_run(
     assert len(events) == 1
 
 
-@pytest.mark.parametrize(
-    ("failing_system", "path", "undone"),
-    [
-        ("netsuite", r"/record/v1/job/", ["erp_job", "psa_project"]),
-        ("sink", r"/sink/events", ["staffing_event", "erp_job", "psa_project"]),
-        ("kantata", r"/workspaces", ["psa_project"]),
-    ],
-)
-async def test_a_step_failing_for_good_is_compensated_in_reverse_leaving_no_orphans(
-    temporal_client: Client,
-    flow_settings: Settings,
-    connectors: Connectors,
-    win_deal: WinDeal,
-    clear_faults: None,
-    failing_system: str,
-    path: str,
-    undone: list[str],
-) -> None:
-    deal = await win_deal("salesforce")
-    engagement_id = f"salesforce:{deal}"
-    # Two failures use up both attempts of the forward step; the compensations then find the system back.
-    await inject(
-        flow_settings.sandbox_url, failing_system, server_error=1.0, path_regex=path, methods=["POST", "PUT"], times=2
-    )
-    async with worker.running_workers(temporal_client, flow_settings):
-        handle = await provision(temporal_client, flow_settings, "salesforce", deal, step_attempts=2)
-        error, result = await failure_of(handle)
-    assert error.type == "EngagementNotProvisioned"
-    assert result["state"] == "compensated"
-    assert result["compensated"] == undone
-    assert await psa_state(connectors, engagement_id) in ("absent", "closed")
-    assert await erp_state(connectors, engagement_id) in ("absent", "inactive")
-    types = [e["type"] for e in await sink_events(flow_settings.sandbox_url, engagement_id)]
-    assert "com.psflow.project.activated" not in types or "com.psflow.project.retracted" in types
-
-
 async def test_transient_faults_and_lost_commits_still_leave_exactly_one_record_each(
     temporal_client: Client, flow_settings: Settings, connectors: Connectors, win_deal: WinDeal, clear_faults: None
 ) -> None:

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from canonical.record_ids import opportunity_id
 from connectors.hubspot.webhooks import sign_v3
 from connectors.salesforce.notifications import relay_signature
 from gateway.app import create_app
@@ -34,6 +36,11 @@ RELAY_SECRET = "psflow-demo-relay-secret"
 def unique_deal() -> str:
     """A HubSpot-style numeric deal id no other test (or CRM record) uses."""
     return str(8_000_000_000 + uuid.uuid4().int % 1_000_000_000)
+
+
+def unique_opportunity() -> str:
+    """A Salesforce Opportunity id (18 characters, valid checksum) no other test (or CRM record) uses."""
+    return opportunity_id("salesforce", f"0068T{uuid.uuid4().int % 10**10:010d}")
 
 
 def hubspot_event(
@@ -171,17 +178,16 @@ def gateway_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def served_gateway(flow_settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """``python -m gateway`` as a real process on a free port, with the test's settings; yields its URL."""
+@contextmanager
+def gateway_process(settings: Settings, log_path: Path) -> Iterator[str]:
+    """``python -m gateway`` as a real process on a free port, with ``settings``; yields its URL."""
     port = free_port()
-    log_path = tmp_path / "gateway.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gateway", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=gateway_environment(flow_settings),
+            env=gateway_environment(settings),
             cwd=ROOT,
         )
         url = f"http://127.0.0.1:{port}"
@@ -201,3 +207,10 @@ def served_gateway(flow_settings: Settings, tmp_path: Path) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(timeout=15)
+
+
+@pytest.fixture
+def served_gateway(flow_settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """``python -m gateway`` as a real process on a free port, with the test's settings; yields its URL."""
+    with gateway_process(flow_settings, tmp_path / "gateway.log") as url:
+        yield url

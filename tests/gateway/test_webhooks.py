@@ -11,7 +11,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from canonical.record_ids import InvalidRecordId
 from stack.settings import Settings
+from stack.triggers import trigger_provisioning
 from tests.gateway.conftest import (
     HUBSPOT_SECRET,
     RELAY_SECRET,
@@ -23,6 +25,7 @@ from tests.gateway.conftest import (
     open_gateway,
     relay_headers,
     unique_deal,
+    unique_opportunity,
 )
 from workflows.provision_engagement import workflow_id
 
@@ -204,7 +207,7 @@ async def test_a_proxied_gateway_verifies_against_its_public_url(settings: Setti
 
 
 async def test_a_relayed_salesforce_win_starts_the_opportunitys_run(gateway: Gateway) -> None:
-    opportunity = f"006T{unique_deal()}AAA"
+    opportunity = unique_opportunity()
     event = change_event(opportunity)
     body = encode(event)
     response = await gateway.post(SALESFORCE, body, relay_headers(body))
@@ -218,7 +221,7 @@ async def test_a_relayed_salesforce_win_starts_the_opportunitys_run(gateway: Gat
 
 
 async def test_a_relayed_stage_change_that_is_not_a_win_starts_nothing(gateway: Gateway) -> None:
-    opportunity = f"006T{unique_deal()}AAA"
+    opportunity = unique_opportunity()
     body = encode(change_event(opportunity, stage="Closed Lost"))
     response = await gateway.post(SALESFORCE, body, relay_headers(body))
     assert response.json() == {"accepted": [], "duplicates": 0, "ignored": 1}
@@ -238,7 +241,7 @@ async def test_a_relayed_stage_change_that_is_not_a_win_starts_nothing(gateway: 
 async def test_forged_stale_or_unsigned_relay_events_get_401_and_start_nothing(
     gateway: Gateway, make_headers: Any, status: int, words: str
 ) -> None:
-    opportunity = f"006T{unique_deal()}AAA"
+    opportunity = unique_opportunity()
     body = encode(change_event(opportunity))
     response = await gateway.post(SALESFORCE, body, make_headers(body))
     assert response.status_code == status, response.text
@@ -274,7 +277,8 @@ async def test_when_temporal_refuses_the_sender_gets_503_and_its_retry_is_acted_
     async for broken in open_gateway(settings, elsewhere):
         response = await broken.post(HUBSPOT, body, hubspot_headers(body))
         assert response.status_code == 503, response.text
-        assert "retry the delivery" in response.json()["message"]
+        assert "nothing was recorded, retry the delivery" in response.json()["message"]
+        assert response.headers["retry-after"] == "10"
     async for gateway in open_gateway(settings, temporal_client):  # same store: the claim was released
         retried = await gateway.post(HUBSPOT, body, hubspot_headers(body))
         assert retried.json() == {"accepted": [workflow_id("hubspot", deal)], "duplicates": 0, "ignored": 0}
@@ -283,3 +287,20 @@ async def test_when_temporal_refuses_the_sender_gets_503_and_its_retry_is_acted_
 async def test_unknown_routes_and_methods_are_not_webhooks(gateway: Gateway) -> None:
     assert (await gateway.http.get(HUBSPOT)).status_code == 405
     assert (await gateway.http.post("/webhooks/pipedrive", content=b"[]")).status_code == 404
+
+
+async def test_the_trigger_refuses_a_non_id_and_runs_a_salesforce_id_under_its_18_character_form(
+    settings: Settings, temporal_client: Client
+) -> None:
+    with pytest.raises(InvalidRecordId):
+        await trigger_provisioning(temporal_client, settings, crm="hubspot", opportunity_id="-5", source="cli")
+    gateway_run = workflow_id("hubspot", "-5")
+    assert not [w async for w in temporal_client.list_workflows(f"WorkflowId = '{gateway_run}'")]
+    opportunity = unique_opportunity()
+    handle, _ = await trigger_provisioning(
+        temporal_client, settings, crm="salesforce", opportunity_id=opportunity[:15], source="cli"
+    )
+    try:
+        assert handle.id == workflow_id("salesforce", opportunity)
+    finally:
+        await handle.terminate(reason="gateway test finished")

@@ -269,7 +269,7 @@ def test_time_entry_maps_minutes_cents_and_approval() -> None:
         role="Analyst",
         submission=_submission("approved"),
     )
-    assert entry.id == "kantata:641" and entry.hours == Decimal("7.5")
+    assert entry.id == "kantata:641" and entry.minutes == 450 and entry.hours == Decimal("7.5")
     assert entry.bill_rate == Money.of("140.00", "USD") and entry.amount == Money.of("1050.00", "USD")
     assert entry.approval is ApprovalState.APPROVED and entry.approved_at == RESOLVED
     unrated = time_entry_from_raw(

@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 from connectors._core import AuthError, OAuth1HmacSha256
 from connectors.netsuite import NetSuiteConnector
 from sandbox.systems.netsuite._account import Account
-from tests.netsuite.conftest import SANDBOX, settings
+from tests.netsuite.conftest import OPEN_DAY, SANDBOX, settings
 
 EMPLOYEE_URL = f"{SANDBOX}/netsuite/services/rest/record/v1/employee/eid:E-1001"
 TOKEN_URL = f"{SANDBOX}/netsuite/services/rest/auth/oauth2/v1/token"
@@ -95,7 +95,7 @@ async def test_no_or_unknown_credentials_are_invalid_login(admin: httpx.AsyncCli
 
 async def test_m2m_mints_a_token_from_a_signed_assertion(m2m_netsuite: NetSuiteConnector) -> None:
     assert await m2m_netsuite.find_employee("E-1001") is not None
-    assert await m2m_netsuite.period_is_open(dt.date(2026, 11, 3))
+    assert await m2m_netsuite.period_is_open(OPEN_DAY)
 
 
 async def test_m2m_with_an_unregistered_certificate_is_an_auth_error(

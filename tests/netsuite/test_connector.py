@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import functools
+from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
@@ -23,7 +24,7 @@ from canonical import (
 )
 from connectors._core import BusinessError, PermanentError
 from connectors.netsuite import NetSuiteConnector, is_closed_period
-from tests.netsuite.conftest import CLOSED_DAY, OPEN_DAY, count, time_entry
+from tests.netsuite.conftest import CLOSED_DAY, FIRM, OPEN_DAY, PRJ_0001_CLIENT, count, settings, time_entry
 
 RATE = Money.of("150", "USD")
 NEW_CUSTOMER = Customer(
@@ -58,8 +59,9 @@ async def test_the_seeded_master_data_is_found(netsuite: NetSuiteConnector) -> N
     assert await netsuite.find_employee("E-1001") is not None
     assert await netsuite.find_employee("E-9999") is None
     assert await netsuite.get_job("PRJ-9999") is None
-    customer = await netsuite.get_customer("C-0017")
-    assert customer is not None and customer.billing_address is not None and customer.payment_terms == "Net 30"
+    customer = await netsuite.get_customer(PRJ_0001_CLIENT)
+    assert customer is not None and customer.billing_address is not None
+    assert customer.payment_terms == FIRM.client(PRJ_0001_CLIENT).payment_terms
 
 
 async def test_provisioning_upserts_are_idempotent_by_external_id(
@@ -107,6 +109,36 @@ async def test_inactivating_a_job_is_idempotent_and_an_upsert_reactivates_it(net
     assert job is not None and not job.inactive
 
 
+class Recording(httpx.AsyncBaseTransport):
+    """The emulator's transport, keeping every request the connector sends."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.requests = inner, list[httpx.Request]()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_redo_after_the_compensation_reactivates_the_same_job(transport: httpx.ASGITransport) -> None:
+    # Provision, compensate, provision again with the very same body: NetSuite must apply the redo.
+    recording = Recording(transport)
+    async with NetSuiteConnector(settings(), transport=recording) as netsuite:
+        customer_id = await netsuite.upsert_customer(NEW_CUSTOMER)
+        upsert = functools.partial(
+            netsuite.upsert_job, NEW_PROJECT, customer_internal_id=customer_id,
+            billing_type=BillingType.FIXED_FEE, currency="EUR", terms="Net 30", rate_card_id="RC-EUR",
+        )  # fmt: skip
+        first = await upsert()
+        await netsuite.inactivate_job(NEW_PROJECT.id)
+        again = await upsert()
+        record = await netsuite.get_job(NEW_PROJECT.id)
+    assert again == first and record is not None and not record.inactive
+    # Synchronous upserts rest on the external id; NetSuite ignores an idempotency key on them.
+    writes = [r for r in recording.requests if r.method in ("PUT", "PATCH", "POST") and "/record/" in r.url.path]
+    assert writes and not any("X-NetSuite-Idempotency-Key" in r.headers for r in writes)
+
+
 async def test_a_time_bill_is_created_then_found_then_updated(
     netsuite: NetSuiteConnector, admin: httpx.AsyncClient
 ) -> None:
@@ -114,7 +146,7 @@ async def test_a_time_bill_is_created_then_found_then_updated(
     entry = time_entry(notes="Workshop")
     first = await netsuite.upsert_time_bill(entry, job_internal_id=job_id, employee_internal_id=employee_id, rate=RATE)
     again = await netsuite.upsert_time_bill(entry, job_internal_id=job_id, employee_internal_id=employee_id, rate=RATE)
-    corrected = entry.model_copy(update={"hours": Decimal("6")})
+    corrected = entry.model_copy(update={"minutes": 360})
     changed = await netsuite.upsert_time_bill(
         corrected, job_internal_id=job_id, employee_internal_id=employee_id, rate=RATE
     )
@@ -124,7 +156,7 @@ async def test_a_time_bill_is_created_then_found_then_updated(
     assert first.internal_id == again.internal_id == changed.internal_id
     assert await count(admin, "timeBill") == 1
     bills = [bill async for bill in netsuite.list_time_bills(job_external_id="PRJ-0001")]
-    assert [(b.external_id, b.hours, b.rate) for b in bills] == [(entry.id, Decimal("6.00"), Decimal(150))]
+    assert [(b.external_id, b.minutes, b.rate) for b in bills] == [(entry.id, 360, Decimal(150))]
 
 
 async def test_write_methods_upsert_blind_and_never_duplicate(
@@ -134,10 +166,10 @@ async def test_write_methods_upsert_blind_and_never_duplicate(
     entry = time_entry(notes="Workshop")
     refs = {"job_internal_id": job_id, "employee_internal_id": employee_id}
     first = await netsuite.write_time_bill(entry, rate=RATE, **refs)
-    again = await netsuite.write_time_bill(entry.model_copy(update={"hours": Decimal("6")}), rate=RATE, **refs)
+    again = await netsuite.write_time_bill(entry.model_copy(update={"minutes": 360}), rate=RATE, **refs)
     assert first == again and await count(admin, "timeBill") == 1
     bills = [bill async for bill in netsuite.list_time_bills(job_external_id="PRJ-0001")]
-    assert [(b.external_id, b.hours) for b in bills] == [(entry.id, Decimal("6.00"))]
+    assert [(b.external_id, b.minutes) for b in bills] == [(entry.id, 360)]
     expense = Expense(
         id="kantata:ex-2",
         consultant_id="E-1001",
@@ -222,12 +254,12 @@ async def test_an_invoice_replaces_its_lines_on_update(netsuite: NetSuiteConnect
     line = InvoiceLine(description="Consultant hours", quantity=Decimal(10), unit_price=Money.of("150", "USD"))
     invoice = Invoice(
         id="psflow:inv-PRJ-0001-2026-11",
-        customer_id="C-0017",
+        customer_id=PRJ_0001_CLIENT,
         project_id="PRJ-0001",
-        period=DateRange(start=date(2026, 11, 1), end=date(2026, 11, 30)),
+        period=DateRange(start=OPEN_DAY.replace(day=1), end=OPEN_DAY),
         currency="USD",
         issue_date=OPEN_DAY,
-        due_date=date(2026, 12, 3),
+        due_date=OPEN_DAY + timedelta(days=30),
         lines=(line, line.model_copy(update={"description": "Analyst hours"})),
     )
     refs = {"customer_internal_id": job.customer_internal_id, "job_internal_id": job.internal_id}

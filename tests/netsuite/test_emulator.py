@@ -8,6 +8,8 @@ import pytest
 
 from connectors._core import BusinessError, NotFoundError
 from connectors.netsuite import NetSuiteConnector
+from tests.conftest import anchor_month_day
+from tests.netsuite.conftest import OPEN_DAY, PRJ_0001_CLIENT
 
 RECORDS = "/record/v1"
 
@@ -31,7 +33,7 @@ async def test_create_answers_204_with_the_location_of_the_record(netsuite: NetS
 
 
 async def test_entities_share_one_internal_id_space(netsuite: NetSuiteConnector) -> None:
-    customer = await _json(netsuite, "GET", f"{RECORDS}/customer/eid:C-0017")
+    customer = await _json(netsuite, "GET", f"{RECORDS}/customer/eid:{PRJ_0001_CLIENT}")
     job = await _json(netsuite, "GET", f"{RECORDS}/job/eid:PRJ-0001")
     employee = await _json(netsuite, "GET", f"{RECORDS}/employee/eid:E-1001")
     assert len({customer["id"], job["id"], employee["id"]}) == 3
@@ -90,23 +92,26 @@ async def test_suiteql_rows_are_flat_lower_case_and_formatted_for_a_us_account(n
 
 
 async def test_suiteql_orders_and_filters_with_ranges(netsuite: NetSuiteConnector) -> None:
+    # The seeded periods run from 12 months before the anchor's to 3 after; the month before the
+    # anchor's and later are open.
+    last_month = anchor_month_day(-1, 1)
     query = (
         "SELECT periodname, startdate FROM accountingperiod WHERE closed = 'F' AND startdate >= "
-        "TO_DATE('2026-10-01', 'YYYY-MM-DD') ORDER BY startdate DESC"
+        f"TO_DATE('{last_month}', 'YYYY-MM-DD') ORDER BY startdate DESC"
     )
     names = [row["periodname"] async for row in netsuite.suiteql(query, page_size=2)]
-    assert names == ["Feb 2027", "Jan 2027", "Dec 2026", "Nov 2026", "Oct 2026"]
+    assert names == [f"{anchor_month_day(n, 1):%b %Y}" for n in range(3, -2, -1)]
     between = (
-        "SELECT id FROM accountingperiod WHERE startdate BETWEEN TO_DATE('2026-01-01', 'YYYY-MM-DD') "
-        "AND TO_DATE('2026-12-31', 'YYYY-MM-DD') AND closed = 'T'"
+        f"SELECT id FROM accountingperiod WHERE startdate BETWEEN TO_DATE('{anchor_month_day(-12, 1)}', 'YYYY-MM-DD') "
+        f"AND TO_DATE('{last_month}', 'YYYY-MM-DD') AND closed = 'T'"
     )
-    assert len([row async for row in netsuite.suiteql(between)]) == 9
+    assert len([row async for row in netsuite.suiteql(between)]) == 11
 
 
 async def test_sublists_are_links_unless_expanded_and_merge_unless_replaced(netsuite: NetSuiteConnector) -> None:
     body = {
         "entity": {"id": "1"},
-        "tranDate": "2026-11-03",
+        "tranDate": OPEN_DAY.isoformat(),
         "expense": {"items": [{"amount": 10, "memo": "a"}, {"amount": 20, "memo": "b"}]},
     }
     location = (await netsuite.client.request("POST", f"{RECORDS}/expenseReport", json=body)).headers["Location"]

@@ -132,25 +132,6 @@ async def test_suiteql_needs_prefer_transient(netsuite: NetSuiteConnector) -> No
     assert "Prefer: transient" in error.message
 
 
-async def test_a_reused_idempotency_key_on_another_request_is_a_conflict(netsuite: NetSuiteConnector) -> None:
-    key = {"X-NetSuite-Idempotency-Key": "0b6f7c7e-0000-4000-8000-000000000001"}
-    await netsuite.client.request("POST", f"{RECORDS}/customer", json={"companyName": "A"}, headers=key)
-    error = await _raises(netsuite, BusinessError, "POST", f"{RECORDS}/job", json={"companyName": "B"}, headers=key)
-    assert error.code == "IDEMPOTENCY_ERROR"
-
-
-async def test_a_post_replayed_with_its_idempotency_key_returns_the_first_record(
-    netsuite: NetSuiteConnector, admin: httpx.AsyncClient
-) -> None:
-    before = await count(admin, "customer")
-    key = {"X-NetSuite-Idempotency-Key": "0b6f7c7e-0000-4000-8000-000000000002"}
-    first = await netsuite.client.request("POST", f"{RECORDS}/customer", json={"companyName": "Once"}, headers=key)
-    again = await netsuite.client.request("POST", f"{RECORDS}/customer", json={"companyName": "Once"}, headers=key)
-    assert first.status_code == again.status_code == 204
-    assert first.headers["Location"] == again.headers["Location"]
-    assert await count(admin, "customer") == before + 1
-
-
 async def test_a_duplicate_external_id_on_create_is_refused(netsuite: NetSuiteConnector) -> None:
     error = await _raises(
         netsuite, BusinessError, "POST", f"{RECORDS}/job", json={"companyName": "Dup", "parent": {"id": "51"},

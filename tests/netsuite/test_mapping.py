@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from canonical import (
     Address,
@@ -25,27 +27,34 @@ from canonical import (
     Task,
 )
 from connectors.netsuite import AccountingPeriod, JobRecord, MappingError, TimeBillRow, mapping
-from connectors.netsuite._values import differences, format_duration, idempotency_key, parse_date, parse_duration
+from connectors.netsuite._values import differences, format_duration, parse_date, parse_duration
 from connectors.netsuite.settings import DEMO_CURRENCY_IDS, DEMO_TERMS_IDS
-from tests.netsuite.conftest import time_entry
+from tests.netsuite.conftest import OPEN_DAY, time_entry
 
 ADDRESS = Address(line1="141 King Street", city="London", region="Greater London", postal_code="EC4X 7EA", country="GB")
 
 
 @pytest.mark.parametrize(
-    ("hours", "duration"),
-    [("7.5", "7:30"), ("8", "8:00"), ("0.25", "0:15"), ("1.333", "1:20"), ("24", "24:00"), ("0.01", "0:01")],
+    ("minutes", "duration"),
+    [(450, "7:30"), (480, "8:00"), (15, "0:15"), (80, "1:20"), (440, "7:20"), (1440, "24:00"), (1, "0:01")],
 )
-def test_hours_become_durations_to_the_minute(hours: str, duration: str) -> None:
-    assert format_duration(Decimal(hours)) == duration
+def test_minutes_become_durations_exactly(minutes: int, duration: str) -> None:
+    assert format_duration(minutes) == duration
 
 
 @pytest.mark.parametrize(
-    ("value", "hours"),
-    [("7:30", "7.50"), ("0:20", "0.33"), ("24:00", "24.00"), (7.5, "7.50"), (8, "8.00"), ("1.25", "1.25")],
+    ("value", "minutes"),
+    [("7:30", 450), ("0:20", 20), ("24:00", 1440), (7.5, 450), (8, 480), ("1.25", 75), (7.33, 440), (7.42, 445)],
 )
-def test_durations_and_numbers_read_back_as_hours(value: Any, hours: str) -> None:
-    assert parse_duration(value) == Decimal(hours)
+def test_durations_and_suiteql_hours_read_back_as_whole_minutes(value: Any, minutes: int) -> None:
+    assert parse_duration(value) == minutes
+
+
+@given(st.integers(min_value=1, max_value=24 * 60))
+def test_every_minute_survives_the_round_trip_through_rest_and_suiteql(minutes: int) -> None:
+    assert parse_duration(format_duration(minutes)) == minutes
+    suiteql_hours = float((Decimal(minutes) / 60).quantize(Decimal("0.01")))  # what SuiteQL shows
+    assert parse_duration(suiteql_hours) == minutes
 
 
 @pytest.mark.parametrize(
@@ -207,7 +216,7 @@ def test_project_task_body(task: Task, extra: dict[str, Any]) -> None:
     ],
 )  # fmt: skip
 def test_time_bill_body(entry_extra: dict[str, Any], task_id: str | None, expected: dict[str, Any]) -> None:
-    entry = time_entry("kantata:te-9", hours="8.5", **entry_extra)
+    entry = time_entry("kantata:te-9", minutes=510, **entry_extra)
     body = mapping.time_bill_body(
         entry, job_internal_id="52", employee_internal_id="1", rate=Decimal("187.50"), task_internal_id=task_id
     )
@@ -215,7 +224,7 @@ def test_time_bill_body(entry_extra: dict[str, Any], task_id: str | None, expect
         "externalId": "kantata:te-9",
         "employee": {"id": "1"},
         "customer": {"id": "52"},
-        "tranDate": "2026-11-03",
+        "tranDate": OPEN_DAY.isoformat(),
         "hours": "8:30",
         "isBillable": True,
         "rate": 187.5,
@@ -305,21 +314,13 @@ def test_differences(existing: dict[str, Any], desired: dict[str, Any], changed:
     assert differences(existing, desired) == changed
 
 
-def test_idempotency_keys_follow_the_write() -> None:
-    body = {"hours": "7:30", "tranDate": "2026-11-03"}
-    key = idempotency_key("timeBill", "kantata:1", body)
-    assert key == idempotency_key("timeBill", "kantata:1", dict(reversed(body.items())))
-    assert key != idempotency_key("timeBill", "kantata:1", {**body, "hours": "8:00"})
-    assert key != idempotency_key("expenseReport", "kantata:1", body)
-
-
 def test_suiteql_rows_become_models() -> None:
     bill = TimeBillRow.from_row(
         {"id": "9", "externalid": "kantata:1", "employee": "1", "customer": 52, "trandate": "11/3/2026",
          "hours": 7.5, "rate": 150, "isbillable": "F"}
     )  # fmt: skip
-    assert (bill.job_internal_id, bill.tran_date, bill.hours, bill.amount, bill.billable) == (
-        "52", date(2026, 11, 3), Decimal("7.50"), Decimal("1125.00"), False
+    assert (bill.job_internal_id, bill.tran_date, bill.minutes, bill.amount, bill.billable) == (
+        "52", date(2026, 11, 3), 450, Decimal("1125"), False
     )  # fmt: skip
     period = AccountingPeriod.from_row(
         {"id": "13", "periodname": "Nov 2026", "startdate": "11/1/2026", "enddate": "11/30/2026", "closed": "F"}

@@ -64,8 +64,8 @@ async def test_posting_over_a_socket_survives_a_dropped_connection(server_url: s
         assert job is not None and employee is not None
         drop = {"commit_then_fail": 1, "commit_then_fail_mode": "drop", "methods": ["PUT"], "times": 1, "seed": 1}
         (await admin.put("/_admin/faults/netsuite", json=drop)).raise_for_status()
-        # The PUT commits, the connection drops, the retry layer resends the same upsert (new nonce,
-        # same idempotency key) and the record is reported as created by this call — once.
+        # The PUT commits, the connection drops, the retry layer resends the same upsert by external id
+        # (new nonce) and the record is reported as created by this call — once.
         result = await netsuite.upsert_time_bill(
             time_entry(), job_internal_id=job.internal_id, employee_internal_id=employee, rate=RATE
         )

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sandbox.seed import DemoFirm
 from tests.salesforce.conftest import API, admin_settings, bearer, soql
 
 
@@ -30,7 +31,7 @@ async def test_parent_fields_and_child_subqueries(http: httpx.AsyncClient) -> No
     (opportunity,) = found
     assert list(opportunity) == ["attributes", "Id", "Name", "Account", "OpportunityLineItems"]
     assert opportunity["Account"]["attributes"]["type"] == "Account"
-    assert opportunity["Account"]["PSFlow_Id__c"] == "C-0024"
+    assert opportunity["Account"]["PSFlow_Id__c"] == DemoFirm.generate().opportunity("OPP-0001").client_id
     lines = opportunity["OpportunityLineItems"]
     assert lines["done"] and lines["totalSize"] == 2
     quantities = [line["Quantity"] for line in lines["records"]]
@@ -86,8 +87,11 @@ async def test_relative_dates_and_datetimes(http: httpx.AsyncClient) -> None:
     an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     recent = await rows(http, f"SELECT Id FROM Opportunity WHERE SystemModstamp > {an_hour_ago}")
     assert [r["Id"] for r in recent] == [created]
-    upcoming = await rows(http, "SELECT CloseDate FROM Opportunity WHERE CloseDate = NEXT_N_DAYS:400")
-    assert upcoming and all(date.fromisoformat(r["CloseDate"]) > datetime.now(UTC).date() for r in upcoming)
+    soon = {**body, "Name": "Closing soon", "CloseDate": (datetime.now(UTC).date() + timedelta(days=30)).isoformat()}
+    closing = (await http.post(f"{API}/sobjects/Opportunity", json=soon, headers=headers)).json()["id"]
+    upcoming = await rows(http, "SELECT Id, CloseDate FROM Opportunity WHERE CloseDate = NEXT_N_DAYS:400")
+    assert closing in {r["Id"] for r in upcoming}
+    assert all(date.fromisoformat(r["CloseDate"]) > datetime.now(UTC).date() for r in upcoming)
 
 
 async def test_order_by_with_nulls_and_limit(http: httpx.AsyncClient) -> None:

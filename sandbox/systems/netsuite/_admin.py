@@ -4,13 +4,15 @@
   time, record counts and accounting periods.
 - ``PUT /_admin/netsuite/concurrency`` ``{"limit": 5, "service_time_ms": 0}`` — set the
   account's concurrency limit (and how long each request holds its slot); restarts the counters.
-- ``PUT /_admin/netsuite/periods/{YYYY-MM}`` ``{"closed": true}`` — close or reopen a period.
+- ``PUT /_admin/netsuite/periods/{YYYY-MM}`` ``{"closed": true}`` — close or reopen a period, or set
+  up a month the account has no period for yet (as an administrator adds a fiscal year).
 - ``POST /_admin/netsuite/m2m-keys`` ``{"kid", "public_key_pem", "client_id"}`` — register the
   certificate (or public key) an M2M client signs its assertions with.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
@@ -19,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sandbox._framework import DB, SandboxHTTPError
 from sandbox.systems.netsuite._account import account
 from sandbox.systems.netsuite._auth import register_m2m_key
+from sandbox.systems.netsuite._seed import period_body
 from sandbox.systems.netsuite._store import PERIOD_KIND
 from sandbox.systems.netsuite._types import KINDS, NAME
 
@@ -79,12 +82,15 @@ def set_concurrency(governance: Governance, db: DB) -> dict[str, Any]:
 
 @router.put("/periods/{period}")
 def set_period(period: str, status: PeriodStatus, db: DB) -> dict[str, Any]:
-    """Close or reopen the accounting period ``YYYY-MM``."""
+    """Close or reopen the accounting period ``YYYY-MM``, setting it up first if the account has none."""
+    try:
+        start = date.fromisoformat(f"{period}-01")
+    except ValueError:
+        raise SandboxHTTPError(400, "invalid_request", f"period {period!r} is not a month written as YYYY-MM") from None
     with db.transaction():
         found = db.find_by_ext_key(NAME, PERIOD_KIND, period)
         if found is None:
-            known = ", ".join(p["key"] for p in _periods(db))
-            raise SandboxHTTPError(404, "not_found", f"no accounting period {period!r}; periods are {known}")
+            found = db.insert(NAME, PERIOD_KIND, period_body(start, closed=status.closed), ext_key=period)
         updated = db.update(NAME, PERIOD_KIND, found["id"], {"closed": status.closed})
     return {"key": period, "id": updated["id"], "name": updated["periodName"], "closed": updated["closed"]}
 

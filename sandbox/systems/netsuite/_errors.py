@@ -54,8 +54,12 @@ def error_body(status: int, code: str, message: str) -> tuple[Any, dict[str, str
         title = HTTPStatus(status).phrase
     except ValueError:
         title = "Error"
+    kind = _TYPES.get(status, f"{_RFC2616}#sec10")
+    if code == IDEMPOTENCY_ERROR:
+        # NetSuite answers a reused idempotency key with status 400 but the title of a 409.
+        title, kind = "Conflict", f"{_RFC2616}#sec10.4.10"
     body = {
-        "type": _TYPES.get(status, f"{_RFC2616}#sec10"),
+        "type": kind,
         "title": title,
         "status": status,
         "o:errorDetails": [{"detail": message, "o:errorCode": _GENERIC.get(code, code)}],

@@ -1,8 +1,8 @@
 """Record and query routes under ``/services/rest``, authenticated and counted against the limit.
 
-- ``POST /record/v1/{type}`` → 204 + ``Location``; ``X-NetSuite-Idempotency-Key`` makes a
-  repeat answer the first result instead of writing again (a key reused for a different
-  request is 400 ``IDEMPOTENCY_ERROR``).
+- ``POST /record/v1/{type}`` → 204 + ``Location``. With ``Prefer: respond-async`` any write
+  (POST, PUT, PATCH) runs as a job instead (202, see ``_jobs``); only then does
+  ``X-NetSuite-Idempotency-Key`` count. Synchronous requests ignore it, as NetSuite does.
 - ``GET|PATCH|DELETE /record/v1/{type}/{id | eid:externalId}``; ``PUT`` with ``eid:`` upserts.
   ``?replace=item`` replaces a sublist's lines on update; ``?expandSubResources=true`` shows them.
 - ``GET /record/v1/{type}?q=&limit=&offset=`` → ``{links, count, hasMore, items, offset, totalResults}``.
@@ -21,21 +21,20 @@ from starlette.concurrency import run_in_threadpool
 
 from sandbox._db import SandboxDB
 from sandbox._framework import SandboxHTTPError
-from sandbox.systems.netsuite import _filters, _store, _suiteql
+from sandbox.systems.netsuite import _filters, _jobs, _store, _suiteql
 from sandbox.systems.netsuite._account import AccountDB, GatedRoute
 from sandbox.systems.netsuite._auth import authenticate
 from sandbox.systems.netsuite._convert import parse_body, render
 from sandbox.systems.netsuite._errors import (
-    IDEMPOTENCY_ERROR,
     INVALID_CONTENT,
     INVALID_PARAMETER,
     NONEXISTENT_ID,
     bad_request,
     not_found,
 )
+from sandbox.systems.netsuite._jobs import rest_root
 from sandbox.systems.netsuite._types import NAME, RecordType, record_type
 
-IDEMPOTENCY_HEADER = "x-netsuite-idempotency-key"
 MAX_PAGE = 1000
 
 router = APIRouter(route_class=GatedRoute, dependencies=[Depends(authenticate)])
@@ -57,12 +56,6 @@ def _type(name: str, *, write: bool = False) -> RecordType:
     return found
 
 
-def _root(request: Request) -> str:
-    """The absolute URL of ``.../services/rest`` as the client addressed it."""
-    prefix = request.url.path.split("/services/rest/", 1)[0]
-    return f"{request.url.scheme}://{request.url.netloc}{prefix}/services/rest"
-
-
 async def _body(request: Request) -> Any:
     raw = await request.body()
     try:
@@ -71,30 +64,22 @@ async def _body(request: Request) -> Any:
         raise bad_request(INVALID_CONTENT, f"The request body is not valid JSON: {exc}.") from None
 
 
+def _location(request: Request, rtype: RecordType, record_id: str) -> str:
+    return f"{rest_root(request)}/record/v1/{rtype.name}/{record_id}"
+
+
 def _located(request: Request, rtype: RecordType, record_id: str) -> Response:
-    return Response(status_code=204, headers={"Location": f"{_root(request)}/record/v1/{rtype.name}/{record_id}"})
+    return Response(status_code=204, headers={"Location": _location(request, rtype, record_id)})
 
 
 async def _write(request: Request, db: SandboxDB, rtype: RecordType, apply: Callable[[], str]) -> Response:
-    """Run one write atomically, replaying the first result of a repeated idempotency key."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    signature = {"method": request.method, "path": request.url.path}
+    """Run one write atomically: now (204 + ``Location``), or as a job if the client prefers (202)."""
+    if _jobs.wants_async(request):
+        return await _jobs.submit(request, db, apply, lambda record_id: _location(request, rtype, record_id))
 
     def transaction() -> str:
         with db.transaction():
-            if key:
-                seen = db.kv_get(NAME, f"idempotency:{key}")
-                if seen is not None:
-                    if {k: seen[k] for k in signature} != signature:
-                        raise bad_request(
-                            IDEMPOTENCY_ERROR,
-                            f"Conflict: idempotency key {key} was already used for {seen['method']} {seen['path']}.",
-                        )
-                    return str(seen["id"])
-            record_id = apply()
-            if key:
-                db.kv_set(NAME, f"idempotency:{key}", {**signature, "id": record_id})
-            return record_id
+            return apply()
 
     return _located(request, rtype, await run_in_threadpool(transaction))
 
@@ -182,7 +167,9 @@ async def get_record(
     if current is None:
         raise not_found(rtype.name, key)
     wanted = set(_names(fields)) if fields else None
-    return render(rtype, current, record_base=f"{_root(request)}/record/v1", expand=expandSubResources, fields=wanted)
+    return render(
+        rtype, current, record_base=f"{rest_root(request)}/record/v1", expand=expandSubResources, fields=wanted
+    )
 
 
 def _links(request: Request, offset: int, limit: int, total: int) -> list[dict[str, str]]:
@@ -238,7 +225,7 @@ async def list_records(
         return matched[offset : offset + limit], len(matched)
 
     records, total = await run_in_threadpool(select)
-    base = f"{_root(request)}/record/v1/{rtype.name}"
+    base = f"{rest_root(request)}/record/v1/{rtype.name}"
     items = [{"links": [{"rel": "self", "href": f"{base}/{r['id']}"}], "id": r["id"]} for r in records]
     return _page(request, items, offset, limit, total)
 

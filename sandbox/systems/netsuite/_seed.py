@@ -40,21 +40,24 @@ def _month(day: date, shift: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def period_body(start: date, *, closed: bool) -> dict[str, Any]:
+    """The accounting period of the month beginning ``start``."""
+    return {
+        "periodName": f"{start:%b %Y}",
+        "startDate": start.isoformat(),
+        "endDate": (_month(start, 1) - timedelta(days=1)).isoformat(),
+        "closed": closed,
+        "isQuarter": False,
+        "isYear": False,
+        "isAdjust": False,
+    }
+
+
 def _seed_periods(db: SandboxDB, today: date) -> None:
     last_month = _month(today, -1)
     for shift in range(-PAST_MONTHS, FUTURE_MONTHS + 1):
         start = _month(today, shift)
-        end = _month(today, shift + 1) - timedelta(days=1)
-        body = {
-            "periodName": f"{start:%b %Y}",
-            "startDate": start.isoformat(),
-            "endDate": end.isoformat(),
-            "closed": start < last_month,
-            "isQuarter": False,
-            "isYear": False,
-            "isAdjust": False,
-        }
-        db.insert(NAME, PERIOD_KIND, body, ext_key=f"{start:%Y-%m}")
+        db.insert(NAME, PERIOD_KIND, period_body(start, closed=start < last_month), ext_key=f"{start:%Y-%m}")
 
 
 def _create(db: SandboxDB, kind: str, body: dict[str, Any]) -> str:

@@ -23,8 +23,20 @@ __all__ = ["seed"]
 BILLING_TYPES = {"time_and_materials": "Time and Materials", "fixed_fee": "Fixed Fee"}
 
 
-def _at(day: date, hour: int = 10) -> str:
-    return format_datetime(datetime.combine(day, time(hour), UTC))
+class _Clock:
+    """Audit stamps (CreatedDate, LastModifiedDate) of the seeded records.
+
+    Drawn from the firm's days, but never later than the moment of seeding, as in a real org: with
+    an anchor in the future, every stamp moves back by the same amount, so a poll for changes since
+    "now" sees none of the seed and the order of changes is kept.
+    """
+
+    def __init__(self, today: date) -> None:
+        latest = datetime.combine(today, time(23, 59), UTC)
+        self.shift = max(timedelta(0), latest - datetime.now(UTC))
+
+    def at(self, day: date, hour: int = 10) -> str:
+        return format_datetime(datetime.combine(day, time(hour), UTC) - self.shift)
 
 
 def _save(ctx: SaveContext, sobject: str, when: str, body: dict[str, Any]) -> str:
@@ -34,6 +46,8 @@ def _save(ctx: SaveContext, sobject: str, when: str, body: dict[str, Any]) -> st
 
 def seed(db: SandboxDB, firm: DemoFirm) -> None:
     """Write the firm's CRM data."""
+    clock = _Clock(firm.today)
+    _at = clock.at
     ctx = SaveContext(db=db, version=API_VERSION, now=_at(firm.today))
     setup = _at(firm.today - timedelta(days=400))
     book = _save(ctx, "Pricebook2", setup, {"Name": "Standard Price Book", "IsActive": True})

@@ -1,0 +1,59 @@
+"""Billing periods and the firm's calendar: which days a ``YYYY-MM`` period holds, where a firm's day begins."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from canonical import DateRange
+
+_PERIOD = re.compile(r"(\d{4})-(\d{2})")
+
+
+def billing_period(label: str) -> DateRange:
+    """The days of a ``YYYY-MM`` billing period.
+
+    Raises:
+        ValueError: ``label`` is not a month written as ``YYYY-MM``.
+    """
+    match = _PERIOD.fullmatch(label.strip())
+    if match is None or not 1 <= int(match[2]) <= 12:
+        raise ValueError(f"period {label!r} is not a month written as YYYY-MM, e.g. 2026-10")
+    start = date(int(match[1]), int(match[2]), 1)
+    return DateRange(start=start, end=(start + timedelta(days=31)).replace(day=1) - timedelta(days=1))
+
+
+def period_of(day: date) -> str:
+    """The ``YYYY-MM`` period containing ``day``."""
+    return f"{day:%Y-%m}"
+
+
+def previous_period(day: date) -> str:
+    """The ``YYYY-MM`` period before the one containing ``day``."""
+    return period_of(day.replace(day=1) - timedelta(days=1))
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time zone {name!r} is unknown: use an IANA name such as Europe/London") from None
+
+
+def firm_day(instant: datetime, time_zone: str) -> date:
+    """The firm's calendar day at ``instant`` in the IANA ``time_zone``.
+
+    Raises:
+        ValueError: The time zone is unknown.
+    """
+    return instant.astimezone(_zone(time_zone)).date()
+
+
+def firm_midnight(day: date, time_zone: str) -> datetime:
+    """The instant ``day`` begins in the IANA ``time_zone``.
+
+    Raises:
+        ValueError: The time zone is unknown.
+    """
+    return datetime.combine(day, time(0), tzinfo=_zone(time_zone))
