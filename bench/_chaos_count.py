@@ -10,10 +10,12 @@ Entries, from NetSuite: each entry's time bill or expense report by external id 
 *Lost*: none. *Duplicated*: ERP records dated on the run's days beyond one per entry (the days hold
 only the run's entries).
 
-Invoices, from NetSuite's invoices for the month: each posted expense must appear on exactly one
-invoice line (its description names the entry); the hours of posted time per job and rate must
-equal the hours on that job's invoice lines at that rate. Hours short are *not invoiced*, hours
-over are *invoiced twice*.
+Invoices, from NetSuite's invoices for the month (all of them: supplementary ones too): a line whose
+description names an entry (``… (kantata:123)``: every expense, and every time entry since invoices
+carry one line per entry) must exist exactly once for each posted entry. Time billed on lines that
+name no entry (one line per rate) is matched by hours: the hours of the posted time bills that no
+line names, per job and rate, must equal those lines' hours. Short is *not invoiced*, over is
+*invoiced twice*.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import httpx
 from bench._chaos_world import KANTATA_TOKEN, Deal, Entry, _pages
 from connectors.netsuite import NetSuiteConnector
 
-EXPENSE_LINE = re.compile(r"\((kantata:\d+)\)")
+ENTRY_LINE = re.compile(r"\((kantata:\d+)\)")
 
 
 @dataclass
@@ -62,8 +64,8 @@ class InvoiceCounts:
     """Posted work of the month as the ERP's invoices bill it."""
 
     invoices: int = 0
-    expenses_not_invoiced: list[str] = field(default_factory=list)
-    expenses_invoiced_twice: list[str] = field(default_factory=list)
+    entries_not_invoiced: list[str] = field(default_factory=list)
+    entries_invoiced_twice: list[str] = field(default_factory=list)
     hours_not_invoiced: Decimal = Decimal(0)
     hours_invoiced_twice: Decimal = Decimal(0)
     jobs_short: list[str] = field(default_factory=list)
@@ -157,20 +159,21 @@ async def count_invoices(
     mine = [row for row in headers if _iso(row.get("startdate"))[:7] == period]
     counts = InvoiceCounts(invoices=len(mine))
     billed_hours: dict[tuple[str, Decimal], Decimal] = defaultdict(Decimal)
-    billed_expenses: Counter[str] = Counter()
+    named: Counter[str] = Counter()
     for header in mine:
         invoice = await netsuite.client.get_json(
             f"/record/v1/invoice/{header['id']}", params={"expandSubResources": "true"}
         )
         for line in (invoice.get("item") or {}).get("items", []):
-            described = EXPENSE_LINE.search(str(line.get("description") or ""))
-            if described:
-                billed_expenses[described.group(1)] += 1
+            entry = ENTRY_LINE.search(str(line.get("description") or ""))
+            if entry:
+                named[entry.group(1)] += 1
             else:
                 billed_hours[(str(header.get("job")), Decimal(str(line["rate"])))] += Decimal(str(line["quantity"]))
     posted_hours: dict[tuple[str, Decimal], Decimal] = defaultdict(Decimal)
     for bill in bills:
-        posted_hours[(str(bill["customer"]), Decimal(str(bill["rate"])))] += _hours(bill["hours"])
+        if not named[str(bill.get("externalid"))]:
+            posted_hours[(str(bill["customer"]), Decimal(str(bill["rate"])))] += _hours(bill["hours"])
     for key in sorted(set(posted_hours) | set(billed_hours)):
         gap = posted_hours[key] - billed_hours[key]
         if gap > 0:
@@ -180,9 +183,12 @@ async def count_invoices(
             counts.hours_invoiced_twice -= gap
             counts.jobs_over.append(f"job {key[0]} at {key[1]}: {-gap} h")
     for report in reports:
-        times = billed_expenses[str(report.get("externalid"))]
+        times = named[str(report.get("externalid"))]
         if times == 0:
-            counts.expenses_not_invoiced.append(str(report.get("externalid")))
+            counts.entries_not_invoiced.append(str(report.get("externalid")))
         elif times > 1:
-            counts.expenses_invoiced_twice.append(str(report.get("externalid")))
+            counts.entries_invoiced_twice.append(str(report.get("externalid")))
+    counts.entries_invoiced_twice += sorted(
+        str(bill.get("externalid")) for bill in bills if named[str(bill.get("externalid"))] > 1
+    )
     return counts

@@ -44,7 +44,8 @@ class WebhookCase:
     path: str
     body: bytes
     headers: dict[bytes, bytes]
-    refuse: bool = True
+    refuse: bool | None = True
+    """True: must get a 4xx; False: a genuine event, must get 202; None: either answer is right."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class WebhookOutcome:
     name: str
     status: int | None
     """None: the connection failed or was dropped."""
-    refuse: bool
+    refuse: bool | None
     detail: str = ""
 
     @property
@@ -65,7 +66,12 @@ class WebhookOutcome:
     @property
     def wrongly_accepted(self) -> bool:
         """A request that had to be refused got a 2xx."""
-        return self.refuse and self.status is not None and 200 <= self.status < 300
+        return self.refuse is True and self.status is not None and 200 <= self.status < 300
+
+    @property
+    def wrongly_refused(self) -> bool:
+        """A genuine event (a redelivery) got a 4xx."""
+        return self.refuse is False and self.status is not None and 400 <= self.status < 500
 
 
 def hubspot_event(deal_id: Any, *, event_id: int | None = None, **changes: Any) -> dict[str, Any]:
@@ -138,10 +144,10 @@ def webhook_cases(signer: Signer, rng: random.Random, replay: Sequence[Deal]) ->
     """About 60 hostile requests; ``replay`` are deals already won, whose events are sent again."""
     cases: list[WebhookCase] = []
 
-    def hubspot(name: str, body: bytes, refuse: bool = True, **sign: Any) -> None:
+    def hubspot(name: str, body: bytes, refuse: bool | None = True, **sign: Any) -> None:
         cases.append(WebhookCase(f"hubspot: {name}", HUBSPOT, body, signer.hubspot(body, **sign), refuse))
 
-    def relay(name: str, body: bytes, refuse: bool = True, **sign: Any) -> None:
+    def relay(name: str, body: bytes, refuse: bool | None = True, **sign: Any) -> None:
         cases.append(WebhookCase(f"salesforce: {name}", SALESFORCE, body, signer.relay(body, **sign), refuse))
 
     deal = 9_100_000_900 + rng.randrange(99)
@@ -199,7 +205,7 @@ def webhook_cases(signer: Signer, rng: random.Random, replay: Sequence[Deal]) ->
     )  # fmt: skip
     for label, ids in record_ids:
         relay(label, _json(change_event(ids)))
-    relay("no record ids (acknowledged, nothing to do)", _json(change_event([])), refuse=False)
+    relay("no record ids", _json(change_event([])), refuse=None)
     big = b"[" + b" " * (1024 * 1024 + 10) + b"]"
     hubspot("body over 1 MiB", big)
     for won in replay:

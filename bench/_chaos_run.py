@@ -13,7 +13,9 @@ Timetable, as fractions of the fault window T (every offset is drawn from the ru
 - optionally (``outage_seconds``), from 0.25 T NetSuite answers every request 503 for that long: the
   "system briefly unavailable" of finding 2;
 - T: faults off. Then the polling fallback runs once more, and the run waits for every provisioning,
-  posting and invoicing run to close (a second poll picks up runs that failed meanwhile), then counts.
+  posting and invoicing run to close (a second poll picks up runs that failed meanwhile). When the
+  month's invoicing reported work it could not include yet, the run invoices the month again, as that
+  report tells the operator to, and waits for it. Then it counts.
 """
 
 from __future__ import annotations
@@ -228,6 +230,26 @@ async def _sandbox_deliveries(sandbox_url: str) -> dict[str, Any]:
     }
 
 
+async def _invoice_again_if_told(run: Run, period: str, settle: Deadline) -> int:
+    """Run the month again when its invoicing said it left work out (as its message tells the operator).
+
+    Returns how many projects that first run reported (0: it reported nothing, and nothing is re-run).
+    """
+    first = await result_of(run.stack.client, invoicing_id(period))
+    left_out = len(_field(first, "not_invoiced") or [])
+    unknown = _field(first, "not_invoiced_unknown")
+    if not (left_out or unknown) or settle.passed():
+        return 0
+    run.say(
+        f"the invoicing of {period} reported work it could not include yet "
+        f"({left_out} projects{'; ' + str(unknown) if unknown else ''}): invoicing the month again, as it says"
+    )
+    run.cli_ok[f"invoice {period} again"] = await cli(
+        run.stack.settings, ["invoice", "run-month", "--period", period], run.say
+    )
+    return max(left_out, 1)
+
+
 async def run_chaos(options: ChaosOptions, workdir: Path, say: Say) -> dict[str, Any]:
     """Start a fresh stack (with the gateway), run the timetable, settle, count; the report's data."""
     async with fresh_stack(workdir, say, gateway=True) as stack:
@@ -277,6 +299,9 @@ async def _run(run: Run) -> dict[str, Any]:
         runs = await wait_closed(client, list(runs), "provisioning runs", settle, run.say)
     postings = await wait_closed(client, posting_ids(stack.settings, days), "postings", settle, run.say)
     invoicing = await wait_closed(client, [invoicing_id(period)], "invoicing", settle, run.say)
+    reported_left_out = await _invoice_again_if_told(run, period, settle)
+    if reported_left_out:
+        invoicing = await wait_closed(client, [invoicing_id(period)], "invoicing", settle, run.say)
     stop_polling.set()
     stop_watching.set()
     triggers = await polling
@@ -293,13 +318,14 @@ async def _run(run: Run) -> dict[str, Any]:
     return _report(
         run, days, period, deal_counts, entry_counts, invoice_counts, runs, postings, invoicing, reported,
         posting_results, injected, triggers, settle_s, await _sandbox_deliveries(stack.settings.sandbox_url),
+        reported_left_out,
     )  # fmt: skip
 
 
 def _report(
     run: Run, days: list[date], period: str, deals: Any, entries: Any, invoices: Any, runs: dict[str, str],
     postings: dict[str, str], invoicing: dict[str, str], reported: dict[str, Any], posting_results: dict[str, Any],
-    injected: dict[str, Any], poll_triggers: int, settle_s: float, deliveries: dict[str, Any],
+    injected: dict[str, Any], poll_triggers: int, settle_s: float, deliveries: dict[str, Any], left_out: int,
 ) -> dict[str, Any]:  # fmt: skip
     """The run's figures as one JSON-able object."""
     inactive_but_provisioned = [
@@ -309,8 +335,8 @@ def _report(
     probe = run.chaos.restart_probe
     gateway_5xx = sum(w.server_error for w in run.webhooks) + deliveries["5xx_other_than_503"]
     # Records missing or doubled, plus invoice gaps: an expense, or a job's hours at one rate.
-    lost = len(deals.lost) + len(entries.lost) + len(invoices.expenses_not_invoiced) + len(invoices.jobs_short)
-    duplicated = len(deals.duplicated) + entries.duplicated + len(invoices.expenses_invoiced_twice)
+    lost = len(deals.lost) + len(entries.lost) + len(invoices.entries_not_invoiced) + len(invoices.jobs_short)
+    duplicated = len(deals.duplicated) + entries.duplicated + len(invoices.entries_invoiced_twice)
     duplicated += len(invoices.jobs_over)
     return {
         "options": {
@@ -339,6 +365,7 @@ def _report(
             "hours_not_invoiced": str(invoices.hours_not_invoiced),
             "hours_invoiced_twice": str(invoices.hours_invoiced_twice),
             "run": invoicing,
+            "first_run_reported_left_out": left_out,
             "outcomes": _outcomes(posting_results.get(invoicing_id(period))),
         },
         "postings": {
@@ -348,9 +375,12 @@ def _report(
             "hostile_requests": len(run.webhooks),
             "hostile_5xx_or_dropped": [w.name for w in run.webhooks if w.server_error],
             "hostile_answers": {
-                w.name: f"{w.status} {w.detail}"[:160] for w in run.webhooks if w.server_error or w.wrongly_accepted
+                w.name: f"{w.status} {w.detail}"[:160]
+                for w in run.webhooks
+                if w.server_error or w.wrongly_accepted or w.wrongly_refused
             },
             "hostile_wrongly_accepted": [w.name for w in run.webhooks if w.wrongly_accepted],
+            "genuine_refused": [w.name for w in run.webhooks if w.wrongly_refused],
             "restart_probe": probe,
             "crm_deliveries": deliveries,
         },

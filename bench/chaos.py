@@ -66,20 +66,23 @@ def findings(result: dict[str, Any]) -> list[str]:
         found.append(f"finding 2 (transient faults trigger compensation): deals not provisioned {deals['lost']}")
     if entries["lost"]:
         found.append(f"finding 3 (posting stalls under faults): {len(entries['lost'])} entries not in the ERP")
-    if invoices["expenses_not_invoiced"] or invoices["jobs_short"]:
+    if invoices["entries_not_invoiced"] or invoices["jobs_short"]:
         found.append(
-            f"finding 7 (invoicing does not wait for the month's posting): {len(invoices['expenses_not_invoiced'])} "
-            f"expenses and {invoices['hours_not_invoiced']} h posted but on no invoice"
+            f"finding 7 (invoicing does not wait for the month's posting): {len(invoices['entries_not_invoiced'])} "
+            f"entries (named on invoice lines) and {invoices['hours_not_invoiced']} h (billed per rate) posted "
+            "but on no invoice"
         )
-    if deals["duplicated"] or entries["duplicated"] or invoices["expenses_invoiced_twice"] or invoices["jobs_over"]:
+    if deals["duplicated"] or entries["duplicated"] or invoices["entries_invoiced_twice"] or invoices["jobs_over"]:
         found.append(
             f"NEW (duplicates): deals {deals['duplicated']}, ERP entries {entries['duplicated']}, "
-            f"expenses invoiced twice {invoices['expenses_invoiced_twice']}, hours over {invoices['jobs_over']}"
+            f"entries invoiced twice {invoices['entries_invoiced_twice']}, hours over {invoices['jobs_over']}"
         )
     if gateway["hostile_5xx_or_dropped"]:
         found.append(f"findings 4 and 5 (gateway 5xx on bad input): {gateway['hostile_5xx_or_dropped']}")
     if gateway["hostile_wrongly_accepted"]:
         found.append(f"finding 5 (bad record ids reach workflow ids): {gateway['hostile_wrongly_accepted']}")
+    if gateway.get("genuine_refused"):
+        found.append(f"NEW (a genuine redelivery refused 4xx): {gateway['genuine_refused']}")
     if gateway["crm_deliveries"]["5xx_other_than_503"]:
         found.append(f"gateway answered a CRM's own delivery 5xx: {gateway['crm_deliveries']}")
     probe = gateway["restart_probe"]
@@ -132,12 +135,12 @@ def summary_table(result: dict[str, Any]) -> Table:
         str(entries["duplicated"]), "", _names(entries["lost"]),
     )  # fmt: skip
     table.add_row(
-        "expenses on an invoice", "", "", str(len(invoices["expenses_not_invoiced"])),
-        str(len(invoices["expenses_invoiced_twice"])), f"{invoices['invoices']} invoices",
-        _names(invoices["expenses_not_invoiced"] + invoices["expenses_invoiced_twice"]),
+        "entries on an invoice (named)", "", "", str(len(invoices["entries_not_invoiced"])),
+        str(len(invoices["entries_invoiced_twice"])), f"{invoices['invoices']} invoices",
+        _names(invoices["entries_not_invoiced"] + invoices["entries_invoiced_twice"]),
     )  # fmt: skip
     table.add_row(
-        "hours on an invoice", "", "", invoices["hours_not_invoiced"], invoices["hours_invoiced_twice"], "",
+        "hours on an invoice (per rate)", "", "", invoices["hours_not_invoiced"], invoices["hours_invoiced_twice"], "",
         _names(invoices["jobs_short"] + invoices["jobs_over"], 2),
     )  # fmt: skip
     probe = gateway["restart_probe"]
