@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from bench._chaos_inputs import HUBSPOT, Signer, hubspot_event
+from bench._chaos_webhooks import HUBSPOT, Signer, hubspot_event
 from bench._chaos_world import Deal, win
 from bench._stack import Stack, start_again, stop
 from stack.connectors import Connectors

@@ -24,7 +24,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from bench._chaos_inputs import run_cli
+from bench._chaos_cli import run_cli
 from bench._chaos_world import Deal
 from stack.poll_schedule import POLL_CLOSED_WON, poll_schedule
 from stack.schedules import schedule_id

@@ -21,19 +21,16 @@ Timetable, as fractions of the fault window T (every offset is drawn from the ru
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from bench._chaos_cli import cli_cases, run_bad_cli
 from bench._chaos_count import count_deals, count_entries, count_invoices
 from bench._chaos_faults import ProcessChaos, fault_config, faults_off, faults_on, outage
 from bench._chaos_flows import (
@@ -48,7 +45,8 @@ from bench._chaos_flows import (
     result_of,
     wait_closed,
 )
-from bench._chaos_inputs import cli_cases, run_bad_cli, send_hostile_webhooks
+from bench._chaos_report import Observed, build_report, field_of, sandbox_deliveries
+from bench._chaos_webhooks import send_hostile_webhooks
 from bench._chaos_world import Deal, Entry, approve, chaos_days, choose_deals, create_entries, win
 from bench._stack import Stack, fresh_stack
 from stack.connectors import Connectors
@@ -212,32 +210,14 @@ async def _at(run: Run, offset: float, label: str, action: Callable[[], Awaitabl
     await run.guarded(label, action)
 
 
-async def _sandbox_deliveries(sandbox_url: str) -> dict[str, Any]:
-    """The CRMs' own webhook deliveries to the gateway: attempts answered 5xx other than 503, and given up."""
-    async with httpx.AsyncClient(base_url=sandbox_url, timeout=60) as http:
-        relay = (await http.get("/_admin/salesforce/deliveries")).json()
-        hubspot = (await http.get("/_admin/hubspot/webhooks/deliveries")).json()
-    codes: Counter[str] = Counter()
-    for delivery in relay:
-        for attempt in delivery.get("attempts", []):
-            codes[str(attempt.get("status_code"))] += 1
-    for attempt in hubspot["results"]:
-        codes[str(attempt.get("status"))] += 1
-    return {
-        "attempts_by_status": dict(codes),
-        "5xx_other_than_503": sum(n for code, n in codes.items() if code.startswith("5") and code != "503"),
-        "relay_failed_for_good": sum(1 for d in relay if d.get("status") == "failed"),
-    }
-
-
 async def _invoice_again_if_told(run: Run, period: str, settle: Deadline) -> int:
     """Run the month again when its invoicing said it left work out (as its message tells the operator).
 
     Returns how many projects that first run reported (0: it reported nothing, and nothing is re-run).
     """
     first = await result_of(run.stack.client, invoicing_id(period))
-    left_out = len(_field(first, "not_invoiced") or [])
-    unknown = _field(first, "not_invoiced_unknown")
+    left_out = len(field_of(first, "not_invoiced") or [])
+    unknown = field_of(first, "not_invoiced_unknown")
     if not (left_out or unknown) or settle.passed():
         return 0
     run.say(
@@ -315,118 +295,9 @@ async def _run(run: Run) -> dict[str, Any]:
     reported = {deal.key: await result_of(client, deal.workflow_id) for deal in all_deals}
     posting_results = {wid: await result_of(client, wid) for wid in postings}
     posting_results[invoicing_id(period)] = await result_of(client, invoicing_id(period))
-    return _report(
-        run, days, period, deal_counts, entry_counts, invoice_counts, runs, postings, invoicing, reported,
-        posting_results, injected, triggers, settle_s, await _sandbox_deliveries(stack.settings.sandbox_url),
-        reported_left_out,
+    observed = Observed(
+        runs=runs, postings=postings, invoicing=invoicing, reported=reported, results=posting_results,
+        injected=injected, poll_triggers=triggers, settle_s=settle_s, left_out=reported_left_out,
+        deliveries=await sandbox_deliveries(stack.settings.sandbox_url),
     )  # fmt: skip
-
-
-def _report(
-    run: Run, days: list[date], period: str, deals: Any, entries: Any, invoices: Any, runs: dict[str, str],
-    postings: dict[str, str], invoicing: dict[str, str], reported: dict[str, Any], posting_results: dict[str, Any],
-    injected: dict[str, Any], poll_triggers: int, settle_s: float, deliveries: dict[str, Any], left_out: int,
-) -> dict[str, Any]:  # fmt: skip
-    """The run's figures as one JSON-able object."""
-    inactive_but_provisioned = [
-        key for key, result in reported.items()
-        if _field(result, "state") == "provisioned" and deals.detail[key]["inactive_jobs"]
-    ]  # fmt: skip
-    probe = run.chaos.restart_probe
-    gateway_5xx = sum(w.server_error for w in run.webhooks) + deliveries["5xx_other_than_503"]
-    # Records missing or doubled, plus invoice gaps: an expense, or a job's hours at one rate.
-    lost = len(deals.lost) + len(entries.lost) + len(invoices.entries_not_invoiced) + len(invoices.jobs_short)
-    duplicated = len(deals.duplicated) + entries.duplicated + len(invoices.entries_invoiced_twice)
-    duplicated += len(invoices.jobs_over)
-    return {
-        "options": {
-            key: str(value) if isinstance(value, date) else value for key, value in asdict(run.options).items()
-        },
-        "days": [day.isoformat() for day in days],
-        "period": period,
-        "lost": lost,
-        "duplicated": duplicated,
-        "half_provisioned": len(deals.half_provisioned),
-        "gateway_5xx": gateway_5xx,
-        "cli_tracebacks": sum(outcome.traceback for outcome in run.cli_outcomes),
-        "deals": {
-            "expected": deals.expected,
-            "provisioned": deals.provisioned,
-            "lost": deals.lost,
-            "duplicated": deals.duplicated,
-            "half_provisioned": deals.half_provisioned,
-            "reported_provisioned_with_inactive_job": inactive_but_provisioned,
-            "runs_by_status": dict(Counter(runs.values())),
-            "not_provisioned_detail": {k: v for k, v in deals.detail.items() if k not in _provisioned(deals)},
-        },
-        "entries": asdict(entries),
-        "invoices": {
-            **asdict(invoices),
-            "hours_not_invoiced": str(invoices.hours_not_invoiced),
-            "hours_invoiced_twice": str(invoices.hours_invoiced_twice),
-            "run": invoicing,
-            "first_run_reported_left_out": left_out,
-            "outcomes": _outcomes(posting_results.get(invoicing_id(period))),
-        },
-        "postings": {
-            wid: {"status": status, "result": _plain(posting_results.get(wid))} for wid, status in postings.items()
-        },
-        "gateway": {
-            "hostile_requests": len(run.webhooks),
-            "hostile_5xx_or_dropped": [w.name for w in run.webhooks if w.server_error],
-            "hostile_answers": {
-                w.name: f"{w.status} {w.detail}"[:160]
-                for w in run.webhooks
-                if w.server_error or w.wrongly_accepted or w.wrongly_refused
-            },
-            "hostile_wrongly_accepted": [w.name for w in run.webhooks if w.wrongly_accepted],
-            "genuine_refused": [w.name for w in run.webhooks if w.wrongly_refused],
-            "restart_probe": probe,
-            "crm_deliveries": deliveries,
-        },
-        "cli": {
-            "inputs": len(run.cli_outcomes),
-            "tracebacks": [" ".join(o.argv) for o in run.cli_outcomes if o.traceback],
-            "exit_0": [" ".join(o.argv) for o in run.cli_outcomes if o.exit_code == 0],
-            "no_exit": [" ".join(o.argv) for o in run.cli_outcomes if o.exit_code is None],
-            "not_one_line": [" ".join(o.argv) for o in run.cli_outcomes if o.error_lines != 1],
-            "operator_commands_ok": run.cli_ok,
-        },
-        "chaos": {
-            "faults_injected": injected,
-            "worker_kills": run.chaos.worker_kills,
-            "worker_crashes": run.chaos.worker_crashes,
-            "server_restarts": run.chaos.server_restarts,
-            "poll_triggers": poll_triggers,
-        },
-        "seconds": {"total": round(time.monotonic() - run.started, 1), "settle": round(settle_s, 1)},
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m_after": round(os.getloadavg()[0], 2)},
-        "problems": run.problems,
-    }
-
-
-def _provisioned(deals: Any) -> set[str]:
-    return {
-        key for key, detail in deals.detail.items()
-        if detail["open_workspaces"] == 1 and detail["active_jobs"] == 1 and not detail["inactive_jobs"]
-        and not detail["archived_workspaces"]
-    }  # fmt: skip
-
-
-def _field(result: Any, name: str) -> Any:
-    """A field of a workflow result, decoded as a model or (without a result type) as a dict."""
-    return result.get(name) if isinstance(result, dict) else getattr(result, name, None)
-
-
-def _plain(result: Any) -> Any:
-    """A posting's counts."""
-    if result is None:
-        return None
-    data = result if isinstance(result, dict) else result.model_dump(mode="json")
-    return {key: data[key] for key in ("posted", "already_posted", "rejected", "failed", "summary") if key in data}
-
-
-def _outcomes(result: Any) -> dict[str, int]:
-    """The monthly invoicing's projects by outcome."""
-    projects = _field(result, "projects") or []
-    return dict(Counter(str(_field(project, "outcome")) for project in projects))
+    return build_report(run, days, period, deal_counts, entry_counts, invoice_counts, observed)
