@@ -52,6 +52,7 @@ async def sandbox_deliveries(sandbox_url: str) -> dict[str, Any]:
     return {
         "attempts_by_status": dict(codes),
         "5xx_other_than_503": sum(n for code, n in codes.items() if code.startswith("5") and code != "503"),
+        "no_answer": codes.get("None", 0),
         "relay_failed_for_good": sum(1 for d in relay if d.get("status") == "failed"),
     }
 
@@ -88,6 +89,7 @@ def build_report(
         "duplicated": duplicated,
         "half_provisioned": len(deals.half_provisioned),
         "gateway_5xx": gateway_5xx,
+        "restart_probe_ok": not probe or (probe.get("status") == 503 and bool(probe.get("retry_after"))),
         "cli_tracebacks": sum(outcome.traceback for outcome in run.cli_outcomes),
         "deals": {
             "expected": deals.expected,

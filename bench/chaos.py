@@ -45,8 +45,9 @@ __all__ = ["ChaosOptions", "findings", "main", "passed", "run_chaos", "summary_t
 
 
 def passed(result: dict[str, Any]) -> bool:
-    """Nothing lost, duplicated or half-provisioned, and no 5xx from the gateway."""
-    return not (result["lost"] or result["duplicated"] or result["half_provisioned"] or result["gateway_5xx"])
+    """Nothing lost, duplicated or half-provisioned, no 5xx from the gateway, and a 503 while Temporal was down."""
+    wrong = result["lost"] or result["duplicated"] or result["half_provisioned"] or result["gateway_5xx"]
+    return not wrong and result["restart_probe_ok"]
 
 
 HUBSPOT_TIMEOUT_S = 5.0
@@ -96,6 +97,13 @@ def findings(result: dict[str, Any]) -> list[str]:
         found.append(
             f"finding 8 (webhook while Temporal is down): the gateway took {probe['answer_s']} s to answer; "
             f"the sandbox's HubSpot gives up after {HUBSPOT_TIMEOUT_S:g} s and counts the delivery as failed"
+        )
+    deliveries = gateway["crm_deliveries"]
+    if deliveries.get("no_answer") or deliveries.get("relay_failed_for_good"):
+        found.append(
+            f"finding 8 (webhook while Temporal is down): {deliveries.get('no_answer')} CRM delivery attempts got no "
+            f"answer and the relay gave up on {deliveries.get('relay_failed_for_good')} deliveries; only the "
+            "polling fallback provisions those deals"
         )
     if result["cli"]["tracebacks"] or result["cli"]["exit_0"] or result["cli"]["not_one_line"]:
         found.append(

@@ -40,7 +40,7 @@ def test_netsuite_values_read_back() -> None:
 
 def _result(**changes: Any) -> dict[str, Any]:
     result: dict[str, Any] = {
-        "lost": 0, "duplicated": 0, "half_provisioned": 0, "gateway_5xx": 0, "problems": [],
+        "lost": 0, "duplicated": 0, "half_provisioned": 0, "gateway_5xx": 0, "restart_probe_ok": True, "problems": [],
         "deals": {"lost": [], "duplicated": [], "half_provisioned": [], "reported_provisioned_with_inactive_job": []},
         "entries": {"lost": [], "duplicated": 0},
         "invoices": {"entries_not_invoiced": [], "jobs_short": [], "entries_invoiced_twice": [], "jobs_over": [],
@@ -64,6 +64,10 @@ def test_a_clean_run_passes_with_no_findings() -> None:
     assert findings(_result()) == []
 
 
+def test_a_run_whose_gateway_did_not_answer_503_while_temporal_was_down_fails() -> None:
+    assert not passed(_result(restart_probe_ok=False))
+
+
 @pytest.mark.parametrize(
     ("changes", "finding"),
     [
@@ -78,6 +82,7 @@ def test_a_clean_run_passes_with_no_findings() -> None:
         ({"cli__tracebacks": ["engagement provision --opportunity "]}, "finding 6"),
         ({"lost": 1, "invoices__entries_not_invoiced": ["kantata:9"]}, "finding 7"),
         ({"gateway__restart_probe": {"status": 503, "retry_after": None, "answer_s": 1}}, "finding 8"),
+        ({"gateway__crm_deliveries": {"5xx_other_than_503": 0, "no_answer": 3}}, "finding 8"),
         ({"gateway__restart_probe": {"status": 202, "retry_after": None, "answer_s": 1}}, "finding 8"),
         ({"duplicated": 1, "entries__duplicated": 1}, "NEW (duplicates)"),
     ],
