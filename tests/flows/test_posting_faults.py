@@ -19,6 +19,7 @@ import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 import worker
@@ -92,21 +93,26 @@ FLAKY_DAY_S = 150
 """Bound on a flaky day's posting: it takes seconds; before reads were retried and kept, minutes."""
 
 
-async def _attempts(handle: WorkflowHandle[Any, Any], activity_type: str) -> list[int]:
-    """The attempt each call of an activity finished on (history keeps only a call's last attempt)."""
+async def _calls(handle: WorkflowHandle[Any, Any], activity_type: str) -> list[tuple[RetryPolicy, timedelta, int]]:
+    """Each call of an activity: its retry policy, its schedule-to-close timeout and the attempt it finished on.
+
+    History keeps only a call's last attempt, so that attempt says how many the call needed.
+    """
     events = [event async for event in handle.fetch_history_events()]
-    calls = {
-        event.event_id
+    scheduled = {
+        event.event_id: event.activity_task_scheduled_event_attributes
         for event in events
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
         and event.activity_task_scheduled_event_attributes.activity_type.name == activity_type
     }
-    return [
-        event.activity_task_started_event_attributes.attempt
-        for event in events
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-        and event.activity_task_started_event_attributes.scheduled_event_id in calls
-    ]
+    calls = []
+    for event in events:
+        started = event.activity_task_started_event_attributes
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and started.scheduled_event_id in scheduled:
+            options = scheduled[started.scheduled_event_id]
+            policy = RetryPolicy.from_proto(options.retry_policy)
+            calls.append((policy, options.schedule_to_close_timeout.ToTimedelta(), started.attempt))
+    return calls
 
 
 async def test_a_day_with_a_quarter_of_requests_failing_posts_each_record_once_in_few_attempts(
@@ -136,8 +142,10 @@ async def test_a_day_with_a_quarter_of_requests_failing_posts_each_record_once_i
     assert all(bills[i] == 1 for i in time_ids) and all(reports[i] == 1 for i in expense_ids), (bills, reports)
     assert ledger_ids(flow_settings, day) == time_ids | expense_ids
     # A call that posted something hands back; Temporal retries only calls that could post nothing.
-    attempts = await _attempts(handle, "erp.post_approved_page")
-    assert attempts and max(attempts) <= 3, attempts
+    calls = await _calls(handle, "erp.post_approved_page")
+    assert calls and max(attempt for _, _, attempt in calls) <= 3, calls
+    # An outage of 15-20 minutes is outlasted: no attempt limit, hours before a call gives up.
+    assert all(policy.maximum_attempts == 0 and budget >= timedelta(hours=1) for policy, budget, _ in calls), calls
 
 
 async def test_an_outage_longer_than_retry_for_stops_the_day_and_says_what_failed(
