@@ -321,7 +321,8 @@ class PostingActivities:
         posting: deque[tuple[asyncio.Task[_PostedPage], str | None]] = deque()
         cursor, read_all, started = point.cursor, point.exhausted, point.pages
         first, deadline = started, time.monotonic() + request.max_seconds
-        failure: BaseException | None = None
+        failure: BaseException | None = None  # the first fault met: no page starts after it
+        unfinished = False  # a page was left unfinished: the checkpoint stays on it
         progressed = False
         try:
             while True:
@@ -348,7 +349,7 @@ class PostingActivities:
                 task, after = posting.popleft()
                 posted = await task
                 progressed = progressed or posted.new_rows > 0
-                if failure is None and posted.failure is None:
+                if posted.failure is None and not unfinished:
                     point = _Checkpoint(
                         cursor=after,
                         pages=point.pages + 1,
@@ -359,6 +360,7 @@ class PostingActivities:
                     progressed = True
                 else:
                     # The checkpoint stays on the oldest unfinished page; later pages redo cheaply (ledger).
+                    unfinished = True
                     failure = failure or posted.failure
         finally:
             for task, _ in posting:
