@@ -366,8 +366,16 @@ class PostingActivities:
             for task, _ in posting:
                 task.cancel()
             await asyncio.gather(*(task for task, _ in posting), return_exceptions=True)
-        if failure is not None and not (progressed and _passing(failure)):
-            raise failure
+        if failure is not None:
+            if not (progressed and _passing(failure)):
+                raise failure
+            activity.logger.warning(
+                "posting %s (%s): handing back at page %s, left unfinished by a passing fault: %s",
+                request.business_date,
+                request.kind,
+                _resume_at(point.cursor),
+                failure,
+            )
         return PostPageResult(
             counts=point.counts,
             pages=point.pages,
