@@ -1,6 +1,7 @@
 """``python -m sandbox``: serve every emulated system on one port.
 
-Usage: python -m sandbox [--host 127.0.0.1] [--port 8700] [--db PATH] [--seed demo] [--log-level warning]
+Usage: python -m sandbox [--host 127.0.0.1] [--port 8700] [--db PATH] [--seed demo] [--today YYYY-MM-DD]
+                        [--log-level warning]
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import errno
 import os
 import socket
 import sys
+from datetime import date
 from pathlib import Path
 
 __all__ = ["PortInUse", "main", "serve"]
@@ -44,6 +46,7 @@ def serve(
     *,
     log_level: str = "warning",
     public_url: str | None = None,
+    today: date | None = None,
 ) -> None:
     """Run the sandbox until interrupted.
 
@@ -57,10 +60,17 @@ def serve(
     reachable = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
     public_url = public_url or f"http://{reachable}:{sock.getsockname()[1]}"
     db_path = db_path or os.environ.get("PSFLOW_SANDBOX_DB") or DEFAULT_DB_PATH
-    app = create_app(db_path, seed=seed, public_url=public_url)
+    app = create_app(db_path, seed=seed, public_url=public_url, today=today)
     print(f"psflow sandbox on {public_url} (db: {db_path})", file=sys.stderr, flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5))
     server.run(sockets=[sock])
+
+
+def _anchor(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-26") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,11 +81,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8700)
     parser.add_argument("--db", help="SQLite file (default: $PSFLOW_SANDBOX_DB or .psflow/sandbox.db)")
     parser.add_argument("--seed", choices=["demo"], help="write the demo firm into an empty DB")
+    parser.add_argument(
+        "--today",
+        type=_anchor,
+        help="anchor date of the demo firm, YYYY-MM-DD (default: $PSFLOW_SANDBOX_TODAY or the real date)",
+    )
     parser.add_argument("--public-url", help="URL clients use (default: http://HOST:PORT)")
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     args = parser.parse_args(argv)
     try:
-        serve(args.host, args.port, args.db, args.seed, log_level=args.log_level, public_url=args.public_url)
+        serve(
+            args.host,
+            args.port,
+            args.db,
+            args.seed,
+            log_level=args.log_level,
+            public_url=args.public_url,
+            today=args.today,
+        )
     except PortInUse as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -162,15 +162,28 @@ _EXPENSES = {"Airfare": (180, 900), "Rail": (40, 220), "Lodging": (140, 320), "M
 # fmt: on
 
 
+def business_day(anchor: date, offset: int) -> date:
+    """The weekday ``offset`` business days from ``anchor``: -1 is the last weekday before it,
+    0 the first weekday on or after it.
+
+    The firm draws its calendar-bound data (time off, time entries) in business-day offsets and
+    only then turns them into dates, so which records exist is the same for every anchor: a
+    weekend falling differently shifts the dates, never the random stream.
+    """
+    step = -1 if offset < 0 else 1
+    remaining = -offset if offset < 0 else offset + 1
+    day = anchor - timedelta(days=1) if offset < 0 else anchor
+    while True:
+        if day.weekday() < 5:
+            remaining -= 1
+            if remaining == 0:
+                return day
+        day += timedelta(days=step)
+
+
 def business_days_before(today: date, n: int) -> tuple[date, ...]:
     """The ``n`` weekdays before ``today``, oldest first."""
-    days: list[date] = []
-    day = today - timedelta(days=1)
-    while len(days) < n:
-        if day.weekday() < 5:
-            days.append(day)
-        day -= timedelta(days=1)
-    return tuple(reversed(days))
+    return tuple(business_day(today, -offset) for offset in range(n, 0, -1))
 
 
 def _monday_on_or_after(day: date) -> date:
@@ -210,7 +223,7 @@ class Builder:
         return tuple(
             RateCard(
                 id=f"RC-{ccy}",
-                name=f"Standard rates {self.today.year} ({ccy})",
+                name=f"Standard rates ({ccy})",
                 currency=ccy,
                 rates=tuple(RoleRate(role, Decimal(r)) for role, r in zip(ROLES, rates, strict=True)),
             )
@@ -277,18 +290,15 @@ class Builder:
 
     def _time_off(self) -> tuple[TimeOff, ...]:
         rng = self.rng
-        days: set[date] = set()
+        offsets: set[int] = set()
         for _ in range(rng.randint(0, 3)):
-            start = self.today + timedelta(days=rng.randint(-30, 60))
-            for offset in range(rng.choice((1, 1, 2, 3, 5))):
-                day = start + timedelta(days=offset)
-                if day.weekday() < 5:
-                    days.add(day)
+            start = rng.randint(-22, 43)  # about 30 calendar days back to 60 ahead
+            offsets.update(range(start, start + rng.choice((1, 1, 2, 3, 5))))
         past_kinds = ("Vacation", "Vacation", "Vacation", "Personal", "Sick")
         future_kinds = ("Vacation", "Vacation", "Personal")
         return tuple(
-            TimeOff(day, Decimal("8"), rng.choice(past_kinds if day < self.today else future_kinds))
-            for day in sorted(days)
+            TimeOff(business_day(self.today, n), Decimal("8"), rng.choice(past_kinds if n < 0 else future_kinds))
+            for n in sorted(offsets)
         )
 
     def clients(self, partners: list[str]) -> tuple[Client, ...]:

@@ -6,10 +6,16 @@ It is generated once and handed to every system's ``seed(db, firm)``, so the sys
 the same clients exist in the CRMs and the ERP, the same consultants (matched by email) in
 Workday and Kantata. Dates are relative to ``today`` so "the last 20 business days" means
 something on any day the sandbox starts.
+
+The anchor is an input: ``--today`` on ``python -m sandbox``, ``PSFLOW_SANDBOX_TODAY``, or
+``POST /_admin/reset?today=``; the real date when none is given. Which records exist and in which
+state is the same for every anchor — only their dates move (``tests/sandbox_core/test_seed.py``
+checks 400 consecutive anchors) — so ids named in tests and docs exist in every seeded sandbox.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -41,6 +47,7 @@ __all__ = [
     "Task",
     "TimeEntry",
     "TimeOff",
+    "anchor_date",
     "seed_all",
     "seed_demo",
 ]
@@ -50,6 +57,24 @@ ROLES = ("Partner", "Director", "Manager", "Senior Consultant", "Consultant", "A
 STAGES = ("Prospecting", "Qualification", "Proposal", "Negotiation", "Closed Won", "Closed Lost")
 EMAIL_DOMAIN = "psflow-demo.example"
 CENT = Decimal("0.01")
+TODAY_ENV = "PSFLOW_SANDBOX_TODAY"
+
+
+def anchor_date(today: date | None = None) -> date:
+    """The demo firm's anchor: ``today`` if given, else ``$PSFLOW_SANDBOX_TODAY``, else the real date.
+
+    Raises:
+        ValueError: ``PSFLOW_SANDBOX_TODAY`` is set but is not a YYYY-MM-DD date.
+    """
+    if today is not None:
+        return today
+    configured = os.environ.get(TODAY_ENV, "").strip()
+    if not configured:
+        return date.today()
+    try:
+        return date.fromisoformat(configured)
+    except ValueError:
+        raise ValueError(f"{TODAY_ENV}={configured!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-26") from None
 
 
 @dataclass(frozen=True)
@@ -262,11 +287,11 @@ class DemoFirm:
 
     @classmethod
     def generate(cls, seed: int = 42, today: date | None = None) -> DemoFirm:
-        """Draw the firm from ``random.Random(seed)`` with dates relative to ``today``."""
+        """Draw the firm from ``random.Random(seed)`` with dates relative to ``today`` (see `anchor_date`)."""
         # Imported here: the builder imports this module's dataclasses.
         from sandbox._demo_builder import Builder
 
-        today = today or date.today()
+        today = anchor_date(today)
         build = Builder(seed, today)
         rate_cards = build.rate_cards()
         cards = {card.currency: card for card in rate_cards}

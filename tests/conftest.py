@@ -1,5 +1,9 @@
 """Shared fixtures: ONE real Temporal dev server for the whole session, a fresh task queue prefix per test.
 
+The demo firm in every sandbox a test builds is anchored on ``TEST_TODAY``: ``PSFLOW_TEST_TODAY`` or the fixed
+date below, exported as ``PSFLOW_SANDBOX_TODAY`` so in-process apps and sandbox subprocesses agree. A run is
+then the same on any day; tests that need "recent" or "yesterday" derive it from ``TEST_TODAY``.
+
 The server comes from the project's bootstrap (``stack.temporal_cli``): when no CLI can be found,
 built or downloaded the fixture raises, so workflow tests fail loudly instead of skipping.
 """
@@ -9,7 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +29,11 @@ from store import Store
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 POSTGRES_URL = os.environ.get("PSFLOW_TEST_POSTGRES_URL")
+
+PINNED_TODAY = "2026-11-26"
+"""The anchor of every test run unless ``PSFLOW_TEST_TODAY`` names another (``.ci/run`` adds a year end)."""
+TEST_TODAY = date.fromisoformat(os.environ.get("PSFLOW_TEST_TODAY") or PINNED_TODAY)
+os.environ["PSFLOW_SANDBOX_TODAY"] = TEST_TODAY.isoformat()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -96,7 +105,19 @@ def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("sandbox") / "sandbox.db"
     log = db.with_suffix(".log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--port", str(port), "--db", str(db), "--seed", "demo"],
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            str(port),
+            "--db",
+            str(db),
+            "--seed",
+            "demo",
+            "--today",
+            TEST_TODAY.isoformat(),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -24,6 +24,7 @@ import worker
 from activities.invoicing import billing_period, previous_period
 from canonical import ApprovalState, Expense, Money, TimeEntry
 from commands.invoice import start_invoice, start_month
+from sandbox.seed import DemoFirm
 from stack.connectors import Connectors
 from stack.settings import Settings
 from store import LedgerEntry, Store
@@ -140,7 +141,7 @@ def audit_count(store: Store, invoice_id: str) -> int:
 async def test_invoice_totals_are_billable_hours_times_rates_plus_expenses_per_currency(
     temporal_client: Client, flow_settings: Settings, connectors: Connectors
 ) -> None:
-    project = "PRJ-0009"  # a GBP job of a Net 45 customer; the USD and EUR work make two invoices
+    project = "PRJ-0009"  # the USD and EUR work make two invoices, whatever the job's own currency
     first, mid, last = DAYS.start, DAYS.start + timedelta(days=10), DAYS.end
     store = Store(flow_settings.store_url)
     store.upgrade()
@@ -174,7 +175,8 @@ async def test_invoice_totals_are_billable_hours_times_rates_plus_expenses_per_c
     by_id = {invoice.invoice_id: invoice for invoice in result.invoices}
     assert by_id[usd].fees == Decimal("4888.75") and by_id[usd].expenses == Decimal("160.70")
     assert by_id[usd].hours == Decimal("23.75") and by_id[usd].entries == 7
-    assert by_id[usd].due_date == by_id[usd].issue_date + timedelta(days=45)
+    terms = DemoFirm.generate().client(DemoFirm.generate().project(project).client_id).payment_terms
+    assert by_id[usd].due_date == by_id[usd].issue_date + timedelta(days=int(terms.removeprefix("Net ")))
 
     invoices = {record["externalId"]: record for record in await erp_invoices(connectors, project)}
     assert sorted(invoices) == [eur, usd]

@@ -20,12 +20,34 @@ from fastapi import FastAPI
 from connectors._core import RateBudget
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from sandbox.app import create_app
+from sandbox.seed import DemoFirm
 from sandbox.systems.hubspot import SYSTEM
+from sandbox.systems.hubspot._seed import company_id, contact_id, deal_id, line_item_id
 
 BASE = "http://sandbox"
 REFRESH_TOKEN = "psflow-demo-refresh-token"
-SILVERLINE_DEAL = "9100000002"  # OPP-0002, Negotiation, six line items, company C-0018
-SILVERLINE_COMPANY = "5100000018"
+
+# What the tests rely on is looked up in the demo firm (anchored by tests/conftest.py), not named:
+# the firm promises the same records on every anchor date, and this keeps the tests true if the
+# firm is ever redrawn.
+FIRM = DemoFirm.generate()
+UK_CLIENTS = tuple(c for c in FIRM.clients if c.currency == "GBP")
+UK_DEALS = tuple(o for o in FIRM.opportunities if o.currency == "GBP")
+OPEN_UK_DEALS = tuple(o for o in UK_DEALS if o.stage not in ("Closed Won", "Closed Lost"))
+_SIX_ITEMS = next(o for o in OPEN_UK_DEALS if len(o.line_items) == 6)
+SIX_ITEM_DEAL = deal_id(_SIX_ITEMS.id)
+"""An open deal with six line items."""
+SIX_ITEM_COMPANY = company_id(_SIX_ITEMS.client_id)
+SIX_ITEM_DEAL_NAME = _SIX_ITEMS.name
+SIX_ITEM_CLIENT = FIRM.client(_SIX_ITEMS.client_id)
+SIX_ITEM_CLIENT_NAME = SIX_ITEM_CLIENT.name
+SIX_ITEM_STAGE = _SIX_ITEMS.stage
+SIX_ITEM_LINE_ITEMS = [line_item_id(_SIX_ITEMS.id, n) for n in range(1, 7)]
+OTHER_CLIENT = next(c.id for c in UK_CLIENTS if c.id != _SIX_ITEMS.client_id)
+OTHER_COMPANY = company_id(OTHER_CLIENT)
+"""A UK company the six-item deal is not associated with."""
+OTHER_CONTACT = contact_id(OTHER_CLIENT)
+WON_UK_DEALS = {deal_id(o.id) for o in UK_DEALS if o.stage == "Closed Won"}
 
 
 @pytest.fixture(autouse=True)

@@ -9,12 +9,12 @@ import pytest
 
 from connectors._core import AuthError, BusinessError, NotFoundError, Outcome, RateLimitedError
 from connectors.hubspot import HubSpotConnector
-from tests.hubspot.conftest import SILVERLINE_COMPANY, SILVERLINE_DEAL, set_limits, settings
+from tests.hubspot.conftest import OTHER_COMPANY, SIX_ITEM_COMPANY, SIX_ITEM_DEAL, set_limits, settings
 
 
 async def test_validation_error_unknown_property(hubspot: HubSpotConnector) -> None:
     with pytest.raises(BusinessError) as raised:
-        await hubspot.api.update("deals", SILVERLINE_DEAL, {"colour": "red"})
+        await hubspot.api.update("deals", SIX_ITEM_DEAL, {"colour": "red"})
     error = raised.value
     assert (error.status, error.code, error.outcome) == (400, "VALIDATION_ERROR", Outcome.BUSINESS)
     assert 'Property "colour" does not exist' in error.message
@@ -23,7 +23,7 @@ async def test_validation_error_unknown_property(hubspot: HubSpotConnector) -> N
 
 async def test_validation_error_invalid_option(hubspot: HubSpotConnector) -> None:
     with pytest.raises(BusinessError) as raised:
-        await hubspot.api.update("deals", SILVERLINE_DEAL, {"dealstage": "won"})
+        await hubspot.api.update("deals", SIX_ITEM_DEAL, {"dealstage": "won"})
     assert raised.value.code == "VALIDATION_ERROR" and "INVALID_OPTION" in raised.value.message
 
 
@@ -37,7 +37,7 @@ async def test_object_not_found(hubspot: HubSpotConnector) -> None:
 async def test_invalid_authentication(transport: httpx.ASGITransport) -> None:
     async with HubSpotConnector(settings(private_app_token="pat-na1-not-a-real-token"), transport=transport) as bad:
         with pytest.raises(AuthError) as raised:
-            await bad.get_deal(SILVERLINE_DEAL)
+            await bad.get_deal(SIX_ITEM_DEAL)
     assert (raised.value.status, raised.value.code) == (401, "INVALID_AUTHENTICATION")
 
 
@@ -47,18 +47,18 @@ async def test_missing_scopes(transport: httpx.ASGITransport, admin: httpx.Async
     async with HubSpotConnector(settings(private_app_token=token), transport=transport) as narrow:
         assert [deal async for deal in narrow.closed_won_since(datetime(2020, 1, 1, tzinfo=UTC))]
         with pytest.raises(AuthError) as raised:
-            await narrow.get_company(SILVERLINE_COMPANY)
+            await narrow.get_company(SIX_ITEM_COMPANY)
     error = raised.value
     assert (error.status, error.code) == (403, "MISSING_SCOPES")
     assert error.details["errors"][0]["context"] == {"requiredGranularScopes": ["crm.objects.companies.read"]}
 
 
 async def test_conflict_on_a_unique_value(hubspot: HubSpotConnector) -> None:
-    await hubspot.api.update("companies", SILVERLINE_COMPANY, {"psflow_id": "netsuite:9"})
+    await hubspot.api.update("companies", SIX_ITEM_COMPANY, {"psflow_id": "netsuite:9"})
     with pytest.raises(BusinessError) as raised:
-        await hubspot.api.update("companies", "5100000001", {"psflow_id": "netsuite:9"})
+        await hubspot.api.update("companies", OTHER_COMPANY, {"psflow_id": "netsuite:9"})
     assert (raised.value.status, raised.value.code) == (409, "CONFLICT")
-    assert f"Existing ID: {SILVERLINE_COMPANY}" in raised.value.message
+    assert f"Existing ID: {SIX_ITEM_COMPANY}" in raised.value.message
 
 
 async def test_ten_second_window_exhaustion_is_rate_limited_with_the_window_as_delay(
@@ -67,9 +67,9 @@ async def test_ten_second_window_exhaustion_is_rate_limited_with_the_window_as_d
     await set_limits(admin, ten_second_max=3, interval_ms=1500)
     async with HubSpotConnector(settings(retry_attempts=1), transport=transport) as hubspot:
         for _ in range(3):
-            await hubspot.get_company(SILVERLINE_COMPANY)
+            await hubspot.get_company(SIX_ITEM_COMPANY)
         with pytest.raises(RateLimitedError) as raised:
-            await hubspot.get_company(SILVERLINE_COMPANY)
+            await hubspot.get_company(SIX_ITEM_COMPANY)
         assert hubspot.budget is not None
     error = raised.value
     assert (error.status, error.code, error.retry_after) == (429, "RATE_LIMITS", 1.5)
@@ -81,10 +81,10 @@ async def test_ten_second_window_exhaustion_is_rate_limited_with_the_window_as_d
 async def test_daily_limit_is_rate_limited(transport: httpx.ASGITransport, admin: httpx.AsyncClient) -> None:
     await set_limits(admin, daily_max=2)
     async with HubSpotConnector(settings(retry_attempts=1), transport=transport) as hubspot:
-        await hubspot.get_company(SILVERLINE_COMPANY)
-        await hubspot.get_company(SILVERLINE_COMPANY)
+        await hubspot.get_company(SIX_ITEM_COMPANY)
+        await hubspot.get_company(SIX_ITEM_COMPANY)
         with pytest.raises(RateLimitedError) as raised:
-            await hubspot.get_company(SILVERLINE_COMPANY)
+            await hubspot.get_company(SIX_ITEM_COMPANY)
     assert raised.value.details["policyName"] == "DAILY"
     assert raised.value.retry_after is not None and 0 < raised.value.retry_after <= 86_400
 

@@ -12,9 +12,20 @@ import pytest
 from canonical import Address, Customer, OpportunityStage
 from connectors._core import BusinessError, NotFoundError, PermanentError
 from connectors.hubspot import HubSpotConnector
-from tests.hubspot.conftest import SILVERLINE_COMPANY, SILVERLINE_DEAL, auth_headers, set_limits, settings
-
-SEEDED_WON = {"9100000024", "9100000027", "9100000036", "9100000041"}
+from sandbox.systems.hubspot._seed import deal_id as hubspot_deal_id
+from tests.hubspot.conftest import (
+    OPEN_UK_DEALS,
+    SIX_ITEM_CLIENT,
+    SIX_ITEM_COMPANY,
+    SIX_ITEM_DEAL,
+    SIX_ITEM_DEAL_NAME,
+    SIX_ITEM_LINE_ITEMS,
+    SIX_ITEM_STAGE,
+    WON_UK_DEALS,
+    auth_headers,
+    set_limits,
+    settings,
+)
 
 
 async def company_count(admin: httpx.AsyncClient) -> int:
@@ -23,35 +34,35 @@ async def company_count(admin: httpx.AsyncClient) -> int:
 
 
 async def test_get_deal_reads_line_items_and_the_primary_company(hubspot: HubSpotConnector) -> None:
-    opportunity = await hubspot.get_deal(SILVERLINE_DEAL)
-    assert opportunity.id == f"hubspot:{SILVERLINE_DEAL}"
-    assert opportunity.account_id == f"hubspot:{SILVERLINE_COMPANY}"
-    assert opportunity.name == "Silverline Media - Salesforce rollout"
-    assert opportunity.stage is OpportunityStage.NEGOTIATION
-    assert [item.id for item in opportunity.line_items] == [f"hubspot:41000002{n:02d}" for n in range(1, 7)]
+    opportunity = await hubspot.get_deal(SIX_ITEM_DEAL)
+    assert opportunity.id == f"hubspot:{SIX_ITEM_DEAL}"
+    assert opportunity.account_id == f"hubspot:{SIX_ITEM_COMPANY}"
+    assert opportunity.name == SIX_ITEM_DEAL_NAME
+    assert opportunity.stage.value == SIX_ITEM_STAGE.lower().replace(" ", "_")
+    assert [item.id for item in opportunity.line_items] == [f"hubspot:{item}" for item in SIX_ITEM_LINE_ITEMS]
     assert sum((item.total.amount for item in opportunity.line_items), Decimal(0)) == opportunity.amount.amount
     assert {item.unit_price.currency for item in opportunity.line_items} == {"GBP"}
     assert opportunity.rate_card_id == "RC-GBP"
-    assert await hubspot.get_deal(f"hubspot:{SILVERLINE_DEAL}") == opportunity
+    assert await hubspot.get_deal(f"hubspot:{SIX_ITEM_DEAL}") == opportunity
 
 
 async def test_get_company_is_the_customer_the_deal_points_at(hubspot: HubSpotConnector) -> None:
-    opportunity = await hubspot.get_deal(SILVERLINE_DEAL)
+    opportunity = await hubspot.get_deal(SIX_ITEM_DEAL)
     customer = await hubspot.get_company(opportunity.account_id)
     assert customer.id == opportunity.account_id
     assert (customer.name, customer.currency, customer.payment_terms, customer.industry) == (
-        "Silverline Media",
+        SIX_ITEM_CLIENT.name,
         "GBP",
-        "Net 30",
-        "Media",
+        SIX_ITEM_CLIENT.payment_terms,
+        SIX_ITEM_CLIENT.industry,
     )
     assert customer.billable and customer.billing_address is not None
     assert customer.billing_address.country == "GB"
 
 
 async def test_set_deal_stage(hubspot: HubSpotConnector) -> None:
-    await hubspot.set_deal_stage(SILVERLINE_DEAL, OpportunityStage.CLOSED_WON)
-    assert (await hubspot.get_deal(SILVERLINE_DEAL)).is_won
+    await hubspot.set_deal_stage(SIX_ITEM_DEAL, OpportunityStage.CLOSED_WON)
+    assert (await hubspot.get_deal(SIX_ITEM_DEAL)).is_won
 
 
 async def win(hubspot: HubSpotConnector, deal_ids: list[str]) -> None:
@@ -60,7 +71,7 @@ async def win(hubspot: HubSpotConnector, deal_ids: list[str]) -> None:
         await asyncio.sleep(0.003)  # distinct hs_lastmodifieddate values
 
 
-OPEN_DEALS = ["9100000002", "9100000014", "9100000015", "9100000017", "9100000026", "9100000028", "9100000033"]
+OPEN_DEALS = [hubspot_deal_id(o.id) for o in OPEN_UK_DEALS[:7]]
 
 
 async def test_closed_won_since_pages_through_every_page(transport: httpx.ASGITransport) -> None:
@@ -68,7 +79,7 @@ async def test_closed_won_since_pages_through_every_page(transport: httpx.ASGITr
         first = await hubspot.closed_won_page(datetime.now(UTC) - timedelta(hours=1))
         assert len(first.items) == 2 and first.next_cursor is not None
         seen = [deal_id async for deal_id in hubspot.closed_won_since(datetime.now(UTC) - timedelta(hours=1))]
-        assert set(seen) == SEEDED_WON and len(seen) == 4
+        assert set(seen) == WON_UK_DEALS and len(seen) == len(WON_UK_DEALS)
         since = datetime.now(UTC)
         await win(hubspot, OPEN_DEALS)
         pages = []
@@ -161,10 +172,10 @@ async def test_upsert_of_a_hubspot_customer_updates_its_own_company(
     hubspot: HubSpotConnector, admin: httpx.AsyncClient
 ) -> None:
     before = await company_count(admin)
-    customer = await hubspot.get_company(SILVERLINE_COMPANY)
+    customer = await hubspot.get_company(SIX_ITEM_COMPANY)
     changed = customer.model_copy(update={"payment_terms": "Net 60"})
-    assert await hubspot.upsert_companies([changed]) == [SILVERLINE_COMPANY]
-    assert (await hubspot.get_company(SILVERLINE_COMPANY)).payment_terms == "Net 60"
+    assert await hubspot.upsert_companies([changed]) == [SIX_ITEM_COMPANY]
+    assert (await hubspot.get_company(SIX_ITEM_COMPANY)).payment_terms == "Net 60"
     assert await company_count(admin) == before
 
 
@@ -203,17 +214,19 @@ async def test_deal_without_a_company_cannot_become_an_opportunity(
 async def test_deal_whose_line_item_vanished_is_a_business_error(
     hubspot: HubSpotConnector, admin: httpx.AsyncClient
 ) -> None:
-    archived = await admin.delete("/hubspot/crm/v3/objects/line_items/4100000203", headers=auth_headers())
+    archived = await admin.delete(
+        f"/hubspot/crm/v3/objects/line_items/{SIX_ITEM_LINE_ITEMS[2]}", headers=auth_headers()
+    )
     assert archived.status_code == 204
     with pytest.raises(BusinessError) as raised:
-        await hubspot.get_deal(SILVERLINE_DEAL)
-    assert raised.value.code == "OBJECT_NOT_FOUND" and "4100000203" in str(raised.value)
+        await hubspot.get_deal(SIX_ITEM_DEAL)
+    assert raised.value.code == "OBJECT_NOT_FOUND" and SIX_ITEM_LINE_ITEMS[2] in str(raised.value)
 
 
 async def test_unmappable_deal_is_a_permanent_error(hubspot: HubSpotConnector, admin: httpx.AsyncClient) -> None:
-    await hubspot.api.update("line_items", "4100000201", {"quantity": "0"})
+    await hubspot.api.update("line_items", SIX_ITEM_LINE_ITEMS[0], {"quantity": "0"})
     with pytest.raises(PermanentError) as raised:
-        await hubspot.get_deal(SILVERLINE_DEAL)
+        await hubspot.get_deal(SIX_ITEM_DEAL)
     assert raised.value.code == "unmappable_record" and "greater than zero" in str(raised.value)
 
 

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.hubspot.conftest import REFRESH_TOKEN, SILVERLINE_COMPANY, SILVERLINE_DEAL, auth_headers
+from tests.hubspot.conftest import (
+    OTHER_COMPANY,
+    OTHER_CONTACT,
+    REFRESH_TOKEN,
+    SIX_ITEM_CLIENT_NAME,
+    SIX_ITEM_COMPANY,
+    SIX_ITEM_DEAL,
+    SIX_ITEM_DEAL_NAME,
+    SIX_ITEM_LINE_ITEMS,
+    UK_CLIENTS,
+    UK_DEALS,
+    auth_headers,
+)
 
 API = "/hubspot/crm/v3/objects"
 
@@ -19,16 +32,21 @@ async def call(admin: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -
 
 async def test_seed_is_the_uk_practice(admin: httpx.AsyncClient) -> None:
     counts = (await admin.get("/_admin/status")).json()["systems"]["hubspot"]["counts"]
-    assert counts == {"companies": 12, "contacts": 12, "deals": 21, "line_items": 104}
-    deal = (await call(admin, "GET", f"{API}/deals/{SILVERLINE_DEAL}")).json()
+    assert counts == {
+        "companies": len(UK_CLIENTS),
+        "contacts": len(UK_CLIENTS),
+        "deals": len(UK_DEALS),
+        "line_items": sum(len(o.line_items) for o in UK_DEALS),
+    }
+    deal = (await call(admin, "GET", f"{API}/deals/{SIX_ITEM_DEAL}")).json()
     assert set(deal) == {"id", "properties", "createdAt", "updatedAt", "archived"}
-    assert deal["properties"]["dealname"] == "Silverline Media - Salesforce rollout"
+    assert deal["properties"]["dealname"] == SIX_ITEM_DEAL_NAME
     assert deal["properties"]["closedate"].endswith("T00:00:00.000Z")
-    assert deal["properties"]["hs_object_id"] == SILVERLINE_DEAL
+    assert deal["properties"]["hs_object_id"] == SIX_ITEM_DEAL
     assert all(isinstance(value, str) for value in deal["properties"].values())
     lines = await call(
         admin, "POST", f"{API}/line_items/batch/read",
-        json={"inputs": [{"id": f"41000002{n:02d}"} for n in range(1, 7)], "properties": ["amount"]},
+        json={"inputs": [{"id": item} for item in SIX_ITEM_LINE_ITEMS], "properties": ["amount"]},
     )  # fmt: skip
     total = sum(Decimal(item["properties"]["amount"]) for item in lines.json()["results"])
     assert total == Decimal(deal["properties"]["amount"])
@@ -36,7 +54,7 @@ async def test_seed_is_the_uk_practice(admin: httpx.AsyncClient) -> None:
 
 async def test_read_with_properties_and_inline_associations(admin: httpx.AsyncClient) -> None:
     response = await call(
-        admin, "GET", f"{API}/deals/{SILVERLINE_DEAL}",
+        admin, "GET", f"{API}/deals/{SIX_ITEM_DEAL}",
         params={"properties": "dealstage,psflow_rate_card,nonexistent", "associations": "companies,line_items"},
     )  # fmt: skip
     deal = response.json()
@@ -44,8 +62,8 @@ async def test_read_with_properties_and_inline_associations(admin: httpx.AsyncCl
                                        "hs_object_id"}  # fmt: skip
     companies = deal["associations"]["companies"]["results"]
     assert {(a["id"], a["type"]) for a in companies} == {
-        (SILVERLINE_COMPANY, "deal_to_company"),
-        (SILVERLINE_COMPANY, "deal_to_company_unlabeled"),
+        (SIX_ITEM_COMPANY, "deal_to_company"),
+        (SIX_ITEM_COMPANY, "deal_to_company_unlabeled"),
     }
     assert len(deal["associations"]["line_items"]["results"]) == 6
 
@@ -69,22 +87,31 @@ def search_body(*filters: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"filterGroups": [{"filters": list(filters)}], "limit": 200, **extra}
 
 
+_WON = sum(o.stage == "Closed Won" for o in UK_DEALS)
+_CLOSED = sum(o.stage in ("Closed Won", "Closed Lost") for o in UK_DEALS)
+_TOKEN = re.findall(r"[a-z0-9]+", SIX_ITEM_CLIENT_NAME.lower())[0]
+_WITH_TOKEN = sum(_TOKEN in re.findall(r"[a-z0-9]+", o.name.lower()) for o in UK_DEALS)
+_WITH_PREFIX = sum(any(t.startswith(_TOKEN[:5]) for t in re.findall(r"[a-z0-9]+", o.name.lower())) for o in UK_DEALS)
+
+
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ([{"propertyName": "dealstage", "operator": "EQ", "value": "CLOSEDWON"}], 4),
-        ([{"propertyName": "dealstage", "operator": "NEQ", "value": "closedwon"}], 17),
-        ([{"propertyName": "dealstage", "operator": "IN", "values": ["closedwon", "closedlost"]}], 6),
-        ([{"propertyName": "dealstage", "operator": "NOT_IN", "values": ["closedwon", "closedlost"]}], 15),
-        ([{"propertyName": "amount", "operator": "GT", "value": "0"}], 21),
+        ([{"propertyName": "dealstage", "operator": "EQ", "value": "CLOSEDWON"}], _WON),
+        ([{"propertyName": "dealstage", "operator": "NEQ", "value": "closedwon"}], len(UK_DEALS) - _WON),
+        ([{"propertyName": "dealstage", "operator": "IN", "values": ["closedwon", "closedlost"]}], _CLOSED),
+        ([{"propertyName": "dealstage", "operator": "NOT_IN", "values": ["closedwon", "closedlost"]}],
+         len(UK_DEALS) - _CLOSED),
+        ([{"propertyName": "amount", "operator": "GT", "value": "0"}], len(UK_DEALS)),
         ([{"propertyName": "amount", "operator": "BETWEEN", "value": "0", "highValue": "1"}], 0),
         ([{"propertyName": "psflow_id", "operator": "HAS_PROPERTY"}], 0),
-        ([{"propertyName": "psflow_id", "operator": "NOT_HAS_PROPERTY"}], 21),
-        ([{"propertyName": "dealname", "operator": "CONTAINS_TOKEN", "value": "silverline"}], 2),
-        ([{"propertyName": "dealname", "operator": "CONTAINS_TOKEN", "value": "silver*"}], 2),
-        ([{"propertyName": "dealname", "operator": "NOT_CONTAINS_TOKEN", "value": "silverline"}], 19),
+        ([{"propertyName": "psflow_id", "operator": "NOT_HAS_PROPERTY"}], len(UK_DEALS)),
+        ([{"propertyName": "dealname", "operator": "CONTAINS_TOKEN", "value": _TOKEN}], _WITH_TOKEN),
+        ([{"propertyName": "dealname", "operator": "CONTAINS_TOKEN", "value": f"{_TOKEN[:5]}*"}], _WITH_PREFIX),
+        ([{"propertyName": "dealname", "operator": "NOT_CONTAINS_TOKEN", "value": _TOKEN}],
+         len(UK_DEALS) - _WITH_TOKEN),
         ([{"propertyName": "closedate", "operator": "GTE", "value": "0"},
-          {"propertyName": "closedate", "operator": "LT", "value": "4102444800000"}], 21),
+          {"propertyName": "closedate", "operator": "LT", "value": "4102444800000"}], len(UK_DEALS)),
     ],
 )  # fmt: skip
 async def test_search_operators(admin: httpx.AsyncClient, filters: list[dict[str, Any]], expected: int) -> None:
@@ -107,10 +134,10 @@ async def test_search_groups_or_sorts_and_pages(admin: httpx.AsyncClient) -> Non
         await call(admin, "POST", f"{API}/deals/search", json={**body, "after": first["paging"]["next"]["after"]})
     ).json()
     amounts = [Decimal(d["properties"]["amount"]) for d in first["results"] + second["results"]]
-    assert first["total"] == 6 and first["paging"]["next"]["after"] == "4" and "paging" not in second
-    assert amounts == sorted(amounts, reverse=True) and len(amounts) == 6
-    text = (await call(admin, "POST", f"{API}/companies/search", json={"query": "silverline"})).json()
-    assert [c["id"] for c in text["results"]] == [SILVERLINE_COMPANY]
+    assert first["total"] == _CLOSED and first["paging"]["next"]["after"] == "4" and "paging" not in second
+    assert amounts == sorted(amounts, reverse=True) and len(amounts) == _CLOSED
+    text = (await call(admin, "POST", f"{API}/companies/search", json={"query": _TOKEN})).json()
+    assert [c["id"] for c in text["results"]] == [SIX_ITEM_COMPANY]
 
 
 async def test_create_with_associations_and_v4_association_paging(admin: httpx.AsyncClient) -> None:
@@ -119,7 +146,7 @@ async def test_create_with_associations_and_v4_association_paging(admin: httpx.A
         json={
             "properties": {"dealname": "Extension", "dealstage": "qualifiedtobuy", "amount": 1200},
             "associations": [
-                {"to": {"id": SILVERLINE_COMPANY},
+                {"to": {"id": SIX_ITEM_COMPANY},
                  "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}]},
             ],
         },
@@ -132,33 +159,33 @@ async def test_create_with_associations_and_v4_association_paging(admin: httpx.A
     listed = (await call(admin, "GET", f"/hubspot/crm/v4/objects/deals/{deal['id']}/associations/companies")).json()
     assert listed["results"] == [
         {
-            "toObjectId": int(SILVERLINE_COMPANY),
+            "toObjectId": int(SIX_ITEM_COMPANY),
             "associationTypes": [
                 {"category": "HUBSPOT_DEFINED", "typeId": 5, "label": "Primary"},
                 {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None},
             ],
         }
     ]
-    base = f"/hubspot/crm/v4/objects/companies/{SILVERLINE_COMPANY}/associations/deals"
+    base = f"/hubspot/crm/v4/objects/companies/{SIX_ITEM_COMPANY}/associations/deals"
     first = (await call(admin, "GET", base, params={"limit": 1})).json()
     rest = (await call(admin, "GET", base, params={"limit": 1, "after": first["paging"]["next"]["after"]})).json()
     assert first["results"][0]["toObjectId"] != rest["results"][0]["toObjectId"]
 
 
 async def test_v4_associate_and_remove(admin: httpx.AsyncClient) -> None:
-    path = f"/hubspot/crm/v4/objects/deals/{SILVERLINE_DEAL}/associations"
-    default = await call(admin, "PUT", f"{path}/default/contacts/6100000001")
+    path = f"/hubspot/crm/v4/objects/deals/{SIX_ITEM_DEAL}/associations"
+    default = await call(admin, "PUT", f"{path}/default/contacts/{OTHER_CONTACT}")
     assert default.status_code == 200 and default.json()["status"] == "COMPLETE"
-    labelled = await call(admin, "PUT", f"{path}/companies/5100000001",
+    labelled = await call(admin, "PUT", f"{path}/companies/{OTHER_COMPANY}",
                           json=[{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341}])  # fmt: skip
-    assert labelled.json() == {"fromObjectTypeId": "0-3", "fromObjectId": int(SILVERLINE_DEAL),
-                               "toObjectTypeId": "0-2", "toObjectId": 5100000001, "labels": []}  # fmt: skip
-    wrong = await call(admin, "PUT", f"{path}/companies/5100000001",
+    assert labelled.json() == {"fromObjectTypeId": "0-3", "fromObjectId": int(SIX_ITEM_DEAL),
+                               "toObjectTypeId": "0-2", "toObjectId": int(OTHER_COMPANY), "labels": []}  # fmt: skip
+    wrong = await call(admin, "PUT", f"{path}/companies/{OTHER_COMPANY}",
                        json=[{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 19}])  # fmt: skip
     assert wrong.status_code == 400
-    assert (await call(admin, "DELETE", f"{path}/companies/5100000001")).status_code == 204
+    assert (await call(admin, "DELETE", f"{path}/companies/{OTHER_COMPANY}")).status_code == 204
     companies = (await call(admin, "GET", f"{path}/companies")).json()["results"]
-    assert [c["toObjectId"] for c in companies] == [int(SILVERLINE_COMPANY)]
+    assert [c["toObjectId"] for c in companies] == [int(SIX_ITEM_COMPANY)]
 
 
 @pytest.mark.parametrize(
@@ -190,10 +217,10 @@ async def test_malformed_body_is_a_validation_error(admin: httpx.AsyncClient) ->
 
 async def test_batch_read_lists_missing_ids_in_a_207(admin: httpx.AsyncClient) -> None:
     response = await call(admin, "POST", f"{API}/companies/batch/read",
-                          json={"inputs": [{"id": SILVERLINE_COMPANY}, {"id": "404"}]})  # fmt: skip
+                          json={"inputs": [{"id": SIX_ITEM_COMPANY}, {"id": "404"}]})  # fmt: skip
     body = response.json()
     assert response.status_code == 207 and body["numErrors"] == 1
-    assert [r["id"] for r in body["results"]] == [SILVERLINE_COMPANY]
+    assert [r["id"] for r in body["results"]] == [SIX_ITEM_COMPANY]
     assert body["errors"][0]["category"] == "OBJECT_NOT_FOUND" and body["errors"][0]["context"] == {"ids": ["404"]}
 
 
@@ -225,9 +252,9 @@ async def test_unique_value_clash_is_a_409(admin: httpx.AsyncClient) -> None:
 
 
 async def test_archive_is_204_and_hides_the_record(admin: httpx.AsyncClient) -> None:
-    assert (await call(admin, "DELETE", f"{API}/deals/{SILVERLINE_DEAL}")).status_code == 204
-    assert (await call(admin, "DELETE", f"{API}/deals/{SILVERLINE_DEAL}")).status_code == 204
-    gone = await call(admin, "GET", f"{API}/deals/{SILVERLINE_DEAL}")
+    assert (await call(admin, "DELETE", f"{API}/deals/{SIX_ITEM_DEAL}")).status_code == 204
+    assert (await call(admin, "DELETE", f"{API}/deals/{SIX_ITEM_DEAL}")).status_code == 204
+    gone = await call(admin, "GET", f"{API}/deals/{SIX_ITEM_DEAL}")
     assert gone.status_code == 404 and gone.json()["category"] == "OBJECT_NOT_FOUND"
 
 
@@ -240,7 +267,7 @@ async def test_unknown_object_type_and_path(admin: httpx.AsyncClient) -> None:
 
 async def test_missing_or_bad_token_is_401_in_hubspot_shape(admin: httpx.AsyncClient) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
-        response = await admin.get(f"{API}/deals/{SILVERLINE_DEAL}", headers=headers)
+        response = await admin.get(f"{API}/deals/{SIX_ITEM_DEAL}", headers=headers)
         assert response.status_code == 401 and response.json()["category"] == "INVALID_AUTHENTICATION"
 
 
@@ -249,7 +276,7 @@ async def test_oauth_token_endpoint(admin: httpx.AsyncClient) -> None:
     token = await admin.post("/hubspot/oauth/v1/token", data={**form, "refresh_token": REFRESH_TOKEN})
     body = token.json()
     assert (body["token_type"], body["expires_in"], body["refresh_token"]) == ("bearer", 1800, REFRESH_TOKEN)
-    assert (await admin.get(f"{API}/deals/{SILVERLINE_DEAL}", headers=auth_headers(body["access_token"]))).is_success
+    assert (await admin.get(f"{API}/deals/{SIX_ITEM_DEAL}", headers=auth_headers(body["access_token"]))).is_success
     code = await admin.post("/hubspot/oauth/v1/token", data={**form, "grant_type": "authorization_code",
                                                               "code": "psflow-demo-code"})  # fmt: skip
     rotated = await admin.post("/hubspot/oauth/v1/token", data={**form, "refresh_token": code.json()["refresh_token"]})

@@ -12,8 +12,9 @@ from connectors._core import OAuth2TokenAuth, RateLimitedError, TransientError
 from connectors.hubspot import HubSpotConnector
 from tests.hubspot.conftest import (
     REFRESH_TOKEN,
-    SILVERLINE_COMPANY,
-    SILVERLINE_DEAL,
+    SIX_ITEM_CLIENT_NAME,
+    SIX_ITEM_COMPANY,
+    SIX_ITEM_DEAL,
     auth_headers,
     set_faults,
     settings,
@@ -24,8 +25,8 @@ async def test_latency_is_only_slower(transport: httpx.ASGITransport, admin: htt
     await set_faults(admin, latency_ms=150)
     async with HubSpotConnector(settings(), transport=transport) as hubspot:
         started = time.monotonic()
-        customer = await hubspot.get_company(SILVERLINE_COMPANY)
-    assert customer.name == "Silverline Media" and time.monotonic() - started >= 0.15
+        customer = await hubspot.get_company(SIX_ITEM_COMPANY)
+    assert customer.name == SIX_ITEM_CLIENT_NAME and time.monotonic() - started >= 0.15
 
 
 async def test_injected_429_is_rate_limited_with_retry_after(
@@ -34,7 +35,7 @@ async def test_injected_429_is_rate_limited_with_retry_after(
     await set_faults(admin, rate_limit=1.0, retry_after_s=3)
     async with HubSpotConnector(settings(retry_attempts=1), transport=transport) as hubspot:
         with pytest.raises(RateLimitedError) as raised:
-            await hubspot.get_company(SILVERLINE_COMPANY)
+            await hubspot.get_company(SIX_ITEM_COMPANY)
     assert (raised.value.status, raised.value.code, raised.value.retry_after) == (429, "RATE_LIMITS", 3.0)
     assert raised.value.details["policyName"] == "TEN_SECONDLY_ROLLING"
 
@@ -42,7 +43,7 @@ async def test_injected_429_is_rate_limited_with_retry_after(
 async def test_one_short_429_is_absorbed_in_process(transport: httpx.ASGITransport, admin: httpx.AsyncClient) -> None:
     await set_faults(admin, rate_limit=1.0, retry_after_s=0, times=1)
     async with HubSpotConnector(settings(), transport=transport) as hubspot:
-        assert (await hubspot.get_company(SILVERLINE_COMPANY)).name == "Silverline Media"
+        assert (await hubspot.get_company(SIX_ITEM_COMPANY)).name == SIX_ITEM_CLIENT_NAME
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ async def test_server_failures_are_transient(
     await set_faults(admin, **fault)
     async with HubSpotConnector(settings(retry_attempts=1), transport=transport) as hubspot:
         with pytest.raises(TransientError) as raised:
-            await hubspot.get_deal(SILVERLINE_DEAL)
+            await hubspot.get_deal(SIX_ITEM_DEAL)
     assert (raised.value.status, raised.value.code) == (status, code)
     assert raised.value.retryable
 
@@ -70,15 +71,15 @@ async def test_one_server_failure_is_retried_in_process(
 ) -> None:
     await set_faults(admin, unavailable=1.0, retry_after_s=0, times=1)
     async with HubSpotConnector(settings(), transport=transport) as hubspot:
-        assert (await hubspot.get_deal(SILVERLINE_DEAL)).id == f"hubspot:{SILVERLINE_DEAL}"
+        assert (await hubspot.get_deal(SIX_ITEM_DEAL)).id == f"hubspot:{SIX_ITEM_DEAL}"
 
 
 async def test_token_expiry_is_refreshed_once(transport: httpx.ASGITransport, admin: httpx.AsyncClient) -> None:
     async with HubSpotConnector(settings(refresh_token=REFRESH_TOKEN), transport=transport) as hubspot:
-        await hubspot.get_company(SILVERLINE_COMPANY)
+        await hubspot.get_company(SIX_ITEM_COMPANY)
         assert isinstance(hubspot.api.auth, OAuth2TokenAuth) and hubspot.api.auth.fetch_count == 1
         await set_faults(admin, token_expiry=True)
-        assert (await hubspot.get_company(SILVERLINE_COMPANY)).name == "Silverline Media"
+        assert (await hubspot.get_company(SIX_ITEM_COMPANY)).name == SIX_ITEM_CLIENT_NAME
         assert hubspot.api.auth.fetch_count == 2
 
 
@@ -110,6 +111,6 @@ async def test_commit_then_fail_stage_change_is_safe_to_repeat(
     await set_faults(admin, commit_then_fail=1.0, times=1, methods=["PATCH"])
     async with HubSpotConnector(settings(), transport=transport) as hubspot:
         with pytest.raises(TransientError):
-            await hubspot.set_deal_stage(SILVERLINE_DEAL, OpportunityStage.CLOSED_WON)
-        await hubspot.set_deal_stage(SILVERLINE_DEAL, OpportunityStage.CLOSED_WON)
-        assert (await hubspot.get_deal(SILVERLINE_DEAL)).is_won
+            await hubspot.set_deal_stage(SIX_ITEM_DEAL, OpportunityStage.CLOSED_WON)
+        await hubspot.set_deal_stage(SIX_ITEM_DEAL, OpportunityStage.CLOSED_WON)
+        assert (await hubspot.get_deal(SIX_ITEM_DEAL)).is_won

@@ -10,13 +10,13 @@ import pytest
 
 from connectors._core import RateBudget, RateLimitedError
 from connectors.hubspot import HubSpotConnector
-from tests.hubspot.conftest import SILVERLINE_COMPANY, auth_headers, set_limits, settings
+from tests.hubspot.conftest import SIX_ITEM_COMPANY, auth_headers, set_limits, settings
 
 CALLS = 150
 
 
 async def test_every_response_carries_the_rate_limit_headers(admin: httpx.AsyncClient) -> None:
-    ok = await admin.get(f"/hubspot/crm/v3/objects/companies/{SILVERLINE_COMPANY}", headers=auth_headers())
+    ok = await admin.get(f"/hubspot/crm/v3/objects/companies/{SIX_ITEM_COMPANY}", headers=auth_headers())
     missing = await admin.get("/hubspot/crm/v3/objects/companies/1", headers=auth_headers())
     for response in (ok, missing):
         assert response.headers["X-HubSpot-RateLimit-Max"] == "100"
@@ -29,7 +29,7 @@ async def test_every_response_carries_the_rate_limit_headers(admin: httpx.AsyncC
 
 async def test_oauth_traffic_gets_no_daily_headers(admin: httpx.AsyncClient) -> None:
     token = (await admin.post("/_admin/hubspot/tokens", json={})).json()["access_token"]
-    response = await admin.get(f"/hubspot/crm/v3/objects/companies/{SILVERLINE_COMPANY}", headers=auth_headers(token))
+    response = await admin.get(f"/hubspot/crm/v3/objects/companies/{SIX_ITEM_COMPANY}", headers=auth_headers(token))
     assert response.status_code == 200
     assert "X-HubSpot-RateLimit-Max" in response.headers
     assert "X-HubSpot-RateLimit-Daily" not in response.headers
@@ -37,7 +37,7 @@ async def test_oauth_traffic_gets_no_daily_headers(admin: httpx.AsyncClient) -> 
 
 async def test_window_exhaustion_answers_429_with_the_documented_body(admin: httpx.AsyncClient) -> None:
     await set_limits(admin, ten_second_max=2)
-    url = f"/hubspot/crm/v3/objects/companies/{SILVERLINE_COMPANY}"
+    url = f"/hubspot/crm/v3/objects/companies/{SIX_ITEM_COMPANY}"
     statuses = [(await admin.get(url, headers=auth_headers())).status_code for _ in range(2)]
     throttled = await admin.get(url, headers=auth_headers())
     assert statuses == [200, 200] and throttled.status_code == 429
@@ -55,7 +55,7 @@ async def test_window_exhaustion_answers_429_with_the_documented_body(admin: htt
 
 async def hammer(connector: HubSpotConnector) -> list[BaseException | object]:
     return await asyncio.gather(
-        *(connector.get_company(SILVERLINE_COMPANY) for _ in range(CALLS)), return_exceptions=True
+        *(connector.get_company(SIX_ITEM_COMPANY) for _ in range(CALLS)), return_exceptions=True
     )
 
 

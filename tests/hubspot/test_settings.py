@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from canonical import OpportunityStage
 from connectors._core import OAuth2RefreshToken, StaticBearerAuth
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
-from tests.hubspot.conftest import SILVERLINE_DEAL, settings
+from tests.hubspot.conftest import SIX_ITEM_DEAL, settings
 
 
 def test_defaults_point_at_the_sandbox_with_the_demo_private_app() -> None:
@@ -43,7 +43,7 @@ def test_no_credentials_at_all_is_refused() -> None:
 async def test_stage_map_reads_and_writes_the_accounts_own_stage_ids(transport: httpx.ASGITransport) -> None:
     mapped = settings(stage_map={"decisionmakerboughtin": OpportunityStage.PROPOSAL})
     async with HubSpotConnector(mapped, transport=transport) as hubspot:
-        await hubspot.set_deal_stage(SILVERLINE_DEAL, OpportunityStage.PROPOSAL)
-        deal = await hubspot.api.read("deals", SILVERLINE_DEAL, ("dealstage",))
+        await hubspot.set_deal_stage(SIX_ITEM_DEAL, OpportunityStage.PROPOSAL)
+        deal = await hubspot.api.read("deals", SIX_ITEM_DEAL, ("dealstage",))
         assert deal.prop("dealstage") == "decisionmakerboughtin"
-        assert (await hubspot.get_deal(SILVERLINE_DEAL)).stage is OpportunityStage.PROPOSAL
+        assert (await hubspot.get_deal(SIX_ITEM_DEAL)).stage is OpportunityStage.PROPOSAL

@@ -25,7 +25,19 @@ from connectors.hubspot.webhooks import (
     verify_signature_v3,
     won_deal_ids,
 )
-from tests.hubspot.conftest import SILVERLINE_DEAL, auth_headers, make_app, serving, wait_for
+from sandbox.systems.hubspot._seed import deal_id
+from tests.hubspot.conftest import (
+    OPEN_UK_DEALS,
+    SIX_ITEM_CLIENT_NAME,
+    SIX_ITEM_DEAL,
+    WON_UK_DEALS,
+    auth_headers,
+    make_app,
+    serving,
+    wait_for,
+)
+
+OTHER_DEAL = next(deal_id(o.id) for o in OPEN_UK_DEALS if deal_id(o.id) != SIX_ITEM_DEAL)
 
 SECRET = "gateway-client-secret"
 
@@ -112,10 +124,10 @@ def verify(delivery: Delivery, uri: str, **overrides: object) -> bool:
 async def test_connector_over_a_real_socket(served: tuple[FastAPI, str]) -> None:
     _, url = served
     async with HubSpotConnector(over_socket(url), transport=None) as hubspot:
-        opportunity = await hubspot.get_deal(SILVERLINE_DEAL)
+        opportunity = await hubspot.get_deal(SIX_ITEM_DEAL)
         customer = await hubspot.get_company(opportunity.account_id)
         won = [deal async for deal in hubspot.closed_won_since(datetime.now(UTC) - timedelta(hours=1))]
-    assert len(opportunity.line_items) == 6 and customer.name == "Silverline Media" and len(won) == 4
+    assert len(opportunity.line_items) == 6 and customer.name == SIX_ITEM_CLIENT_NAME and len(won) == len(WON_UK_DEALS)
 
 
 async def test_won_deal_webhook_is_signed_v3_and_verifies(served: tuple[FastAPI, str]) -> None:
@@ -124,7 +136,7 @@ async def test_won_deal_webhook_is_signed_v3_and_verifies(served: tuple[FastAPI,
         async with httpx.AsyncClient(base_url=url) as admin:
             subscription = await subscribe(admin, hook.url)
             async with HubSpotConnector(over_socket(url)) as hubspot:
-                await hubspot.set_deal_stage(SILVERLINE_DEAL, OpportunityStage.CLOSED_WON)
+                await hubspot.set_deal_stage(SIX_ITEM_DEAL, OpportunityStage.CLOSED_WON)
             assert await wait_for(lambda: hook.deliveries)
     (delivery,) = hook.deliveries
     assert delivery.path == "/webhooks/hubspot?source=psflow%3Asandbox"
@@ -132,11 +144,11 @@ async def test_won_deal_webhook_is_signed_v3_and_verifies(served: tuple[FastAPI,
     (event,) = parse_webhook_events(delivery.body)
     assert (event.subscription_id, event.object_id, event.property_name, event.attempt_number) == (
         int(str(subscription["id"])),
-        int(SILVERLINE_DEAL),
+        int(SIX_ITEM_DEAL),
         "dealstage",
         0,
     )
-    assert won_deal_ids([event]) == [SILVERLINE_DEAL]
+    assert won_deal_ids([event]) == [SIX_ITEM_DEAL]
     assert event.subscription_type == "deal.propertyChange" and event.portal_id and event.app_id
 
 
@@ -146,10 +158,10 @@ async def test_forged_or_stale_webhooks_do_not_verify(served: tuple[FastAPI, str
         async with httpx.AsyncClient(base_url=url) as admin:
             await subscribe(admin, hook.url)
             async with HubSpotConnector(over_socket(url)) as hubspot:
-                await hubspot.set_deal_stage(SILVERLINE_DEAL, OpportunityStage.CLOSED_WON)
+                await hubspot.set_deal_stage(SIX_ITEM_DEAL, OpportunityStage.CLOSED_WON)
             assert await wait_for(lambda: hook.deliveries)
     delivery = hook.deliveries[0]
-    forged_body = delivery.body.replace(SILVERLINE_DEAL.encode(), b"9100000014")
+    forged_body = delivery.body.replace(SIX_ITEM_DEAL.encode(), OTHER_DEAL.encode())
     assert not verify(delivery, hook.url, body=forged_body)
     assert not verify(delivery, hook.url, client_secret="guessed-secret")
     assert not verify(delivery, hook.url, now=datetime.now(UTC) + timedelta(minutes=6))
@@ -167,7 +179,7 @@ async def test_failed_delivery_is_retried_and_recorded_without_blocking_the_writ
             subscription = await subscribe(admin, hook.url, retry_delay_s=0.05, max_attempts=3)
             started = time.monotonic()
             patched = await admin.patch(
-                f"/hubspot/crm/v3/objects/deals/{SILVERLINE_DEAL}",
+                f"/hubspot/crm/v3/objects/deals/{SIX_ITEM_DEAL}",
                 json={"properties": {"dealstage": "closedwon"}},
                 headers=auth_headers(),
             )
@@ -214,6 +226,6 @@ async def test_client_timeout_is_transient(served: tuple[FastAPI, str]) -> None:
         await admin.put("/_admin/faults/hubspot", json={"timeout": 1.0, "timeout_s": 5})
         async with HubSpotConnector(over_socket(url, timeout_s=0.3, retry_attempts=1)) as hubspot:
             with pytest.raises(TransientError) as raised:
-                await hubspot.get_deal(SILVERLINE_DEAL)
+                await hubspot.get_deal(SIX_ITEM_DEAL)
         await admin.delete("/_admin/faults/hubspot")
     assert raised.value.code == "timeout"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,17 @@ from canonical import ApprovalState, TimeEntry
 from connectors._core import RateBudget
 from connectors.netsuite import NetSuiteConnector, NetSuiteSettings
 from sandbox.app import create_app
+from sandbox.seed import DemoFirm
 from sandbox.systems.netsuite import SYSTEM
+from tests.conftest import TEST_TODAY
 
-TODAY = date(2026, 11, 26)
-"""The demo firm's anchor: October 2026 onwards is open, September 2026 and earlier closed."""
-OPEN_DAY = date(2026, 11, 3)
-CLOSED_DAY = date(2026, 8, 14)
+TODAY = TEST_TODAY
+"""The demo firm's anchor: last month onwards is open, earlier months closed."""
+OPEN_DAY = TODAY - timedelta(days=23)
+CLOSED_DAY = (TODAY.replace(day=1) - timedelta(days=70)).replace(day=14)
+FIRM = DemoFirm.generate(today=TODAY)
+PRJ_0001_CLIENT = FIRM.project("PRJ-0001").client_id
+"""The customer PRJ-0001 bills (every seeded project's client is an ERP customer)."""
 SANDBOX = "http://127.0.0.1:8700"
 
 

@@ -23,7 +23,7 @@ from canonical import (
 )
 from connectors._core import BusinessError, PermanentError
 from connectors.netsuite import NetSuiteConnector, is_closed_period
-from tests.netsuite.conftest import CLOSED_DAY, OPEN_DAY, count, time_entry
+from tests.netsuite.conftest import CLOSED_DAY, FIRM, OPEN_DAY, PRJ_0001_CLIENT, count, time_entry
 
 RATE = Money.of("150", "USD")
 NEW_CUSTOMER = Customer(
@@ -58,8 +58,9 @@ async def test_the_seeded_master_data_is_found(netsuite: NetSuiteConnector) -> N
     assert await netsuite.find_employee("E-1001") is not None
     assert await netsuite.find_employee("E-9999") is None
     assert await netsuite.get_job("PRJ-9999") is None
-    customer = await netsuite.get_customer("C-0017")
-    assert customer is not None and customer.billing_address is not None and customer.payment_terms == "Net 30"
+    customer = await netsuite.get_customer(PRJ_0001_CLIENT)
+    assert customer is not None and customer.billing_address is not None
+    assert customer.payment_terms == FIRM.client(PRJ_0001_CLIENT).payment_terms
 
 
 async def test_provisioning_upserts_are_idempotent_by_external_id(
@@ -222,7 +223,7 @@ async def test_an_invoice_replaces_its_lines_on_update(netsuite: NetSuiteConnect
     line = InvoiceLine(description="Consultant hours", quantity=Decimal(10), unit_price=Money.of("150", "USD"))
     invoice = Invoice(
         id="psflow:inv-PRJ-0001-2026-11",
-        customer_id="C-0017",
+        customer_id=PRJ_0001_CLIENT,
         project_id="PRJ-0001",
         period=DateRange(start=date(2026, 11, 1), end=date(2026, 11, 30)),
         currency="USD",

@@ -8,6 +8,7 @@ import pytest
 
 from connectors._core import BusinessError, NotFoundError
 from connectors.netsuite import NetSuiteConnector
+from tests.netsuite.conftest import PRJ_0001_CLIENT
 
 RECORDS = "/record/v1"
 
@@ -31,7 +32,7 @@ async def test_create_answers_204_with_the_location_of_the_record(netsuite: NetS
 
 
 async def test_entities_share_one_internal_id_space(netsuite: NetSuiteConnector) -> None:
-    customer = await _json(netsuite, "GET", f"{RECORDS}/customer/eid:C-0017")
+    customer = await _json(netsuite, "GET", f"{RECORDS}/customer/eid:{PRJ_0001_CLIENT}")
     job = await _json(netsuite, "GET", f"{RECORDS}/job/eid:PRJ-0001")
     employee = await _json(netsuite, "GET", f"{RECORDS}/employee/eid:E-1001")
     assert len({customer["id"], job["id"], employee["id"]}) == 3

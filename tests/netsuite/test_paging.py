@@ -8,7 +8,7 @@ import pytest
 
 from canonical import DateRange, Money
 from connectors.netsuite import NetSuiteConnector
-from tests.netsuite.conftest import OPEN_DAY, time_entry
+from tests.netsuite.conftest import FIRM, OPEN_DAY, time_entry
 
 RATE = Money.of("150", "USD")
 
@@ -34,7 +34,8 @@ async def test_suiteql_pages_until_has_more_is_false(netsuite: NetSuiteConnector
     first = await netsuite.suiteql_page(query, page_size=20)
     assert len(first.items) == 20 and first.next_cursor == "20"
     rows = [row async for row in netsuite.suiteql(query, page_size=20)]
-    assert len(rows) == 56 and len({row["id"] for row in rows}) == 56
+    tasks = sum(len(project.tasks) for project in FIRM.projects)
+    assert len(rows) == tasks and len({row["id"] for row in rows}) == tasks
     resumed = [row async for row in netsuite.suiteql(query, start="40", page_size=20)]
     assert resumed == rows[40:]
 

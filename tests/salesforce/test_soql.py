@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sandbox.seed import DemoFirm
 from tests.salesforce.conftest import API, admin_settings, bearer, soql
 
 
@@ -30,7 +31,7 @@ async def test_parent_fields_and_child_subqueries(http: httpx.AsyncClient) -> No
     (opportunity,) = found
     assert list(opportunity) == ["attributes", "Id", "Name", "Account", "OpportunityLineItems"]
     assert opportunity["Account"]["attributes"]["type"] == "Account"
-    assert opportunity["Account"]["PSFlow_Id__c"] == "C-0024"
+    assert opportunity["Account"]["PSFlow_Id__c"] == DemoFirm.generate().opportunity("OPP-0001").client_id
     lines = opportunity["OpportunityLineItems"]
     assert lines["done"] and lines["totalSize"] == 2
     quantities = [line["Quantity"] for line in lines["records"]]

@@ -1,14 +1,22 @@
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sandbox.seed import ROLES, STAGES, DemoFirm
+from sandbox._db import SandboxDB
+from sandbox.app import discover_systems
+from sandbox.seed import ROLES, STAGES, DemoFirm, anchor_date, seed_demo
+from tests.conftest import TEST_TODAY
 
-TODAY = date(2025, 3, 14)
+TODAY = TEST_TODAY
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +27,95 @@ def firm() -> DemoFirm:
 def test_generation_is_deterministic(firm: DemoFirm) -> None:
     assert DemoFirm.generate(42, today=TODAY) == firm
     assert DemoFirm.generate(7, today=TODAY) != firm
-    assert DemoFirm.generate(today=date.today()).today == date.today()
+
+
+def test_the_anchor_is_an_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PSFLOW_SANDBOX_TODAY", "2028-02-29")
+    assert DemoFirm.generate().today == date(2028, 2, 29)
+    assert anchor_date(date(2027, 1, 4)) == date(2027, 1, 4)
+    monkeypatch.setenv("PSFLOW_SANDBOX_TODAY", "29/02/2028")
+    with pytest.raises(ValueError, match="PSFLOW_SANDBOX_TODAY='29/02/2028' is not a date: use YYYY-MM-DD"):
+        DemoFirm.generate()
+
+
+def _promises(value: Any) -> Any:
+    """Everything the firm says except its dates: which records exist, how they relate, their states."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return tuple(
+            (field.name, _promises(getattr(value, field.name)))
+            for field in dataclasses.fields(value)
+            if field.name != "today"
+        )
+    if isinstance(value, tuple):
+        return tuple(_promises(item) for item in value)
+    return None if isinstance(value, date) else value
+
+
+def test_the_firm_promises_the_same_records_on_400_consecutive_anchors() -> None:
+    # Month ends, a year end, a leap day and both DST changes fall inside these 400 days.
+    promised = _promises(DemoFirm.generate(today=TODAY))
+    moved = [
+        day.isoformat()
+        for day in (TODAY + timedelta(days=n) for n in range(-200, 200))
+        if _promises(DemoFirm.generate(today=day)) != promised
+    ]
+    assert moved == []
+
+
+_DATES = re.compile(
+    r"\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?"  # ISO dates and timestamps
+    r"|\b\d{1,2}/\d{1,2}/\d{4}\b"  # NetSuite's US dates
+    r"|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b"  # accounting period names
+    r'|"(recent|active)_submission_id":"\d+"'  # which weekly submission holds an entry (see below)
+)
+
+
+def _seeded(today: date) -> dict[tuple[str, str, str], str]:
+    db = SandboxDB(":memory:")
+    try:
+        seed_demo(db, discover_systems(), today=today)
+        rows = db._exec("SELECT system, kind, id, body FROM records").all()
+    finally:
+        db.close()
+    # Kantata groups approvals per (user, project, calendar week), so how many submissions hold the
+    # same entries depends on where the weekends fall: the entries and their states are the promise.
+    return {
+        (system, kind, str(id)): _DATES.sub("<date>", body)
+        for system, kind, id, body in rows
+        if not kind.endswith("_submissions")
+    }
+
+
+@pytest.mark.parametrize(
+    "other",
+    [date(2027, 12, 31), date(2028, 2, 29), date(2026, 3, 29), date(2026, 10, 25), date(2027, 1, 3), date(2027, 6, 7)],
+)
+def test_every_system_holds_the_same_records_on_other_anchors(other: date) -> None:
+    """Ids, kinds and every field but dates are the same in every emulator, whatever the anchor."""
+    here, there = _seeded(TODAY), _seeded(other)
+    assert here.keys() == there.keys()
+    assert [key for key in here if here[key] != there[key]] == []
+
+
+def test_ids_the_docs_give_as_examples_exist(firm: DemoFirm) -> None:
+    from sandbox.systems.hubspot._seed import company_id, contact_id, deal_id
+
+    known = {
+        *(c.id for c in firm.clients),
+        *(o.id for o in firm.opportunities),
+        *(p.code for p in firm.projects),
+        *(c.employee_id for c in firm.consultants),
+        *(company_id(c.id) for c in firm.clients if c.currency == "GBP"),
+        *(contact_id(c.id) for c in firm.clients if c.currency == "GBP"),
+        *(deal_id(o.id) for o in firm.opportunities if o.currency == "GBP"),
+    }
+    pattern = re.compile(r"\b(C-\d{4}|OPP-\d{4}|PRJ-\d{4}|E-1\d{3}|[569]100000\d{3})\b")
+    named = {
+        (path.relative_to(REPO).as_posix(), match)
+        for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+        for match in pattern.findall(path.read_text())
+    }
+    assert {(path, ident) for path, ident in named if ident not in known} == set()
 
 
 def test_sizes(firm: DemoFirm) -> None:
