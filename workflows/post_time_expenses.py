@@ -22,7 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutType
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from activities._errors import NON_RETRYABLE_TYPES
@@ -226,16 +227,20 @@ class PostTimeExpensesWorkflow:
     def _stopped(self, input: PostTimeExpensesInput, kind: Kind, failure: ActivityError) -> ApplicationError:
         counts = self._progress.counts
         cause: BaseException = failure
-        while isinstance(cause, ActivityError) and cause.cause is not None:
+        while isinstance(cause, ActivityError | ActivityTimeout) and cause.cause is not None:
             cause = cause.cause
-        gave_up = ""
         if failure.retry_state is RetryState.TIMEOUT:
-            gave_up = f"still failing after {input.retry_for} of retries, last with "
+            # Out of retry_for between attempts: the cause is the last attempt's failure.
+            what = f"still failing after {input.retry_for} of retries, last with {cause}"
+        elif isinstance(cause, ActivityTimeout) and cause.type is TimeoutType.SCHEDULE_TO_CLOSE:
+            what = f"still failing after {input.retry_for} of retries ({cause})"
         elif failure.retry_state is RetryState.MAXIMUM_ATTEMPTS_REACHED:
-            gave_up = f"still failing after {input.page_attempts} attempts, last with "
+            what = f"still failing after {input.page_attempts} attempts, last with {cause}"
+        else:
+            what = str(cause)
         day = input.business_date.isoformat()
         return ApplicationError(
-            f"posting {day} stopped while posting {_PLURAL[kind]}: {gave_up}{cause}. "
+            f"posting {day} stopped while posting {_PLURAL[kind]}: {what}. "
             f"So far {counts.posted} posted, {counts.already_posted} already posted; the ledger keeps them. "
             f"Fix the cause, then re-run the date: psflow posting run --date {day}",
             counts.model_dump(mode="json"),

@@ -149,17 +149,21 @@ async def test_a_day_with_a_quarter_of_requests_failing_posts_each_record_once_i
 
 
 async def test_an_outage_longer_than_retry_for_stops_the_day_and_says_what_failed(
-    temporal_client: Client, flow_settings: Settings, connectors: Connectors, clear_faults: None
+    temporal_client: Client, flow_settings: Settings, clear_faults: None
 ) -> None:
     day = seeded_day(13)
     await inject(flow_settings.sandbox_url, "netsuite", unavailable=1.0, retry_after_s=0)
     async with worker.running_workers(temporal_client, flow_settings):
-        handle = await start_posting(temporal_client, flow_settings, day, retry_for=timedelta(seconds=4))
+        # Attempts end at about 0.5, 2 and 4.5 s; the 8.5 s one would start past the budget, so the
+        # posting stops at 4.5 s naming the last attempt's failure.
+        handle = await start_posting(temporal_client, flow_settings, day, retry_for=timedelta(seconds=7))
         with pytest.raises(WorkflowFailureError) as failed:
             await handle.result()
     stopped = failed.value.cause
     assert isinstance(stopped, ApplicationError) and stopped.type == "PostingStopped", stopped
-    assert "still failing after 0:00:04 of retries" in stopped.message and "503" in stopped.message, stopped.message
+    assert "still failing after 0:00:07 of retries, last with" in stopped.message and "503" in stopped.message, (
+        stopped.message
+    )
     assert f"psflow posting run --date {day}" in stopped.message
     assert not ledger_ids(flow_settings, day)
 
