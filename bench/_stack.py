@@ -28,7 +28,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-import worker
+from stack.client import connect
 from stack.devstack import status
 from stack.services import PROJECT_ROOT, worker_environment
 from stack.settings import Settings, TemporalSettings, load_settings
@@ -146,7 +146,7 @@ async def _connect(settings: Settings, server: subprocess.Popen[bytes], log: Pat
     problem = "its port is closed"
     while True:
         try:
-            client = await worker.connect(settings)
+            client = await connect(settings)
             if await _serving(client):
                 return client
             problem = "its history shard is not up yet"
@@ -272,7 +272,7 @@ async def local_stack(say: Say) -> AsyncIterator[Stack]:
         )
     say(f"using the local stack: Temporal at {settings.temporal.address}, sandbox at {settings.sandbox_url}")
     try:
-        client = await worker.connect(settings)
+        client = await connect(settings)
     except RuntimeError as exc:
         raise StackStartError(f"cannot reach Temporal at {settings.temporal.address} ({exc})") from None
     pids = {service.name: service.pid for service in services if service.pid is not None}

@@ -32,7 +32,6 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client, WorkflowHandle
 
-import worker
 from canonical import OpportunityStage
 from connectors.hubspot import HubSpotSettings
 from connectors.hubspot.webhooks import SIGNATURE_HEADER as HUBSPOT_SIGNATURE
@@ -45,6 +44,7 @@ from gateway._arrivals import Arrival, Delivery, hubspot_delivery, salesforce_de
 from gateway._dedupe import InboundEvents
 from gateway._intake import Refusal, read_body, reading, required_header, shown
 from gateway._verify import verify_hubspot, verify_relay
+from stack.client import connect
 from stack.settings import Settings
 from stack.triggers import trigger_provisioning
 from store import Store
@@ -91,7 +91,7 @@ def _signed_uri(settings: Settings, request: Request) -> str:
     return str(request.url)
 
 
-def create_app(settings: Settings, client_factory: ClientFactory = worker.connect) -> FastAPI:
+def create_app(settings: Settings, client_factory: ClientFactory = connect) -> FastAPI:
     """The gateway's ASGI app.
 
     Args:

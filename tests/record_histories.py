@@ -16,6 +16,7 @@ import httpx
 
 import worker
 from canonical import OpportunityStage
+from stack.client import connect
 from stack.connectors import Connectors
 from stack.settings import load_settings
 from stack.triggers import trigger_provisioning
@@ -25,7 +26,7 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 
 async def record() -> None:
     settings = load_settings(task_queue_prefix="record-histories-")
-    client = await worker.connect(settings)
+    client = await connect(settings)
     connectors = Connectors.build(settings)
     soql = "SELECT Id FROM Opportunity WHERE IsClosed = false ORDER BY Id DESC LIMIT 2"
     happy, failing = [row["Id"] async for row in connectors.salesforce.query(soql)]

@@ -19,6 +19,7 @@ from temporalio.worker import Replayer
 
 import worker
 from commands.invoice import start_invoice, start_month
+from stack.client import connect
 from stack.connectors import Connectors
 from stack.settings import Settings, load_settings
 from store import Store
@@ -60,7 +61,7 @@ async def record(settings: Settings) -> None:
     ``invoice_project.json`` and ``invoice_project_monthly.json`` were recorded before the PSA report and
     supplementary invoices: they are kept, not re-recorded, to guard the paths patched for them.
     """
-    client = await worker.connect(settings)
+    client = await connect(settings)
     connectors = Connectors.build(settings)
     store = Store(settings.store_url)
     store.upgrade()

@@ -19,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 import worker
+from stack.client import connect
 from stack.settings import load_settings
 from tests.flows.test_posting import seeded_day, start_posting
 from workflows.post_time_expenses import PostTimeExpensesWorkflow
@@ -46,7 +47,7 @@ async def test_recorded_history_replays(path: Path) -> None:
 async def record() -> None:
     """Post a seeded day in small pages (so it continues as new) and an empty day; save their histories."""
     config = load_settings()
-    client = await worker.connect(config)
+    client = await connect(config)
     async with worker.running_workers(client, config):
         handle = await start_posting(
             client, config, seeded_day(5), page_size=10, pages_per_activity=1, max_activities_per_run=3
