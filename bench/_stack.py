@@ -29,10 +29,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from stack.client import connect
-from stack.devstack import status
-from stack.services import PROJECT_ROOT, worker_environment
+from stack.local.devstack import status
+from stack.local.services import PROJECT_ROOT, worker_environment
+from stack.local.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli, find_existing
 from stack.settings import Settings, TemporalSettings, load_settings
-from stack.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli, find_existing
 from workflows.search_attributes import dev_server_flags
 
 Say = Callable[[str], None]

@@ -49,8 +49,8 @@ from bench._stack import StackStartError, fresh_stack
 from canonical import TimeEntry
 from sandbox.seed import anchor_date
 from stack.connectors import Connectors
+from stack.local.temporal_cli import TemporalCliError
 from stack.settings import Settings
-from stack.temporal_cli import TemporalCliError
 from workflows.post_time_expenses import PostTimeExpensesInput, PostTimeExpensesWorkflow, workflow_id
 
 __all__ = ["PostingOptions", "main", "run_posting", "summary_table"]

@@ -47,8 +47,8 @@ from bench._paths import baseline_store, direct, orchestrated
 from bench._report import PHASES, TARGET_THROUGHPUT_PER_S, judge, report, summary_table
 from bench._stack import Stack, StackStartError, fresh_stack, local_stack, temporal_cli_version
 from stack.connectors import Connectors
+from stack.local.temporal_cli import TemporalCliError
 from stack.settings import Settings
-from stack.temporal_cli import TemporalCliError
 
 __all__ = ["Arrivals", "BenchOptions", "judge", "main", "report", "run_benchmark", "summary_table"]
 

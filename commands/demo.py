@@ -141,7 +141,7 @@ async def stack_check(client: Client, config: Settings) -> None:
 @friendly
 def demo() -> None:
     """Bring the stack up, provision won deals through their webhooks, post a day to the ERP, invoice it."""
-    from stack import devstack
+    from stack.local import devstack
 
     config = settings()
     devstack.up(config, progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False))

@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from stack.local.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
 from stack.settings import Settings
-from stack.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
 from workflows.search_attributes import dev_server_flags
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
