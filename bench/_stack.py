@@ -237,7 +237,7 @@ async def _gateway_paused(settings: Settings, say: Say) -> AsyncIterator[None]:
     twice, once directly and once by the worker.
     """
     from gateway.server import local_url
-    from gateway.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox, unsubscribe_sandbox
+    from stack.local.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox, unsubscribe_sandbox
 
     target = local_url(settings)
     try:

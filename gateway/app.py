@@ -39,7 +39,6 @@ from connectors.hubspot.webhooks import TIMESTAMP_HEADER as HUBSPOT_TIMESTAMP
 from connectors.salesforce import SalesforceSettings
 from connectors.salesforce.notifications import SIGNATURE_HEADER as RELAY_SIGNATURE
 from connectors.salesforce.notifications import TIMESTAMP_HEADER as RELAY_TIMESTAMP
-from gateway import HUBSPOT_PATH, SALESFORCE_PATH
 from gateway._arrivals import Arrival, Delivery, hubspot_delivery, salesforce_delivery
 from gateway._dedupe import InboundEvents
 from gateway._intake import Refusal, read_body, reading, required_header, shown
@@ -47,6 +46,7 @@ from gateway._verify import verify_hubspot, verify_relay
 from stack.client import connect
 from stack.settings import Settings
 from stack.triggers import trigger_provisioning
+from stack.webhooks import HUBSPOT_PATH, SALESFORCE_PATH
 from store import Store
 from workflows.provision_engagement import workflow_id
 

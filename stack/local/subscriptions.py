@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 import httpx
 
-from gateway import HUBSPOT_PATH, SALESFORCE_PATH
 from stack.settings import Settings
+from stack.webhooks import HUBSPOT_PATH, SALESFORCE_PATH
 
 __all__ = [
     "GatewaySecrets",
