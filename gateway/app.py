@@ -44,8 +44,8 @@ from gateway._dedupe import InboundEvents
 from gateway._intake import Refusal, read_body, reading, required_header, shown
 from gateway._verify import verify_hubspot, verify_relay
 from stack.client import connect
+from stack.flows import trigger_provisioning
 from stack.settings import Settings
-from stack.triggers import trigger_provisioning
 from stack.webhooks import HUBSPOT_PATH, SALESFORCE_PATH
 from store import Store
 from workflows.provision_engagement import workflow_id

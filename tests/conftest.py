@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from stack.client import connect
 from stack.local.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
 from stack.settings import Settings, TemporalSettings
 from store import Store
@@ -68,10 +69,11 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.fixture
-def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
-    """The session server's client (pydantic converter)."""
-    return temporal_env.client
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    """A client of the session server, connected the one way psflow connects (`stack.client.connect`)."""
+    address = temporal_env.client.service_client.config.target_host
+    return await connect(Settings(temporal=TemporalSettings(address=address)))
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ import worker
 from canonical import OpportunityStage
 from stack.client import connect
 from stack.connectors import Connectors
+from stack.flows import trigger_provisioning
 from stack.settings import load_settings
-from stack.triggers import trigger_provisioning
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 

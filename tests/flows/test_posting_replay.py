@@ -20,8 +20,9 @@ from temporalio.worker import Replayer
 
 import worker
 from stack.client import connect
+from stack.flows import start_posting
 from stack.settings import load_settings
-from tests.flows.test_posting import seeded_day, start_posting
+from tests.flows.test_posting import seeded_day
 from workflows.post_time_expenses import PostTimeExpensesWorkflow
 
 DIRECTORY = Path(__file__).resolve().parent.parent / "histories"
