@@ -56,6 +56,25 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
         {"httpx", "sqlmodel", "sqlalchemy", "store", "connectors", "temporalio.client", "temporalio.worker"},
     ),
     "store": ({"store", "canonical", "sqlmodel", "sqlalchemy", "alembic"}, {"temporalio", "workflows", "connectors"}),
+    # shared by the composition roots (worker, CLI, gateway, benchmarks), so it imports none of them
+    "stack": (
+        {
+            "stack",
+            "canonical",
+            "connectors",
+            "activities",
+            "workflows",
+            "store",
+            "temporalio",
+            "pydantic",
+            "pydantic_settings",
+            "httpx",
+            "opentelemetry",
+            "platformdirs",
+            "psutil",
+        },
+        {"gateway", "commands", "bench", "worker", "cli", "sandbox", "tests"},
+    ),
     "sandbox": (
         {
             "sandbox",
@@ -177,7 +196,7 @@ def test_no_import_cycles_between_top_level_packages() -> None:
 def test_the_cycle_check_counts_relative_imports(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "__init__.py").write_text("")
-    (tmp_path / "a" / "m.py").write_text("def f() -> None:\n    from b.n import g\n")
+    (tmp_path / "a" / "m.py").write_text("def f() -> None:\n    from b.sub.n import g\n")
     (tmp_path / "b" / "sub").mkdir(parents=True)
     (tmp_path / "b" / "__init__.py").write_text("from .sub import n\n")
     (tmp_path / "b" / "sub" / "n.py").write_text("from ...a import m\n")
@@ -186,3 +205,14 @@ def test_the_cycle_check_counts_relative_imports(tmp_path: Path) -> None:
     assert imports_of(tmp_path / "b" / "sub" / "n.py", tmp_path) == {"a.m"}
     graph = package_graph({"a", "b", "c"}, tmp_path)
     assert list(cycles(graph)) == [["a", "b", "a"]]
+
+
+@pytest.mark.parametrize("root", ["gateway", "commands", "bench"])
+def test_composition_roots_get_their_client_from_stack_not_from_the_worker(root: str) -> None:
+    importers = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sources(root)
+        for name in sorted(imports_of(path))
+        if matches(name, {"worker"})
+    ]
+    assert not importers, "use stack.client.connect (and stack.flows to start a flow):\n" + "\n".join(importers)
