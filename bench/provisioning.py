@@ -8,7 +8,7 @@ Without ``--stack local`` it starts its own stack on free ports in a temporary d
 Temporal dev server with a SQLite file, the sandbox with the demo firm, ONE worker process), with
 the emulators at zero added latency. It creates 2N open deals (plus warm-up deals) before any
 timing, then runs two phases with the same arrivals: the orchestrated phase wins each deal and
-triggers provisioning as the CLI does (``stack.triggers.trigger_provisioning``, source ``cli``) and
+triggers provisioning as the CLI does (``stack.flows.trigger_provisioning``, source ``cli``) and
 times from the trigger to the workflow's ``provisioned`` result; the baseline phase wins fresh
 deals and calls the same activity methods directly in this process. The last line of stdout is
 one JSON object with both phases' figures, their ratios and whether the target is met.
@@ -47,8 +47,8 @@ from bench._paths import baseline_store, direct, orchestrated
 from bench._report import PHASES, TARGET_THROUGHPUT_PER_S, judge, report, summary_table
 from bench._stack import Stack, StackStartError, fresh_stack, local_stack, temporal_cli_version
 from stack.connectors import Connectors
+from stack.local.temporal_cli import TemporalCliError
 from stack.settings import Settings
-from stack.temporal_cli import TemporalCliError
 
 __all__ = ["Arrivals", "BenchOptions", "judge", "main", "report", "run_benchmark", "summary_table"]
 

@@ -24,9 +24,10 @@ from temporalio.exceptions import ApplicationError
 
 import worker
 from stack.connectors import Connectors
+from stack.flows import start_posting
 from stack.settings import Settings
 from tests.flows.conftest import inject
-from tests.flows.test_posting import approved, in_erp, ledger_ids, netsuite_governance, post, seeded_day, start_posting
+from tests.flows.test_posting import approved, in_erp, ledger_ids, netsuite_governance, post, seeded_day
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

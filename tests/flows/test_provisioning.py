@@ -13,8 +13,8 @@ from temporalio.exceptions import ApplicationError
 import worker
 from canonical import ProjectStatus
 from stack.connectors import Connectors
+from stack.flows import trigger_provisioning
 from stack.settings import Settings
-from stack.triggers import trigger_provisioning
 from tests.flows.conftest import BILLABLE_ACCOUNT, MakeDeal, WinDeal, inject, sink_events
 from workflows.provision_engagement import (
     ProvisionEngagementResult,
