@@ -92,7 +92,7 @@ def summary_table(result: dict[str, Any]) -> Table:
     calls = {phase: result[phase].get("requests_per_deal", {}) for phase in PHASES}
     for system in sorted(set(calls["orchestrated"]) | set(calls["baseline"]), key=lambda name: (name == "total", name)):
         used = [calls[phase].get(system) for phase in PHASES]
-        table.add_row(f"requests/deal: {system}", *("" if value is None else f"{value:g}" for value in used), "", "")
+        table.add_row(f"calls/deal: {system}", *("" if value is None else f"{value:g}" for value in used), "", "")
     machine = result["machine"]
     verdict = "[green]meets the target[/green]" if result["meets_target"] else "[red]misses the target[/red]"
     table.caption = (
