@@ -64,13 +64,16 @@ class ProjectMethods(KantataBase):
             await self._ensure_custom_value("Workspace", found, self.settings.project_code_field, project.code)
             await self.create_tasks(project.tasks, workspace_id=found)
             return found
+        # The client's group usually exists (its other projects); the workspace needs its Kantata id.
         group_id = await self._client_group(project.customer_id, customer_name)
         rate_card_id = None
         if project.rate_card_id is not None:
+            # Rate cards are written by contract amendments and people, so the id is read, not remembered.
             rate_card_id, _ = await self._find_subject("RateCard", "RateCard", project.rate_card_id)
         payload = workspace_payload(
             project, group_id=group_id, rate_card_id=rate_card_id, service_name=self.settings.service_name
         )
+        # After a lost answer this looks the workspace up once more (see `_create_once`).
         workspace_id = await self._create_once(
             "Workspace", "Project", project.id, "/workspaces.json", {"workspace": payload}
         )
