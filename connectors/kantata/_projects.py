@@ -48,7 +48,8 @@ class ProjectMethods(KantataBase):
         archived earlier (the provisioning saga's compensation) is reopened. The project code is
         written to the project-code custom field. A new project costs, besides master data read
         once per connector: the workspace lookup, the group lookup (and create), the rate card
-        lookup, the workspace create, the project code and one bulk create of the tasks.
+        lookup (when it names one), the workspace create, the project code and one bulk create of
+        the tasks.
 
         Args:
             project: The project to provision.
