@@ -85,8 +85,20 @@ async def win_and_provision(client: Client, config: Settings, connectors: Connec
     out.print("Find each run in the Web UI by its opportunity id:", *links, sep="\n", soft_wrap=True, highlight=False)
 
 
+async def sandbox_anchor(config: Settings) -> date:
+    """The day the sandbox's demo firm is drawn around (``--today``, ``PSFLOW_SANDBOX_TODAY``), else today."""
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            seeded = (await http.get(f"{config.sandbox_url}/_admin/status")).json().get("seed") or {}
+    except (httpx.HTTPError, ValueError):
+        seeded = {}
+    return date.fromisoformat(seeded["today"]) if seeded.get("today") else datetime.now(UTC).date()
+
+
 async def latest_approved_day(connectors: Connectors, before: date) -> date:
-    """The latest business day before ``before`` with approved time in the PSA (the demo firm has ~20)."""
+    """The latest business day before ``before`` with approved time in the PSA (the demo firm has ~25)."""
     day = before - timedelta(days=1)
     for _ in range(40):
         page = await connectors.kantata.time_entries_page(approved=True, performed_on=day, per_page=1)
@@ -103,8 +115,11 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
     from commands import invoice, posting
     from stack import schedules
 
-    today = datetime.now(UTC).date()
-    day = await latest_approved_day(connectors, before=today.replace(day=1))
+    # The last month with demo work that has ended: the firm's 25 business days always reach into the
+    # month before its anchor, whatever day of the month that is.
+    anchor = await sandbox_anchor(config)
+    day = await latest_approved_day(connectors, before=anchor.replace(day=1))
+    issue_date = anchor if anchor > datetime.now(UTC).date() else None
     out.rule(f"Daily posting: approved time and expenses of {day} reach the ERP, exactly once")
     result = await posting._run(config, day, True, 100)
     if result is not None:
@@ -113,7 +128,7 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
         out.print(counts)
         out.print(result.summary, highlight=False)
     out.rule(f"Invoicing: {day:%Y-%m} billed from posted, billable time and expenses")
-    month = await invoice.start_month(client, config, f"{day:%Y-%m}")
+    month = await invoice.start_month(client, config, f"{day:%Y-%m}", issue_date=issue_date)
     invoice._print_month(await month.result())
     out.rule("Schedules: daily posting, polling fallback, monthly invoicing")
     for schedule_id, what in await schedules.apply(client, config):
