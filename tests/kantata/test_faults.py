@@ -94,7 +94,7 @@ async def test_commit_then_fail_on_a_task_leaves_one_story(
 ) -> None:
     await admin("PUT", "/_admin/faults/kantata", json={"commit_then_fail": 1.0, "path_regex": r"/stories", "times": 1})
     task = Task(id="T-once", project_id="PRJ-0001", name="Cutover rehearsal")
-    story_id = await kantata.create_task(task, workspace_id="1")
-    assert await kantata.create_task(task, workspace_id="1") == story_id
+    story_ids = await kantata.create_tasks([task], workspace_id="1")
+    assert await kantata.create_tasks([task], workspace_id="1") == story_ids
     params = {"subject_type": "Story", "service_model_ref": "T-once"}
     assert (await api.get("/kantata/api/v1/external_references.json", params=params)).json()["count"] == 1
