@@ -51,7 +51,7 @@ async def arrival(client: Client, run_id: str, timeout_s: float = 10.0) -> bool:
 
 async def win_and_provision(client: Client, config: Settings, connectors: Connectors) -> None:
     """Win a few open deals in the sandbox CRMs; their webhooks reach the gateway, which starts each run."""
-    from stack.triggers import trigger_provisioning
+    from stack.flows import trigger_provisioning
 
     runs = []
     for crm, count in DEALS:
@@ -114,6 +114,7 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
     """Post a day of approved time and expenses to the ERP, invoice its month, and apply the schedules."""
     from commands import invoice, posting
     from stack import schedules
+    from stack.flows import start_monthly_invoicing
 
     # The last month with demo work that has ended: the firm's 25 business days always reach into the
     # month before its anchor, whatever day of the month that is.
@@ -128,7 +129,7 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
         out.print(counts)
         out.print(result.summary, highlight=False)
     out.rule(f"Invoicing: {day:%Y-%m} billed from posted, billable time and expenses")
-    month = await invoice.start_month(client, config, f"{day:%Y-%m}", issue_date=issue_date)
+    month = await start_monthly_invoicing(client, config, f"{day:%Y-%m}", issue_date=issue_date)
     invoice._print_month(await month.result())
     out.rule("Schedules: daily posting, polling fallback, monthly invoicing")
     for schedule_id, what in await schedules.apply(client, config):
@@ -142,12 +143,10 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
 
 async def stack_check(client: Client, config: Settings) -> None:
     """Prove the worker answers on every domain task queue."""
-    from workflows.stack_check import StackCheckInput, StackCheckWorkflow
+    from stack.flows import check_stack
 
     workflow_id = f"psflow-demo-stack-check-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    result = await client.execute_workflow(
-        StackCheckWorkflow.run, StackCheckInput(), id=workflow_id, task_queue=config.task_queue("flows")
-    )
+    result = await check_stack(client, config, workflow_id)
     answered = ", ".join(f"{a.domain} ({a.task_queue})" for a in result.answers)
     out.print(f"worker {result.answers[0].worker} answers on {answered}", highlight=False)
     out.print(f"  {workflow_url(config, workflow_id)}", soft_wrap=True, highlight=False)
@@ -156,7 +155,7 @@ async def stack_check(client: Client, config: Settings) -> None:
 @friendly
 def demo() -> None:
     """Bring the stack up, provision won deals through their webhooks, post a day to the ERP, invoice it."""
-    from stack import devstack
+    from stack.local import devstack
 
     config = settings()
     devstack.up(config, progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False))
