@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from stack.services import PROJECT_ROOT, worker_environment
+from stack.local.services import PROJECT_ROOT, worker_environment
 from stack.settings import Settings
 
 

@@ -26,8 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bench._chaos_cli import run_cli
 from bench._chaos_world import Deal
-from stack.poll_schedule import POLL_CLOSED_WON, poll_schedule
-from stack.schedules import schedule_id
+from stack.schedules import POLL_CLOSED_WON, poll_schedule, schedule_id
 from stack.settings import Settings
 from workflows.monthly_invoicing import month_workflow_id
 from workflows.post_time_expenses import workflow_id as posting_workflow_id

@@ -23,7 +23,7 @@ from bench._chaos_world import Deal
 from connectors.hubspot.webhooks import sign_v3
 from connectors.salesforce.notifications import relay_signature
 from gateway.server import local_url
-from gateway.subscriptions import GatewaySecrets
+from stack.local.subscriptions import GatewaySecrets
 from stack.settings import Settings
 
 HUBSPOT = "/webhooks/hubspot"

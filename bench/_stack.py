@@ -271,7 +271,7 @@ async def _start_gateway(
     settings: Settings, launch: Callable[..., StackProcess], env: dict[str, str], say: Say
 ) -> None:
     from gateway.server import local_url
-    from gateway.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox
+    from stack.local.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox
 
     url = local_url(settings)
     say(f"starting the webhook gateway on {url} and subscribing the sandbox's CRMs to it")

@@ -39,7 +39,7 @@ from bench._chaos_run import ChaosOptions, run_chaos
 from bench._chaos_world import ArrangeError
 from bench._deals import DealSetupError
 from bench._stack import StackStartError
-from stack.temporal_cli import TemporalCliError
+from stack.local.temporal_cli import TemporalCliError
 
 __all__ = ["ChaosOptions", "findings", "main", "passed", "run_chaos", "summary_table"]
 
