@@ -242,12 +242,12 @@ async def _main(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, running_task.cancel)
     workdir = Path(tempfile.mkdtemp(prefix="psflow-chaos-"))
-    succeeded = False
+    succeeded = False  # a run that fails its verdict keeps its logs too
     try:
         result = await run_chaos(
             options_from(args), workdir, lambda m: console.print(m, highlight=False, soft_wrap=True)
         )
-        succeeded = True
+        succeeded = passed(result)
         return result
     finally:
         if args.keep or not succeeded:
