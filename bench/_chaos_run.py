@@ -224,9 +224,12 @@ async def _invoice_again_if_told(run: Run, period: str, settle: Deadline) -> int
         f"the invoicing of {period} reported work it could not include yet "
         f"({left_out} projects{'; ' + str(unknown) if unknown else ''}): invoicing the month again, as it says"
     )
-    run.cli_ok[f"invoice {period} again"] = await cli(
-        run.stack.settings, ["invoice", "run-month", "--period", period], run.say
-    )
+    try:
+        run.cli_ok[f"invoice {period} again"] = await asyncio.wait_for(
+            cli(run.stack.settings, ["invoice", "run-month", "--period", period], run.say), settle.left()
+        )
+    except TimeoutError:
+        run.problems.append(f"the deadline passed while invoicing {period} again")
     return max(left_out, 1)
 
 
