@@ -15,15 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from sandbox._db import SandboxDB
-
-if TYPE_CHECKING:
-    from sandbox.seed import DemoFirm
+from sandbox.seed import DemoFirm
 
 __all__ = [
     "DB",
@@ -141,7 +139,8 @@ def system_for_path(path: str, systems: Mapping[str, SandboxSystem]) -> SandboxS
 
 def get_db(request: Request) -> SandboxDB:
     """FastAPI dependency: the app's database."""
-    return request.app.state.db
+    db: SandboxDB = request.app.state.db
+    return db
 
 
 DB = Annotated[SandboxDB, Depends(get_db)]

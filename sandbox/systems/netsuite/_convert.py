@@ -172,6 +172,10 @@ def _render_ref(field_type: Ref, value: str, record_base: str) -> dict[str, Any]
     return ref
 
 
+def _render_value(field_type: FieldType | None, value: Any, record_base: str) -> Any:
+    return _render_ref(field_type, value, record_base) if isinstance(field_type, Ref) and value is not None else value
+
+
 def render(
     record_type: RecordType,
     stored: dict[str, Any],
@@ -198,24 +202,13 @@ def render(
             link = {"links": [{"rel": "self", "href": f"{href}/{name}"}]}
             rendered[name] = {**link, "items": _render_lines(record_type, name, value, record_base)} if expand else link
             continue
-        field_type = record_type.field_type(name)
-        rendered[name] = (
-            _render_ref(field_type, value, record_base) if isinstance(field_type, Ref) and value is not None else value
-        )
+        rendered[name] = _render_value(record_type.field_type(name), value, record_base)
     return rendered
 
 
 def _render_lines(record_type: RecordType, name: str, lines: list[dict[str, Any]], record_base: str) -> list[Any]:
     spec = record_type.sublists[name]
-    return [
-        {
-            key: _render_ref(spec[key], value, record_base)
-            if isinstance(spec.get(key), Ref) and value is not None
-            else value
-            for key, value in line.items()
-        }
-        for line in lines
-    ]
+    return [{key: _render_value(spec.get(key), value, record_base) for key, value in line.items()} for line in lines]
 
 
 def row(record_type: RecordType, stored: dict[str, Any]) -> dict[str, Any]:

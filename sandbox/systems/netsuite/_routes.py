@@ -113,8 +113,8 @@ async def upsert_record(
         changes = parse_body(rtype, body)
         current = _store.find(db, rtype, key)
         if current is None:
-            return _store.create(db, rtype, changes, external_id=key[4:])["id"]
-        return _store.update(db, rtype, current, changes, replace=_names(replace), external_id=key[4:])["id"]
+            return str(_store.create(db, rtype, changes, external_id=key[4:])["id"])
+        return str(_store.update(db, rtype, current, changes, replace=_names(replace), external_id=key[4:])["id"])
 
     return await _write(request, db, rtype, apply)
 
@@ -131,7 +131,7 @@ async def update_record(
         current = _store.find(db, rtype, key)
         if current is None:
             raise not_found(rtype.name, key)
-        return _store.update(db, rtype, current, parse_body(rtype, body), replace=_names(replace))["id"]
+        return str(_store.update(db, rtype, current, parse_body(rtype, body), replace=_names(replace))["id"])
 
     return await _write(request, db, rtype, apply)
 
