@@ -41,4 +41,5 @@ SYSTEM = SandboxSystem(
     kinds=("companies", "contacts", "deals", "line_items"),
     seed=seed,
     admin_router=admin_router,
+    hosts=("api.hubapi.com", "api.hubspot.com"),
 )

@@ -71,4 +71,5 @@ SYSTEM = SandboxSystem(
     base_path="/api/v1",
     # Posting reads one day's approved time entries (expenses) page by page.
     indexes=(("date_performed", "approved"), ("date", "approved")),
+    hosts=("api.mavenlink.com", "app.mavenlink.com"),
 )

@@ -50,4 +50,5 @@ SYSTEM = SandboxSystem(
     seed=seed,
     admin_router=_admin.router,
     base_path=f"/ccx/api/common/v1/{TENANT}",
+    hosts=("*.workday.com",),
 )
