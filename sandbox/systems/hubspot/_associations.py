@@ -95,11 +95,11 @@ def associate_default(from_type: str, from_id: str, to_type: str, to_id: str, db
     }
 
 
-@router.put(f"{_FROM}/{{to_type}}/{{to_id}}")
+@router.put(f"{_FROM}/{{to_type}}/{{to_id}}", status_code=201)
 def associate_labelled(
     from_type: str, from_id: str, to_type: str, to_id: str, payload: list[AssociationSpecIn], db: DB
 ) -> dict[str, Any]:
-    """Associate two records with the given types (e.g. 5: a deal's primary company)."""
+    """Associate two records with the given types (e.g. 5: a deal's primary company): 201, as HubSpot's spec says."""
     source, target = records.object_type(from_type), records.object_type(to_type)
     records.require(db, source, from_id)
     records.require(db, target, to_id)
