@@ -33,6 +33,7 @@ from sandbox.systems.netsuite._errors import (
     not_found,
 )
 from sandbox.systems.netsuite._jobs import rest_root
+from sandbox.systems.netsuite._refs import RefNames
 from sandbox.systems.netsuite._types import NAME, RecordType, record_type
 
 MAX_PAGE = 1000
@@ -168,7 +169,12 @@ async def get_record(
         raise not_found(rtype.name, key)
     wanted = set(_names(fields)) if fields else None
     return render(
-        rtype, current, record_base=f"{rest_root(request)}/record/v1", expand=expandSubResources, fields=wanted
+        rtype,
+        current,
+        record_base=f"{rest_root(request)}/record/v1",
+        names=RefNames(db),
+        expand=expandSubResources,
+        fields=wanted,
     )
 
 
