@@ -120,7 +120,7 @@ def own_ports(port: int, systems: Sequence[str]) -> dict[str, int]:
     offsets = dict(OWN_PORT_OFFSETS)
     for name in sorted(set(systems) - set(offsets)):
         offsets[name] = max(offsets.values()) + 1
-    return {name: 0 if port == 0 else port + offsets[name] for name in systems}
+    return {name: 0 if port == 0 else port + offsets[name] for name in sorted(systems, key=offsets.__getitem__)}
 
 
 def serve(
@@ -246,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-system-ports",
         action="store_true",
-        help=f"every system on its own port: --port + {OWN_PORT_OFFSETS} (with --tls, the proxy on --port + 10)",
+        help="every system on its own port: --port + "
+        + ", ".join(f"{offset} ({name})" for name, offset in OWN_PORT_OFFSETS.items())
+        + f"; with --tls, the proxy on --port + {PROXY_PORT_OFFSET}",
     )
     parser.add_argument("--tls", action="store_true", help="serve the systems' own ports over HTTPS (local CA)")
     parser.add_argument("--proxy", type=int, metavar="PORT", help="tunnel the vendors' host names to the own ports")
