@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 
 # Finds the Temporal CLI, or builds it once from its Go module into ~/.cache/psflow (minutes, once).
 temporal-cli: install
-	@$(BIN)/python -m stack.temporal_cli
+	@$(BIN)/python -m stack.local.temporal_cli
 
 lint: install
 	$(BIN)/ruff check .

@@ -21,7 +21,7 @@ from commands.invoice import app as invoice_app
 from commands.kpis import app as kpis_app
 from commands.posting import app as posting_app
 from commands.schedule import app as schedule_app
-from stack.devstack import StackError
+from stack.local.devstack import StackError
 
 app = typer.Typer(help="psflow: pipeline → delivery → cash, on Temporal.", no_args_is_help=True, cls=OneLineErrors)
 dev_app = typer.Typer(help="The local stack: Temporal dev server, SaaS sandbox, worker.", no_args_is_help=True)
@@ -45,7 +45,7 @@ app.add_typer(exceptions_app, name="exceptions")
 @friendly
 def dev_up() -> None:
     """Start the local stack in the background (a second `up` only reports what already runs)."""
-    from stack import devstack
+    from stack.local import devstack
 
     statuses = devstack.up(settings(), progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False))
     _print_status(statuses)
@@ -55,7 +55,7 @@ def dev_up() -> None:
 @friendly
 def dev_down() -> None:
     """Stop what `psflow dev up` started, and nothing else."""
-    from stack import devstack
+    from stack.local import devstack
 
     devstack.down(settings(), progress=lambda msg: out.print(msg, highlight=False))
 
@@ -64,7 +64,7 @@ def dev_down() -> None:
 @friendly
 def dev_status() -> None:
     """Show which services of the local stack run, with their URLs."""
-    from stack import devstack
+    from stack.local import devstack
 
     _print_status(devstack.status(settings()))
 
@@ -83,7 +83,7 @@ def sandbox_up(
     seed: Annotated[str, typer.Option(help="Demo data to load into an empty sandbox ('demo').")] = "demo",
 ) -> None:
     """Start the sandbox in the background (part of `psflow dev up` too); data persists across restarts."""
-    from stack import devstack
+    from stack.local import devstack
 
     if seed != "demo":
         raise typer.BadParameter(f"unknown seed {seed!r}; the only seed is 'demo'", param_hint="--seed")

@@ -1,6 +1,6 @@
 """The worker: psflow's composition root. ``python worker.py`` or ``psflow worker`` runs it.
 
-It reads the settings, connects one Temporal client with the pydantic data converter, and polls
+It reads the settings, connects one Temporal client (`stack.client.connect`), and polls
 one task queue per domain (crm, psa, hr, erp, events) plus ``flows`` for workflows, until SIGTERM
 or SIGINT, when it stops taking work and lets running tasks finish.
 """
@@ -16,8 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, TLSConfig
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
@@ -29,9 +28,10 @@ from activities.posting import PostingActivities
 from activities.psa import PsaActivities
 from activities.stack import ping_activity
 from activities.unposted import WorkNotInvoicedActivities
+from stack.client import connect
 from stack.connectors import Connectors
 from stack.settings import Settings, SettingsError, load_settings
-from stack.telemetry import configure_tracing, exit_process, tracing_interceptor
+from stack.telemetry import exit_process
 from store import Store
 from workflows._queues import DOMAINS, FLOWS
 from workflows.invoice_project import InvoiceProjectWorkflow
@@ -43,26 +43,6 @@ from workflows.scheduled_posting import ScheduledPostingWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
 log = logging.getLogger("psflow.worker")
-
-
-async def connect(settings: Settings) -> Client:
-    """A Temporal client for these settings, with the pydantic converter and tracing."""
-    temporal = settings.temporal
-    tls: bool | TLSConfig = temporal.tls
-    if temporal.tls_cert_path and temporal.tls_key_path:
-        tls = TLSConfig(
-            client_cert=temporal.tls_cert_path.read_bytes(),
-            client_private_key=temporal.tls_key_path.read_bytes(),
-        )
-    configure_tracing("psflow")
-    return await Client.connect(
-        temporal.address,
-        namespace=temporal.namespace,
-        tls=tls,
-        api_key=temporal.api_key.get_secret_value() if temporal.api_key else None,
-        data_converter=pydantic_data_converter,
-        interceptors=[tracing_interceptor()],
-    )
 
 
 def workflows() -> list[type]:

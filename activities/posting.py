@@ -10,17 +10,24 @@ and a repeated PUT of the same external id changes nothing, so no read is spent 
 The next page is read and checked while the current one's last records post, and each page's
 ledger rows are written in one transaction. It heartbeats the cursor of the oldest unfinished
 page, so a retry on another worker resumes there; redoing a page duplicates nothing.
+
+Under faults progress only moves forward. The ERP facts looked up (jobs, employees, periods) are
+kept for the whole posting run, so a lookup that succeeded is never sent again by a later call or
+attempt; one failed lookup holds back only the records that need it. A call whose page met a
+transient fault, after posting something, hands back normally with that page as its next cursor:
+the workflow calls again at once, and Temporal's retry (with its backoff and attempt count) is
+left for calls that could post nothing at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from collections.abc import Awaitable, Iterable, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
@@ -121,18 +128,39 @@ class _Checkpoint(_Model):
 
 _PAGES_IN_FLIGHT = 2
 """Pages posting at once: the next one queues behind the current one's last records."""
+_RUNS_REMEMBERED = 16
+"""Posting runs whose ERP facts a worker keeps: a scheduled run's day and its look-back, with room."""
 _BEAT_EVERY_S = 1.0
 _YIELD_EVERY = 25
 
 
 @dataclass(frozen=True)
 class _CheckedPage:
-    """One page after the rules: what the ledger already has, what may post, what may not."""
+    """One page after the rules: what the ledger already has, what may post, what may not.
+
+    ``failure`` is the transient fault that kept some records' ERP facts unknown: those records
+    were neither posted nor rejected, so the page is not finished.
+    """
 
     records: list[Record]
     ledger: dict[str, str]
     approved: list[tuple[Record, Approved]]
     problems: list[Problem]
+    failure: ConnectorError | None = None
+
+
+@dataclass(frozen=True)
+class _PostedPage:
+    """What posting one page did: its counts when finished, else the fault that left records to redo."""
+
+    counts: PostingCounts
+    new_rows: int
+    failure: BaseException | None = None
+
+
+def _passing(error: BaseException) -> bool:
+    """A fault that trying again can get past (as opposed to one a person must fix)."""
+    return isinstance(error, ConnectorError) and error.retryable
 
 
 class _Beat:
@@ -158,18 +186,13 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-async def _all(calls: Iterable[Awaitable[Any]]) -> None:
-    """Run the calls concurrently; when one failed, raise its error once all have finished."""
-    for outcome in await asyncio.gather(*calls, return_exceptions=True):
-        if isinstance(outcome, BaseException):
-            raise outcome
-
-
 class _ErpLookups:
-    """The ERP facts records need (job, employee, period), each looked up once per activity call.
+    """The ERP facts records need (job, employee, period), each looked up once per posting run.
 
-    Ids found are written to the store's id map, where invoicing and reconciliation read them;
-    employees are read from it first, as the map is where provisioning and resource sync put them.
+    Lookups run concurrently and each one that succeeds is kept, whatever happens to the others:
+    a retried call or a later call of the same run sends only the lookups still missing. Ids found
+    are written to the store's id map, where invoicing and reconciliation read them; employees are
+    read from it first, as the map is where provisioning and resource sync put them.
     """
 
     def __init__(self, netsuite: NetSuiteConnector, store: Store) -> None:
@@ -180,12 +203,31 @@ class _ErpLookups:
         self._employees: dict[str, str | None] = {}
         self._periods: dict[date, bool] = {}
 
-    async def prefetch(self, records: Sequence[Record], day: date) -> None:
+    async def prefetch(self, records: Sequence[Record], day: date) -> ConnectorError | None:
+        """Look up the facts the records need that are not known yet.
+
+        Returns:
+            The first transient fault among the lookups (the records that needed it stay unknown
+            until a later attempt), or None when every fact is known.
+
+        Raises:
+            BaseException: A lookup failed in a way trying again will not fix.
+        """
         calls: list[Awaitable[None]] = [self._job(p) for p in {r.project_id for r in records} - self._jobs.keys()]
         calls += [self._employee(c) for c in {r.consultant_id for r in records} - self._employees.keys()]
         if records and day not in self._periods:
             calls.append(self._period(day))
-        await _all(calls)
+        failure: ConnectorError | None = None
+        for outcome in await asyncio.gather(*calls, return_exceptions=True):
+            if isinstance(outcome, ConnectorError) and outcome.retryable:
+                failure = failure or outcome
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        return failure
+
+    def known(self, record: Record, day: date) -> bool:
+        """Whether every fact the record's check needs has been looked up."""
+        return record.project_id in self._jobs and record.consultant_id in self._employees and day in self._periods
 
     def findings(self, record: Record, day: date, duplicate_of: str | None) -> Findings:
         return Findings(
@@ -241,6 +283,22 @@ class PostingActivities:
             currencies=frozenset(netsuite.settings.currency_ids),
             expense_categories=frozenset(netsuite.settings.expense_category_ids),
         )
+        self._facts: OrderedDict[str, _ErpLookups] = OrderedDict()
+
+    def _lookups(self, run_id: str) -> _ErpLookups:
+        """The ERP facts of one posting run (the date's chain of runs), kept across its calls and attempts.
+
+        A run is a business date's posting, so facts never leak from one date's posting to another's;
+        a re-run of the date (after fixing a job or an employee) is a new run and looks them up afresh.
+        A retry on another worker looks up again what this one knew: slower, never wrong.
+        """
+        lookups = self._facts.get(run_id)
+        if lookups is None:
+            lookups = self._facts[run_id] = _ErpLookups(self._netsuite, self._store)
+            while len(self._facts) > _RUNS_REMEMBERED:
+                self._facts.popitem(last=False)
+        self._facts.move_to_end(run_id)
+        return lookups
 
     @activity.defn(name="erp.post_approved_page")
     @classified
@@ -251,41 +309,77 @@ class PostingActivities:
         the current one's last records are still posting, so the account's concurrency budget never
         idles at a page boundary. The heartbeat names the oldest page not yet fully posted; a retry
         starts there and the ledger skips what already went through.
+
+        When a page meets a transient fault the call starts no further page and lets those in the air
+        finish. If it posted anything, it hands back with the unfinished page as the next cursor; if
+        not, it raises the fault for Temporal to retry with backoff.
         """
         details = activity.info().heartbeat_details
         point = _Checkpoint.model_validate(details[0]) if details else _Checkpoint(cursor=request.cursor)
         beat = _Beat(point)
-        lookups = _ErpLookups(self._netsuite, self._store)
-        posting: deque[tuple[asyncio.Task[PostingCounts], str | None]] = deque()
+        lookups = self._lookups(request.run_id)
+        posting: deque[tuple[asyncio.Task[_PostedPage], str | None]] = deque()
         cursor, read_all, started = point.cursor, point.exhausted, point.pages
         first, deadline = started, time.monotonic() + request.max_seconds
+        failure: BaseException | None = None  # the first fault met: no page starts after it
+        unfinished = False  # a page was left unfinished: the checkpoint stays on it
+        progressed = False
         try:
             while True:
                 if (
-                    not read_all
+                    failure is None
+                    and not read_all
                     and started < request.max_pages
                     and len(posting) < _PAGES_IN_FLIGHT
                     and (started == first or time.monotonic() < deadline)  # every call moves by a page at least
                 ):
-                    records, problems, next_cursor = await self._read(request, cursor)
-                    page = await self._check_page(request, records, problems, lookups)
+                    try:
+                        records, problems, next_cursor = await self._read(request, cursor)
+                        page = await self._check_page(request, records, problems, lookups)
+                    except ConnectorError as error:
+                        if not error.retryable:
+                            raise
+                        failure = error  # the pages in the air still finish
+                        continue
                     posting.append((asyncio.create_task(self._post_page(request, page, beat)), next_cursor))
                     cursor, read_all, started = next_cursor, next_cursor is None, started + 1
                     continue
                 if not posting:
                     break
                 task, after = posting.popleft()
-                counts = await task
-                point = _Checkpoint(
-                    cursor=after, pages=point.pages + 1, counts=point.counts + counts, exhausted=after is None
-                )
-                beat.now(point)
+                posted = await task
+                progressed = progressed or posted.new_rows > 0
+                if posted.failure is None and not unfinished:
+                    point = _Checkpoint(
+                        cursor=after,
+                        pages=point.pages + 1,
+                        counts=point.counts + posted.counts,
+                        exhausted=after is None,
+                    )
+                    beat.now(point)
+                    progressed = True
+                else:
+                    # The checkpoint stays on the oldest unfinished page; later pages redo cheaply (ledger).
+                    unfinished = True
+                    failure = failure or posted.failure
         finally:
             for task, _ in posting:
                 task.cancel()
             await asyncio.gather(*(task for task, _ in posting), return_exceptions=True)
+        if failure is not None:
+            if not (progressed and _passing(failure)):
+                raise failure
+            activity.logger.warning(
+                "posting %s (%s): handing back at page %s, left unfinished by a passing fault: %s",
+                request.business_date,
+                request.kind,
+                _resume_at(point.cursor),
+                failure,
+            )
         return PostPageResult(
-            counts=point.counts, pages=point.pages, next_cursor=None if point.exhausted else point.cursor
+            counts=point.counts,
+            pages=point.pages,
+            next_cursor=None if point.exhausted else _resume_at(point.cursor),
         )
 
     @activity.defn(name="erp.settle_posting_exceptions")
@@ -355,9 +449,10 @@ class PostingActivities:
             run_id=request.run_id,
         )
         todo = [r for r in records if r.id not in ledger]
-        await lookups.prefetch(todo, day)
+        failure = await lookups.prefetch(todo, day)
         approved: list[tuple[Record, Approved]] = []
-        for position, record in enumerate(todo):
+        # A record whose facts a transient fault kept unknown waits for the next attempt, the rest go on.
+        for position, record in enumerate(r for r in todo if lookups.known(r, day)):
             if position % _YIELD_EVERY == _YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # let responses in: ERP slots must not wait on a page's checks
             findings = lookups.findings(record, day, duplicates.get(record.id))
@@ -370,10 +465,14 @@ class PostingActivities:
                 problems.append(_problem(request, record.id, decision))
             else:
                 approved.append((record, decision))
-        return _CheckedPage(records=records, ledger=ledger, approved=approved, problems=problems)
+        return _CheckedPage(records=records, ledger=ledger, approved=approved, problems=problems, failure=failure)
 
-    async def _post_page(self, request: PostPageRequest, page: _CheckedPage, beat: _Beat) -> PostingCounts:
-        """Post a checked page's approved records concurrently; write the ledger and the exceptions."""
+    async def _post_page(self, request: PostPageRequest, page: _CheckedPage, beat: _Beat) -> _PostedPage:
+        """Post a checked page's approved records concurrently; write the ledger and the exceptions.
+
+        A record that met a fault other than a refusal leaves the page unfinished (``failure``); the
+        rows of the records that did post are written all the same.
+        """
         kind, ledger, problems = request.kind, page.ledger, list(page.problems)
         rejected = len(problems)
         outcomes = await asyncio.gather(
@@ -381,7 +480,7 @@ class PostingActivities:
             return_exceptions=True,
         )
         rows: list[Posting] = []
-        retry: BaseException | None = None
+        failure: BaseException | None = page.failure
         for (record, _), outcome in zip(page.approved, outcomes, strict=True):
             if isinstance(outcome, Posting):
                 rows.append(outcome)
@@ -389,7 +488,7 @@ class PostingActivities:
                 rejection = refused(_WHAT[kind], record.id, outcome.message, closed_period=is_closed_period(outcome))
                 problems.append(_problem(request, record.id, rejection))
             elif isinstance(outcome, BaseException):
-                retry = retry or outcome
+                failure = failure or outcome
         # One transaction for the page's rows, written even when some records must be retried. A crash
         # before it loses no posting: the retried page PUTs those records again, by external id.
         new = await asyncio.to_thread(self._store.record_postings, rows)
@@ -399,16 +498,17 @@ class PostingActivities:
             record_exceptions, self._store, problems, source_system=SOURCE, target_system=TARGET, run_id=request.run_id
         )
         await asyncio.to_thread(resolve_exceptions, self._store, target_system=TARGET, kind=kind, source_ids=posted_ids)
-        if retry is not None:
-            # Transient or throttled: the ledger holds what was posted, so the retried page skips it.
-            raise retry
+        if failure is not None:
+            # The ledger holds what was posted, so the redone page skips it and counts it then.
+            return _PostedPage(counts=PostingCounts(), new_rows=posted, failure=failure)
         mine = sum(1 for run in ledger.values() if run == request.run_id)
-        return PostingCounts(
+        counts = PostingCounts(
             posted=posted + mine,
             already_posted=already + len(ledger) - mine,
             rejected=rejected,
             failed=len(problems) - rejected,
         )
+        return _PostedPage(counts=counts, new_rows=posted)
 
     async def _post_one(self, request: PostPageRequest, record: Record, approved: Approved, beat: _Beat) -> Posting:
         """Post one record (one PUT by external id); returns its ledger row, which the page writes."""
@@ -436,6 +536,11 @@ class PostingActivities:
             run_id=request.run_id,
             approved_at=record.approved_at,
         )
+
+
+def _resume_at(cursor: str | None) -> str:
+    """The cursor to hand back for a page not yet finished: the first page too is named, as None means done."""
+    return cursor if cursor is not None else str(cursor_to_int(cursor, default=1))
 
 
 def _problem(request: PostPageRequest, source_id: str, rejection: Rejection) -> Problem:

@@ -64,9 +64,11 @@ class Phase:
     wall_s: float = 0.0
     cpu_ms_per_deal: dict[str, float] = field(default_factory=dict)
     """CPU time per provisioned deal, by process (see `bench._cpu`)."""
+    requests_per_deal: dict[str, float] = field(default_factory=dict)
+    """HTTP requests per provisioned deal, by system (see `bench._requests`)."""
 
     def figures(self) -> dict[str, Any]:
-        """Latency percentiles in ms, throughput (deals provisioned / wall time), failures and CPU per deal."""
+        """Latency percentiles in ms, throughput (provisioned / wall time), failures, CPU and requests per deal."""
         ms = sorted(value * 1000 for value in self.latencies_s)
         return {
             "provisioned": len(ms),
@@ -79,6 +81,7 @@ class Phase:
             "wall_s": round(self.wall_s, 3),
             "arrival_lag_p95_ms": _percentile(sorted(value * 1000 for value in self.lags_s), 95),
             "cpu_ms_per_deal": self.cpu_ms_per_deal,
+            "requests_per_deal": self.requests_per_deal,
         }
 
 

@@ -29,8 +29,8 @@ from bench._load import Provision
 from canonical import Engagement, OpportunityStage, project_for
 from canonical.events import CloudEvent
 from stack.connectors import Connectors
+from stack.flows import trigger_provisioning
 from stack.settings import Settings
-from stack.triggers import trigger_provisioning
 from store import Store
 from workflows.provision_engagement import EVENT_SOURCE, ProvisionEngagementResult
 

@@ -89,6 +89,10 @@ def summary_table(result: dict[str, Any]) -> Table:
     for process in sorted(set(cpu["orchestrated"]) | set(cpu["baseline"])):
         used = [cpu[phase].get(process) for phase in PHASES]
         table.add_row(f"CPU ms/deal: {process}", *("" if value is None else f"{value:g}" for value in used), "", "")
+    calls = {phase: result[phase].get("requests_per_deal", {}) for phase in PHASES}
+    for system in sorted(set(calls["orchestrated"]) | set(calls["baseline"]), key=lambda name: (name == "total", name)):
+        used = [calls[phase].get(system) for phase in PHASES]
+        table.add_row(f"calls/deal: {system}", *("" if value is None else f"{value:g}" for value in used), "", "")
     machine = result["machine"]
     verdict = "[green]meets the target[/green]" if result["meets_target"] else "[red]misses the target[/red]"
     table.caption = (

@@ -28,11 +28,11 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-import worker
-from stack.devstack import status
-from stack.services import PROJECT_ROOT, worker_environment
+from stack.client import connect
+from stack.local.devstack import status
+from stack.local.services import PROJECT_ROOT, worker_environment
+from stack.local.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli, find_existing
 from stack.settings import Settings, TemporalSettings, load_settings
-from stack.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli, find_existing
 from workflows.search_attributes import dev_server_flags
 
 Say = Callable[[str], None]
@@ -146,7 +146,7 @@ async def _connect(settings: Settings, server: subprocess.Popen[bytes], log: Pat
     problem = "its port is closed"
     while True:
         try:
-            client = await worker.connect(settings)
+            client = await connect(settings)
             if await _serving(client):
                 return client
             problem = "its history shard is not up yet"
@@ -237,7 +237,7 @@ async def _gateway_paused(settings: Settings, say: Say) -> AsyncIterator[None]:
     twice, once directly and once by the worker.
     """
     from gateway.server import local_url
-    from gateway.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox, unsubscribe_sandbox
+    from stack.local.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox, unsubscribe_sandbox
 
     target = local_url(settings)
     try:
@@ -272,7 +272,7 @@ async def local_stack(say: Say) -> AsyncIterator[Stack]:
         )
     say(f"using the local stack: Temporal at {settings.temporal.address}, sandbox at {settings.sandbox_url}")
     try:
-        client = await worker.connect(settings)
+        client = await connect(settings)
     except RuntimeError as exc:
         raise StackStartError(f"cannot reach Temporal at {settings.temporal.address} ({exc})") from None
     pids = {service.name: service.pid for service in services if service.pid is not None}

@@ -49,9 +49,10 @@ from bench._stack import StackStartError, fresh_stack
 from canonical import TimeEntry
 from sandbox.seed import anchor_date
 from stack.connectors import Connectors
+from stack.flows import start_posting
+from stack.local.temporal_cli import TemporalCliError
 from stack.settings import Settings
-from stack.temporal_cli import TemporalCliError
-from workflows.post_time_expenses import PostTimeExpensesInput, PostTimeExpensesWorkflow, workflow_id
+from workflows.post_time_expenses import PostTimeExpensesWorkflow
 
 __all__ = ["PostingOptions", "main", "run_posting", "summary_table"]
 
@@ -100,12 +101,7 @@ async def _orchestrated(
     cpu = CpuMeter(pids)
     cpu.start()
     started = time.perf_counter()
-    handle = await client.start_workflow(
-        PostTimeExpensesWorkflow.run,
-        PostTimeExpensesInput(business_date=day, page_size=options.page_size),
-        id=workflow_id(day, prefix=settings.task_queue_prefix),
-        task_queue=settings.task_queue("flows"),
-    )
+    handle = await start_posting(client, settings, day, page_size=options.page_size)
     result = asyncio.ensure_future(handle.result())
     while not result.done():
         await asyncio.wait([result], timeout=1)

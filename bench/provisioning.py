@@ -8,7 +8,7 @@ Without ``--stack local`` it starts its own stack on free ports in a temporary d
 Temporal dev server with a SQLite file, the sandbox with the demo firm, ONE worker process), with
 the emulators at zero added latency. It creates 2N open deals (plus warm-up deals) before any
 timing, then runs two phases with the same arrivals: the orchestrated phase wins each deal and
-triggers provisioning as the CLI does (``stack.triggers.trigger_provisioning``, source ``cli``) and
+triggers provisioning as the CLI does (``stack.flows.trigger_provisioning``, source ``cli``) and
 times from the trigger to the workflow's ``provisioned`` result; the baseline phase wins fresh
 deals and calls the same activity methods directly in this process. The last line of stdout is
 one JSON object with both phases' figures, their ratios and whether the target is met.
@@ -45,15 +45,18 @@ from bench._deals import DealSetupError, create_open_deals
 from bench._load import Arrivals, BenchOptions, Done, Phase, drive
 from bench._paths import baseline_store, direct, orchestrated
 from bench._report import PHASES, TARGET_THROUGHPUT_PER_S, judge, report, summary_table
+from bench._requests import RequestCountError, RequestMeter
 from bench._stack import Stack, StackStartError, fresh_stack, local_stack, temporal_cli_version
 from stack.connectors import Connectors
+from stack.local.temporal_cli import TemporalCliError
 from stack.settings import Settings
-from stack.temporal_cli import TemporalCliError
 
 __all__ = ["Arrivals", "BenchOptions", "judge", "main", "report", "run_benchmark", "summary_table"]
 
 
 Say = Callable[[str], None]
+OWN_REQUESTS_PER_DEAL = {"salesforce": 1}
+"""Requests the benchmark itself sends per deal (the PATCH that wins it), left out of the per-deal counts."""
 PhaseStarted = Callable[[str, int], Done]
 """Called as a phase starts with its name and deal count; returns the per-deal callback."""
 
@@ -114,6 +117,8 @@ async def run_benchmark(
                 failures[f"{name}_warmup"] = warmed.failures
             say(f"{name}: {len(measured)} deals, {options.arrivals.mode}")
             meter = CpuMeter(pids or {})
+            requests = RequestMeter(settings.sandbox_url)
+            await requests.start()
             meter.start()
             phases[name] = await drive(
                 measured,
@@ -122,7 +127,10 @@ async def run_benchmark(
                 timeout_s=options.deal_timeout_s,
                 done=phase_started(name, len(measured)),
             )
-            phases[name].cpu_ms_per_deal = meter.per_item_ms(len(phases[name].latencies_s))
+            provisioned = len(phases[name].latencies_s)
+            phases[name].cpu_ms_per_deal = meter.per_item_ms(provisioned)
+            own = {system: count * len(measured) for system, count in OWN_REQUESTS_PER_DEAL.items()}
+            phases[name].requests_per_deal = await requests.per_item(provisioned, own)
             failures[name] = phases[name].failures
         machine["load_avg_1m_after"] = _load_1m()
         return report(options, phases, machine, failures, stack)
@@ -245,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     progress_console = Console(stderr=True)
     try:
         result = asyncio.run(_main(args, progress_console))
-    except (StackStartError, DealSetupError, TemporalCliError) as exc:
+    except (StackStartError, DealSetupError, TemporalCliError, RequestCountError) as exc:
         progress_console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 1
     except (KeyboardInterrupt, asyncio.CancelledError):

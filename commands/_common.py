@@ -7,6 +7,7 @@ from rich.table import Table
 from temporalio.client import Client
 
 from commands._errors import USER_ERRORS, UserError, err, friendly
+from stack.client import connect
 from stack.settings import Settings, load_settings
 
 __all__ = [
@@ -39,10 +40,8 @@ def settings() -> Settings:
 
 async def temporal(config: Settings) -> Client:
     """A client for the configured server, or a UserError saying how to start one."""
-    import worker
-
     try:
-        return await worker.connect(config)
+        return await connect(config)
     except RuntimeError as exc:
         raise UserError(
             f"cannot reach Temporal at {config.temporal.address} ({exc}): start the stack with `psflow dev up`"

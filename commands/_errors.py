@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from stack.devstack import StackError
+from stack.local.devstack import StackError
+from stack.local.temporal_cli import TemporalCliError
 from stack.settings import SettingsError
-from stack.temporal_cli import TemporalCliError
 
 __all__ = ["USER_ERRORS", "OneLineErrors", "UserError", "err", "fail", "friendly", "one_line"]
 

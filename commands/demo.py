@@ -51,7 +51,7 @@ async def arrival(client: Client, run_id: str, timeout_s: float = 10.0) -> bool:
 
 async def win_and_provision(client: Client, config: Settings, connectors: Connectors) -> None:
     """Win a few open deals in the sandbox CRMs; their webhooks reach the gateway, which starts each run."""
-    from stack.triggers import trigger_provisioning
+    from stack.flows import trigger_provisioning
 
     runs = []
     for crm, count in DEALS:
@@ -85,8 +85,20 @@ async def win_and_provision(client: Client, config: Settings, connectors: Connec
     out.print("Find each run in the Web UI by its opportunity id:", *links, sep="\n", soft_wrap=True, highlight=False)
 
 
+async def sandbox_anchor(config: Settings) -> date:
+    """The day the sandbox's demo firm is drawn around (``--today``, ``PSFLOW_SANDBOX_TODAY``), else today."""
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            seeded = (await http.get(f"{config.sandbox_url}/_admin/status")).json().get("seed") or {}
+    except (httpx.HTTPError, ValueError):
+        seeded = {}
+    return date.fromisoformat(seeded["today"]) if seeded.get("today") else datetime.now(UTC).date()
+
+
 async def latest_approved_day(connectors: Connectors, before: date) -> date:
-    """The latest business day before ``before`` with approved time in the PSA (the demo firm has ~20)."""
+    """The latest business day before ``before`` with approved time in the PSA (the demo firm has ~25)."""
     day = before - timedelta(days=1)
     for _ in range(40):
         page = await connectors.kantata.time_entries_page(approved=True, performed_on=day, per_page=1)
@@ -102,9 +114,13 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
     """Post a day of approved time and expenses to the ERP, invoice its month, and apply the schedules."""
     from commands import invoice, posting
     from stack import schedules
+    from stack.flows import start_monthly_invoicing
 
-    today = datetime.now(UTC).date()
-    day = await latest_approved_day(connectors, before=today.replace(day=1))
+    # The last month with demo work that has ended: the firm's 25 business days always reach into the
+    # month before its anchor, whatever day of the month that is.
+    anchor = await sandbox_anchor(config)
+    day = await latest_approved_day(connectors, before=anchor.replace(day=1))
+    issue_date = anchor if anchor > datetime.now(UTC).date() else None
     out.rule(f"Daily posting: approved time and expenses of {day} reach the ERP, exactly once")
     result = await posting._run(config, day, True, 100)
     if result is not None:
@@ -113,7 +129,7 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
         out.print(counts)
         out.print(result.summary, highlight=False)
     out.rule(f"Invoicing: {day:%Y-%m} billed from posted, billable time and expenses")
-    month = await invoice.start_month(client, config, f"{day:%Y-%m}")
+    month = await start_monthly_invoicing(client, config, f"{day:%Y-%m}", issue_date=issue_date)
     invoice._print_month(await month.result())
     out.rule("Schedules: daily posting, polling fallback, monthly invoicing")
     for schedule_id, what in await schedules.apply(client, config):
@@ -127,12 +143,10 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
 
 async def stack_check(client: Client, config: Settings) -> None:
     """Prove the worker answers on every domain task queue."""
-    from workflows.stack_check import StackCheckInput, StackCheckWorkflow
+    from stack.flows import check_stack
 
     workflow_id = f"psflow-demo-stack-check-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    result = await client.execute_workflow(
-        StackCheckWorkflow.run, StackCheckInput(), id=workflow_id, task_queue=config.task_queue("flows")
-    )
+    result = await check_stack(client, config, workflow_id)
     answered = ", ".join(f"{a.domain} ({a.task_queue})" for a in result.answers)
     out.print(f"worker {result.answers[0].worker} answers on {answered}", highlight=False)
     out.print(f"  {workflow_url(config, workflow_id)}", soft_wrap=True, highlight=False)
@@ -141,7 +155,7 @@ async def stack_check(client: Client, config: Settings) -> None:
 @friendly
 def demo() -> None:
     """Bring the stack up, provision won deals through their webhooks, post a day to the ERP, invoice it."""
-    from stack import devstack
+    from stack.local import devstack
 
     config = settings()
     devstack.up(config, progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False))

@@ -76,7 +76,7 @@ def provision(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run until it ends.")] = True,
 ) -> None:
     """Provision a won deal now (the same run a webhook or the polling schedule would start)."""
-    from stack.triggers import trigger_provisioning
+    from stack.flows import trigger_provisioning
 
     opportunity = deal_id(crm, opportunity)
     config = settings()

@@ -10,7 +10,7 @@ from commands._common import UserError, friendly, out, settings, table
 from commands._errors import fail
 
 if TYPE_CHECKING:
-    from gateway.subscriptions import Subscription
+    from stack.local.subscriptions import Subscription
 
 app = typer.Typer(help="The inbound HTTP gateway: CRM webhooks → engagement provisioning.", no_args_is_help=True)
 
@@ -60,7 +60,7 @@ def subscribe(
 ) -> None:
     """Register the gateway with the sandbox's Salesforce relay and HubSpot webhooks (safe to repeat)."""
     from gateway.server import local_url
-    from gateway.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox
+    from stack.local.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox
 
     config = settings()
     target = gateway_url or local_url(config)
@@ -76,7 +76,7 @@ def subscribe(
 def unsubscribe(gateway_url: GatewayUrlOption = None) -> None:
     """Stop the sandbox delivering to the gateway (removes its subscriptions there)."""
     from gateway.server import local_url
-    from gateway.subscriptions import SubscriptionError, unsubscribe_sandbox
+    from stack.local.subscriptions import SubscriptionError, unsubscribe_sandbox
 
     config = settings()
     target = gateway_url or local_url(config)

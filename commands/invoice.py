@@ -9,24 +9,19 @@ from typing import Annotated, Any
 
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import FailureError
 
 from activities.billing_period import billing_period, firm_day
 from activities.unposted import WorkNotInvoiced
 from canonical import Money
 from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url
+from stack.flows import start_invoice, start_monthly_invoicing
 from stack.settings import Settings
 from store import Store
-from store.invoicing import invoice_to_run, known_project
-from workflows.invoice_project import InvoiceProjectInput, InvoiceProjectResult, InvoiceProjectWorkflow, workflow_id
-from workflows.monthly_invoicing import (
-    MonthlyInvoicingInput,
-    MonthlyInvoicingResult,
-    MonthlyInvoicingWorkflow,
-    month_workflow_id,
-)
+from store.invoicing import known_project
+from workflows.invoice_project import InvoiceProjectResult
+from workflows.monthly_invoicing import MonthlyInvoicingResult
 
 app = typer.Typer(help="Invoices from posted time and expenses: one project's month, or the monthly cycle.")
 
@@ -55,68 +50,6 @@ def ended_period(period: str, config: Settings, issue_date: str | None = None) -
     if today <= days.end:
         raise UserError(f"period {period} runs until {days.end}: invoice it on or after {days.end + timedelta(days=1)}")
     return issued
-
-
-def _invoice_to_run(config: Settings, project_id: str, period: str) -> int:
-    store = Store(config.store_url)
-    try:
-        return invoice_to_run(store, project_id, period, billing_period(period).end)
-    finally:
-        store.engine.dispose()
-
-
-async def start_invoice(
-    client: Client,
-    config: Settings,
-    project_id: str,
-    period: str,
-    sequence: int | None = None,
-    *,
-    issue_date: date | None = None,
-) -> tuple[WorkflowHandle[Any, InvoiceProjectResult], bool]:
-    """Start (or join) the project's invoicing run for the period; True when it had already completed.
-
-    Without ``sequence`` the store says which invoice is due: the first, an unfinished one, or a
-    supplementary one for work posted since the last (see `store.invoicing.invoice_to_run`).
-    """
-    if sequence is None:
-        sequence = await asyncio.to_thread(_invoice_to_run, config, project_id, period)
-    run_id = workflow_id(project_id, period, sequence)
-    label = "Invoice" if sequence == 1 else f"Supplementary invoice {sequence} of"
-    try:
-        handle = await client.start_workflow(
-            InvoiceProjectWorkflow.run,
-            InvoiceProjectInput(
-                project_id=project_id,
-                period=period,
-                time_zone=config.firm_time_zone,
-                sequence=sequence,
-                issue_date=issue_date,
-            ),
-            id=run_id,
-            task_queue=config.task_queue("flows"),
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            static_summary=f"{label} {project_id} for {period}",
-        )
-    except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle(run_id, result_type=InvoiceProjectResult), True
-    return handle, False
-
-
-async def start_month(
-    client: Client, config: Settings, period: str, *, issue_date: date | None = None
-) -> WorkflowHandle[Any, MonthlyInvoicingResult]:
-    """Start (or join) the month's invoicing run; a finished one is run again (children dedupe)."""
-    return await client.start_workflow(
-        MonthlyInvoicingWorkflow.run,
-        MonthlyInvoicingInput(period=period, time_zone=config.firm_time_zone, issue_date=issue_date),
-        id=month_workflow_id(period),
-        task_queue=config.task_queue("flows"),
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        static_summary=f"Monthly invoicing for {period}",
-    )
 
 
 def _check_project(config: Settings, project_id: str) -> None:
@@ -183,7 +116,7 @@ def run_month(period: PeriodOption, wait: WaitOption = False, issue_date: IssueD
 
     async def go() -> None:
         client = await temporal(config)
-        handle = await start_month(client, config, period, issue_date=issued)
+        handle = await start_monthly_invoicing(client, config, period, issue_date=issued)
         url = workflow_url(config, handle.id)
         if not wait:
             out.print(f"invoicing {period}: {handle.id}", highlight=False)

@@ -45,25 +45,15 @@ def run(
 
 async def _run(config: Settings, business_date: date, wait: bool, page_size: int) -> PostTimeExpensesResult | None:
     from temporalio.client import WorkflowFailureError, WorkflowQueryFailedError
-    from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
     from temporalio.exceptions import FailureError
     from temporalio.service import RPCError
 
-    from workflows import search_attributes as sa
-    from workflows.post_time_expenses import PostTimeExpensesInput, PostTimeExpensesWorkflow, workflow_id
+    from stack.flows import start_posting
+    from workflows.post_time_expenses import PostTimeExpensesWorkflow
 
     client = await temporal(config)
-    posting_id = workflow_id(business_date, prefix=config.task_queue_prefix)
-    handle = await client.start_workflow(
-        PostTimeExpensesWorkflow.run,
-        PostTimeExpensesInput(business_date=business_date, page_size=page_size),
-        id=posting_id,
-        task_queue=config.task_queue("flows"),
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(sa.BUSINESS_DATE, business_date.isoformat())]),
-        static_summary=f"Post approved time and expenses dated {business_date} (psflow posting run)",
-    )
-    out.print(f"posting {business_date}: {workflow_url(config, posting_id)}", highlight=False, soft_wrap=True)
+    handle = await start_posting(client, config, business_date, page_size=page_size)
+    out.print(f"posting {business_date}: {workflow_url(config, handle.id)}", highlight=False, soft_wrap=True)
     if not wait:
         out.print(f"follow it with `psflow posting run --date {business_date} --wait` (joins, never posts twice)")
         return None

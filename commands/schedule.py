@@ -1,4 +1,4 @@
-"""``psflow schedule``: the Temporal Schedules psflow runs (today: ``te-posting``, the daily T&E posting)."""
+"""``psflow schedule``: the Temporal Schedules of `stack.schedules` (daily posting, polling, monthly invoicing)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
     from stack.settings import Settings
 
-app = typer.Typer(help="Temporal Schedules: the daily time & expense posting.", no_args_is_help=True)
+app = typer.Typer(help="Temporal Schedules: daily posting, polling fallback, monthly invoicing.", no_args_is_help=True)
 
-NameArgument = Annotated[str, typer.Argument(help="The schedule (psflow's schedules: te-posting).")]
+NameArgument = Annotated[str, typer.Argument(help="The schedule: te-posting, poll-closed-won or monthly-invoicing.")]
 NoteOption = Annotated[str | None, typer.Option(help="Why; shown by `psflow schedule describe`.")]
 T = TypeVar("T")
 
@@ -45,9 +45,9 @@ def _run(call: Callable[[Settings, Client], Awaitable[T]]) -> T:
 
 
 def _handle(config: Settings, client: Client, name: str) -> ScheduleHandle:
-    from stack.schedules import schedule_id
+    from stack.schedules import handle
 
-    return client.get_schedule_handle(schedule_id(config, name))
+    return handle(client, config, name)
 
 
 def _when(moment: datetime | None, config: Settings) -> str:
@@ -73,14 +73,11 @@ def apply() -> None:
 
     done = _run(call)
     config = settings()
-    runs = {
-        "te-posting": f"daily at {config.posting_time} {config.firm_time_zone}: post the day before",
-        "poll-closed-won": f"every {config.poll_interval_minutes:g} min: provision won deals whose webhook never came",
-        "monthly-invoicing": f"the 1st at 03:00 {config.firm_time_zone}: invoice the month before",
-    }
     result = table("schedule", "what", "runs")
     for schedule_id, what in done:
-        result.add_row(schedule_id, what, runs.get(schedule_id.removeprefix(config.task_queue_prefix), ""))
+        result.add_row(
+            schedule_id, what, schedules.SCHEDULES[schedule_id.removeprefix(config.task_queue_prefix)].runs(config)
+        )
     out.print(result)
 
 
@@ -88,16 +85,10 @@ def apply() -> None:
 @friendly
 def list_schedules() -> None:
     """List psflow's schedules with their state and next run."""
-
-    from stack.schedules import SCHEDULES
+    from stack.schedules import describe_all
 
     async def call(config: Settings, client: Client) -> list[Any]:
-        ours = {f"{config.task_queue_prefix}{name}" for name in SCHEDULES}
-        return [
-            await client.get_schedule_handle(entry.id).describe()
-            async for entry in await client.list_schedules()
-            if entry.id in ours
-        ]
+        return await describe_all(client, config)
 
     found = _run(call)
     config = settings()

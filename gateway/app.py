@@ -32,7 +32,6 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client, WorkflowHandle
 
-import worker
 from canonical import OpportunityStage
 from connectors.hubspot import HubSpotSettings
 from connectors.hubspot.webhooks import SIGNATURE_HEADER as HUBSPOT_SIGNATURE
@@ -40,13 +39,14 @@ from connectors.hubspot.webhooks import TIMESTAMP_HEADER as HUBSPOT_TIMESTAMP
 from connectors.salesforce import SalesforceSettings
 from connectors.salesforce.notifications import SIGNATURE_HEADER as RELAY_SIGNATURE
 from connectors.salesforce.notifications import TIMESTAMP_HEADER as RELAY_TIMESTAMP
-from gateway import HUBSPOT_PATH, SALESFORCE_PATH
 from gateway._arrivals import Arrival, Delivery, hubspot_delivery, salesforce_delivery
 from gateway._dedupe import InboundEvents
 from gateway._intake import Refusal, read_body, reading, required_header, shown
 from gateway._verify import verify_hubspot, verify_relay
+from stack.client import connect
+from stack.flows import trigger_provisioning
 from stack.settings import Settings
-from stack.triggers import trigger_provisioning
+from stack.webhooks import HUBSPOT_PATH, SALESFORCE_PATH
 from store import Store
 from workflows.provision_engagement import workflow_id
 
@@ -91,7 +91,7 @@ def _signed_uri(settings: Settings, request: Request) -> str:
     return str(request.url)
 
 
-def create_app(settings: Settings, client_factory: ClientFactory = worker.connect) -> FastAPI:
+def create_app(settings: Settings, client_factory: ClientFactory = connect) -> FastAPI:
     """The gateway's ASGI app.
 
     Args:

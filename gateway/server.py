@@ -74,11 +74,11 @@ def serve(settings: Settings, host: str, port: int, *, log_level: str = "info") 
 async def _serve(settings: Settings, sock: socket.socket, log_level: str) -> None:
     import uvicorn
 
-    import worker
     from gateway.app import create_app
+    from stack.client import connect
 
     try:
-        client = await worker.connect(settings)
+        client = await connect(settings)
     except RuntimeError as exc:
         raise GatewayNotStarted(
             f"cannot reach Temporal at {settings.temporal.address} ({exc}): start the stack with `psflow dev up`"

@@ -218,7 +218,8 @@ class Builder:
     def __init__(self, seed: int, today: date) -> None:
         self.rng = random.Random(seed)
         self.today = today
-        self.window = business_days_before(today, 20)
+        # 25 business days: always some of the month before the anchor's, which the demo invoices.
+        self.window = business_days_before(today, 25)
 
     def rate_cards(self) -> tuple[RateCard, ...]:
         return tuple(
@@ -347,7 +348,8 @@ class Builder:
             opp_id = f"OPP-{i + 1:04d}"
             card = cards[client.currency]
             if stage == "Closed Won":
-                close = self.today - timedelta(days=rng.randint(45, 150))
+                # Started before the oldest day of the window, so every won project is active all of it.
+                close = self.today - timedelta(days=rng.randint(55, 160))
                 start = _monday_on_or_after(close + timedelta(days=rng.randint(3, 10)))
             elif stage == "Closed Lost":
                 close = self.today - timedelta(days=rng.randint(10, 200))

@@ -4,7 +4,7 @@
 cards, opportunities, won projects, recent time entries and expenses — as frozen dataclasses.
 It is generated once and handed to every system's ``seed(db, firm)``, so the systems agree:
 the same clients exist in the CRMs and the ERP, the same consultants (matched by email) in
-Workday and Kantata. Dates are relative to ``today`` so "the last 20 business days" means
+Workday and Kantata. Dates are relative to ``today`` so "the last 25 business days" means
 something on any day the sandbox starts.
 
 The anchor is an input: ``--today`` on ``python -m sandbox``, ``PSFLOW_SANDBOX_TODAY``, or
@@ -101,7 +101,7 @@ class DemoFirm:
 
     name: str
     seed: int
-    today: date  # the anchor: time entries and expenses fall in the 20 business days before it
+    today: date  # the anchor: time entries and expenses fall in the 25 business days before it
     rate_cards: tuple[RateCard, ...]
     cost_centres: tuple[CostCentre, ...]
     supervisory_orgs: tuple[SupervisoryOrg, ...]

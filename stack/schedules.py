@@ -1,15 +1,24 @@
-"""The Temporal Schedules psflow runs, built from settings; ``psflow schedule apply`` creates or updates them.
+"""The Temporal Schedules psflow runs, built from settings: one definition each, one way to apply and read them.
 
-Today there is one, ``te-posting``: the daily time & expense posting at ``posting_time`` in
-``firm_time_zone``. It is a Schedule rather than a cron workflow so that operators can pause it,
-trigger it, backfill missed days and see its next runs. Each run starts `ScheduledPostingWorkflow`,
-which posts the day before the run's scheduled time.
+- ``te-posting``: the daily time & expense posting at ``posting_time`` in ``firm_time_zone``. Each
+  run is a `ScheduledPostingWorkflow`, which posts the day before the run's scheduled time.
+- ``poll-closed-won``: every ``poll_interval_minutes``, a `PollClosedWonWorkflow` provisions won deals
+  whose webhook never came.
+- ``monthly-invoicing``: the 1st of each month at 03:00 in the firm's time zone, after the posting
+  has posted the month's last day. Each run is a `MonthlyInvoicingWorkflow` for the month before,
+  read from its ``TemporalScheduledStartTime``, so a late, caught-up or backfilled run still
+  invoices the month it was scheduled for.
+
+They are Schedules rather than cron workflows so that operators can pause them, trigger them,
+backfill missed days and see their next runs (``psflow schedule …``). Ids carry the task-queue
+prefix, so stacks sharing a server keep their own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +29,9 @@ from temporalio.client import (
     ScheduleAlreadyRunningError,
     ScheduleBackfill,
     ScheduleCalendarSpec,
+    ScheduleDescription,
+    ScheduleHandle,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
@@ -28,12 +40,13 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from stack.invoice_schedule import invoice_schedule_spec
-from stack.poll_schedule import POLL_CLOSED_WON, poll_schedule
 from stack.settings import Settings
+from workflows.monthly_invoicing import MonthlyInvoicingInput, MonthlyInvoicingWorkflow
+from workflows.poll_closed_won import PollClosedWonInput, PollClosedWonWorkflow
 from workflows.scheduled_posting import ScheduledPostingInput, ScheduledPostingWorkflow
 
 POSTING = "te-posting"
+POLL_CLOSED_WON = "poll-closed-won"
 MONTHLY_INVOICING = "monthly-invoicing"
 
 OVERLAP = {
@@ -44,17 +57,21 @@ OVERLAP = {
     "terminate_other": ScheduleOverlapPolicy.TERMINATE_OTHER,
     "allow_all": ScheduleOverlapPolicy.ALLOW_ALL,
 }
+INVOICING_DAY, INVOICING_HOUR = 1, 3
+INVOICING_CATCHUP_WINDOW = timedelta(days=7)
+"""A monthly invoicing missed while the server was down still runs if it comes back within a week."""
 
 
 class ScheduleError(Exception):
     """A schedule request that cannot be met; the message says what to change."""
 
 
-def schedule_id(settings: Settings, name: str = POSTING) -> str:
-    """The schedule's id on the server (task queue prefix + name, so staging and tests keep apart)."""
-    if name not in SCHEDULES:
-        raise ScheduleError(f"unknown schedule {name!r}; psflow's schedules are: {', '.join(SCHEDULES)}")
-    return f"{settings.task_queue_prefix}{name}"
+@dataclass(frozen=True)
+class ScheduleDefinition:
+    """One of psflow's schedules: how to build it from settings, and when it runs, in words."""
+
+    build: Callable[[Settings], Schedule]
+    runs: Callable[[Settings], str]
 
 
 def firm_zone(settings: Settings) -> ZoneInfo:
@@ -103,11 +120,67 @@ def posting_schedule(settings: Settings) -> Schedule:
     )
 
 
-SCHEDULES: dict[str, Callable[[Settings], Schedule]] = {
-    POSTING: posting_schedule,
-    POLL_CLOSED_WON: poll_schedule,
-    MONTHLY_INVOICING: invoice_schedule_spec,
+def poll_schedule(settings: Settings) -> Schedule:
+    """Every ``poll_interval_minutes``, look back twice that far (overlapping windows are harmless)."""
+    interval = timedelta(minutes=settings.poll_interval_minutes)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            PollClosedWonWorkflow.run,
+            PollClosedWonInput(lookback=2 * interval, sla=timedelta(minutes=settings.provisioning_sla_minutes)),
+            id=POLL_CLOSED_WON,
+            task_queue=settings.task_queue("flows"),
+            execution_timeout=interval,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=interval),
+    )
+
+
+def invoicing_schedule(settings: Settings) -> Schedule:
+    """The monthly invoicing: the 1st at 03:00 in the firm's zone, invoicing the month before."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            MonthlyInvoicingWorkflow.run,
+            MonthlyInvoicingInput(time_zone=settings.firm_time_zone),
+            id=schedule_id(settings, MONTHLY_INVOICING),
+            task_queue=settings.task_queue("flows"),
+            static_summary="Monthly invoicing for the month before",
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(day_of_month=[ScheduleRange(INVOICING_DAY)], hour=[ScheduleRange(INVOICING_HOUR)])
+            ],
+            time_zone_name=settings.firm_time_zone,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ONE, catchup_window=INVOICING_CATCHUP_WINDOW),
+    )
+
+
+SCHEDULES: dict[str, ScheduleDefinition] = {
+    POSTING: ScheduleDefinition(
+        posting_schedule, lambda s: f"daily at {s.posting_time} {s.firm_time_zone}: post the day before"
+    ),
+    POLL_CLOSED_WON: ScheduleDefinition(
+        poll_schedule,
+        lambda s: f"every {s.poll_interval_minutes:g} min: provision won deals whose webhook never came",
+    ),
+    MONTHLY_INVOICING: ScheduleDefinition(
+        invoicing_schedule,
+        lambda s: f"the 1st at {INVOICING_HOUR:02d}:00 {s.firm_time_zone}: invoice the month before",
+    ),
 }
+
+
+def schedule_id(settings: Settings, name: str = POSTING) -> str:
+    """The schedule's id on the server (task queue prefix + name, so staging and tests keep apart)."""
+    if name not in SCHEDULES:
+        raise ScheduleError(f"unknown schedule {name!r}; psflow's schedules are: {', '.join(SCHEDULES)}")
+    return f"{settings.task_queue_prefix}{name}"
+
+
+def handle(client: Client, settings: Settings, name: str = POSTING) -> ScheduleHandle:
+    """The handle of one of psflow's schedules (trigger, pause, backfill, describe, delete)."""
+    return client.get_schedule_handle(schedule_id(settings, name))
 
 
 async def apply(client: Client, settings: Settings) -> list[tuple[str, str]]:
@@ -117,8 +190,8 @@ async def apply(client: Client, settings: Settings) -> list[tuple[str, str]]:
         ``(schedule id, "created" | "updated")`` per schedule.
     """
     done = []
-    for name, build in SCHEDULES.items():
-        schedule, sid = build(settings), schedule_id(settings, name)
+    for name, definition in SCHEDULES.items():
+        schedule, sid = definition.build(settings), schedule_id(settings, name)
         try:
             await client.create_schedule(sid, schedule)
             done.append((sid, "created"))
@@ -130,6 +203,16 @@ async def apply(client: Client, settings: Settings) -> list[tuple[str, str]]:
             await client.get_schedule_handle(sid).update(keep_state)
             done.append((sid, "updated"))
     return done
+
+
+async def describe_all(client: Client, settings: Settings) -> list[ScheduleDescription]:
+    """psflow's schedules that exist on the server (with this task-queue prefix), described."""
+    ours = {schedule_id(settings, name) for name in SCHEDULES}
+    return [
+        await client.get_schedule_handle(entry.id).describe()
+        async for entry in await client.list_schedules()
+        if entry.id in ours
+    ]
 
 
 def posting_backfill(settings: Settings, first: date, last: date, *, today: date) -> ScheduleBackfill:

@@ -4,7 +4,7 @@ The demo firm in every sandbox a test builds is anchored on ``TEST_TODAY``: ``PS
 date below, exported as ``PSFLOW_SANDBOX_TODAY`` so in-process apps and sandbox subprocesses agree. A run is
 then the same on any day; tests that need "recent" or "yesterday" derive it from ``TEST_TODAY``.
 
-The server comes from the project's bootstrap (``stack.temporal_cli``): when no CLI can be found,
+The server comes from the project's bootstrap (``stack.local.temporal_cli``): when no CLI can be found,
 built or downloaded the fixture raises, so workflow tests fail loudly instead of skipping.
 """
 
@@ -23,8 +23,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from stack.client import connect
+from stack.local.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
 from stack.settings import Settings, TemporalSettings
-from stack.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
 from store import Store
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
@@ -68,10 +69,11 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.fixture
-def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
-    """The session server's client (pydantic converter)."""
-    return temporal_env.client
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    """A client of the session server, connected the one way psflow connects (`stack.client.connect`)."""
+    address = temporal_env.client.service_client.config.target_host
+    return await connect(Settings(temporal=TemporalSettings(address=address)))
 
 
 @pytest.fixture

@@ -16,16 +16,17 @@ import httpx
 
 import worker
 from canonical import OpportunityStage
+from stack.client import connect
 from stack.connectors import Connectors
+from stack.flows import trigger_provisioning
 from stack.settings import load_settings
-from stack.triggers import trigger_provisioning
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 
 
 async def record() -> None:
     settings = load_settings(task_queue_prefix="record-histories-")
-    client = await worker.connect(settings)
+    client = await connect(settings)
     connectors = Connectors.build(settings)
     soql = "SELECT Id FROM Opportunity WHERE IsClosed = false ORDER BY Id DESC LIMIT 2"
     happy, failing = [row["Id"] async for row in connectors.salesforce.query(soql)]

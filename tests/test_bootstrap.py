@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stack import temporal_cli
-from stack.temporal_cli import TemporalCliError, ensure_temporal_cli
+from stack.local import temporal_cli
+from stack.local.temporal_cli import TemporalCliError, ensure_temporal_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,10 +62,10 @@ def test_a_bad_temporal_cli_variable_is_named(tmp_path: Path, monkeypatch: pytes
 
 
 def test_the_module_entry_point_prints_the_path_or_one_clear_error(tmp_path: Path) -> None:
-    ok = subprocess.run([sys.executable, "-m", "stack.temporal_cli"], capture_output=True, text=True, cwd=ROOT)
+    ok = subprocess.run([sys.executable, "-m", "stack.local.temporal_cli"], capture_output=True, text=True, cwd=ROOT)
     assert ok.returncode == 0 and Path(ok.stdout.strip()).is_file()
     bad = subprocess.run(
-        [sys.executable, "-m", "stack.temporal_cli"],
+        [sys.executable, "-m", "stack.local.temporal_cli"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from stack import devstack
-from stack.devstack import StackError
+from stack.local import devstack
+from stack.local.devstack import StackError
 from stack.settings import Settings, TemporalSettings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,21 +13,16 @@ from pathlib import Path
 from temporalio.client import Client
 
 import worker
+from stack.flows import check_stack
 from stack.settings import Settings
 from workflows._queues import DOMAINS
-from workflows.stack_check import StackCheckInput, StackCheckWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_stack_check_answers_on_every_domain_queue(temporal_client: Client, settings: Settings) -> None:
     async with worker.running_workers(temporal_client, settings):
-        result = await temporal_client.execute_workflow(
-            StackCheckWorkflow.run,
-            StackCheckInput(),
-            id=f"stack-check-{uuid.uuid4()}",
-            task_queue=settings.task_queue("flows"),
-        )
+        result = await check_stack(temporal_client, settings, f"stack-check-{uuid.uuid4()}")
     assert sorted(result.domains) == sorted(DOMAINS)
     assert {answer.task_queue for answer in result.answers} == {settings.task_queue(d) for d in DOMAINS}
 
@@ -52,12 +47,7 @@ async def test_worker_process_serves_and_stops_gracefully_on_sigterm(
             line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
             assert line, f"worker exited before polling: {output.decode()}"
             output += line
-        result = await temporal_client.execute_workflow(
-            StackCheckWorkflow.run,
-            StackCheckInput(domains=["erp"]),
-            id=f"stack-check-{uuid.uuid4()}",
-            task_queue=settings.task_queue("flows"),
-        )
+        result = await check_stack(temporal_client, settings, f"stack-check-{uuid.uuid4()}", domains=["erp"])
         assert result.domains == ["erp"]
         assert result.answers[0].worker.endswith(f":{process.pid}")
         process.send_signal(signal.SIGTERM)

@@ -7,6 +7,11 @@ and posts a few pages of one kind (time entries, then expenses) and hands back c
 next cursor, so history stays small whatever the day's volume; the run continues as new with its
 counters and cursor before the history grows large. Records that break a rule become exceptions
 (`psflow exceptions list`) and the rest of the day still posts.
+
+Faults are outlasted, not counted: a call that posted something hands back even when a system
+failed it, so Temporal's retry only sees calls that could post nothing, and retries those with
+backoff for as long as ``retry_for`` allows (by default, no attempt limit). The posting stops only
+on an error a person must fix, or an outage longer than ``retry_for``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutType
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from activities._errors import NON_RETRYABLE_TYPES
@@ -60,7 +66,11 @@ class PostTimeExpensesInput(BaseModel):
     seconds_per_activity: float = Field(default=120, gt=0, description="An activity call starts no page after this")
     heartbeat_timeout: timedelta = timedelta(seconds=30)
     """How soon a posting activity on a dead worker is retried elsewhere."""
-    page_attempts: int = Field(default=20, ge=1, description="Attempts per activity call (transient faults retry)")
+    page_attempts: int = Field(
+        default=0, ge=0, description="Attempts per activity call; 0: as many as `retry_for` allows"
+    )
+    retry_for: timedelta = timedelta(hours=6)
+    """How long one activity call may keep retrying a system that fails it: the longest outage outlasted."""
     max_activities_per_run: int = Field(default=500, ge=1, description="Activity calls before continuing as new")
     kind: Kind = "time_entry"
     """Carried over continue-as-new: the kind being posted."""
@@ -204,6 +214,7 @@ class PostTimeExpensesWorkflow:
         return {
             "task_queue": domain_queue("erp"),
             "start_to_close_timeout": timedelta(minutes=10),
+            "schedule_to_close_timeout": input.retry_for,
             "heartbeat_timeout": input.heartbeat_timeout,
             "retry_policy": RetryPolicy(
                 initial_interval=timedelta(seconds=1),
@@ -216,17 +227,29 @@ class PostTimeExpensesWorkflow:
     def _stopped(self, input: PostTimeExpensesInput, kind: Kind, failure: ActivityError) -> ApplicationError:
         counts = self._progress.counts
         cause: BaseException = failure
-        while isinstance(cause, ActivityError) and cause.cause is not None:
+        while isinstance(cause, ActivityError | ActivityTimeout) and cause.cause is not None:
             cause = cause.cause
+        if failure.retry_state is RetryState.TIMEOUT:
+            # Out of retry_for between attempts: the cause is the last attempt's failure.
+            what = f"still failing after {input.retry_for} of retries, last with {cause}"
+        elif isinstance(cause, ActivityTimeout) and cause.type is TimeoutType.SCHEDULE_TO_CLOSE:
+            what = f"still failing after {input.retry_for} of retries ({cause})"
+        elif failure.retry_state is RetryState.MAXIMUM_ATTEMPTS_REACHED:
+            what = f"still failing after {input.page_attempts} attempts, last with {cause}"
+        else:
+            what = str(cause)
         day = input.business_date.isoformat()
         return ApplicationError(
-            f"posting {day} stopped while posting {kind.replace('_', ' ')}s: {cause}. "
+            f"posting {day} stopped while posting {_PLURAL[kind]}: {what}. "
             f"So far {counts.posted} posted, {counts.already_posted} already posted; the ledger keeps them. "
             f"Fix the cause, then re-run the date: psflow posting run --date {day}",
             counts.model_dump(mode="json"),
             type=NOT_POSTED,
             non_retryable=True,
         )
+
+
+_PLURAL: dict[Kind, str] = {"time_entry": "time entries", "expense": "expenses"}
 
 
 def _summary(day: date, counts: PostingCounts) -> str:

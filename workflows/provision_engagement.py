@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutType
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
@@ -36,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue
 
+DEADLINE_BREACH_PATCH = "provisioning-deadline-is-a-breach"
+"""Runs from before it: a step that gave up at the deadline left the breach to the SLA timer."""
 EVENT_SOURCE = "psflow/engagement-provisioning"
 NOT_PROVISIONED = "EngagementNotProvisioned"
 
@@ -157,8 +159,17 @@ class ProvisionEngagementWorkflow:
             await self._provision()
         except (ActivityError, ApplicationError, asyncio.CancelledError) as failure:
             self._result.error = _describe(failure)
+            # A step that gave up at the deadline is the SLA breached, even when the server ended
+            # its retries a moment before the SLA timer fires and compensation would finish first.
+            breach = (
+                asyncio.create_task(self._breach())
+                if _gave_up_at_deadline(failure) and workflow.patched(DEADLINE_BREACH_PATCH)
+                else None
+            )
             # Compensations must finish even if the run is being cancelled.
             await asyncio.shield(asyncio.ensure_future(self._compensate()))
+            if breach is not None:
+                await breach
             self._result.state = self._state
             if isinstance(failure, asyncio.CancelledError):
                 raise
@@ -351,25 +362,31 @@ class ProvisionEngagementWorkflow:
         try:
             await workflow.wait_condition(in_both, timeout=self._input.sla)
         except TimeoutError:
-            self._sla_breached = True
-            self._result.sla_breached = True
-            workflow.upsert_search_attributes([sa.SLA_BREACHED.value_set(True)])
-            alert = CloudEvent(
-                id=self._event_id("sla.breached"),
-                source=EVENT_SOURCE,
-                type="com.psflow.engagement.sla_breached",
-                subject=self._engagement_id,
-                time=workflow.now(),
-                data={"engagement_id": self._engagement_id, "sla": str(self._input.sla), "state": self._state},
-            )
-            await workflow.execute_activity_method(
-                EventActivities.publish,
-                alert,
-                task_queue=domain_queue("events"),
-                start_to_close_timeout=STEP_TIMEOUT,
-                heartbeat_timeout=timedelta(seconds=10),
-                retry_policy=self._retry_policy(),
-            )
+            await self._breach()
+
+    async def _breach(self) -> None:
+        """Mark the SLA breached (search attribute, result) and raise the alert, once."""
+        if self._sla_breached:
+            return
+        self._sla_breached = True
+        self._result.sla_breached = True
+        workflow.upsert_search_attributes([sa.SLA_BREACHED.value_set(True)])
+        alert = CloudEvent(
+            id=self._event_id("sla.breached"),
+            source=EVENT_SOURCE,
+            type="com.psflow.engagement.sla_breached",
+            subject=self._engagement_id,
+            time=workflow.now(),
+            data={"engagement_id": self._engagement_id, "sla": str(self._input.sla), "state": self._state},
+        )
+        await workflow.execute_activity_method(
+            EventActivities.publish,
+            alert,
+            task_queue=domain_queue("events"),
+            start_to_close_timeout=STEP_TIMEOUT,
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=self._retry_policy(),
+        )
 
     def _set_state(self, state: State) -> None:
         self._state = state
@@ -420,12 +437,25 @@ class ProvisionEngagementWorkflow:
         }
 
 
+def _gave_up_at_deadline(failure: BaseException) -> bool:
+    """True when an activity's retries ended because its schedule-to-close deadline came.
+
+    The server ends them with a timeout, or with the last failure when the next attempt would start
+    past the deadline; either way the retry state says so.
+    """
+    return isinstance(failure, ActivityError) and failure.retry_state == RetryState.TIMEOUT
+
+
 def _describe(failure: BaseException) -> str:
     """The innermost message of an activity failure: what a person needs to read."""
+    deadline = _gave_up_at_deadline(failure)
     cause: BaseException = failure
     while isinstance(cause, ActivityError) and cause.cause is not None:
         cause = cause.cause
     if isinstance(cause, ActivityTimeout) and cause.type == TimeoutType.SCHEDULE_TO_CLOSE:
         last = f"; last failure: {_describe(cause.cause)}" if cause.cause is not None else ""
         return f"the provisioning deadline passed while the step was still failing{last}"
-    return str(cause) or type(cause).__name__
+    text = str(cause) or type(cause).__name__
+    if deadline:
+        return f"the provisioning deadline passed while the step was still failing; last failure: {text}"
+    return text

@@ -25,9 +25,11 @@ from connectors._core._classify import (
     default_error_parser,
     outcome_for_status,
     parse_retry_after,
+    retryable_status,
 )
 from connectors._core._client import RestClient
 from connectors._core._errors import (
+    RETRYABLE_OUTCOMES,
     AuthError,
     BusinessError,
     ConnectorError,
@@ -66,10 +68,12 @@ from connectors._core._redact import MASK, RedactingFilter, redact, register_sec
 from connectors._core._retry import (
     DEFAULT_IDEMPOTENCY_HEADERS,
     DEFAULT_RETRY,
+    READ_ONLY_EXTENSION,
     REPLAYABLE_EXTENSION,
     THROTTLE_STATUSES,
     RetryConfig,
     RetryTransport,
+    is_read_only,
     is_replayable,
 )
 from connectors._core._settings import ConnectorSettings
@@ -79,7 +83,9 @@ __all__ = [
     "DEFAULT_IDEMPOTENCY_HEADERS",
     "DEFAULT_RETRY",
     "MASK",
+    "READ_ONLY_EXTENSION",
     "REPLAYABLE_EXTENSION",
+    "RETRYABLE_OUTCOMES",
     "THROTTLE_STATUSES",
     "AuthError",
     "BudgetTransport",
@@ -114,6 +120,7 @@ __all__ = [
     "cursor_to_int",
     "default_error_parser",
     "error_for",
+    "is_read_only",
     "is_replayable",
     "next_url_cursor",
     "oauth1_authorization_header",
@@ -129,4 +136,5 @@ __all__ = [
     "parse_retry_after",
     "redact",
     "register_secret",
+    "retryable_status",
 ]

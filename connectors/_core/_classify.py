@@ -13,6 +13,9 @@
 
 A connector adds `Rule`s for its system's exceptions to the table, matched on (status, code)
 before the table — Salesforce's quota exhaustion arrives as 403 ``REQUEST_LIMIT_EXCEEDED``.
+
+The in-process retry asks the same table (`retryable_status`) whether a read is worth another
+attempt: every TRANSIENT and RATE_LIMITED status is, a read having no effect to repeat.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from connectors._core._errors import ConnectorError, Outcome, PermanentError, TransientError
+from connectors._core._errors import RETRYABLE_OUTCOMES, ConnectorError, Outcome, PermanentError, TransientError
 from connectors._core._redact import redact
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "default_error_parser",
     "outcome_for_status",
     "parse_retry_after",
+    "retryable_status",
 ]
 
 ErrorParser = Callable[[httpx.Response], tuple[str | None, str]]
@@ -112,6 +116,11 @@ def outcome_for_status(status: int) -> Outcome:
         return Outcome.TRANSIENT
     # Unexpected 4xx, and 1xx/3xx that no caller asked for: repeating the call will not change them.
     return Outcome.PERMANENT
+
+
+def retryable_status(status: int) -> bool:
+    """Whether the default table says the same request can succeed later (TRANSIENT or RATE_LIMITED)."""
+    return outcome_for_status(status) in RETRYABLE_OUTCOMES
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -19,6 +19,7 @@ from connectors._core._redact import RedactingFilter, redact
 from connectors._core._retry import (
     DEFAULT_IDEMPOTENCY_HEADERS,
     DEFAULT_RETRY,
+    READ_ONLY_EXTENSION,
     REPLAYABLE_EXTENSION,
     RetryConfig,
     RetryTransport,
@@ -116,6 +117,7 @@ class RestClient:
         idempotency_key: str | None = None,
         idempotency_header: str = "Idempotency-Key",
         idempotent: bool | None = None,
+        read_only: bool = False,
         allow: Collection[int] = (),
     ) -> httpx.Response:
         """Send a request and return the response if it succeeded.
@@ -132,7 +134,9 @@ class RestClient:
                 makes the request safe to retry.
             idempotency_header: The header the system reads the key from
                 (e.g. ``"X-NetSuite-Idempotency-Key"``).
-            idempotent: Overrides the retry-safety decision, e.g. `True` for a read-only search POST.
+            idempotent: Overrides the retry-safety decision, e.g. `True` for an upsert sent as PATCH.
+            read_only: The request changes nothing although its method could (a query sent as POST):
+                it is retried in-process like a GET, on every transient status.
             allow: Non-2xx statuses to return instead of raising (e.g. ``{404}``, ``{300}``).
 
         Returns:
@@ -148,6 +152,8 @@ class RestClient:
             extensions[REPLAYABLE_EXTENSION] = True
         if idempotent is not None:
             extensions[REPLAYABLE_EXTENSION] = idempotent
+        if read_only:
+            extensions[READ_ONLY_EXTENSION] = True
         request = self._client.build_request(
             method,
             url,
@@ -195,8 +201,9 @@ class RestClient:
         idempotency_key: str | None = None,
         idempotency_header: str = "Idempotency-Key",
         idempotent: bool | None = None,
+        read_only: bool = False,
     ) -> Any:
-        """POST a JSON body and decode the JSON reply; see `request` for the idempotency options."""
+        """POST a JSON body and decode the JSON reply; see `request` for the idempotency and read-only options."""
         response = await self.request(
             "POST",
             url,
@@ -206,6 +213,7 @@ class RestClient:
             idempotency_key=idempotency_key,
             idempotency_header=idempotency_header,
             idempotent=idempotent,
+            read_only=read_only,
         )
         return self.decode_json(response)
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from connectors._core._classify import Classification
 
 __all__ = [
+    "RETRYABLE_OUTCOMES",
     "AuthError",
     "BusinessError",
     "ConnectorError",
@@ -44,6 +45,10 @@ class Outcome(StrEnum):
     NOT_FOUND = "not_found"
     BUSINESS = "business"
     PERMANENT = "permanent"
+
+
+RETRYABLE_OUTCOMES = frozenset({Outcome.TRANSIENT, Outcome.RATE_LIMITED})
+"""Outcomes where the same call, tried again later, can succeed."""
 
 
 class ConnectorError(Exception):
@@ -97,7 +102,7 @@ class ConnectorError(Exception):
     @property
     def retryable(self) -> bool:
         """Whether trying the same call again later can succeed."""
-        return self.outcome in (Outcome.TRANSIENT, Outcome.RATE_LIMITED)
+        return self.outcome in RETRYABLE_OUTCOMES
 
     def _render(self) -> str:
         head = self.system

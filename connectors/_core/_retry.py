@@ -5,6 +5,17 @@ The connector is the inner of two retry layers: it smooths over a dropped connec
 is handed back as a response or exception, classified by the caller, and retried by Temporal
 with its own backoff. Retrying in both places would multiply attempts, so this layer stops
 early and never retries a request that could create a duplicate.
+
+Which statuses are worth another attempt depends on what the request does:
+
+- a **read** (GET, HEAD, OPTIONS, or a query sent as POST and marked `READ_ONLY_EXTENSION`, such
+  as SuiteQL) has no effect to repeat: every status the classification table calls TRANSIENT
+  or RATE_LIMITED is retried (500 included), as are timeouts;
+- a **write safe to repeat** (PUT, DELETE, or a request with an idempotency key) is retried only
+  on `RetryConfig.retry_statuses` (502, 503, 504, 429). A 500 to a write is as often the write's
+  own doing (a script that fails on this record) as a passing fault, and the caller — with its
+  ledger or read-back — knows better what to send again;
+- any other request only when the connection failed before anything was sent.
 """
 
 from __future__ import annotations
@@ -17,16 +28,18 @@ from dataclasses import dataclass
 
 import httpx
 
-from connectors._core._classify import parse_retry_after
+from connectors._core._classify import parse_retry_after, retryable_status
 from connectors._core._redact import RedactingFilter, redact
 
 __all__ = [
     "DEFAULT_IDEMPOTENCY_HEADERS",
     "DEFAULT_RETRY",
+    "READ_ONLY_EXTENSION",
     "REPLAYABLE_EXTENSION",
     "THROTTLE_STATUSES",
     "RetryConfig",
     "RetryTransport",
+    "is_read_only",
     "is_replayable",
 ]
 
@@ -37,12 +50,16 @@ DEFAULT_IDEMPOTENCY_HEADERS = ("Idempotency-Key", "X-NetSuite-Idempotency-Key", 
 """Headers whose presence makes any request safe to repeat."""
 
 REPLAYABLE_EXTENSION = "psflow.replayable"
-"""Request extension that overrides the method-based decision (e.g. a read-only search POST)."""
+"""Request extension that overrides the method-based decision (e.g. an upsert sent as PATCH)."""
+
+READ_ONLY_EXTENSION = "psflow.read_only"
+"""Request extension marking a request that changes nothing (a query sent as POST): retried like a GET."""
 
 THROTTLE_STATUSES = frozenset({429, 503})
 """Statuses whose ``Retry-After`` means "everyone slow down", not just this request."""
 
-_SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SAFE_METHODS = _READ_METHODS | {"PUT", "DELETE"}
 
 # The request never left this machine, so even a POST can be sent again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -58,7 +75,8 @@ class RetryConfig:
         max_attempts: Attempts in total, the first included (1 disables retries).
         base_delay_s: Backoff before the second attempt; doubles each time, with jitter.
         max_delay_s: Cap on one backoff.
-        retry_statuses: Statuses worth another attempt.
+        retry_statuses: Statuses worth another attempt for a write safe to repeat; a read is retried on
+            every status the classification table calls transient or rate-limited.
         max_retry_after_s: Longest ``Retry-After`` slept in-process; longer waits are returned.
     """
 
@@ -83,22 +101,33 @@ class RetryConfig:
 DEFAULT_RETRY = RetryConfig()
 
 
+def is_read_only(request: httpx.Request) -> bool:
+    """Whether `request` only reads: GET/HEAD/OPTIONS, or any method marked `READ_ONLY_EXTENSION`.
+
+    A request marked not replayable (`REPLAYABLE_EXTENSION` false) is never treated as a read.
+    """
+    marked = request.extensions.get(READ_ONLY_EXTENSION)
+    if marked is not None:
+        return bool(marked)
+    return request.extensions.get(REPLAYABLE_EXTENSION) is not False and request.method.upper() in _READ_METHODS
+
+
 def is_replayable(request: httpx.Request, idempotency_header_names: Collection[str]) -> bool:
     """Whether sending `request` twice has the same effect as sending it once.
 
-    True for GET/HEAD/PUT/DELETE/OPTIONS and for any request carrying an idempotency key header;
-    the `REPLAYABLE_EXTENSION` request extension, when set, decides instead.
+    True for reads (`is_read_only`), PUT and DELETE, and any request carrying an idempotency key
+    header; the `REPLAYABLE_EXTENSION` request extension, when set, decides instead.
     """
     marked = request.extensions.get(REPLAYABLE_EXTENSION)
     if marked is not None:
         return bool(marked)
-    if request.method.upper() in _SAFE_METHODS:
+    if is_read_only(request) or request.method.upper() in _SAFE_METHODS:
         return True
     return any(name in request.headers for name in idempotency_header_names)
 
 
 class RetryTransport(httpx.AsyncBaseTransport):
-    """Retries transport errors and `RetryConfig.retry_statuses` for requests safe to repeat.
+    """Retries transport errors and transient statuses for requests safe to repeat (see the module docstring).
 
     Args:
         inner: The transport that sends each attempt.
@@ -131,6 +160,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying within the configured bounds; return the last response."""
         replayable = is_replayable(request, self._idempotency_header_names)
+        read_only = replayable and is_read_only(request)
         if replayable and self._config.max_attempts > 1:
             # A streamed body can be read only once; buffer it so a second attempt can resend it.
             await request.aread()
@@ -145,7 +175,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 delay = self._config.backoff(attempt)
                 self._log_retry(request, attempt, type(exc).__name__, delay)
             else:
-                delay_or_none = self._retry_delay(request, response, attempt, replayable)
+                delay_or_none = self._retry_delay(response, attempt, replayable=replayable, read_only=read_only)
                 if delay_or_none is None:
                     return response
                 delay = delay_or_none
@@ -157,12 +187,13 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 self._before_resend(request)
 
     def _retry_delay(
-        self, request: httpx.Request, response: httpx.Response, attempt: int, replayable: bool
+        self, response: httpx.Response, attempt: int, *, replayable: bool, read_only: bool
     ) -> float | None:
+        status = response.status_code
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if retry_after is not None and response.status_code in THROTTLE_STATUSES and self._on_throttle:
+        if retry_after is not None and status in THROTTLE_STATUSES and self._on_throttle:
             self._on_throttle(retry_after)
-        if response.status_code not in self._config.retry_statuses:
+        if not (retryable_status(status) if read_only else status in self._config.retry_statuses):
             return None
         if not replayable or attempt >= self._config.max_attempts:
             return None

@@ -199,10 +199,19 @@ class KantataBase:
         values = await self._custom_values(subject_type, subject_id)
         existing = next((v for v in values if v.custom_field_id == field_id), None)
         if existing is None and value is not None:
-            body = {"subject_type": subject_type, "subject_id": subject_id, "custom_field_id": field_id, "value": value}
-            await self._post("/custom_field_values.json", {"custom_field_value": body})
+            await self._post_custom_value(subject_type, subject_id, field_id, value)
         elif existing is not None and existing.value != value:
             await self._put(f"/custom_field_values/{existing.id}.json", {"custom_field_value": {"value": value}})
+
+    async def _add_custom_value(self, subject_type: str, subject_id: str, field: str, value: str) -> None:
+        """Give an object the caller knows to hold no value of the field yet (it has just created it) one."""
+        field_id = await self._custom_field_id(field, subject_type, create=True)
+        assert field_id is not None  # created when missing
+        await self._post_custom_value(subject_type, subject_id, field_id, value)
+
+    async def _post_custom_value(self, subject_type: str, subject_id: str, field_id: str, value: str) -> None:
+        body = {"subject_type": subject_type, "subject_id": subject_id, "custom_field_id": field_id, "value": value}
+        await self._post("/custom_field_values.json", {"custom_field_value": body})
 
     async def _named(self, path: str, key: str, cache: dict[str, str], *, reload: bool = False) -> dict[str, str]:
         """Name → id of every account object at ``path`` (roles, skills), read once per connector."""

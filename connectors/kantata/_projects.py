@@ -1,13 +1,17 @@
 """Projects, tasks, budgets and rate cards: what provisioning and contract amendments write.
 
-Every create is a lookup by external reference first (Kantata has no idempotency key), so a
-retried call finds what an earlier attempt created instead of creating it twice.
+Kantata has no idempotency key, so exactly-once rests on external references: before creating an
+object the connector looks for one that references the same canonical id, unless what it already
+read proves there is none (the stories of a workspace it has just created), and after a create
+whose answer was lost it looks again before giving up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from canonical import Money, Project, RateCard, Task
-from connectors._core import NotFoundError, PermanentError
+from connectors._core import NotFoundError, PermanentError, TransientError
 from connectors.kantata._base import SYSTEM, KantataBase
 from connectors.kantata.mapping import (
     UNASSIGNED_CUSTOMER,
@@ -18,9 +22,11 @@ from connectors.kantata.mapping import (
     task_from_story,
     workspace_payload,
 )
-from connectors.kantata.models import RawNamed, RawRateCardRole, RawStory, RawWorkspace
+from connectors.kantata.models import Envelope, RawNamed, RawRateCardRole, RawStory, RawWorkspace
 
 _WORKSPACE_INCLUDES = "external_references,workspace_groups,custom_field_values"
+STORY_BULK_LIMIT = 300
+"""Stories one bulk create may hold (Kantata's limit)."""
 
 
 class ProjectMethods(KantataBase):
@@ -36,36 +42,48 @@ class ProjectMethods(KantataBase):
         return found
 
     async def create_project(self, project: Project, *, customer_name: str) -> str:
-        """Create the project's workspace (and its tasks) unless it exists; return the workspace id.
+        """Create the project's workspace and its tasks unless they exist; return the workspace id.
 
         The client becomes a company group referenced by the customer id. A workspace psflow
         archived earlier (the provisioning saga's compensation) is reopened. The project code is
-        written to the project-code custom field.
+        written to the project-code custom field. A new project costs, besides master data read
+        once per connector: the workspace lookup, the group lookup (and create), the rate card
+        lookup (when it names one), the workspace create, the project code and one bulk create of
+        the tasks.
 
         Args:
             project: The project to provision.
             customer_name: The client's name, for the group when it does not exist yet.
         """
+        # The one look-up a retry depends on: an earlier attempt, or an earlier run whose saga
+        # archived the project, may have created the workspace (and some of its tasks).
         found, envelope = await self._find_subject("Workspace", "Project", project.id)
-        if found is None:
-            group_id = await self._client_group(project.customer_id, customer_name)
-            rate_card_id = None
-            if project.rate_card_id is not None:
-                rate_card_id, _ = await self._find_subject("RateCard", "RateCard", project.rate_card_id)
-            payload = workspace_payload(
-                project, group_id=group_id, rate_card_id=rate_card_id, service_name=self.settings.service_name
-            )
-            found = await self._create_once(
-                "Workspace", "Project", project.id, "/workspaces.json", {"workspace": payload}
-            )
-        else:
+        if found is not None:
             existing = envelope.side_loaded("workspaces", RawWorkspace).get(found)
             if existing is not None and existing.archived:
                 await self._put(f"/workspaces/{found}.json", {"workspace": {"archived": False}})
-        await self._ensure_custom_value("Workspace", found, self.settings.project_code_field, project.code)
-        for task in project.tasks:
-            await self.create_task(task, workspace_id=found)
-        return found
+            await self._ensure_custom_value("Workspace", found, self.settings.project_code_field, project.code)
+            await self.create_tasks(project.tasks, workspace_id=found)
+            return found
+        # The client's group usually exists (its other projects); the workspace needs its Kantata id.
+        group_id = await self._client_group(project.customer_id, customer_name)
+        rate_card_id = None
+        if project.rate_card_id is not None:
+            # Rate cards are written by contract amendments and people, so the id is read, not remembered.
+            rate_card_id, _ = await self._find_subject("RateCard", "RateCard", project.rate_card_id)
+        payload = workspace_payload(
+            project, group_id=group_id, rate_card_id=rate_card_id, service_name=self.settings.service_name
+        )
+        # After a lost answer this looks the workspace up once more (see `_create_once`).
+        workspace_id = await self._create_once(
+            "Workspace", "Project", project.id, "/workspaces.json", {"workspace": payload}
+        )
+        # The workspace is new (or only its create's answer was lost): it holds no custom value and
+        # no story yet, so neither is looked up before writing. A later attempt that finds the
+        # workspace takes the branch above, which reads both first.
+        await self._add_custom_value("Workspace", workspace_id, self.settings.project_code_field, project.code)
+        await self._create_stories(project.tasks, workspace_id, existing={})
+        return workspace_id
 
     async def _client_group(self, customer_id: str, customer_name: str) -> str:
         found, _ = await self._find_subject("WorkspaceGroup", "Customer", customer_id)
@@ -114,14 +132,20 @@ class ProjectMethods(KantataBase):
         except ValueError as exc:
             raise PermanentError(SYSTEM, f"workspace {workspace.id} cannot be read as a project: {exc}") from exc
 
-    async def _tasks(self, workspace_id: str, project_id: str) -> list[Task]:
-        tasks: list[Task] = []
+    async def _stories(self, workspace_id: str) -> list[tuple[RawStory, str | None]]:
+        """Every story of a workspace with the task id psflow referenced it by (None for others)."""
+        stories: list[tuple[RawStory, str | None]] = []
         params = {"workspace_id": workspace_id, "include": "external_references"}
         async for envelope in self._envelopes("/stories.json", params):
             for story in envelope.primary("stories", RawStory):
-                task_id = self._referenced(envelope, story.external_reference_ids, "Task")
-                tasks.append(task_from_story(story, task_id=task_id or kantata_id(story.id), project_id=project_id))
-        return tasks
+                stories.append((story, self._referenced(envelope, story.external_reference_ids, "Task")))
+        return stories
+
+    async def _tasks(self, workspace_id: str, project_id: str) -> list[Task]:
+        return [
+            task_from_story(story, task_id=task_id or kantata_id(story.id), project_id=project_id)
+            for story, task_id in await self._stories(workspace_id)
+        ]
 
     async def close_project(self, workspace_id: str) -> None:
         """Archive the workspace: the provisioning saga's compensation.
@@ -131,13 +155,46 @@ class ProjectMethods(KantataBase):
         body = {"workspace": {"archived": True}}
         await self._client.request("PUT", f"/workspaces/{workspace_id}.json", json=body, allow={404})
 
-    async def create_task(self, task: Task, *, workspace_id: str) -> str:
-        """Create the task's story in a workspace unless it exists; return the story id."""
-        found, _ = await self._find_subject("Story", "Task", task.id)
-        if found is not None:
-            return found
-        payload = story_payload(task, workspace_id=workspace_id, service_name=self.settings.service_name)
-        return await self._create_once("Story", "Task", task.id, "/stories.json", {"story": payload})
+    async def create_tasks(self, tasks: Sequence[Task], *, workspace_id: str) -> dict[str, str]:
+        """Create the stories of the tasks the workspace lacks; return task id → story id for every task.
+
+        The workspace's stories are read once (one listing, not one look-up per task); the missing
+        ones are created in bulk.
+        """
+        existing = {task_id: story.id for story, task_id in await self._stories(workspace_id) if task_id}
+        return await self._create_stories(tasks, workspace_id, existing=existing)
+
+    async def _create_stories(
+        self, tasks: Sequence[Task], workspace_id: str, *, existing: dict[str, str]
+    ) -> dict[str, str]:
+        """Bulk-create the stories of ``tasks`` not in ``existing`` (task id → story id); return all of them."""
+        created = dict(existing)
+        missing = [task for task in tasks if task.id not in created]
+        for start in range(0, len(missing), STORY_BULK_LIMIT):
+            chunk = missing[start : start + STORY_BULK_LIMIT]
+            stories = [
+                story_payload(t, workspace_id=workspace_id, service_name=self.settings.service_name) for t in chunk
+            ]
+            try:
+                envelope = await self._post("/stories.json", {"stories": stories}, {"include": "external_references"})
+            except TransientError:
+                # No idempotency key: after a lost answer the workspace's stories tell what was created.
+                # Whatever is still missing is left to the caller's retry, which reads them again first.
+                now = {task_id: story.id for story, task_id in await self._stories(workspace_id) if task_id}
+                if any(task.id not in now for task in chunk):
+                    raise
+                created.update(now)
+                continue
+            created.update(self._story_ids(envelope))
+        return {task.id: created[task.id] for task in tasks}
+
+    def _story_ids(self, envelope: Envelope) -> dict[str, str]:
+        """Task id → story id of the stories in a response that side-loads their external references."""
+        found = (
+            (self._referenced(envelope, s.external_reference_ids, "Task"), s.id)
+            for s in envelope.primary("stories", RawStory)
+        )
+        return {task_id: story_id for task_id, story_id in found if task_id}
 
     async def set_budget(self, workspace_id: str, budget: Money) -> None:
         """Set the project's budget (a contract amendment)."""

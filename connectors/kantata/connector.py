@@ -13,7 +13,7 @@ class KantataConnector(ProjectMethods, PeopleMethods, LedgerMethods):
     """Kantata OX API v1 through the shared HTTP core, in canonical models.
 
     - Projects: `create_project`, `get_project`, `find_project_by_external_id`, `close_project`,
-      `create_task`, `set_budget`, `set_rate_card`.
+      `create_tasks`, `set_budget`, `set_rate_card`.
     - People: `list_users`, `upsert_user`.
     - Time and expenses: `time_entries_page` / `list_time_entries`, `expenses_page` /
       `list_expenses`.

@@ -79,7 +79,7 @@ class Queries:
             {"q": query},
             params={"limit": page_size or self.page_size, "offset": offset},
             headers={"Prefer": "transient"},
-            idempotent=True,
+            read_only=True,  # a query, though sent as POST: retried in-process like a GET
         )
         rows = [{k: v for k, v in row.items() if k != "links"} for row in body["items"]]
         return Page(rows, offset_cursor(offset, len(rows), has_more=bool(body.get("hasMore"))))

@@ -53,14 +53,18 @@ def _promises(value: Any) -> Any:
 
 
 def test_the_firm_promises_the_same_records_on_400_consecutive_anchors() -> None:
-    # Month ends, a year end, a leap day and both DST changes fall inside these 400 days.
+    # Month ends, a year end, a leap day and both DST changes fall inside these 400 days. The demo
+    # invoices the last month that has ended, so the window must also reach into the month before.
     promised = _promises(DemoFirm.generate(today=TODAY))
-    moved = [
-        day.isoformat()
-        for day in (TODAY + timedelta(days=n) for n in range(-200, 200))
-        if _promises(DemoFirm.generate(today=day)) != promised
-    ]
-    assert moved == []
+    moved, no_last_month = [], []
+    for day in (TODAY + timedelta(days=n) for n in range(-200, 200)):
+        firm = DemoFirm.generate(today=day)
+        if _promises(firm) != promised:
+            moved.append(day.isoformat())
+        month_start = day.replace(day=1)
+        if not any(e.date_performed < month_start and e.approval_state == "approved" for e in firm.time_entries):
+            no_last_month.append(day.isoformat())
+    assert (moved, no_last_month) == ([], [])
 
 
 _DATES = re.compile(
@@ -121,7 +125,7 @@ def test_ids_the_docs_give_as_examples_exist(firm: DemoFirm) -> None:
 
 def test_sizes(firm: DemoFirm) -> None:
     assert (len(firm.clients), len(firm.consultants), len(firm.opportunities), len(firm.projects)) == (36, 50, 60, 12)
-    assert 450 <= len(firm.time_entries) <= 800
+    assert 550 <= len(firm.time_entries) <= 1000
     assert len(firm.expenses) == 120
     assert {card.currency for card in firm.rate_cards} == {"USD", "GBP", "EUR"}
     assert all(tuple(r.role for r in card.rates) == ROLES for card in firm.rate_cards)
@@ -172,7 +176,7 @@ def test_opportunities_and_projects_agree(firm: DemoFirm) -> None:
 
 
 def test_time_and_expenses_are_recent_and_reference_real_work(firm: DemoFirm) -> None:
-    window_start = TODAY - timedelta(days=28)
+    window_start = TODAY - timedelta(days=37)
     for entry in firm.time_entries:
         project = firm.project(entry.project_code)
         person = firm.consultant(entry.consultant_id)

@@ -12,7 +12,17 @@ import worker
 from bench.provisioning import Arrivals, BenchOptions, main, run_benchmark, summary_table
 from stack.settings import Settings
 
-FIGURES = {"provisioned", "p50_ms", "p95_ms", "p99_ms", "max_ms", "throughput_per_s", "failed", "cpu_ms_per_deal"}
+FIGURES = {
+    "provisioned",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "throughput_per_s",
+    "failed",
+    "cpu_ms_per_deal",
+    "requests_per_deal",
+}
 
 
 async def test_five_deals_are_provisioned_both_ways_and_reported_as_json(
@@ -29,6 +39,9 @@ async def test_five_deals_are_provisioned_both_ways_and_reported_as_json(
         assert set(result[phase]) >= FIGURES, result[phase]
         assert (result[phase]["provisioned"], result[phase]["failed"]) == (5, 0), result["first_failures"]
         assert 0 < result[phase]["p50_ms"] <= result[phase]["p95_ms"] <= result[phase]["max_ms"]
+        calls = result[phase]["requests_per_deal"]
+        assert {"salesforce", "kantata", "netsuite", "sink", "total"} <= set(calls), calls
+        assert calls["total"] == pytest.approx(sum(v for k, v in calls.items() if k != "total"), abs=0.05)
     assert {"p95", "throughput"} <= set(result["ratio"])
     assert result["target"] == {"p95_ms": 300.0, "throughput_per_s": 20.0}
     assert isinstance(result["meets_target"], bool)

@@ -19,6 +19,7 @@ from connectors._core import (
     default_error_parser,
     error_for,
     parse_retry_after,
+    retryable_status,
 )
 
 SALESFORCE_RULES = (Rule(403, "REQUEST_LIMIT_EXCEEDED", Outcome.RATE_LIMITED),)
@@ -61,6 +62,8 @@ def _response(status: int, *, json: object = None, text: str | None = None, head
 )
 def test_default_table(status: int, outcome: Outcome) -> None:
     assert classify(_response(status)).outcome is outcome
+    # The in-process retry of reads asks the same table.
+    assert retryable_status(status) is (outcome in (Outcome.TRANSIENT, Outcome.RATE_LIMITED))
 
 
 def test_salesforce_quota_rule_overrides_403() -> None:

@@ -160,6 +160,21 @@ async def test_post_without_key_is_not_retried_but_read_only_post_can_be() -> No
     assert [r.url.path for r in api.requests] == ["/v1/timebill", "/v1/search", "/v1/search"]
 
 
+async def test_a_read_only_post_is_retried_on_500_a_plain_post_is_not() -> None:
+    api = Api(
+        {
+            "/v1/query": [(500, None, {}), (500, None, {}), (200, {"items": []}, {})],
+            "/v1/timebill": [(500, None, {}), (201, {"id": "1"}, {})],
+        }
+    )
+    async with _client(api) as client:
+        assert await client.post_json("query", {"q": "SELECT id FROM job"}, read_only=True) == {"items": []}
+        with pytest.raises(TransientError) as caught:
+            await client.post_json("timebill", {"hours": 8}, idempotency_key="k")
+    assert caught.value.status == 500
+    assert [r.url.path for r in api.requests] == ["/v1/query"] * 3 + ["/v1/timebill"]
+
+
 async def test_transport_errors_become_transient_errors() -> None:
     api = Api({"/v1/jobs": httpx.ConnectTimeout("timed out"), "/v1/post": httpx.RemoteProtocolError("dropped")})
     async with _client(api) as client:

@@ -1,7 +1,15 @@
 import httpx
 import pytest
 
-from connectors._core import DEFAULT_RETRY, REPLAYABLE_EXTENSION, RetryConfig, RetryTransport, is_replayable
+from connectors._core import (
+    DEFAULT_RETRY,
+    READ_ONLY_EXTENSION,
+    REPLAYABLE_EXTENSION,
+    RetryConfig,
+    RetryTransport,
+    is_read_only,
+    is_replayable,
+)
 
 
 class Recorder:
@@ -127,11 +135,45 @@ async def test_long_retry_after_returned_not_slept() -> None:
     assert len(api.calls) == 1
 
 
-async def test_non_retry_status_returned_at_once() -> None:
-    api = ScriptedApi(500, 200)
+@pytest.mark.parametrize("status", [500, 408, 502, 503, 504, 429])
+async def test_a_read_is_retried_on_every_status_the_table_calls_transient(status: int) -> None:
+    api = ScriptedApi(status, 200)
     response = await _send(api)
-    assert response.status_code == 500
+    assert response.status_code == 200
+    assert len(api.calls) == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 409, 422])
+async def test_a_read_is_not_retried_on_a_status_that_will_not_change(status: int) -> None:
+    api = ScriptedApi(status, 200)
+    response = await _send(api)
+    assert response.status_code == status
     assert len(api.calls) == 1
+
+
+async def test_a_read_only_post_is_retried_on_500_and_resends_its_body() -> None:
+    # A query sent as POST (SuiteQL) changes nothing: retried like a GET, 500 included.
+    api, sleep = ScriptedApi(500, 500, 200), Recorder()
+    response = await _send(api, "POST", sleep=sleep, extensions={READ_ONLY_EXTENSION: True})
+    assert response.status_code == 200
+    assert len(api.calls) == 3 and all(call.content == b'{"a":1}' for call in api.calls)
+    assert len(sleep.delays) == 2
+
+
+async def test_a_read_only_post_gives_up_after_the_budget_and_returns_the_500() -> None:
+    api = ScriptedApi(500)
+    response = await _send(api, "POST", extensions={READ_ONLY_EXTENSION: True})
+    assert response.status_code == 500
+    assert len(api.calls) == DEFAULT_RETRY.max_attempts
+
+
+async def test_a_500_to_a_write_is_returned_at_once_even_when_safe_to_repeat() -> None:
+    # The write's own doing as often as a passing fault: the caller decides what to send again.
+    for method, headers in (("PUT", None), ("POST", {"Idempotency-Key": "k-1"}), ("POST", None)):
+        api = ScriptedApi(500, 200)
+        response = await _send(api, method, headers=headers)
+        assert response.status_code == 500
+        assert len(api.calls) == 1
 
 
 async def test_throttle_callback_sees_retry_after() -> None:
@@ -154,6 +196,17 @@ def test_replayable_decision() -> None:
     assert is_replayable(marked, names)
     unsafe_get = httpx.Request("GET", "https://h/", extensions={REPLAYABLE_EXTENSION: False})
     assert not is_replayable(unsafe_get, names)
+    query = httpx.Request("POST", "https://h/query", extensions={READ_ONLY_EXTENSION: True})
+    assert is_replayable(query, names)
+
+
+def test_read_only_decision() -> None:
+    assert is_read_only(httpx.Request("GET", "https://h/"))
+    assert is_read_only(httpx.Request("HEAD", "https://h/"))
+    assert not is_read_only(httpx.Request("PUT", "https://h/"))
+    assert not is_read_only(httpx.Request("POST", "https://h/", headers={"idempotency-key": "k"}))
+    assert is_read_only(httpx.Request("POST", "https://h/query", extensions={READ_ONLY_EXTENSION: True}))
+    assert not is_read_only(httpx.Request("GET", "https://h/", extensions={REPLAYABLE_EXTENSION: False}))
 
 
 def test_config_rejects_nonsense() -> None:

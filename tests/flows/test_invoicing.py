@@ -23,10 +23,10 @@ import cli
 import worker
 from activities.billing_period import billing_period, previous_period
 from canonical import ApprovalState, BillingType, Expense, Money, Project, TimeEntry, bill_for_minutes
-from commands.invoice import start_invoice, start_month
 from connectors.netsuite import TimeBillRow
 from sandbox.seed import DemoFirm
 from stack.connectors import Connectors
+from stack.flows import start_invoice, start_monthly_invoicing
 from stack.settings import Settings
 from store import LedgerEntry, Store
 from store.invoicing import INVOICE_POSTED, rows_of_invoice
@@ -52,7 +52,7 @@ async def invoice_run(client: Client, settings: Settings, project_id: str) -> An
 
 async def month_run(client: Client, settings: Settings) -> Any:
     """Start (or join) the monthly invoicing of ``PERIOD``, dated ``ISSUED``."""
-    return await start_month(client, settings, PERIOD, issue_date=ISSUED)
+    return await start_monthly_invoicing(client, settings, PERIOD, issue_date=ISSUED)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 import worker
-from commands.invoice import start_invoice, start_month
+from stack.client import connect
 from stack.connectors import Connectors
+from stack.flows import start_invoice, start_monthly_invoicing
 from stack.settings import Settings, load_settings
 from store import Store
 from tests.flows.test_invoicing import DAYS, PERIOD, Work, post_work
@@ -60,7 +61,7 @@ async def record(settings: Settings) -> None:
     ``invoice_project.json`` and ``invoice_project_monthly.json`` were recorded before the PSA report and
     supplementary invoices: they are kept, not re-recorded, to guard the paths patched for them.
     """
-    client = await worker.connect(settings)
+    client = await connect(settings)
     connectors = Connectors.build(settings)
     store = Store(settings.store_url)
     store.upgrade()
@@ -71,9 +72,9 @@ async def record(settings: Settings) -> None:
     async with worker.running_workers(client, settings):
         project, _ = await start_invoice(client, settings, "PRJ-0012", PERIOD)
         await project.result()
-        await (await start_month(client, settings, PERIOD)).result()
+        await (await start_monthly_invoicing(client, settings, PERIOD)).result()
         await post_work(connectors, store, "PRJ-0008", [Work.time(DAYS.end, 440, "187.50")])
-        month = await start_month(client, settings, PERIOD)
+        month = await start_monthly_invoicing(client, settings, PERIOD)
         await month.result()
         for name, handle in (("invoice_project_reported", project), ("invoice_project_monthly_supplementary", month)):
             history = await handle.fetch_history()

@@ -10,7 +10,7 @@ from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, Sche
 
 import worker
 from activities.billing_period import previous_period
-from stack.invoice_schedule import apply_invoice_schedule, invoice_schedule_id
+from stack import schedules
 from stack.settings import Settings
 from workflows.monthly_invoicing import SCHEDULED_START, MonthlyInvoicingResult
 
@@ -21,9 +21,10 @@ async def test_the_schedule_runs_on_the_first_at_three_and_invoices_the_month_be
     temporal_client: Client, flow_settings: Settings
 ) -> None:
     config = flow_settings.model_copy(update={"firm_time_zone": ZONE})
-    assert await apply_invoice_schedule(temporal_client, config) == "created"
-    assert await apply_invoice_schedule(temporal_client, config) == "updated"
-    schedule = temporal_client.get_schedule_handle(invoice_schedule_id(config))
+    invoicing = schedules.schedule_id(config, schedules.MONTHLY_INVOICING)
+    assert (invoicing, "created") in await schedules.apply(temporal_client, config)
+    assert (invoicing, "updated") in await schedules.apply(temporal_client, config)
+    schedule = schedules.handle(temporal_client, config, schedules.MONTHLY_INVOICING)
     try:
         described = await schedule.describe()
         spec = described.schedule.spec
@@ -51,4 +52,5 @@ async def test_the_schedule_runs_on_the_first_at_three_and_invoices_the_month_be
         assert result.period == previous_period(datetime.now(UTC).astimezone(ZoneInfo(ZONE)).date())
         assert result.projects == []
     finally:
-        await schedule.delete()
+        for name in schedules.SCHEDULES:
+            await schedules.handle(temporal_client, config, name).delete()

@@ -11,21 +11,17 @@ from datetime import date
 from typing import Any
 
 import httpx
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 import worker
 from canonical import DateRange
 from sandbox.seed import DemoFirm
 from stack.connectors import Connectors
+from stack.flows import start_posting
 from stack.settings import Settings
 from store import Store
 from tests.conftest import anchor_month_day
-from workflows.post_time_expenses import (
-    PostTimeExpensesInput,
-    PostTimeExpensesResult,
-    PostTimeExpensesWorkflow,
-    workflow_id,
-)
+from workflows.post_time_expenses import PostTimeExpensesResult
 
 
 def seeded_day(back: int) -> date:
@@ -33,17 +29,6 @@ def seeded_day(back: int) -> date:
     firm = DemoFirm.generate()
     days = sorted({e.date_performed for e in firm.time_entries if e.approval_state == "approved"})
     return days[-back]
-
-
-async def start_posting(
-    client: Client, settings: Settings, day: date, **options: Any
-) -> WorkflowHandle[Any, PostTimeExpensesResult]:
-    return await client.start_workflow(
-        PostTimeExpensesWorkflow.run,
-        PostTimeExpensesInput(business_date=day, **options),
-        id=workflow_id(day, prefix=settings.task_queue_prefix),
-        task_queue=settings.task_queue("flows"),
-    )
 
 
 async def post(client: Client, settings: Settings, day: date, **options: Any) -> PostTimeExpensesResult:

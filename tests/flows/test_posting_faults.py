@@ -13,15 +13,21 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 import worker
 from stack.connectors import Connectors
+from stack.flows import start_posting
 from stack.settings import Settings
-from tests.flows.test_posting import approved, in_erp, ledger_ids, netsuite_governance, post, seeded_day, start_posting
+from tests.flows.conftest import inject
+from tests.flows.test_posting import approved, in_erp, ledger_ids, netsuite_governance, post, seeded_day
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -66,6 +72,101 @@ async def test_429s_5xx_and_lost_commits_still_post_each_record_exactly_once(
     bills, reports = await in_erp(connectors, day)
     assert all(bills[i] == 1 for i in time_ids) and all(reports[i] == 1 for i in expense_ids), (bills, reports)
     assert ledger_ids(flow_settings, day) == time_ids | expense_ids
+
+
+FLAKY: dict[str, dict[str, Any]] = {
+    # About a quarter of all requests fail: throttled, unavailable, 500, hung until a 504; NetSuite
+    # also commits some writes and then answers 500. Retry-After is a real second.
+    system: {
+        "rate_limit": 0.06,
+        "unavailable": 0.06,
+        "server_error": 0.06,
+        "timeout": 0.03,
+        "timeout_s": 0.2,
+        "latency_ms": 20,
+        "retry_after_s": 1,
+        "seed": seed,
+        **extra,
+    }
+    for system, seed, extra in (("netsuite", 21, {"commit_then_fail": 0.05}), ("kantata", 22, {}))
+}
+FLAKY_DAY_S = 150
+"""Bound on a flaky day's posting: it takes seconds; before reads were retried and kept, minutes."""
+
+
+async def _calls(handle: WorkflowHandle[Any, Any], activity_type: str) -> list[tuple[RetryPolicy, timedelta, int]]:
+    """Each call of an activity: its retry policy, its schedule-to-close timeout and the attempt it finished on.
+
+    History keeps only a call's last attempt, so that attempt says how many the call needed.
+    """
+    events = [event async for event in handle.fetch_history_events()]
+    scheduled = {
+        event.event_id: event.activity_task_scheduled_event_attributes
+        for event in events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and event.activity_task_scheduled_event_attributes.activity_type.name == activity_type
+    }
+    calls = []
+    for event in events:
+        started = event.activity_task_started_event_attributes
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and started.scheduled_event_id in scheduled:
+            options = scheduled[started.scheduled_event_id]
+            policy = RetryPolicy.from_proto(options.retry_policy)
+            calls.append((policy, options.schedule_to_close_timeout.ToTimedelta(), started.attempt))
+    return calls
+
+
+async def test_a_day_with_a_quarter_of_requests_failing_posts_each_record_once_in_few_attempts(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, clear_faults: None
+) -> None:
+    # Before lookups were retried in-process and kept, ~30 SuiteQL lookups per page went all-or-nothing
+    # and a page under faults took attempt after attempt, with Temporal's backoff between them.
+    day = seeded_day(14)
+    time_ids, expense_ids = await approved(connectors, day)
+    async with httpx.AsyncClient(base_url=flow_settings.sandbox_url) as admin:
+        for system, fault in FLAKY.items():
+            (await admin.put(f"/_admin/faults/{system}", json=fault)).raise_for_status()
+        async with worker.running_workers(temporal_client, flow_settings):
+            handle = await start_posting(temporal_client, flow_settings, day)
+            try:
+                result = await asyncio.wait_for(handle.result(), timeout=FLAKY_DAY_S)
+            except TimeoutError:
+                await handle.terminate("the flaky day did not post in time")
+                raise AssertionError(f"the day had not posted after {FLAKY_DAY_S} s of faults") from None
+        counters = (await admin.get("/_admin/faults")).json()["counters"]
+        (await admin.delete("/_admin/faults")).raise_for_status()
+
+    assert all(counters[system]["server_error"] for system in FLAKY), counters
+    total = len(time_ids) + len(expense_ids)
+    assert (result.posted, result.already_posted, result.rejected, result.failed) == (total, 0, 0, 0), result
+    bills, reports = await in_erp(connectors, day)
+    assert all(bills[i] == 1 for i in time_ids) and all(reports[i] == 1 for i in expense_ids), (bills, reports)
+    assert ledger_ids(flow_settings, day) == time_ids | expense_ids
+    # A call that posted something hands back; Temporal retries only calls that could post nothing.
+    calls = await _calls(handle, "erp.post_approved_page")
+    assert calls and max(attempt for _, _, attempt in calls) <= 3, calls
+    # An outage of 15-20 minutes is outlasted: no attempt limit, hours before a call gives up.
+    assert all(policy.maximum_attempts == 0 and budget >= timedelta(hours=1) for policy, budget, _ in calls), calls
+
+
+async def test_an_outage_longer_than_retry_for_stops_the_day_and_says_what_failed(
+    temporal_client: Client, flow_settings: Settings, clear_faults: None
+) -> None:
+    day = seeded_day(13)
+    await inject(flow_settings.sandbox_url, "netsuite", unavailable=1.0, retry_after_s=0)
+    async with worker.running_workers(temporal_client, flow_settings):
+        # Attempts end at about 0.5, 2 and 4.5 s; the 8.5 s one would start past the budget, so the
+        # posting stops at 4.5 s naming the last attempt's failure.
+        handle = await start_posting(temporal_client, flow_settings, day, retry_for=timedelta(seconds=7))
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+    stopped = failed.value.cause
+    assert isinstance(stopped, ApplicationError) and stopped.type == "PostingStopped", stopped
+    assert "still failing after 0:00:07 of retries, last with" in stopped.message and "503" in stopped.message, (
+        stopped.message
+    )
+    assert f"psflow posting run --date {day}" in stopped.message
+    assert not ledger_ids(flow_settings, day)
 
 
 async def _until(condition: Callable[[], bool], timeout_s: float = 60) -> None:

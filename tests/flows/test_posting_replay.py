@@ -19,8 +19,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 import worker
+from stack.client import connect
+from stack.flows import start_posting
 from stack.settings import load_settings
-from tests.flows.test_posting import seeded_day, start_posting
+from tests.flows.test_posting import seeded_day
 from workflows.post_time_expenses import PostTimeExpensesWorkflow
 
 DIRECTORY = Path(__file__).resolve().parent.parent / "histories"
@@ -46,7 +48,7 @@ async def test_recorded_history_replays(path: Path) -> None:
 async def record() -> None:
     """Post a seeded day in small pages (so it continues as new) and an empty day; save their histories."""
     config = load_settings()
-    client = await worker.connect(config)
+    client = await connect(config)
     async with worker.running_workers(client, config):
         handle = await start_posting(
             client, config, seeded_day(5), page_size=10, pages_per_activity=1, max_activities_per_run=3

@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 
 import worker
 from stack.connectors import Connectors
-from stack.schedules import ScheduleError, posting_backfill, schedule_id
+from stack.schedules import SCHEDULES, ScheduleError, handle, posting_backfill, schedule_id
 from stack.settings import Settings
 from tests.flows._kantata import Kantata
 from tests.flows.test_posting import approved, in_erp, ledger_ids, post
@@ -125,8 +125,9 @@ async def test_the_daily_schedule_is_applied_triggered_backfilled_and_paused(
             unpaused = await asyncio.to_thread(psflow, config, "schedule", "unpause")
             state = (await temporal_client.get_schedule_handle(schedule).describe()).schedule.state
     finally:
-        with contextlib.suppress(RPCError):
-            await temporal_client.get_schedule_handle(schedule).delete()
+        for name in SCHEDULES:  # `schedule apply` made all of them
+            with contextlib.suppress(RPCError):
+                await handle(temporal_client, config, name).delete()
 
     assert [r.business_date for r in backfilled[1:]] == [first, first + timedelta(days=1), last]
     for result in backfilled[1:]:

@@ -11,10 +11,11 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailed
 from temporalio.exceptions import ApplicationError
 
 import worker
+from bench._requests import RequestMeter
 from canonical import ProjectStatus
 from stack.connectors import Connectors
+from stack.flows import trigger_provisioning
 from stack.settings import Settings
-from stack.triggers import trigger_provisioning
 from tests.flows.conftest import BILLABLE_ACCOUNT, MakeDeal, WinDeal, inject, sink_events
 from workflows.provision_engagement import (
     ProvisionEngagementResult,
@@ -114,7 +115,9 @@ async def test_transient_faults_and_lost_commits_still_leave_exactly_one_record_
     deal = await win_deal("salesforce")
     engagement_id = f"salesforce:{deal}"
     url = flow_settings.sandbox_url
-    await inject(url, "kantata", commit_then_fail=1.0, times=1, methods=["POST"], path_regex="/workspaces")
+    # The workspace's create and then the bulk create of its tasks commit and lose their answers.
+    lost = r"/(workspaces|stories)\.json$"
+    await inject(url, "kantata", commit_then_fail=1.0, times=2, methods=["POST"], path_regex=lost)
     await inject(url, "netsuite", commit_then_fail=1.0, commit_then_fail_mode="drop", times=2, methods=["PUT"])
     await inject(url, "sink", rate_limit=1.0, retry_after_s=1, times=2)
     await inject(url, "salesforce", unavailable=1.0, retry_after_s=0, times=2)
@@ -126,7 +129,33 @@ async def test_transient_faults_and_lost_commits_still_leave_exactly_one_record_
     ]
     assert len(workspaces) == 1
     assert await connectors.kantata.find_project_by_external_id(engagement_id) == result.psa_project_id
+    assert result.psa_project_id is not None
+    tasks = [task.id for task in (await connectors.kantata.get_project(result.psa_project_id)).tasks]
+    assert tasks and len(tasks) == len(set(tasks)), tasks
     assert len(await sink_events(url, engagement_id)) == 1
+
+
+async def test_a_provisioned_deal_makes_at_most_twenty_requests(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, win_deal: WinDeal
+) -> None:
+    warm_up, deal = await win_deal("salesforce"), await win_deal("salesforce")
+    requests = RequestMeter(flow_settings.sandbox_url)
+    async with worker.running_workers(temporal_client, flow_settings):
+        # The first deal pays what a worker reads once: tokens, the custom field list.
+        assert (await (await provision(temporal_client, flow_settings, "salesforce", warm_up)).result()).state == (
+            "provisioned"
+        )
+        await requests.start()
+        result = await (await provision(temporal_client, flow_settings, "salesforce", deal)).result()
+        calls = await requests.per_item(1, own={})
+    assert result.state == "provisioned" and result.psa_project_id is not None
+    tasks = len((await connectors.kantata.get_project(result.psa_project_id)).tasks)
+    assert (calls["salesforce"], calls["sink"]) == (2, 2), calls
+    # Kantata: workspace and group look-ups, the group if the client has none yet, workspace, project code,
+    # all tasks at once.
+    assert calls["kantata"] <= 6, calls
+    assert calls["netsuite"] == 2 + tasks, calls  # customer, job, one per task
+    assert calls["total"] <= 20, calls
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ import httpx
 from temporalio.client import Client
 
 from stack.connectors import Connectors
+from stack.flows import trigger_provisioning
 from stack.settings import Settings
-from stack.triggers import trigger_provisioning
 from tests.flows.conftest import WinDeal, inject, sink_events
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,8 +22,8 @@ from temporalio.exceptions import ApplicationError
 import worker
 from canonical.events import CloudEvent
 from stack.connectors import Connectors
+from stack.flows import trigger_provisioning
 from stack.settings import Settings
-from stack.triggers import trigger_provisioning
 from store import Store
 from tests.flows.conftest import WinDeal, inject, sink_events
 from tests.flows.test_provisioning import erp_state, failure_of, provision, psa_state

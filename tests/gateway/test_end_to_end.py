@@ -21,8 +21,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import worker
 from canonical import OpportunityStage
-from gateway.subscriptions import GatewaySecrets, subscribe_sandbox, unsubscribe_sandbox
 from stack.connectors import Connectors
+from stack.local.subscriptions import GatewaySecrets, subscribe_sandbox, unsubscribe_sandbox
 from stack.settings import Settings
 from store import InboundEvent, Store
 from tests.gateway.conftest import ROOT, free_port, gateway_environment

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox, unsubscribe_sandbox
+from stack.local.subscriptions import GatewaySecrets, SubscriptionError, subscribe_sandbox, unsubscribe_sandbox
 from stack.settings import Settings
 from tests.gateway.conftest import ROOT, free_port, gateway_environment
 

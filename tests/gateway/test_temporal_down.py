@@ -18,8 +18,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from stack.local.temporal_cli import ensure_temporal_cli
 from stack.settings import Settings, TemporalSettings
-from stack.temporal_cli import ensure_temporal_cli
 from tests.gateway.conftest import (
     change_event,
     encode,

@@ -12,8 +12,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from canonical.record_ids import InvalidRecordId
+from stack.flows import trigger_provisioning
 from stack.settings import Settings
-from stack.triggers import trigger_provisioning
 from tests.gateway.conftest import (
     HUBSPOT_SECRET,
     RELAY_SECRET,

@@ -37,6 +37,18 @@ class InProcessTransport(httpx.ASGITransport):
             raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request) from exc
 
 
+class CountingTransport(InProcessTransport):
+    """The in-process emulator, remembering each request as ``METHOD path`` (the API prefix dropped)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        super().__init__(app=app)
+        self.sent: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(f"{request.method} {request.url.path.removeprefix('/kantata/api/v1')}")
+        return await super().handle_async_request(request)
+
+
 def settings_for(base: str = HOST, **overrides: Any) -> KantataSettings:
     """Settings pointing at the emulator under ``base``."""
     values: dict[str, Any] = {

@@ -67,12 +67,15 @@ async def test_unavailable_and_gateway_timeout_are_retried_then_transient(
     assert caught.value.status == status
 
 
-async def test_server_error_is_transient(kantata: KantataConnector, admin: Admin) -> None:
+async def test_a_server_error_on_a_read_is_retried_in_process_then_transient(
+    make_connector: MakeConnector, admin: Admin
+) -> None:
     await inject(admin, server_error=1.0, times=1)
+    assert await read(make_connector()) is not None
+    await inject(admin, server_error=1.0)
     with pytest.raises(TransientError) as caught:
-        await read(kantata)
+        await read(make_connector(retry_attempts=1))
     assert caught.value.status == 500 and caught.value.code == "system"
-    assert await read(kantata) is not None
 
 
 async def test_expired_token_is_replaced_once(make_connector: MakeConnector, admin: Admin) -> None:
@@ -91,7 +94,7 @@ async def test_commit_then_fail_on_a_task_leaves_one_story(
 ) -> None:
     await admin("PUT", "/_admin/faults/kantata", json={"commit_then_fail": 1.0, "path_regex": r"/stories", "times": 1})
     task = Task(id="T-once", project_id="PRJ-0001", name="Cutover rehearsal")
-    story_id = await kantata.create_task(task, workspace_id="1")
-    assert await kantata.create_task(task, workspace_id="1") == story_id
+    story_ids = await kantata.create_tasks([task], workspace_id="1")
+    assert await kantata.create_tasks([task], workspace_id="1") == story_ids
     params = {"subject_type": "Story", "service_model_ref": "T-once"}
     assert (await api.get("/kantata/api/v1/external_references.json", params=params)).json()["count"] == 1

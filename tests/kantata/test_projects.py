@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 
@@ -14,7 +14,8 @@ from canonical import BillingType, Money, Project, ProjectStatus, RateCard, Role
 from connectors._core import BusinessError, NotFoundError
 from connectors.kantata import KantataConnector
 from sandbox.seed import DemoFirm
-from tests.kantata.conftest import MakeConnector
+from sandbox.systems.kantata import DEMO_ACCESS_TOKEN
+from tests.kantata.conftest import CountingTransport, MakeConnector, settings_for
 
 Admin = Callable[..., Awaitable[httpx.Response]]
 API = "/kantata/api/v1"
@@ -114,14 +115,79 @@ async def test_close_is_idempotent_and_reprovisioning_reopens(kantata: KantataCo
     assert (await kantata.get_project(workspace_id)).status is ProjectStatus.ACTIVE
 
 
-async def test_create_task_is_idempotent(kantata: KantataConnector) -> None:
+async def test_create_tasks_is_idempotent(kantata: KantataConnector) -> None:
     task = Task(id="T-extra", project_id="PRJ-0001", name="Hypercare", budget_hours=Decimal("16"), billable=False)
     workspace_id = await kantata.find_project_by_external_id("PRJ-0001")
     assert workspace_id is not None
-    story_id = await kantata.create_task(task, workspace_id=workspace_id)
-    assert await kantata.create_task(task, workspace_id=workspace_id) == story_id
+    story_ids = await kantata.create_tasks([task], workspace_id=workspace_id)
+    assert await kantata.create_tasks([task], workspace_id=workspace_id) == story_ids
     tasks = (await kantata.get_project(workspace_id)).tasks
     assert [t for t in tasks if t.id == "T-extra"] == [task.model_copy(update={"project_id": "PRJ-0001"})]
+
+
+@pytest.fixture
+async def counted(app: FastAPI) -> AsyncIterator[tuple[KantataConnector, CountingTransport]]:
+    """A connector (static token) whose requests are recorded, with the custom fields already read."""
+    transport = CountingTransport(app)
+    async with KantataConnector(settings_for(access_token=DEMO_ACCESS_TOKEN), transport=transport) as connector:
+        await connector.create_project(
+            PROJECT.model_copy(update={"id": "P-warm-up", "tasks": ()}), customer_name="Harbour Freight"
+        )
+        transport.sent.clear()
+        yield connector, transport
+
+
+async def test_a_new_project_costs_one_lookup_per_object_and_one_request_for_all_its_tasks(
+    counted: tuple[KantataConnector, CountingTransport], api: httpx.AsyncClient
+) -> None:
+    connector, transport = counted
+    project = PROJECT.model_copy(update={"rate_card_id": "RC-GBP"})
+    workspace_id = await connector.create_project(project, customer_name="Harbour Freight")
+    assert transport.sent == [
+        "GET /external_references.json",  # the workspace, which an earlier attempt may have created
+        "GET /external_references.json",  # the client's group
+        "GET /external_references.json",  # the rate card
+        "POST /workspaces.json",
+        "POST /custom_field_values.json",  # the project code: a new workspace has none to read first
+        "POST /stories.json",  # every task in one bulk create: a new workspace has none to look up
+    ]
+    stories = (await api.get(f"{API}/stories.json", params={"workspace_id": workspace_id})).json()
+    assert stories["count"] == 2
+    assert (await connector.get_project(workspace_id)).rate_card_id == "RC-GBP"
+
+
+async def test_provisioning_again_reads_once_and_adds_only_the_tasks_that_are_missing(
+    counted: tuple[KantataConnector, CountingTransport], api: httpx.AsyncClient
+) -> None:
+    connector, transport = counted
+    workspace_id = await connector.create_project(PROJECT, customer_name="Harbour Freight")
+    transport.sent.clear()
+    assert await connector.create_project(PROJECT, customer_name="Harbour Freight") == workspace_id
+    assert transport.sent == [
+        "GET /external_references.json",
+        "GET /custom_field_values.json",
+        "GET /stories.json",
+    ]
+    extra = Task(id="salesforce:006Xa0000001:3", project_id=PROJECT.id, name="Hypercare")
+    grown = PROJECT.model_copy(update={"tasks": (*PROJECT.tasks, extra)})
+    transport.sent.clear()
+    assert await connector.create_project(grown, customer_name="Harbour Freight") == workspace_id
+    assert transport.sent[-1] == "POST /stories.json"
+    project = await connector.get_project(workspace_id)
+    assert [t.id for t in project.tasks] == [t.id for t in grown.tasks]
+
+
+@pytest.mark.parametrize("mode", ["500", "drop"])
+async def test_a_lost_answer_to_the_bulk_task_create_leaves_one_story_per_task(
+    kantata: KantataConnector, api: httpx.AsyncClient, admin: Admin, mode: str
+) -> None:
+    fault = {"commit_then_fail": 1.0, "commit_then_fail_mode": mode, "path_regex": r"/stories(\.json)?$", "times": 1}
+    await admin("PUT", "/_admin/faults/kantata", json=fault)
+    workspace_id = await kantata.create_project(PROJECT, customer_name="Harbour Freight")
+    assert (await admin("GET", "/_admin/faults")).json()["counters"]["kantata"]["commit_then_fail"] == 1
+    assert await kantata.create_project(PROJECT, customer_name="Harbour Freight") == workspace_id
+    project = await kantata.get_project(workspace_id)
+    assert [t.id for t in project.tasks] == [t.id for t in PROJECT.tasks]
 
 
 async def test_budget_and_rate_card_amendments(kantata: KantataConnector, api: httpx.AsyncClient) -> None:
@@ -158,7 +224,7 @@ async def test_missing_and_invalid_targets_are_classified(kantata: KantataConnec
         await kantata.get_project("424242")
     orphan = Task(id="T-orphan", project_id="P", name="Nowhere")
     with pytest.raises(BusinessError, match="workspace_id: Project 424242 does not exist") as caught:
-        await kantata.create_task(orphan, workspace_id="424242")
+        await kantata.create_tasks([orphan], workspace_id="424242")
     assert caught.value.status == 422 and caught.value.code == "validation"
     with pytest.raises(ValueError, match="fractions of a minor unit"):
         await kantata.set_budget("1", Money.of("10.001", "GBP"))

@@ -60,14 +60,16 @@ async def test_a_lasting_503_is_transient(connector: SalesforceConnector, http: 
     assert (await counters(http))["unavailable"] == 3  # the connector's three attempts
 
 
-async def test_a_500_is_transient_and_not_retried_in_process(
-    connector: SalesforceConnector, http: httpx.AsyncClient
+async def test_a_500_to_a_read_is_retried_in_process_then_transient(
+    connector: SalesforceConnector, http: httpx.AsyncClient, app: FastAPI
 ) -> None:
     await set_faults(http, server_error=1, times=1, path_regex=DATA)
-    with pytest.raises(TransientError) as raised:
-        await connector.get_account(ACCOUNT)
-    assert (raised.value.status, raised.value.code) == (500, "UNKNOWN_EXCEPTION")
     assert (await connector.get_account(ACCOUNT)).name
+    await set_faults(http, server_error=1, path_regex=DATA)
+    async with SalesforceConnector(settings(retry_attempts=1), transport=httpx.ASGITransport(app=app)) as once:
+        with pytest.raises(TransientError) as raised:
+            await once.get_account(ACCOUNT)
+    assert (raised.value.status, raised.value.code) == (500, "UNKNOWN_EXCEPTION")
 
 
 async def test_a_gateway_timeout_is_retried(connector: SalesforceConnector, http: httpx.AsyncClient) -> None:

@@ -59,7 +59,7 @@ async def test_503_is_transient_with_its_delay(
     assert _statuses(transport) == [503, 503]
 
 
-async def test_500_is_transient_and_not_retried_in_process(
+async def test_a_500_to_a_read_is_retried_in_process_then_transient(
     connector: WorkdayConnector, admin: httpx.AsyncClient, transport: Recorder
 ) -> None:
     await _fault(admin, server_error=1.0, path_regex="/workers$")
@@ -67,7 +67,7 @@ async def test_500_is_transient_and_not_retried_in_process(
         await connector.workers_page(0, 1)
     assert (caught.value.status, caught.value.code) == (500, "server_error")
     assert "sandbox fault" in caught.value.message
-    assert _statuses(transport) == [500]
+    assert _statuses(transport) == [500, 500, 500]  # the connector's three attempts
 
 
 async def test_token_expiry_fault_is_refreshed_and_replayed(
@@ -101,8 +101,9 @@ async def test_a_token_issued_then_lost_costs_nothing(
 
 
 async def test_a_page_lost_after_reading_is_read_again_from_its_cursor(
-    connector: WorkdayConnector, admin: httpx.AsyncClient
+    make_connector: ConnectorFactory, admin: httpx.AsyncClient
 ) -> None:
+    connector = make_connector(retry_attempts=1)
     first = await connector.workers_page(0, 25)
     await _fault(admin, commit_then_fail=1.0, methods=["GET"], path_regex="/workers$", times=1)
     with pytest.raises(TransientError):

@@ -11,11 +11,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from stack.local.subscriptions import GatewaySecrets, subscribe_sandbox
+from stack.local.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
 from stack.settings import Settings
-from stack.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
 from workflows.search_attributes import dev_server_flags
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,6 @@ def worker_environment(settings: Settings) -> dict[str, str]:
 
 def _subscribe_gateway(settings: Settings, gateway_url: str) -> None:
     """Point the sandbox CRMs' change notifications and webhooks at the gateway (idempotent)."""
-    from gateway.subscriptions import GatewaySecrets, subscribe_sandbox
-
     subscribe_sandbox(settings.sandbox_url, gateway_url, GatewaySecrets.from_settings(settings))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from stack.services import Service, services
+from stack.local.services import Service, services
 from stack.settings import Settings
 
 Progress = Callable[[str], None]

@@ -148,7 +148,7 @@ def ensure_temporal_cli(progress: Progress = lambda _line: None) -> Path:
 
 
 def main() -> int:
-    """``python -m stack.temporal_cli``: print the CLI's path, building it first if needed."""
+    """``python -m stack.local.temporal_cli``: print the CLI's path, building it first if needed."""
     import sys
 
     try:

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 import httpx
 
-from gateway import HUBSPOT_PATH, SALESFORCE_PATH
 from stack.settings import Settings
+from stack.webhooks import HUBSPOT_PATH, SALESFORCE_PATH
 
 __all__ = [
     "GatewaySecrets",
@@ -73,6 +73,17 @@ def _call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
     return response.json() if response.content else None
 
 
+def _targets(gateway_url: str) -> tuple[str, str]:
+    """The gateway's Salesforce relay and HubSpot webhook URLs."""
+    gateway = gateway_url.rstrip("/")
+    return f"{gateway}{SALESFORCE_PATH}", f"{gateway}{HUBSPOT_PATH}"
+
+
+def _admin(sandbox_url: str, timeout_s: float) -> httpx.Client:
+    """A client for the sandbox's admin API."""
+    return httpx.Client(base_url=sandbox_url.rstrip("/"), timeout=timeout_s)
+
+
 def _salesforce_existing(http: httpx.Client, url: str) -> list[dict[str, Any]]:
     return [s for s in _call(http, "GET", _SALESFORCE) if s["url"] == url]
 
@@ -103,10 +114,9 @@ def subscribe_sandbox(
     Raises:
         SubscriptionError: The sandbox did not answer or refused a subscription.
     """
-    gateway = gateway_url.rstrip("/")
-    salesforce_url, hubspot_url = f"{gateway}{SALESFORCE_PATH}", f"{gateway}{HUBSPOT_PATH}"
+    salesforce_url, hubspot_url = _targets(gateway_url)
     done: list[Subscription] = []
-    with httpx.Client(base_url=sandbox_url.rstrip("/"), timeout=timeout_s) as http:
+    with _admin(sandbox_url, timeout_s) as http:
         existing = _salesforce_existing(http, salesforce_url)
         if existing and not replace:
             done.append(Subscription("salesforce", str(existing[0]["id"]), salesforce_url, "kept"))
@@ -144,10 +154,9 @@ def unsubscribe_sandbox(sandbox_url: str, gateway_url: str, *, timeout_s: float 
     Raises:
         SubscriptionError: The sandbox did not answer or refused a removal.
     """
-    gateway = gateway_url.rstrip("/")
-    salesforce_url, hubspot_url = f"{gateway}{SALESFORCE_PATH}", f"{gateway}{HUBSPOT_PATH}"
+    salesforce_url, hubspot_url = _targets(gateway_url)
     removed: list[Subscription] = []
-    with httpx.Client(base_url=sandbox_url.rstrip("/"), timeout=timeout_s) as http:
+    with _admin(sandbox_url, timeout_s) as http:
         for subscription in _salesforce_existing(http, salesforce_url):
             _call(http, "DELETE", f"{_SALESFORCE}/{subscription['id']}")
             removed.append(Subscription("salesforce", str(subscription["id"]), salesforce_url, "removed"))

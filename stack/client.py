@@ -1,0 +1,40 @@
+"""Connecting to Temporal: the one client every part of psflow uses (worker, CLI, gateway, benchmarks, tests).
+
+Address and namespace, TLS or mTLS and the API key (Temporal Cloud) come from ``settings.temporal``;
+payloads go through the pydantic data converter, and spans cross client → workflow → activity
+through the tracing interceptor.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import Client, TLSConfig
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from stack.settings import Settings
+from stack.telemetry import configure_tracing, tracing_interceptor
+
+__all__ = ["connect"]
+
+
+async def connect(settings: Settings) -> Client:
+    """A Temporal client for these settings, with the pydantic converter and tracing.
+
+    Raises:
+        RuntimeError: The server did not answer (the SDK's own error, naming the address).
+    """
+    temporal = settings.temporal
+    tls: bool | TLSConfig = temporal.tls
+    if temporal.tls_cert_path and temporal.tls_key_path:
+        tls = TLSConfig(
+            client_cert=temporal.tls_cert_path.read_bytes(),
+            client_private_key=temporal.tls_key_path.read_bytes(),
+        )
+    configure_tracing("psflow")
+    return await Client.connect(
+        temporal.address,
+        namespace=temporal.namespace,
+        tls=tls,
+        api_key=temporal.api_key.get_secret_value() if temporal.api_key else None,
+        data_converter=pydantic_data_converter,
+        interceptors=[tracing_interceptor()],
+    )

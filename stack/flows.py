@@ -1,0 +1,193 @@
+"""Starting psflow's flows: the one way the CLI, the gateway, the benchmarks and the tests start each one.
+
+Each start names the flow's one workflow id for its business key and the policy for an id already
+used, so a repeated start joins or reports the existing run instead of doing the work twice:
+
+- provisioning: signal-with-start on ``engagement-provisioning:{crm}:{opportunity_id}``. The first
+  arrival (webhook, polling schedule or CLI) starts the run, later arrivals only add a ``triggered``
+  signal to it. A deal whose run completed is never provisioned again; one whose run failed (and
+  was compensated) can be triggered again once fixed.
+- posting: one run per business date, joined while it runs (the schedule and backfills start the
+  same id through `ScheduledPostingWorkflow`).
+- invoicing: one run per project, month and invoice number; the month's run invoices every project.
+
+The schedules that start flows on a clock are in `stack.schedules`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.billing_period import billing_period
+from canonical.record_ids import opportunity_id as canonical_opportunity_id
+from stack.settings import Settings
+from store import Store
+from store.invoicing import invoice_to_run
+from workflows import invoice_project, post_time_expenses, provision_engagement
+from workflows import search_attributes as sa
+from workflows.invoice_project import InvoiceProjectInput, InvoiceProjectResult, InvoiceProjectWorkflow
+from workflows.monthly_invoicing import (
+    MonthlyInvoicingInput,
+    MonthlyInvoicingResult,
+    MonthlyInvoicingWorkflow,
+    month_workflow_id,
+)
+from workflows.post_time_expenses import PostTimeExpensesInput, PostTimeExpensesResult, PostTimeExpensesWorkflow
+from workflows.provision_engagement import ProvisionEngagementInput, ProvisionEngagementWorkflow, Trigger
+from workflows.stack_check import StackCheckInput, StackCheckResult, StackCheckWorkflow
+
+__all__ = ["check_stack", "start_invoice", "start_monthly_invoicing", "start_posting", "trigger_provisioning"]
+
+Source = Literal["webhook", "poll", "cli"]
+
+
+async def trigger_provisioning(
+    client: Client,
+    settings: Settings,
+    *,
+    crm: Literal["salesforce", "hubspot"],
+    opportunity_id: str,
+    source: Source,
+    event_id: str | None = None,
+    **limits: Any,
+) -> tuple[WorkflowHandle[Any, Any], bool]:
+    """Start or signal the deal's provisioning run; returns its handle and whether the deal was already done.
+
+    Args:
+        opportunity_id: The deal's id in its CRM; a Salesforce id in either length, it runs under its 18-character form.
+        limits: Overrides of ``ProvisionEngagementInput`` (``sla``, ``resolution_timeout``, retry intervals).
+
+    Raises:
+        canonical.record_ids.InvalidRecordId: ``opportunity_id`` is no opportunity id of ``crm``; nothing is started.
+    """
+    opportunity_id = canonical_opportunity_id(crm, opportunity_id)
+    trigger = Trigger(source=source, event_id=event_id, received_at=datetime.now(UTC))
+    run_id = provision_engagement.workflow_id(crm, opportunity_id)
+    defaults: dict[str, Any] = {
+        "sla": timedelta(minutes=settings.provisioning_sla_minutes),
+        "resolution_timeout": timedelta(hours=settings.provisioning_resolution_hours),
+    }
+    try:
+        handle = await client.start_workflow(
+            ProvisionEngagementWorkflow.run,
+            ProvisionEngagementInput(crm=crm, opportunity_id=opportunity_id, **{**defaults, **limits}),
+            id=run_id,
+            task_queue=settings.task_queue("flows"),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            start_signal="triggered",
+            start_signal_args=[trigger],
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.CRM_OPPORTUNITY_ID, opportunity_id),
+                    SearchAttributePair(sa.FLOW_STATE, "reading"),
+                ]
+            ),
+            static_summary=f"Provision {crm} opportunity {opportunity_id}",
+        )
+    except WorkflowAlreadyStartedError:
+        # The deal's run already completed: it was provisioned, so this arrival changes nothing.
+        return client.get_workflow_handle(run_id), True
+    return handle, False
+
+
+async def start_posting(
+    client: Client, settings: Settings, business_date: date, **options: Any
+) -> WorkflowHandle[Any, PostTimeExpensesResult]:
+    """Start the posting of one business date, or join the date's run while it runs.
+
+    Args:
+        options: Fields of ``PostTimeExpensesInput`` besides the date (``page_size``, paging and time limits).
+    """
+    return await client.start_workflow(
+        PostTimeExpensesWorkflow.run,
+        PostTimeExpensesInput(business_date=business_date, **options),
+        id=post_time_expenses.workflow_id(business_date, prefix=settings.task_queue_prefix),
+        task_queue=settings.task_queue("flows"),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(sa.BUSINESS_DATE, business_date.isoformat())]),
+        static_summary=f"Post approved time and expenses dated {business_date}",
+    )
+
+
+def _invoice_to_run(settings: Settings, project_id: str, period: str) -> int:
+    store = Store(settings.store_url)
+    try:
+        return invoice_to_run(store, project_id, period, billing_period(period).end)
+    finally:
+        store.engine.dispose()
+
+
+async def start_invoice(
+    client: Client,
+    settings: Settings,
+    project_id: str,
+    period: str,
+    sequence: int | None = None,
+    *,
+    issue_date: date | None = None,
+) -> tuple[WorkflowHandle[Any, InvoiceProjectResult], bool]:
+    """Start (or join) the project's invoicing run for the period; True when it had already completed.
+
+    Without ``sequence`` the store says which invoice is due: the first, an unfinished one, or a
+    supplementary one for work posted since the last (see `store.invoicing.invoice_to_run`).
+    """
+    if sequence is None:
+        sequence = await asyncio.to_thread(_invoice_to_run, settings, project_id, period)
+    run_id = invoice_project.workflow_id(project_id, period, sequence)
+    label = "Invoice" if sequence == 1 else f"Supplementary invoice {sequence} of"
+    try:
+        handle = await client.start_workflow(
+            InvoiceProjectWorkflow.run,
+            InvoiceProjectInput(
+                project_id=project_id,
+                period=period,
+                time_zone=settings.firm_time_zone,
+                sequence=sequence,
+                issue_date=issue_date,
+            ),
+            id=run_id,
+            task_queue=settings.task_queue("flows"),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            static_summary=f"{label} {project_id} for {period}",
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(run_id, result_type=InvoiceProjectResult), True
+    return handle, False
+
+
+async def start_monthly_invoicing(
+    client: Client, settings: Settings, period: str, *, issue_date: date | None = None
+) -> WorkflowHandle[Any, MonthlyInvoicingResult]:
+    """Start (or join) the month's invoicing run; a finished one is run again (its children dedupe)."""
+    return await client.start_workflow(
+        MonthlyInvoicingWorkflow.run,
+        MonthlyInvoicingInput(period=period, time_zone=settings.firm_time_zone, issue_date=issue_date),
+        id=month_workflow_id(period),
+        task_queue=settings.task_queue("flows"),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        static_summary=f"Monthly invoicing for {period}",
+    )
+
+
+async def check_stack(
+    client: Client, settings: Settings, workflow_id: str, domains: list[str] | None = None
+) -> StackCheckResult:
+    """Run the stack check: a ping on every domain task queue (or those named), answered by the workers."""
+    check = StackCheckInput() if domains is None else StackCheckInput(domains=domains)
+    return await client.execute_workflow(
+        StackCheckWorkflow.run, check, id=workflow_id, task_queue=settings.task_queue("flows")
+    )
