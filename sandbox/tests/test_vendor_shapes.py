@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from sandbox._auth import issue_token
 from sandbox.app import create_app, create_system_app
-from sandbox.systems.salesforce._oauth import DEMO_PASSWORD, DEMO_SECURITY_TOKEN, DEMO_USERNAME
+from sandbox.systems.salesforce._auth import DEMO_PASSWORD, DEMO_SECURITY_TOKEN, DEMO_USERNAME
 from sandbox.systems.workday import TENANT
 
 from .conftest import TEST_TODAY

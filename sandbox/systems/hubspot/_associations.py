@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from sandbox._framework import DB
-from sandbox.systems.hubspot import _records as records
+from sandbox.systems.hubspot import _store as records
 from sandbox.systems.hubspot._errors import HubSpotError
 from sandbox.systems.hubspot._limits import HubSpotRoute, authorize
 from sandbox.systems.hubspot._paging import decode_cursor, encode_cursor, page_link

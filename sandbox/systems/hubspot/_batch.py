@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict
 
 from sandbox._db import SandboxDB
 from sandbox._framework import DB
-from sandbox.systems.hubspot import _records as records
+from sandbox.systems.hubspot import _store as records
 from sandbox.systems.hubspot._errors import HubSpotError, body
 from sandbox.systems.hubspot._limits import HubSpotRoute, authorize
-from sandbox.systems.hubspot._objects import CreateIn, archive, create_with_associations
+from sandbox.systems.hubspot._routes import CreateIn, archive, create_with_associations
 from sandbox.systems.hubspot._schema import ObjectType
 from sandbox.systems.hubspot._values import now_iso, parse_properties
 from sandbox.systems.hubspot._webhooks import events_for, publish

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sandbox._db import SandboxDB
 from sandbox._framework import SandboxHTTPError
-from sandbox.systems.netsuite import _filters, _jobs, _store, _suiteql
+from sandbox.systems.netsuite import _filters, _jobs, _query, _store
 from sandbox.systems.netsuite._account import AccountDB, GatedRoute
 from sandbox.systems.netsuite._auth import authenticate
 from sandbox.systems.netsuite._convert import parse_body, render
@@ -245,8 +245,8 @@ async def suiteql(request: Request, db: AccountDB, limit: Limit = MAX_PAGE, offs
     text = body.get("q") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text.strip():
         raise bad_request(INVALID_CONTENT, 'The body must be {"q": "SELECT ..."}.')
-    if offset >= _suiteql.MAX_ROWS:
-        raise bad_request(INVALID_PARAMETER, f"SuiteQL returns at most {_suiteql.MAX_ROWS} rows: narrow the query.")
-    query = _suiteql.parse(text)
-    rows, total = await run_in_threadpool(_suiteql.run, db, query, offset=offset, limit=limit)
-    return _page(request, rows, offset, limit, min(total, _suiteql.MAX_ROWS))
+    if offset >= _query.MAX_ROWS:
+        raise bad_request(INVALID_PARAMETER, f"SuiteQL returns at most {_query.MAX_ROWS} rows: narrow the query.")
+    query = _query.parse(text)
+    rows, total = await run_in_threadpool(_query.run, db, query, offset=offset, limit=limit)
+    return _page(request, rows, offset, limit, min(total, _query.MAX_ROWS))

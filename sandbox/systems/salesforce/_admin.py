@@ -18,10 +18,10 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, HttpUrl
 
 from sandbox._framework import DB, SandboxHTTPError
-from sandbox.systems.salesforce._api import BATCH_SIZE_KEY, MAX_BATCH_SIZE
+from sandbox.systems.salesforce._auth import login_allowed, set_login_allowed
 from sandbox.systems.salesforce._limits import api_usage, set_api_usage
-from sandbox.systems.salesforce._oauth import login_allowed, set_login_allowed
 from sandbox.systems.salesforce._relay import DELIVERY, SUBSCRIPTION
+from sandbox.systems.salesforce._routes import BATCH_SIZE_KEY, MAX_BATCH_SIZE
 from sandbox.systems.salesforce._schema import NAME
 
 __all__ = ["router"]

@@ -22,8 +22,8 @@ from sandbox._auth import check_bearer
 from sandbox._db import SandboxDB
 from sandbox._framework import SandboxHTTPError
 from sandbox.systems.salesforce._errors import SaveError
+from sandbox.systems.salesforce._query_ast import SoqlError
 from sandbox.systems.salesforce._schema import NAME
-from sandbox.systems.salesforce._soql_ast import SoqlError
 
 __all__ = ["DEFAULT_DAILY_LIMIT", "DataRouter", "MeteredRoute", "api_usage", "error_response", "set_api_usage"]
 

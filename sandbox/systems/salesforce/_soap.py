@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 from fastapi import APIRouter, Request, Response
 
 from sandbox._db import SandboxDB
-from sandbox.systems.salesforce._oauth import ORG_ID, USER_ID, check_user, instance_url, login_allowed, new_session
+from sandbox.systems.salesforce._auth import ORG_ID, USER_ID, check_user, instance_url, login_allowed, new_session
 from sandbox.systems.salesforce._schema import API_VERSION
 
 __all__ = ["LAST_LOGIN_VERSION", "router"]

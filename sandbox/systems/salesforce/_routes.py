@@ -21,7 +21,12 @@ from fastapi.responses import JSONResponse
 from sandbox._framework import DB, SandboxHTTPError
 from sandbox.systems.salesforce._describe import basic_info, describe, global_describe
 from sandbox.systems.salesforce._limits import DataRouter, api_usage
-from sandbox.systems.salesforce._records import (
+from sandbox.systems.salesforce._query_ast import SoqlError
+from sandbox.systems.salesforce._query_eval import execute
+from sandbox.systems.salesforce._query_parse import parse
+from sandbox.systems.salesforce._relay import publish
+from sandbox.systems.salesforce._schema import API_VERSION, NAME, SOBJECTS, SObject, record_url, sobject
+from sandbox.systems.salesforce._store import (
     SaveContext,
     SaveError,
     create,
@@ -32,11 +37,6 @@ from sandbox.systems.salesforce._records import (
     update,
     upsert,
 )
-from sandbox.systems.salesforce._relay import publish
-from sandbox.systems.salesforce._schema import API_VERSION, NAME, SOBJECTS, SObject, record_url, sobject
-from sandbox.systems.salesforce._soql_ast import SoqlError
-from sandbox.systems.salesforce._soql_eval import execute
-from sandbox.systems.salesforce._soql_parse import parse
 
 __all__ = ["BATCH_SIZE_KEY", "MAX_BATCH_SIZE", "router"]
 

@@ -9,12 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox._db import SandboxDB
 from sandbox._framework import DB
-from sandbox.systems.hubspot import _records as records
+from sandbox.systems.hubspot import _store as records
 from sandbox.systems.hubspot._errors import HubSpotError
 from sandbox.systems.hubspot._limits import HubSpotRoute, authorize, limiter
 from sandbox.systems.hubspot._paging import decode_cursor, encode_cursor, page_link, split
+from sandbox.systems.hubspot._query import SearchRequest, search
 from sandbox.systems.hubspot._schema import NAME, OBJECT_TYPES, ObjectType
-from sandbox.systems.hubspot._search import SearchRequest, search
 from sandbox.systems.hubspot._values import now_iso, parse_properties
 from sandbox.systems.hubspot._webhooks import events_for, publish
 
