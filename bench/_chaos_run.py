@@ -49,6 +49,7 @@ from bench._chaos_report import Observed, build_report, field_of, sandbox_delive
 from bench._chaos_webhooks import send_hostile_webhooks
 from bench._chaos_world import Deal, Entry, approve, chaos_days, choose_deals, create_entries, win
 from bench._stack import Stack, fresh_stack
+from sandbox.seed import anchor_date
 from stack.connectors import Connectors
 
 Say = Callable[[str], None]
@@ -78,7 +79,8 @@ class ChaosOptions:
     cli_inputs: int = 25
     deadline_seconds: float = 1800.0
     today: date | None = None
-    """The day the run counts "last month" from (default: today)."""
+    """The day the run counts "last month" from (default: the sandbox's anchor, which is today unless
+    ``PSFLOW_SANDBOX_TODAY`` pins it); invoices are dated that day."""
 
 
 @dataclass
@@ -101,6 +103,7 @@ class Run:
         self.say_raw = say
         self.chaos = ProcessChaos(stack, self.say)
         self.problems: list[str] = []
+        self.today = options.today or anchor_date()
         self.won: list[Deal] = []
         self.webhooks: list[Any] = []
         self.cli_outcomes: list[Any] = []
@@ -165,9 +168,17 @@ class Run:
 
         return go
 
+    def invoice_args(self, period: str) -> list[str]:
+        """``psflow invoice run-month`` for the period, dated the run's day."""
+        return ["invoice", "run-month", "--period", period, "--issue-date", self.today.isoformat()]
+
     def _invoice(self, period: str) -> Callable[[], Awaitable[None]]:
         async def go() -> None:
-            ok = await cli(self.stack.settings, ["invoice", "run-month", "--period", period], self.say)
+            ok = await cli(
+                self.stack.settings,
+                ["invoice", "run-month", "--period", period, "--issue-date", self.today.isoformat()],
+                self.say,
+            )
             self.cli_ok[f"invoice {period}"] = ok
             self.say(f"started invoicing {period}" + ("" if ok else ": FAILED"))
 
@@ -226,7 +237,12 @@ async def _invoice_again_if_told(run: Run, period: str, settle: Deadline) -> int
     )
     try:
         run.cli_ok[f"invoice {period} again"] = await asyncio.wait_for(
-            cli(run.stack.settings, ["invoice", "run-month", "--period", period], run.say), settle.left()
+            cli(
+                run.stack.settings,
+                ["invoice", "run-month", "--period", period, "--issue-date", run.today.isoformat()],
+                run.say,
+            ),
+            settle.left(),
         )
     except TimeoutError:
         run.problems.append(f"the deadline passed while invoicing {period} again")
@@ -245,7 +261,7 @@ async def run_chaos(options: ChaosOptions, workdir: Path, say: Say) -> dict[str,
 
 async def _run(run: Run) -> dict[str, Any]:
     o, stack, client = run.options, run.stack, run.stack.client
-    days = chaos_days(o.today or date.today(), o.days)
+    days = chaos_days(run.today, o.days)
     period = f"{days[0]:%Y-%m}"
     deals, restart_deal = await choose_deals(run.connectors, o.deals, run.rng, uuid.uuid4().hex[:8], run.say)
     entries = await create_entries(stack.settings.sandbox_url, days, o.entries, run.rng)

@@ -1,25 +1,33 @@
 """Remembering which webhook events the gateway acted on, in the store's ``inbound_events`` table.
 
-An event's row is inserted *before* its workflow is signalled and committed only *after* the signal
-succeeded, in one transaction. The insert holds the event's unique (source, event_id) key, so a
-concurrent delivery of the same event waits for the outcome: a duplicate once the first commits, a
-fresh claim if it rolls back. If the signal fails, or the gateway dies mid-way, nothing was recorded
-and the sender's retry is acted on. The one thing left to chance is a commit that fails after the
-signal succeeded: the retry then signals the same run once more, which converges on it.
+An event is acted on (its workflow signalled-with-start) first and recorded only after that
+succeeded, each step on its own: no database transaction or lock is held while Temporal is asked,
+so a slow or unreachable Temporal never makes other deliveries queue behind the store (SQLite has
+one writer). If the signal fails, or the gateway dies mid-way, nothing was recorded and the
+sender's retry is acted on. Concurrent deliveries of one event in this process take turns on a lock
+striped by the event's key: the first acts, the others then find it recorded. Deliveries reaching
+two gateway processes at once may both signal; they signal the one run of the deal's workflow id,
+which records each event once, so the effect is the same.
 """
 
 from __future__ import annotations
 
+import threading
+import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 
 from store import InboundEvent, Store
+from store.db import upsert_insert
 
 __all__ = ["InboundEvents"]
 
 T = TypeVar("T")
+
+_STRIPES = 256
 
 
 class InboundEvents:
@@ -27,6 +35,7 @@ class InboundEvents:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._locks = tuple(threading.Lock() for _ in range(_STRIPES))
 
     def act_once(self, source: str, event_id: str, workflow_id: str, act: Callable[[], T]) -> tuple[bool, T | None]:
         """Run ``act`` for an event not recorded yet, and record the event only if ``act`` returns.
@@ -38,11 +47,22 @@ class InboundEvents:
         Raises:
             Exception: Whatever ``act`` or the store raised; the event is then not recorded.
         """
-        with self._store.session() as session:
-            session.add(InboundEvent(source=source, event_id=event_id, workflow_id=workflow_id))
-            try:
-                session.flush()
-            except IntegrityError:
-                session.rollback()
+        with self._locks[zlib.crc32(f"{source}\0{event_id}".encode()) % _STRIPES]:
+            if self._recorded(source, event_id):
                 return False, None
-            return True, act()
+            result = act()
+            self._record(source, event_id, workflow_id)
+            return True, result
+
+    def _recorded(self, source: str, event_id: str) -> bool:
+        with self._store.session() as session:
+            found = session.exec(
+                select(InboundEvent.id).where(InboundEvent.source == source, InboundEvent.event_id == event_id)
+            ).first()
+        return found is not None
+
+    def _record(self, source: str, event_id: str, workflow_id: str) -> None:
+        with self._store.session() as session:
+            insert = upsert_insert(session, InboundEvent.__table__)  # type: ignore[attr-defined]
+            row = {"source": source, "event_id": event_id, "workflow_id": workflow_id, "received_at": datetime.now(UTC)}
+            session.execute(insert.values(**row).on_conflict_do_nothing(index_elements=["source", "event_id"]))

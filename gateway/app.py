@@ -198,7 +198,7 @@ async def _accept(gateway: _Gateway, source: str, request: Request, delivery: De
         fields = {"event_id": arrival.event_id, "workflow_id": run_id, **arrival.detail}
 
         def start(arrival: Arrival = arrival) -> tuple[WorkflowHandle[Any, Any], bool]:
-            # Runs in the store's thread, inside the transaction that records the event.
+            # Runs in the store's thread; the event is recorded only once this returned.
             return asyncio.run_coroutine_threadsafe(_start(gateway, arrival), loop).result()
 
         try:

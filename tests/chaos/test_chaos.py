@@ -4,8 +4,8 @@ Its own Temporal dev server (a SQLite file, so the restart keeps state), sandbox
 on free loopback ports (`bench.chaos`): six deals won in both CRMs, twenty entries on one day posted
 and the month invoiced, 20 % faults at every emulated system, one worker SIGKILL, one server restart
 with a webhook arriving while it is down, and the hostile webhooks. Counts come from NetSuite's and
-Kantata's own APIs. The month is the one before today: the sandbox's demo firm is drawn around today
-and psflow invoices only months that have ended, so this test cannot pin the date.
+Kantata's own APIs. The month is the one before the sandbox's anchor (pinned by tests/conftest.py),
+invoiced with that anchor as its issue date, so the run means the same on any calendar day.
 """
 
 from __future__ import annotations

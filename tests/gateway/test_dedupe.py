@@ -102,3 +102,28 @@ def test_a_gateway_that_dies_while_signalling_leaves_the_event_unrecorded(store:
     finished = subprocess.run([sys.executable, "-c", dies_in_act], cwd=ROOT, timeout=60, check=False)
     assert finished.returncode == 3
     assert InboundEvents(store).act_once("hubspot", "died", "wf", lambda: "redelivered") == (True, "redelivered")
+
+
+def test_a_delivery_waiting_on_temporal_holds_up_no_other_event(store: Store) -> None:
+    # While Temporal is slow or down, one event's signal may wait seconds; another event's delivery
+    # must not queue behind it in the store (SQLite has one writer: a transaction held open across
+    # the signal made every other delivery wait, then fail with "database is locked").
+    events = InboundEvents(store)
+    acting = threading.Event()
+    release = threading.Event()
+
+    def slow() -> str:
+        acting.set()
+        assert release.wait(30)
+        return "slow"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(events.act_once, "hubspot", "waiting-on-temporal", "wf-a", slow)
+        assert acting.wait(10)
+        other = pool.submit(events.act_once, "hubspot", "another-event", "wf-b", lambda: "quick")
+        try:
+            assert other.result(timeout=3) == (True, "quick")
+        finally:
+            release.set()
+        assert first.result() == (True, "slow")
+    assert events.act_once("hubspot", "waiting-on-temporal", "wf-a", lambda: "again") == (False, None)
