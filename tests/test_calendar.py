@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from activities.billing_period import billing_period, firm_day, firm_midnight, period_of, previous_period
+from canonical.calendar import billing_period, firm_day, firm_midnight, period_of, previous_period
 from workflows.scheduled_posting import business_date_for
 
 LONDON = "Europe/London"

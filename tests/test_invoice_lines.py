@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from activities.invoice_lines import (
+from activities.invoicing import InvoicingActivities, build_invoice
+from activities.invoicing.lines import (
     QUANTITY_PLACES,
     PostedExpense,
     PostedTime,
@@ -24,7 +25,6 @@ from activities.invoice_lines import (
     invoice_lines,
     line_quantity,
 )
-from activities.invoicing import InvoicingActivities, build_invoice
 from canonical import DateRange, Invoice, Money, bill_for_minutes
 from store import LedgerEntry
 from workflows.invoice_project import InvoiceProjectResult, analytics_rows, invoice_events

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from activities.posting_rules import (
+from activities.posting.rules import (
     Approved,
     ErpJob,
     ErpSetup,

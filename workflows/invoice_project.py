@@ -24,12 +24,18 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities._errors import INVALID_DATA, NON_RETRYABLE_TYPES
-    from activities.billing_period import billing_period, firm_day, firm_midnight
     from activities.events import EventActivities
-    from activities.invoicing import InvoiceRequest, InvoicingActivities, PostedInvoice
+    from activities.invoicing import (
+        InvoiceRequest,
+        InvoicingActivities,
+        PostedInvoice,
+        WorkNotInvoiced,
+        WorkNotInvoicedActivities,
+        WorkNotInvoicedRequest,
+    )
     from activities.models import AnalyticsRows
-    from activities.unposted import WorkNotInvoiced, WorkNotInvoicedActivities, WorkNotInvoicedRequest
     from canonical import DateRange
+    from canonical.calendar import billing_period, firm_day, firm_midnight
     from canonical.events import CloudEvent
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue

@@ -1,6 +1,6 @@
 """The connector's foundation: the HTTP client, envelopes, paging, external references, lookups.
 
-The public methods live in mixins (``_projects``, ``_people``, ``_ledger``) that share this
+The public methods live in mixins (``_projects``, ``_people``, ``_time_expenses``) that share this
 base; `KantataConnector` puts them together.
 """
 

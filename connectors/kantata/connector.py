@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from connectors.kantata._ledger import LedgerMethods
 from connectors.kantata._people import PeopleMethods
 from connectors.kantata._projects import ProjectMethods
+from connectors.kantata._time_expenses import TimeExpenseMethods
 
 __all__ = ["KantataConnector"]
 
 
-class KantataConnector(ProjectMethods, PeopleMethods, LedgerMethods):
+class KantataConnector(ProjectMethods, PeopleMethods, TimeExpenseMethods):
     """Kantata OX API v1 through the shared HTTP core, in canonical models.
 
     - Projects: `create_project`, `get_project`, `find_project_by_external_id`, `close_project`,

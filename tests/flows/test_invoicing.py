@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 import cli
 import worker
-from activities.billing_period import billing_period, previous_period
 from canonical import ApprovalState, BillingType, Expense, Money, Project, TimeEntry, bill_for_minutes
+from canonical.calendar import billing_period, previous_period
 from connectors.netsuite import TimeBillRow
 from sandbox.seed import DemoFirm
 from stack.connectors import Connectors

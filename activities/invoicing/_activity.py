@@ -2,7 +2,7 @@
 
 `InvoicingActivities.post_invoice` reserves the project's posted, unbilled billable ledger rows
 up to the period's last day (see `store.invoicing`), builds one canonical `Invoice` per currency
-whose lines add up to the rows' posted amounts (see `activities.invoice_lines`) and upserts it in
+whose lines add up to the rows' posted amounts (see `activities.invoicing.lines`) and upserts it in
 NetSuite by external id, so a retry or a re-run updates the one invoice instead of adding a second.
 Totals, fees and expenses are sums of posted amounts, never re-derived from hours.
 """
@@ -21,9 +21,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._errors import INVALID_DATA, classified
-from activities.billing_period import billing_period
-from activities.invoice_lines import LineGrouping, PostedExpense, PostedTime, invoice_lines
+from activities.invoicing.lines import LineGrouping, PostedExpense, PostedTime, invoice_lines
 from canonical import DateRange, Invoice, Money
+from canonical.calendar import billing_period
 from connectors.netsuite import NetSuiteConnector
 from store import LedgerEntry, Store
 from store import invoicing as ledger
@@ -134,7 +134,7 @@ def build_invoice(
 ) -> Invoice:
     """The canonical invoice for reserved ledger rows in one currency.
 
-    Its lines bill the rows' posted amounts (see `activities.invoice_lines` for the grouping): time at
+    Its lines bill the rows' posted amounts (see `activities.invoicing.lines` for the grouping): time at
     the rate NetSuite's time bill was posted at (``rates``, by source id), each billable expense at
     its amount. The invoice's total is therefore the sum of the rows' amounts, to the minor unit.
     """

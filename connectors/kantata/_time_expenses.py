@@ -64,7 +64,7 @@ def _filters(
     return params
 
 
-class LedgerMethods(KantataBase):
+class TimeExpenseMethods(KantataBase):
     """Time entries and expenses as canonical models."""
 
     async def time_entries_page(

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 
 from activities._errors import classified
-from activities.billing_period import billing_period
 from canonical import DateRange, Expense, TimeEntry
+from canonical.calendar import billing_period
 from connectors._core import PermanentError
 from connectors.kantata import KantataConnector
 from store import Store

@@ -2,7 +2,7 @@
 
 Entries never travel through workflow history: the workflow hands over a business date, a kind
 and a cursor, and `PostingActivities.post_approved_page` reads pages from Kantata, checks each
-record against `activities.posting_rules`, posts the valid ones concurrently (the NetSuite
+record against `activities.posting.rules`, posts the valid ones concurrently (the NetSuite
 connector's process-wide rate budget keeps the account's limit of requests in flight, never more)
 and writes the ledger and the exceptions. Each record is one PUT by the PSA id as external id
 (`NetSuiteConnector.write_time_bill`): the ledger, not a read-back, says what was posted before,
@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 
 from activities._errors import classified
-from activities.posting_rules import (
+from activities.posting.rules import (
     Approved,
     ErpJob,
     ErpSetup,
@@ -52,7 +52,7 @@ from connectors.kantata import KantataConnector
 from connectors.kantata.mapping import kantata_id
 from connectors.netsuite import NetSuiteConnector, is_closed_period
 from store import Posting, Store
-from store.exceptions import Problem, claim_fingerprints, record_exceptions, resolve_exceptions, settle_run
+from store.posting import Problem, claim_fingerprints, record_exceptions, resolve_exceptions, settle_run
 
 SOURCE = "kantata"
 TARGET = "netsuite"

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from canonical import DateRange
+from canonical._types import DateRange
 
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 
