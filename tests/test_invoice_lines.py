@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from activities.invoicing import InvoicingActivities, build_invoice
+from activities.invoicing.invoice import build_invoice, posted_invoice
 from activities.invoicing.lines import (
     QUANTITY_PLACES,
     PostedExpense,
@@ -116,7 +116,7 @@ def test_the_revenue_event_and_analytics_rows_equal_the_invoice(
 ) -> None:
     currency, rows, rates = work
     invoice = _invoice(rows, rates, grouping)
-    posted = InvoicingActivities._posted(invoice, rows, "1001", created=True, updated=False)
+    posted = posted_invoice(invoice, rows, "1001", created=True, updated=False)
     result = InvoiceProjectResult(
         project_id="PRJ-0001",
         period="2026-10",

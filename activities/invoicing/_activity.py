@@ -1,28 +1,28 @@
-"""Invoicing activities (``erp`` task queue): a project's invoice for a billing period, built from the ledger.
+"""`InvoicingActivities` (``erp`` task queue): a project's invoice for a billing period, built from the ledger.
 
 `InvoicingActivities.post_invoice` reserves the project's posted, unbilled billable ledger rows
 up to the period's last day (see `store.invoicing`), builds one canonical `Invoice` per currency
-whose lines add up to the rows' posted amounts (see `activities.invoicing.lines`) and upserts it in
-NetSuite by external id, so a retry or a re-run updates the one invoice instead of adding a second.
-Totals, fees and expenses are sums of posted amounts, never re-derived from hours.
+whose lines add up to the rows' posted amounts (see `activities.invoicing.invoice`) and upserts it
+in NetSuite by external id, so a retry or a re-run updates the one invoice instead of adding a
+second. Totals, fees and expenses are sums of posted amounts, never re-derived from hours.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import defaultdict
-from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities._errors import INVALID_DATA, classified
-from activities.invoicing.lines import LineGrouping, PostedExpense, PostedTime, invoice_lines
-from canonical import DateRange, Invoice, Money
+from activities._errors import classified
+from activities._heartbeat import each_page
+from activities.invoicing.invoice import build_invoice, invalid, posted_invoice, terms_days
+from activities.invoicing.lines import LineGrouping
+from activities.invoicing.models import InvoiceOutcome, InvoiceRequest, InvoiceToMake, PeriodRef, PostedInvoice
+from canonical import DateRange
 from canonical.calendar import billing_period
 from connectors.netsuite import NetSuiteConnector
 from store import LedgerEntry, Store
@@ -30,143 +30,6 @@ from store import invoicing as ledger
 
 SYSTEM = "netsuite"
 UNKNOWN_PROJECT = "UnknownProject"
-DEFAULT_TERMS_DAYS = 30
-"""Days to pay when the customer's terms are not set or not of the form 'Net N'."""
-_NET_TERMS = re.compile(r"net\s*(\d+)", re.IGNORECASE)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class InvoiceRequest(_Model):
-    """Invoice a project for a period, dated ``issue_date``."""
-
-    project_id: str = Field(min_length=1)
-    period: str
-    issue_date: date
-    period_closed_at: datetime
-    """When the period ended in the firm's time zone (the start of invoice lag)."""
-    sequence: int = Field(default=1, ge=1)
-    """Which of the project's invoices for the period: 1, or a supplementary one (2, 3, ...)."""
-
-
-class PeriodRef(_Model):
-    """A ``YYYY-MM`` billing period."""
-
-    period: str
-
-
-class InvoiceToMake(_Model):
-    """One invoice a billing period needs: the project and the invoice's number within the period."""
-
-    project_id: str
-    sequence: int = 1
-
-
-class PostedInvoice(_Model):
-    """One invoice as NetSuite has it: every amount a sum of the posted amounts it bills."""
-
-    invoice_id: str
-    erp_id: str
-    currency: str
-    total: Decimal
-    fees: Decimal
-    """Billable time: the sum of the time entries' posted amounts."""
-    expenses: Decimal
-    """Billable expenses passed through."""
-    hours: Decimal
-    """The time billed, in hours to 2 places, for display (``minutes`` is exact)."""
-    entries: int
-    lines: int
-    issue_date: date
-    due_date: date
-    created: bool
-    updated: bool = False
-    minutes: int | None = None
-    """The time billed, in whole minutes (None in runs recorded before minutes were kept)."""
-
-
-class InvoiceOutcome(_Model):
-    """A project's invoices for one period; none when nothing was billable."""
-
-    project_id: str
-    period: str
-    customer_id: str | None = None
-    invoices: list[PostedInvoice] = Field(default_factory=list)
-
-    @property
-    def nothing_to_invoice(self) -> bool:
-        """True when the project had no unbilled billable time or expenses up to the period's end."""
-        return not self.invoices
-
-    @property
-    def totals(self) -> dict[str, Decimal]:
-        """Invoice totals per currency."""
-        return {invoice.currency: invoice.total for invoice in self.invoices}
-
-
-def terms_days(terms: str | None) -> int:
-    """Days from issue to due date for payment terms such as ``Net 30`` or ``Due on receipt``."""
-    if terms is None:
-        return DEFAULT_TERMS_DAYS
-    if terms.strip().lower() == "due on receipt":
-        return 0
-    match = _NET_TERMS.fullmatch(terms.strip())
-    return int(match[1]) if match else DEFAULT_TERMS_DAYS
-
-
-def _invalid(message: str) -> ApplicationError:
-    return ApplicationError(message, type=INVALID_DATA, non_retryable=True)
-
-
-def build_invoice(
-    invoice_id: str,
-    rows: list[LedgerEntry],
-    rates: Mapping[str, Decimal],
-    *,
-    project_id: str,
-    customer_id: str,
-    period: DateRange,
-    issue_date: date,
-    due_date: date,
-    grouping: LineGrouping = "entry",
-) -> Invoice:
-    """The canonical invoice for reserved ledger rows in one currency.
-
-    Its lines bill the rows' posted amounts (see `activities.invoicing.lines` for the grouping): time at
-    the rate NetSuite's time bill was posted at (``rates``, by source id), each billable expense at
-    its amount. The invoice's total is therefore the sum of the rows' amounts, to the minor unit.
-    """
-    currencies = {row.currency for row in rows}
-    if len(currencies) != 1:
-        raise _invalid(f"invoice {invoice_id} holds rows in {', '.join(sorted(currencies))}: one currency per invoice")
-    currency = currencies.pop()
-    time: list[PostedTime] = []
-    expenses: list[PostedExpense] = []
-    for row in rows:
-        amount = Money(amount=row.amount, currency=currency).rounded()
-        if amount.amount != row.amount:
-            raise _invalid(f"ledger row {row.source_id} has {row.amount} {currency}, finer than the currency allows")
-        if row.kind == "time_entry":
-            if row.minutes is None or row.minutes <= 0:
-                raise _invalid(f"ledger row {row.source_id} is posted time without minutes: correct it, then re-run")
-            rate = Money(amount=rates[row.source_id], currency=currency)
-            time.append(PostedTime(row.source_id, row.business_date, row.minutes, rate, amount))
-        elif row.kind == "expense":
-            expenses.append(PostedExpense(row.source_id, row.business_date, amount))
-        else:
-            raise _invalid(f"ledger row {row.source_id} has kind {row.kind!r}; expected time_entry or expense")
-    return Invoice(
-        id=invoice_id,
-        customer_id=customer_id,
-        project_id=project_id,
-        period=period,
-        currency=currency,
-        issue_date=issue_date,
-        due_date=due_date,
-        lines=tuple(invoice_lines(time, expenses, grouping)),
-    )
 
 
 class InvoicingActivities:
@@ -239,7 +102,7 @@ class InvoicingActivities:
             result = await self._netsuite.upsert_invoice(
                 invoice, customer_internal_id=customer_erp_id, job_internal_id=job_id
             )
-            posted.append(self._posted(invoice, invoice_rows, result.internal_id, result.created, result.updated))
+            posted.append(posted_invoice(invoice, invoice_rows, result.internal_id, result.created, result.updated))
             await asyncio.to_thread(self._record, request, posted[-1])
         return InvoiceOutcome(project_id=project_id, period=request.period, customer_id=customer_id, invoices=posted)
 
@@ -248,7 +111,7 @@ class InvoicingActivities:
         try:
             return billing_period(label)
         except ValueError as exc:
-            raise _invalid(str(exc)) from exc
+            raise invalid(str(exc)) from exc
 
     async def _posted_rates(self, job_id: str, rows: list[LedgerEntry]) -> dict[str, Decimal]:
         """The hourly rate each time row was posted at, by source id, from its NetSuite time bill."""
@@ -258,16 +121,14 @@ class InvoicingActivities:
         days = [row.business_date for row in time_rows]
         span = DateRange(start=min(days), end=max(days))
         rates: dict[str, Decimal] = {}
-        cursor: str | None = None
-        while True:
-            page = await self._netsuite.time_bills_page(job_internal_id=job_id, period=span, cursor=cursor)
+        bills = each_page(
+            lambda cursor: self._netsuite.time_bills_page(job_internal_id=job_id, period=span, cursor=cursor)
+        )
+        async for page in bills:
             rates.update({bill.internal_id: bill.rate for bill in page.items if bill.rate is not None})
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
         missing = [row.source_id for row in time_rows if row.target_id not in rates]
         if missing:
-            raise _invalid(
+            raise invalid(
                 f"NetSuite has no time bill with a rate on this job for {len(missing)} posted time entries "
                 f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}): post them again, then re-run"
             )
@@ -286,47 +147,15 @@ class InvoicingActivities:
         await asyncio.to_thread(self._store.map_id, "project", project_id, SYSTEM, job.internal_id)
         customer_erp_id = job.customer_internal_id
         if not customer_erp_id.isdigit():
-            raise _invalid(f"job {project_id} names customer {customer_erp_id!r}, not a NetSuite internal id")
-        page = await self._netsuite.suiteql_page(
-            f"SELECT id, externalid, terms FROM customer WHERE id = {int(customer_erp_id)}", page_size=1
-        )
-        if not page.items:
+            raise invalid(f"job {project_id} names customer {customer_erp_id!r}, not a NetSuite internal id")
+        customer = await self._netsuite.billing_customer(customer_erp_id)
+        if customer is None:
             raise ApplicationError(
                 f"job {project_id} belongs to customer {customer_erp_id}, which NetSuite does not have",
                 type=UNKNOWN_PROJECT,
                 non_retryable=True,
             )
-        row = page.items[0]
-        terms_names = {value: name for name, value in self._netsuite.settings.terms_ids.items()}
-        terms = terms_names.get(str(row["terms"])) if row.get("terms") is not None else None
-        return job.internal_id, customer_erp_id, str(row.get("externalid") or f"netsuite:{customer_erp_id}"), terms
-
-    @staticmethod
-    def _posted(invoice: Invoice, rows: list[LedgerEntry], erp_id: str, created: bool, updated: bool) -> PostedInvoice:
-        """The invoice as posted: its figures summed from the rows' posted amounts, which its lines equal."""
-        currency = invoice.currency
-        fees = sum((row.amount for row in rows if row.kind == "time_entry"), Decimal(0))
-        expenses = sum((row.amount for row in rows if row.kind == "expense"), Decimal(0))
-        total = Money(amount=fees + expenses, currency=currency).rounded().amount
-        if total != invoice.total.amount:
-            raise _invalid(f"invoice {invoice.id} lines add up to {invoice.total}, its posted entries to {total}")
-        minutes = sum(row.minutes or 0 for row in rows if row.kind == "time_entry")
-        return PostedInvoice(
-            invoice_id=invoice.id,
-            erp_id=erp_id,
-            currency=currency,
-            total=total,
-            fees=Money(amount=fees, currency=currency).rounded().amount,
-            expenses=Money(amount=expenses, currency=currency).rounded().amount,
-            hours=(Decimal(minutes) / 60).quantize(Decimal("0.01")),
-            minutes=minutes,
-            entries=len(rows),
-            lines=len(invoice.lines),
-            issue_date=invoice.issue_date,
-            due_date=invoice.due_date,
-            created=created,
-            updated=updated,
-        )
+        return job.internal_id, customer_erp_id, customer.external_id or f"netsuite:{customer_erp_id}", customer.terms
 
     def _record_nothing(self, invoice_id: str) -> None:
         ledger.record_nothing_to_invoice(self._store, activity.info().workflow_id or "psflow", invoice_id)

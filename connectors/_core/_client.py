@@ -229,34 +229,6 @@ class RestClient:
         response = await self.request("PUT", url, json=json, params=params, headers=headers)
         return self.decode_json(response)
 
-    async def patch_json(
-        self,
-        url: str,
-        json: Any = None,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        idempotency_header: str = "Idempotency-Key",
-        idempotent: bool | None = None,
-    ) -> Any:
-        """PATCH a JSON body and decode the JSON reply (`None` for 204).
-
-        PATCH is not retried unless it carries an idempotency key or ``idempotent=True``
-        (an upsert by external id is; an increment is not).
-        """
-        response = await self.request(
-            "PATCH",
-            url,
-            json=json,
-            params=params,
-            headers=headers,
-            idempotency_key=idempotency_key,
-            idempotency_header=idempotency_header,
-            idempotent=idempotent,
-        )
-        return self.decode_json(response)
-
     async def delete(
         self, url: str, *, params: Mapping[str, Any] | None = None, allow: Collection[int] = ()
     ) -> httpx.Response:

@@ -15,8 +15,8 @@ class KantataConnector(ProjectMethods, PeopleMethods, TimeExpenseMethods):
     - Projects: `create_project`, `get_project`, `find_project_by_external_id`, `close_project`,
       `create_tasks`, `set_budget`, `set_rate_card`.
     - People: `list_users`, `upsert_user`.
-    - Time and expenses: `time_entries_page` / `list_time_entries`, `expenses_page` /
-      `list_expenses`.
+    - Time and expenses: `time_entries_page`, `expenses_page` (a page at a time, with the records
+      that break a canonical rule on `Page.unreadable`).
 
     Approval of time and expenses happens on timesheet and expense report submissions in
     Kantata, by the people who own them, so the connector offers no approve method.

@@ -23,6 +23,7 @@ import cli
 import worker
 from canonical import ApprovalState, BillingType, Expense, Money, Project, TimeEntry, bill_for_minutes
 from canonical.calendar import billing_period, previous_period
+from connectors._core import paginate
 from connectors.netsuite import TimeBillRow
 from sandbox.seed import DemoFirm
 from stack.connectors import Connectors
@@ -99,7 +100,7 @@ async def post_work(connectors: Connectors, store: Store, project_id: str, work:
                 approval=ApprovalState.APPROVED,
                 approved_at=APPROVED_AT,
             )
-            posted = await erp.upsert_time_bill(
+            target_id = await erp.write_time_bill(
                 entry, job_internal_id=job.internal_id, employee_internal_id=employee, rate=rate
             )
         else:
@@ -114,7 +115,7 @@ async def post_work(connectors: Connectors, store: Store, project_id: str, work:
                 approval=ApprovalState.APPROVED,
                 approved_at=APPROVED_AT,
             )
-            posted = await erp.upsert_expense_report(
+            target_id = await erp.write_expense_report(
                 expense, employee_internal_id=employee, job_internal_id=job.internal_id
             )
         row = LedgerEntry(
@@ -122,7 +123,7 @@ async def post_work(connectors: Connectors, store: Store, project_id: str, work:
             source_system="kantata",
             source_id=source_id,
             target_system="netsuite",
-            target_id=posted.internal_id,
+            target_id=target_id,
             project_id=project_id,
             business_date=piece.day,
             amount=piece.amount,
@@ -361,7 +362,10 @@ async def new_project(connectors: Connectors, kantata: Kantata, name: str) -> tu
 
 
 async def time_bills(connectors: Connectors, project_id: str) -> list[TimeBillRow]:
-    return [bill async for bill in connectors.netsuite.list_time_bills(job_external_id=project_id)]
+    netsuite = connectors.netsuite
+    job = await netsuite.get_job(project_id)
+    assert job is not None
+    return [b async for b in paginate(lambda c: netsuite.time_bills_page(job_internal_id=job.internal_id, cursor=c))]
 
 
 EXAMPLES = {
