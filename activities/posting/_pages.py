@@ -14,8 +14,16 @@ from canonical import Expense, TimeEntry
 from connectors._core import ConnectorError, Outcome, Page
 from connectors.kantata import KantataConnector
 from connectors.netsuite import NetSuiteConnector, is_closed_period
-from store import Posting, Store
-from store.posting import Problem, claim_fingerprints, record_exceptions, resolve_exceptions
+from store import Store
+from store.posting import (
+    Posting,
+    Problem,
+    claim_fingerprints,
+    posting_runs,
+    record_exceptions,
+    record_postings,
+    resolve_exceptions,
+)
 
 SOURCE = "kantata"
 TARGET = "netsuite"
@@ -84,7 +92,7 @@ class PostingPages:
     async def check(self, request: PostPageRequest, page: ReadPage, facts: ErpFacts) -> CheckedPage:
         """Set aside what the ledger has, claim fingerprints, look up ERP facts and apply the rules."""
         kind, day, records = request.kind, request.business_date, page.records
-        ledger = await asyncio.to_thread(self._store.posting_runs, TARGET, kind, [r.id for r in records])
+        ledger = await asyncio.to_thread(posting_runs, self._store, TARGET, kind, [r.id for r in records])
         duplicates = await asyncio.to_thread(
             claim_fingerprints,
             self._store,
@@ -137,7 +145,7 @@ class PostingPages:
                 failure = failure or outcome
         # One transaction for the page's rows, written even when some records must be retried. A crash
         # before it loses no posting: the retried page PUTs those records again, by external id.
-        new = await asyncio.to_thread(self._store.record_postings, rows)
+        new = await asyncio.to_thread(record_postings, self._store, rows)
         posted, already = len(new), len(rows) - len(new)
         posted_ids = [r.id for r in page.records if r.id in ledger] + [row.source_id for row in rows]
         await asyncio.to_thread(

@@ -31,6 +31,7 @@ from stack.flows import start_invoice, start_monthly_invoicing
 from stack.settings import Settings
 from store import LedgerEntry, Store
 from store.invoicing import INVOICE_POSTED, rows_of_invoice
+from tests import ledger
 from tests.conftest import TEST_TODAY
 from tests.flows._kantata import Kantata
 from tests.flows.test_posting import post
@@ -133,7 +134,7 @@ async def post_work(connectors: Connectors, store: Store, project_id: str, work:
             run_id="test-posting",
             approved_at=APPROVED_AT,
         )
-        assert store.record_posting(row)
+        assert ledger.add(store, row)
         rows.append(row)
     return rows
 
@@ -321,7 +322,7 @@ async def test_a_project_netsuite_does_not_know_fails_in_one_line_and_keeps_its_
         currency="USD",
         run_id="test-posting",
     )
-    assert store.record_posting(row)
+    assert ledger.add(store, row)
     async with worker.running_workers(temporal_client, flow_settings):
         output = await asyncio.to_thread(_cli, flow_settings, "run", "--project", "PRJ-GONE")
         month = await (await month_run(temporal_client, flow_settings)).result()
@@ -333,7 +334,7 @@ async def test_a_project_netsuite_does_not_know_fails_in_one_line_and_keeps_its_
         "provision the project before invoicing it"
     )
     assert [r.invoice_id for r in rows_of_invoice(store, f"inv:PRJ-GONE:{PERIOD}")] == []
-    assert store.posting("netsuite", "expense", row.source_id).invoice_id is None  # type: ignore[union-attr]
+    assert ledger.find(store, "netsuite", "expense", row.source_id).invoice_id is None
 
 
 async def new_project(connectors: Connectors, kantata: Kantata, name: str) -> tuple[str, str]:
