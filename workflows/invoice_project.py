@@ -197,14 +197,8 @@ def invoice_events(
         "period": result.period,
         "currency": invoice.currency,
     }
-    posted = CloudEvent(
-        id=f"{invoice.invoice_id}:invoice.posted",
-        source=EVENT_SOURCE,
-        type="com.psflow.invoice.posted",
-        subject=invoice.invoice_id,
-        time=now,
-        data={
-            **common,
+    data: dict[str, dict[str, Any]] = {
+        "invoice.posted": {
             "erp_id": invoice.erp_id,
             "total": str(invoice.total),
             "issue_date": invoice.issue_date.isoformat(),
@@ -212,15 +206,7 @@ def invoice_events(
             "entries": invoice.entries,
             "lines": invoice.lines,
         },
-    )
-    revenue = CloudEvent(
-        id=f"{invoice.invoice_id}:revenue.recognized",
-        source=EVENT_SOURCE,
-        type="com.psflow.revenue.recognized",
-        subject=invoice.invoice_id,
-        time=now,
-        data={
-            **common,
+        "revenue.recognized": {
             "period_start": period.start.isoformat(),
             "period_end": period.end.isoformat(),
             "fees": str(invoice.fees),
@@ -229,8 +215,18 @@ def invoice_events(
             "minutes": invoice.minutes,
             "amount": str(invoice.total),
         },
-    )
-    return [posted, revenue]
+    }
+    return [
+        CloudEvent(
+            id=f"{invoice.invoice_id}:{kind}",
+            source=EVENT_SOURCE,
+            type=f"com.psflow.{kind}",
+            subject=invoice.invoice_id,
+            time=now,
+            data={**common, **fields},
+        )
+        for kind, fields in data.items()
+    ]
 
 
 def analytics_rows(

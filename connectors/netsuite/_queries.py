@@ -69,6 +69,11 @@ class Queries(BaseConnector[NetSuiteSettings]):
         rows = [{k: v for k, v in row.items() if k != "links"} for row in body["items"]]
         return Page(rows, offset_cursor(offset, len(rows), has_more=bool(body.get("hasMore"))))
 
+    async def _first_row(self, query: str) -> JsonObject | None:
+        """The first row a query gives, or None."""
+        page = await self.suiteql_page(query, page_size=1)
+        return page.items[0] if page.items else None
+
     def suiteql(
         self, query: str, *, start: str | None = None, page_size: int | None = None
     ) -> AsyncIterator[JsonObject]:
@@ -84,8 +89,8 @@ class Queries(BaseConnector[NetSuiteSettings]):
             "SELECT id, periodname, startdate, enddate, closed FROM accountingperiod "
             f"WHERE isquarter = 'F' AND isyear = 'F' AND isadjust = 'F' AND startdate <= {on} AND enddate >= {on}"
         )
-        page = await self.suiteql_page(query, page_size=1)
-        return AccountingPeriod.from_row(page.items[0]) if page.items else None
+        row = await self._first_row(query)
+        return None if row is None else AccountingPeriod.from_row(row)
 
     async def period_is_open(self, day: date) -> bool:
         """Whether a transaction dated ``day`` can be posted (its period exists and is open)."""
@@ -99,17 +104,14 @@ class Queries(BaseConnector[NetSuiteSettings]):
 
         One SuiteQL row: unlike the REST record (`get_job`) it carries the job's currency.
         """
-        query = f"SELECT {_JOB_COLUMNS} FROM job WHERE externalid = {string_literal(external_id)}"
-        page = await self.suiteql_page(query, page_size=1)
-        if not page.items:
-            return None
+        row = await self._first_row(f"SELECT {_JOB_COLUMNS} FROM job WHERE externalid = {string_literal(external_id)}")
         codes = {internal: code for code, internal in self.settings.currency_ids.items()}
-        return JobRecord.from_row(page.items[0], currency_codes=codes)
+        return None if row is None else JobRecord.from_row(row, currency_codes=codes)
 
     async def find_employee_by_email(self, email: str) -> str | None:
         """The internal id of the employee with this email address, or None."""
-        page = await self.suiteql_page(f"SELECT id FROM employee WHERE email = {string_literal(email)}", page_size=1)
-        return str(page.items[0]["id"]) if page.items else None
+        row = await self._first_row(f"SELECT id FROM employee WHERE email = {string_literal(email)}")
+        return None if row is None else str(row["id"])
 
     async def billing_customer(self, internal_id: str) -> BillingCustomer | None:
         """What an invoice needs of the customer with this internal id (external id, terms); None if there is none.
@@ -117,12 +119,11 @@ class Queries(BaseConnector[NetSuiteSettings]):
         Raises:
             ValueError: ``internal_id`` is not a NetSuite internal id.
         """
-        query = f"SELECT id, externalid, terms FROM customer WHERE id = {_internal_id(internal_id)}"
-        page = await self.suiteql_page(query, page_size=1)
-        if not page.items:
-            return None
+        row = await self._first_row(
+            f"SELECT id, externalid, terms FROM customer WHERE id = {_internal_id(internal_id)}"
+        )
         terms_names = {internal: name for name, internal in self.settings.terms_ids.items()}
-        return BillingCustomer.from_row(page.items[0], terms_names=terms_names)
+        return None if row is None else BillingCustomer.from_row(row, terms_names=terms_names)
 
     # -- jobs and time bills ---------------------------------------------------------------------
 
