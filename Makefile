@@ -8,9 +8,10 @@ BIN := $(VENV)/bin
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+# psflow with its dev extras, and the emulators: their own package (sandbox/pyproject.toml), not part of psflow.
+$(VENV)/.installed: pyproject.toml sandbox/pyproject.toml | $(BIN)/activate
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./sandbox
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,6 +1,7 @@
 """Sandbox-only controls under ``/_admin`` (never faulted): status, reset, faults.
 
-- ``GET /_admin/status`` — base URL and record counts per system, the DB path, the demo seed.
+- ``GET /_admin/status`` — base URL and record counts per system (and the URL of its own port
+  when it has one), the DB path, the demo seed, the local CA's file and the proxy's URL.
 - ``POST /_admin/reset?seed=demo&today=YYYY-MM-DD`` — wipe everything, optionally reseed.
 - ``GET /_admin/faults`` — active configs, remaining ``times`` and injected-fault counters.
 - ``PUT /_admin/faults/{system}`` (body: FaultConfig) / ``DELETE /_admin/faults/{system}`` /
@@ -26,7 +27,7 @@ RESERVED_NAMES = frozenset({"status", "reset", "faults"})
 
 
 def status(request: Request) -> dict[str, Any]:
-    """Base URLs and record counts per system."""
+    """Base URLs and record counts per system, and where the sandbox listens besides."""
     state = request.app.state
     counts = state.db.counts()
     systems: dict[str, Any] = {}
@@ -34,7 +35,15 @@ def status(request: Request) -> dict[str, Any]:
         held = counts.get(name, {})
         shown = {kind: held.get(kind, 0) for kind in system.kinds} if system.kinds else held
         systems[name] = {"base_url": f"{state.public_url}/{name}{system.base_path}", "counts": shown}
-    return {"systems": systems, "db": state.db.path, "seed": state.db.kv_get(*SEED_MARKER)}
+        if name in state.listeners:
+            systems[name]["own_url"] = state.listeners[name]
+    return {
+        "systems": systems,
+        "db": state.db.path,
+        "seed": state.db.kv_get(*SEED_MARKER),
+        "tls_ca_file": state.tls_ca_file,
+        "proxy_url": state.proxy_url,
+    }
 
 
 def _injector(request: Request, system: str | None = None) -> FaultInjector:

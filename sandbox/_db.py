@@ -91,6 +91,11 @@ def _dumps(body: Mapping[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"), default=_json_default)
 
 
+def _loads(text: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(text)
+    return body
+
+
 def _num(id_: str) -> int:
     if id_.isascii() and id_.isdigit() and len(id_) <= 18:
         return int(id_)
@@ -239,7 +244,7 @@ class SandboxDB:
                 if ext_key is not None and self.find_by_ext_key(system, kind, ext_key) is not None:
                     raise DuplicateKey(system, kind, "ext_key", ext_key) from None
                 raise DuplicateKey(system, kind, "id", id) from None
-        return json.loads(text)
+        return _loads(text)
 
     def get(self, system: str, kind: str, id: str) -> dict[str, Any] | None:
         """Return the record, or None."""
@@ -324,7 +329,7 @@ class SandboxDB:
                 )
         except sa.exc.IntegrityError:
             raise DuplicateKey(system, kind, "ext_key", str(ext_key)) from None
-        return json.loads(text)
+        return _loads(text)
 
     def delete(self, system: str, kind: str, id: str) -> bool:
         """Delete the record; True if it existed."""
@@ -443,7 +448,7 @@ class SandboxDB:
         with self._lock:
             rows = self._exec("SELECT system, kind, count(*) FROM records GROUP BY system, kind").all()
         result: dict[str, dict[str, int]] = {}
-        for system, kind, n in rows:
+        for system, kind, n in (tuple(row) for row in rows):
             result.setdefault(system, {})[kind] = int(n)
         return result
 

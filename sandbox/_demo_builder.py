@@ -1,6 +1,6 @@
 """How the demo firm is drawn: name pools, the service catalogue and one random stream.
 
-Kept apart from ``sandbox.seed`` (the dataclasses other code reads) because it changes for a
+Kept apart from ``sandbox._firm`` (the dataclasses other code reads) because it changes for a
 different reason — making the data more believable — and never changes its shape.
 """
 
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sandbox.seed import (
+from sandbox._firm import (
     CENT,
     EMAIL_DOMAIN,
     ROLES,
@@ -498,17 +499,18 @@ class Builder:
             category = rng.choice(tuple(_EXPENSES))
             low, high = _EXPENSES[category]
             drawn.append(
-                {
-                    "consultant_id": rng.choice(project.team),
-                    "project_code": project.code,
-                    "date_incurred": rng.choice([d for d in self.window if d >= project.start_date]),
-                    "category": category,
-                    "description": f"{category} - {project.name}",
-                    "amount": (Decimal(str(round(rng.uniform(low, high), 2))) * _FX[project.currency]).quantize(CENT),
-                    "currency": project.currency,
-                    "billable": rng.random() < 0.85,
-                    "approved": rng.random() < 0.85,
-                }
+                Expense(
+                    id="",  # numbered once sorted
+                    consultant_id=rng.choice(project.team),
+                    project_code=project.code,
+                    date_incurred=rng.choice([d for d in self.window if d >= project.start_date]),
+                    category=category,
+                    description=f"{category} - {project.name}",
+                    amount=(Decimal(str(round(rng.uniform(low, high), 2))) * _FX[project.currency]).quantize(CENT),
+                    currency=project.currency,
+                    billable=rng.random() < 0.85,
+                    approved=rng.random() < 0.85,
+                )
             )
-        drawn.sort(key=lambda e: (e["date_incurred"], e["project_code"], e["consultant_id"]))
-        return tuple(Expense(id=f"EX-{i + 1:04d}", **fields) for i, fields in enumerate(drawn))
+        drawn.sort(key=lambda e: (e.date_incurred, e.project_code, e.consultant_id))
+        return tuple(replace(expense, id=f"EX-{i + 1:04d}") for i, expense in enumerate(drawn))

@@ -220,21 +220,35 @@ def _install_drop_log_filter() -> None:
 
 
 class FaultMiddleware:
-    """Outermost ASGI middleware: applies the owning system's faults to each request."""
+    """Outermost ASGI middleware: applies the owning system's faults to each request.
 
-    def __init__(self, app: ASGIApp, injector: FaultInjector) -> None:
+    Args:
+        app: The app to wrap.
+        injector: The sandbox's fault configs and counters.
+        root_system: The system this listener serves at its root (its own port); None on the
+            shared port, where ``/{system}`` prefixes say who owns a path. Faults match the path as
+            the shared port spells it either way, so one ``path_regex`` works on both.
+    """
+
+    def __init__(self, app: ASGIApp, injector: FaultInjector, root_system: str | None = None) -> None:
         self.app = app
         self.injector = injector
+        self.root_system = root_system
         _install_drop_log_filter()
 
+    def _locate(self, path: str) -> tuple[SandboxSystem | None, str]:
+        if self.root_system is not None:
+            return self.injector.systems[self.root_system], f"/{self.root_system}{path}"
+        return system_for_path(path, self.injector.systems), path
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        system = system_for_path(scope["path"], self.injector.systems) if scope["type"] == "http" else None
+        system, path = self._locate(scope["path"]) if scope["type"] == "http" else (None, "")
         if system is None:
             await self.app(scope, receive, send)
             return
         counters = self.injector.counters[system.name]
         counters["requests"] += 1
-        plan = self.injector.decide(system.name, scope["method"], scope["path"])
+        plan = self.injector.decide(system.name, scope["method"], path)
         if plan is None:
             await self.app(scope, receive, send)
             return

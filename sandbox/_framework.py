@@ -1,7 +1,8 @@
-"""What an emulated system is, and how its errors are rendered.
+"""What an emulated system is, where it is served, and how its errors are rendered.
 
 A system module ``sandbox/systems/<name>.py`` exposes ``SYSTEM = SandboxSystem(...)``. The app
-mounts ``SYSTEM.router`` at ``/<name>`` and renders every error that belongs to the system —
+mounts ``SYSTEM.router`` at ``/<name>`` on the shared port — and at the root of the system's own
+port when it has one (``python -m sandbox --listen``) — and renders every error that belongs to the system —
 ``SandboxHTTPError`` raised by its routes, unknown paths under its prefix, request validation
 failures, injected faults and shared auth failures — through ``SYSTEM.error_body`` so clients
 always see the real API's error shape.
@@ -15,15 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from sandbox._db import SandboxDB
-
-if TYPE_CHECKING:
-    from sandbox.seed import DemoFirm
+from sandbox.seed import DemoFirm
 
 __all__ = [
     "DB",
@@ -33,6 +32,7 @@ __all__ = [
     "default_error_body",
     "get_db",
     "system_error",
+    "system_root",
 ]
 
 ErrorBody = Callable[[int, str, str], tuple[Any, dict[str, str]]]
@@ -67,6 +67,9 @@ class SandboxSystem:
         base_path: Documented API root under the prefix, e.g. ``"/services/data/v62.0"``.
         indexes: Top-level fields the system filters by on every page (``("date_performed",
             "approved")``): each tuple becomes one `SandboxDB.ensure_index`.
+        hosts: The real API's host names (``fnmatch`` patterns, e.g. ``"*.my.salesforce.com"``):
+            the sandbox's TLS certificate names them, and its proxy routes them to the system's
+            own port, for clients that only ever call the vendor's host.
     """
 
     name: str
@@ -77,6 +80,7 @@ class SandboxSystem:
     admin_router: APIRouter | None = None
     base_path: str = ""
     indexes: tuple[tuple[str, ...], ...] = ()
+    hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -139,9 +143,20 @@ def system_for_path(path: str, systems: Mapping[str, SandboxSystem]) -> SandboxS
     return systems.get(first)
 
 
+def system_root(request: Request, name: str) -> str:
+    """The system's root URL as this client reached it, for links and instance URLs.
+
+    ``http://127.0.0.1:8700/salesforce`` on the shared port; ``https://127.0.0.1:8714`` (or the
+    vendor host the client asked for through the proxy) on the system's own port.
+    """
+    base = str(request.base_url).rstrip("/")
+    return base if getattr(request.app, "root_system", None) == name else f"{base}/{name}"
+
+
 def get_db(request: Request) -> SandboxDB:
     """FastAPI dependency: the app's database."""
-    return request.app.state.db
+    db: SandboxDB = request.app.state.db
+    return db
 
 
 DB = Annotated[SandboxDB, Depends(get_db)]

@@ -1,8 +1,10 @@
-"""The sandbox ASGI app: every emulated system under its own prefix on one port.
+"""The sandbox ASGI apps: every emulated system under its own prefix on one port, or one at a root.
 
 ``create_app`` discovers the system modules, mounts their routers at ``/{name}``, puts the
 fault middleware in front of everything (outside even Starlette's error middleware, so a
 dropped connection really is dropped) and renders errors in the owning system's shape.
+``create_system_app`` serves one of those systems at the root of a listener of its own, as the
+real API is served at the root of its host, over the same records, faults and tokens.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from sandbox._framework import (
 )
 from sandbox.seed import SEED_MARKER, seed_demo
 
-__all__ = ["DEFAULT_DB_PATH", "DEFAULT_PUBLIC_URL", "create_app", "discover_systems"]
+__all__ = ["DEFAULT_DB_PATH", "DEFAULT_PUBLIC_URL", "create_app", "create_system_app", "discover_systems"]
 
 DEFAULT_DB_PATH = Path(".psflow") / "sandbox.db"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8700"
@@ -56,15 +58,28 @@ def discover_systems(package: ModuleType = sandbox.systems) -> list[SandboxSyste
 
 
 class _SandboxApp(FastAPI):
+    """A sandbox app: every system under ``/{name}``, or only ``root_system`` at the root."""
+
+    def __init__(self, *, root_system: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.root_system = root_system
+
+    def owner(self, path: str) -> SandboxSystem | None:
+        """The system a request path belongs to (None: ``/_admin`` or an unknown prefix)."""
+        systems: dict[str, SandboxSystem] = self.state.systems
+        if self.root_system is not None:
+            return systems[self.root_system]
+        return system_for_path(path, systems)
+
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, so injected faults bypass ServerErrorMiddleware (which would turn a
         # deliberate connection drop into a tidy 500).
-        return FaultMiddleware(super().build_middleware_stack(), self.state.faults)
+        return FaultMiddleware(super().build_middleware_stack(), self.state.faults, self.root_system)
 
 
-def _install_error_handlers(app: FastAPI, systems: Mapping[str, SandboxSystem]) -> None:
+def _install_error_handlers(app: _SandboxApp) -> None:
     def owner(request: Request) -> SandboxSystem | None:
-        return system_for_path(request.scope["path"], systems)
+        return app.owner(request.scope["path"])
 
     async def sandbox_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SandboxHTTPError)
@@ -149,10 +164,13 @@ def create_app(
     app.state.systems = by_name
     app.state.public_url = (public_url or DEFAULT_PUBLIC_URL).rstrip("/")
     app.state.faults = FaultInjector(db, by_name)
+    app.state.listeners = {}  # system -> URL of its own port, filled in by whoever serves them
+    app.state.tls_ca_file = None
+    app.state.proxy_url = None
     for system in served:
         app.include_router(system.router, prefix=f"/{system.name}")
     app.include_router(build_admin_router(served))
-    _install_error_handlers(app, by_name)
+    _install_error_handlers(app)
 
     if seed == "demo" and db.is_empty() and db.kv_get(*SEED_MARKER) is None:
         seed_demo(db, served, today=today)
@@ -162,3 +180,24 @@ def create_app(
             raise ValueError(f"fault config for unknown system {name!r}: known systems are {', '.join(by_name)}")
         app.state.faults.set(name, FaultConfig.model_validate(config))
     return app
+
+
+def create_system_app(app: FastAPI, name: str) -> FastAPI:
+    """Serve one system of ``app`` at the root of a listener of its own.
+
+    The new app shares ``app``'s state — records, tokens, faults and their counters — so a
+    record written through one port is read through the other. It has no ``/_admin``: that
+    stays on the shared port. ``app`` owns the database: run it for as long as this one.
+
+    Raises:
+        ValueError: ``app`` serves no system ``name``.
+    """
+    systems: dict[str, SandboxSystem] = app.state.systems
+    if name not in systems:
+        raise ValueError(f"no system {name!r} to serve: the sandbox has {', '.join(systems)}")
+    system = systems[name]
+    own = _SandboxApp(root_system=name, title=f"psflow sandbox: {name}", summary=f"The {name} emulator at its root")
+    own.state = app.state
+    own.include_router(system.router)
+    _install_error_handlers(own)
+    return own

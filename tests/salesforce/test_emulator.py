@@ -47,7 +47,8 @@ async def test_the_refresh_token_grant(http: httpx.AsyncClient) -> None:
     ("form", "code"),
     [
         ({"grant_type": "client_credentials", "client_id": "psflow-demo", "client_secret": "wrong"}, "invalid_client"),
-        ({"grant_type": "password", **DEMO}, "unsupported_grant_type"),
+        ({"grant_type": "password", "username": "integration@psflow-demo.example", **DEMO}, "invalid_grant"),
+        ({"grant_type": "authorization_code", "code": "x", **DEMO}, "unsupported_grant_type"),
     ],
 )
 async def test_refused_grants_use_oauth_errors(http: httpx.AsyncClient, form: dict[str, str], code: str) -> None:

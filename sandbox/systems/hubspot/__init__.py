@@ -22,17 +22,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from sandbox._framework import SandboxSystem
-from sandbox.systems.hubspot import _associations, _batch, _oauth, _objects
+from sandbox.systems.hubspot import _associations, _auth, _batch, _routes
 from sandbox.systems.hubspot._admin import admin_router
 from sandbox.systems.hubspot._errors import error_body
 from sandbox.systems.hubspot._schema import NAME
 from sandbox.systems.hubspot._seed import seed
 
 router = APIRouter(tags=["hubspot"])
-router.include_router(_objects.router)
+router.include_router(_routes.router)
 router.include_router(_batch.router)
 router.include_router(_associations.router)
-router.include_router(_oauth.router)
+router.include_router(_auth.router)
 
 SYSTEM = SandboxSystem(
     name=NAME,
@@ -41,4 +41,5 @@ SYSTEM = SandboxSystem(
     kinds=("companies", "contacts", "deals", "line_items"),
     seed=seed,
     admin_router=admin_router,
+    hosts=("api.hubapi.com", "api.hubspot.com"),
 )

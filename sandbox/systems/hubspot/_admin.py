@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from sandbox._auth import issue_token
 from sandbox._framework import DB
+from sandbox.systems.hubspot._auth import ALL_SCOPES
 from sandbox.systems.hubspot._limits import limiter
-from sandbox.systems.hubspot._oauth import ALL_SCOPES
 from sandbox.systems.hubspot._schema import ACCESS_TOKEN_TTL_S, CLIENT_ID, NAME
 from sandbox.systems.hubspot._webhooks import DELIVERY, SUBSCRIPTION, SubscriptionIn
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from sandbox._framework import DB
-from sandbox.systems.hubspot import _records as records
+from sandbox.systems.hubspot import _store as records
 from sandbox.systems.hubspot._errors import HubSpotError
 from sandbox.systems.hubspot._limits import HubSpotRoute, authorize
 from sandbox.systems.hubspot._paging import decode_cursor, encode_cursor, page_link
@@ -95,11 +95,11 @@ def associate_default(from_type: str, from_id: str, to_type: str, to_id: str, db
     }
 
 
-@router.put(f"{_FROM}/{{to_type}}/{{to_id}}")
+@router.put(f"{_FROM}/{{to_type}}/{{to_id}}", status_code=201)
 def associate_labelled(
     from_type: str, from_id: str, to_type: str, to_id: str, payload: list[AssociationSpecIn], db: DB
 ) -> dict[str, Any]:
-    """Associate two records with the given types (e.g. 5: a deal's primary company)."""
+    """Associate two records with the given types (e.g. 5: a deal's primary company): 201, as HubSpot's spec says."""
     source, target = records.object_type(from_type), records.object_type(to_type)
     records.require(db, source, from_id)
     records.require(db, target, to_id)

@@ -1,23 +1,25 @@
-"""CRM v3 batch routes: read, update and upsert up to 100 records per call.
+"""CRM v3 batch routes: create, read, update, upsert and archive up to 100 records per call.
 
-Inputs are handled one by one inside one transaction: an input HubSpot would refuse is listed
-in ``errors`` (with its id in ``context`` and its ``objectWriteTraceId``) and the others are
-written, which makes the answer a 207 Multi-Status instead of a 200.
+Reads, updates and upserts handle inputs one by one inside one transaction: an input HubSpot
+would refuse is listed in ``errors`` (with its id in ``context`` and its ``objectWriteTraceId``)
+and the others are written, which makes the answer a 207 Multi-Status instead of a 200. A batch
+create is all or nothing: one refused input is a 400 and nothing is created.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from sandbox._db import SandboxDB
 from sandbox._framework import DB
-from sandbox.systems.hubspot import _records as records
+from sandbox.systems.hubspot import _store as records
 from sandbox.systems.hubspot._errors import HubSpotError, body
 from sandbox.systems.hubspot._limits import HubSpotRoute, authorize
+from sandbox.systems.hubspot._routes import CreateIn, archive, create_with_associations
 from sandbox.systems.hubspot._schema import ObjectType
 from sandbox.systems.hubspot._values import now_iso, parse_properties
 from sandbox.systems.hubspot._webhooks import events_for, publish
@@ -54,17 +56,31 @@ class _WriteInput(_Body):
     objectWriteTraceId: str | None = None
 
 
+class BatchCreateIn(_Body):
+    """Body of a batch create."""
+
+    inputs: list[CreateIn]
+
+
+class BatchArchiveIn(_Body):
+    """Body of a batch archive."""
+
+    inputs: list[_ReadInput]
+
+
 class BatchWriteIn(_Body):
     """Body of a batch update or upsert."""
 
     inputs: list[_WriteInput]
 
 
-def _respond(results: list[dict[str, Any]], errors: list[dict[str, Any]], started: str) -> JSONResponse:
+def _respond(
+    results: list[dict[str, Any]], errors: list[dict[str, Any]], started: str, status: int = 200
+) -> JSONResponse:
     content: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": now_iso()}
     if errors:
         content |= {"numErrors": len(errors), "errors": errors}
-    return JSONResponse(content, status_code=207 if errors else 200)
+    return JSONResponse(content, status_code=207 if errors else status)
 
 
 def _check(inputs: list[Any], ids: list[str] | None = None) -> None:
@@ -162,3 +178,29 @@ def batch_upsert(object_type: str, payload: BatchWriteIn, db: DB) -> JSONRespons
                 f"idProperty {item.idProperty!r} is not a unique property of {spec.name}: use {spec.unique_property!r}",
             )
     return _write(db, spec, payload, upsert=True)
+
+
+@router.post(f"{_BATCH}/create")
+def batch_create(object_type: str, payload: BatchCreateIn, db: DB) -> JSONResponse:
+    """Create up to 100 records (with associations), all or none: 201."""
+    spec = records.object_type(object_type)
+    _check(payload.inputs)
+    started = now_iso()
+    created, pending = [], []
+    with db.transaction():
+        for item in payload.inputs:
+            record, events = create_with_associations(db, spec, item)
+            created.append(records.public(db, spec, record, list(item.properties)))
+            pending.extend(events)
+    publish(db, pending)
+    return _respond(created, [], started, status=201)
+
+
+@router.post(f"{_BATCH}/archive", status_code=204)
+def batch_archive(object_type: str, payload: BatchArchiveIn, db: DB) -> Response:
+    """Archive up to 100 records by id (204 whether or not they existed)."""
+    spec = records.object_type(object_type)
+    _check(payload.inputs)
+    for item in payload.inputs:
+        archive(db, spec, item.id)
+    return Response(status_code=204)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING
 
 from sandbox._db import SandboxDB
-from sandbox.systems.hubspot import _records as records
+from sandbox.systems.hubspot import _store as records
 from sandbox.systems.hubspot._schema import INDUSTRIES, OBJECT_TYPES
 from sandbox.systems.hubspot._values import to_iso
 

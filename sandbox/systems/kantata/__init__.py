@@ -26,9 +26,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from sandbox._framework import SandboxSystem
-from sandbox.systems.kantata import _admin, _api, _oauth
+from sandbox.systems.kantata import _admin, _auth, _routes
+from sandbox.systems.kantata._auth import DEMO_AUTHORIZATION_CODE, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from sandbox.systems.kantata._guard import DEMO_ACCESS_TOKEN
-from sandbox.systems.kantata._oauth import DEMO_AUTHORIZATION_CODE, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from sandbox.systems.kantata._resources import RESOURCES
 from sandbox.systems.kantata._seed import seed
 from sandbox.systems.kantata._store import NAME
@@ -58,8 +58,8 @@ def error_body(status: int, code: str, message: str) -> tuple[Any, dict[str, str
 
 
 router = APIRouter(tags=["kantata"])
-router.include_router(_api.router)
-router.include_router(_oauth.router)
+router.include_router(_routes.router)
+router.include_router(_auth.router)
 
 SYSTEM = SandboxSystem(
     name=NAME,
@@ -71,4 +71,5 @@ SYSTEM = SandboxSystem(
     base_path="/api/v1",
     # Posting reads one day's approved time entries (expenses) page by page.
     indexes=(("date_performed", "approved"), ("date", "approved")),
+    hosts=("api.mavenlink.com", "app.mavenlink.com"),
 )

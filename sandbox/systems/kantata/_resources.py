@@ -1,6 +1,6 @@
 """The object types the emulator serves: writable fields, links, filters, orders, validation.
 
-Each `Resource` is served by the generic routes in ``_api``: index with paging and filters, show,
+Each `Resource` is served by the generic routes in ``_routes``: index with paging and filters, show,
 create (single or bulk), update and delete.
 """
 

@@ -39,4 +39,5 @@ SYSTEM = SandboxSystem(
     seed=seed,
     admin_router=_admin.router,
     base_path="/services/rest/record/v1",
+    hosts=("*.suitetalk.api.netsuite.com",),
 )

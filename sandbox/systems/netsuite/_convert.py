@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sandbox.systems.netsuite._errors import INVALID_CONTENT, INVALID_FLD_VALUE, bad_request
+from sandbox.systems.netsuite._refs import RefNames, render_ref
 from sandbox.systems.netsuite._types import (
     BOOL,
     DATE,
@@ -165,11 +166,10 @@ def _parse_sublist(record_type: RecordType, name: str, value: Any) -> list[dict[
     return lines
 
 
-def _render_ref(field_type: Ref, value: str, record_base: str) -> dict[str, Any]:
-    ref: dict[str, Any] = {"id": value}
-    if len(field_type.targets) == 1:
-        ref["links"] = [{"rel": "self", "href": f"{record_base}/{field_type.targets[0]}/{value}"}]
-    return ref
+def _render_value(name: str, field_type: FieldType | None, value: Any, record_base: str, names: RefNames) -> Any:
+    if isinstance(field_type, Ref) and value is not None:
+        return render_ref(name, field_type, value, record_base, names)
+    return value
 
 
 def render(
@@ -177,6 +177,7 @@ def render(
     stored: dict[str, Any],
     *,
     record_base: str,
+    names: RefNames,
     expand: bool = False,
     fields: set[str] | None = None,
 ) -> dict[str, Any]:
@@ -186,6 +187,7 @@ def render(
         record_type: Its type.
         stored: The stored record.
         record_base: Absolute URL of ``/services/rest/record/v1``.
+        names: Where references find their ``refName``.
         expand: Show sublist lines (``expandSubResources=true``) instead of links.
         fields: Only these fields (``fields=`` query parameter); ``id`` always.
     """
@@ -196,24 +198,19 @@ def render(
             continue
         if name in record_type.sublists:
             link = {"links": [{"rel": "self", "href": f"{href}/{name}"}]}
-            rendered[name] = {**link, "items": _render_lines(record_type, name, value, record_base)} if expand else link
+            lines = _render_lines(record_type, name, value, record_base, names)
+            rendered[name] = {**link, "items": lines} if expand else link
             continue
-        field_type = record_type.field_type(name)
-        rendered[name] = (
-            _render_ref(field_type, value, record_base) if isinstance(field_type, Ref) and value is not None else value
-        )
+        rendered[name] = _render_value(name, record_type.field_type(name), value, record_base, names)
     return rendered
 
 
-def _render_lines(record_type: RecordType, name: str, lines: list[dict[str, Any]], record_base: str) -> list[Any]:
+def _render_lines(
+    record_type: RecordType, name: str, lines: list[dict[str, Any]], record_base: str, names: RefNames
+) -> list[Any]:
     spec = record_type.sublists[name]
     return [
-        {
-            key: _render_ref(spec[key], value, record_base)
-            if isinstance(spec.get(key), Ref) and value is not None
-            else value
-            for key, value in line.items()
-        }
+        {key: _render_value(key, spec.get(key), value, record_base, names) for key, value in line.items()}
         for line in lines
     ]
 

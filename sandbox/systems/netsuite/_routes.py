@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sandbox._db import SandboxDB
 from sandbox._framework import SandboxHTTPError
-from sandbox.systems.netsuite import _filters, _jobs, _store, _suiteql
+from sandbox.systems.netsuite import _filters, _jobs, _query, _store
 from sandbox.systems.netsuite._account import AccountDB, GatedRoute
 from sandbox.systems.netsuite._auth import authenticate
 from sandbox.systems.netsuite._convert import parse_body, render
@@ -33,6 +33,7 @@ from sandbox.systems.netsuite._errors import (
     not_found,
 )
 from sandbox.systems.netsuite._jobs import rest_root
+from sandbox.systems.netsuite._refs import RefNames
 from sandbox.systems.netsuite._types import NAME, RecordType, record_type
 
 MAX_PAGE = 1000
@@ -113,8 +114,8 @@ async def upsert_record(
         changes = parse_body(rtype, body)
         current = _store.find(db, rtype, key)
         if current is None:
-            return _store.create(db, rtype, changes, external_id=key[4:])["id"]
-        return _store.update(db, rtype, current, changes, replace=_names(replace), external_id=key[4:])["id"]
+            return str(_store.create(db, rtype, changes, external_id=key[4:])["id"])
+        return str(_store.update(db, rtype, current, changes, replace=_names(replace), external_id=key[4:])["id"])
 
     return await _write(request, db, rtype, apply)
 
@@ -131,7 +132,7 @@ async def update_record(
         current = _store.find(db, rtype, key)
         if current is None:
             raise not_found(rtype.name, key)
-        return _store.update(db, rtype, current, parse_body(rtype, body), replace=_names(replace))["id"]
+        return str(_store.update(db, rtype, current, parse_body(rtype, body), replace=_names(replace))["id"])
 
     return await _write(request, db, rtype, apply)
 
@@ -168,7 +169,12 @@ async def get_record(
         raise not_found(rtype.name, key)
     wanted = set(_names(fields)) if fields else None
     return render(
-        rtype, current, record_base=f"{rest_root(request)}/record/v1", expand=expandSubResources, fields=wanted
+        rtype,
+        current,
+        record_base=f"{rest_root(request)}/record/v1",
+        names=RefNames(db),
+        expand=expandSubResources,
+        fields=wanted,
     )
 
 
@@ -239,8 +245,8 @@ async def suiteql(request: Request, db: AccountDB, limit: Limit = MAX_PAGE, offs
     text = body.get("q") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text.strip():
         raise bad_request(INVALID_CONTENT, 'The body must be {"q": "SELECT ..."}.')
-    if offset >= _suiteql.MAX_ROWS:
-        raise bad_request(INVALID_PARAMETER, f"SuiteQL returns at most {_suiteql.MAX_ROWS} rows: narrow the query.")
-    query = _suiteql.parse(text)
-    rows, total = await run_in_threadpool(_suiteql.run, db, query, offset=offset, limit=limit)
-    return _page(request, rows, offset, limit, min(total, _suiteql.MAX_ROWS))
+    if offset >= _query.MAX_ROWS:
+        raise bad_request(INVALID_PARAMETER, f"SuiteQL returns at most {_query.MAX_ROWS} rows: narrow the query.")
+    query = _query.parse(text)
+    rows, total = await run_in_threadpool(_query.run, db, query, offset=offset, limit=limit)
+    return _page(request, rows, offset, limit, min(total, _query.MAX_ROWS))

@@ -12,8 +12,7 @@ External ids are the firm's business keys, the one key every emulator shares:
 Only clients with a won project become customers; every won project becomes a job with its
 tasks. Accounting periods are monthly, from twelve months before the firm's ``today`` to three
 after it; periods that ended before the start of last month are closed. List values use the
-demo account's internal ids (`CURRENCY_IDS`, `TERMS_IDS`, `BILLING_TYPE_IDS`), which the
-connector's settings default to.
+demo account's internal ids (``_lists``), which the connector's settings default to.
 """
 
 from __future__ import annotations
@@ -23,14 +22,16 @@ from typing import Any
 
 from sandbox._db import SandboxDB
 from sandbox.seed import DemoFirm
+from sandbox.systems.netsuite._lists import (
+    BILLING_TYPE_IDS,
+    CURRENCY_IDS,
+    IN_PROGRESS_STATUS_ID,
+    SUBSIDIARY_ID,
+    TERMS_IDS,
+)
 from sandbox.systems.netsuite._store import PERIOD_KIND, create
 from sandbox.systems.netsuite._types import NAME, RECORD_TYPES
 
-CURRENCY_IDS = {"USD": "1", "GBP": "2", "CAD": "3", "EUR": "4"}
-TERMS_IDS = {"Net 15": "1", "Net 30": "2", "Net 45": "3", "Net 60": "4", "Due on receipt": "5"}
-BILLING_TYPE_IDS = {"time_and_materials": "TM", "fixed_fee": "FBM"}
-SUBSIDIARY_ID = "1"
-IN_PROGRESS_STATUS_ID = "2"
 PAST_MONTHS = 12
 FUTURE_MONTHS = 3
 

@@ -1,10 +1,13 @@
-"""Salesforce REST API emulator (CRM), under ``/salesforce``.
+"""Salesforce REST API emulator (CRM), under ``/salesforce`` (or at the root of its own port).
 
-- ``POST /services/oauth2/token`` — client credentials, refresh token, JWT bearer (``_oauth``).
+- ``POST /services/oauth2/token`` — client credentials, refresh token, JWT bearer and
+  username-password (``_auth``); ``POST /services/Soap/u/{v}`` — SOAP ``login()`` (``_soap``).
 - ``/services/data/v62.0/...`` — sObject rows (``GET``/``PATCH``/``DELETE /sobjects/T/{id}``,
   ``POST /sobjects/T``), upsert by External ID (``PATCH /sobjects/T/{Field}/{value}``: 201/200/300),
-  SOQL (``GET /query?q=``, ``GET /query/{locator}-{offset}``), sObject Collections
-  (``POST /composite/sobjects``, ``PATCH /composite/sobjects/T/{Field}``) and ``GET /limits``.
+  SOQL (``GET /query?q=``, ``/queryAll?q=``, ``GET /query/{locator}-{offset}``), describe
+  (``GET /sobjects``, ``/sobjects/T``, ``/sobjects/T/describe``), sObject Collections
+  (``POST /composite/sobjects``, ``PATCH /composite/sobjects/T/{Field}``) and ``GET /limits`` —
+  each with or without a trailing slash.
 - Errors are ``[{"message", "errorCode", "fields"}]``; every data response carries
   ``Sforce-Limit-Info``; the daily allocation ends in 403 ``REQUEST_LIMIT_EXCEEDED``.
 - Opportunity creates and stage changes are pushed, signed, to subscribers (``_relay``).
@@ -18,7 +21,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from sandbox._framework import SandboxSystem
-from sandbox.systems.salesforce import _admin, _api, _oauth
+from sandbox.systems.salesforce import _admin, _auth, _routes, _soap
+from sandbox.systems.salesforce._auth import HOSTS
 from sandbox.systems.salesforce._schema import API_VERSION, NAME, SOBJECTS
 from sandbox.systems.salesforce._seed import seed
 
@@ -43,8 +47,9 @@ def error_body(status: int, code: str, message: str) -> tuple[Any, dict[str, str
 
 
 router = APIRouter()
-router.include_router(_oauth.router)
-router.include_router(_api.router)
+router.include_router(_auth.router)
+router.include_router(_soap.router)
+router.include_router(_routes.router)
 
 SYSTEM = SandboxSystem(
     name=NAME,
@@ -54,4 +59,5 @@ SYSTEM = SandboxSystem(
     seed=seed,
     admin_router=_admin.router,
     base_path=f"/services/data/v{API_VERSION}",
+    hosts=HOSTS,
 )

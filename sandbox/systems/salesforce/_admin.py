@@ -1,7 +1,8 @@
 """Sandbox-only controls under ``/_admin/salesforce``.
 
 - ``GET|PUT /settings`` — the daily API allocation (``api_daily_limit``), today's count
-  (``api_used``) and the query batch size (``query_batch_size``).
+  (``api_used``), the query batch size (``query_batch_size``) and the logins being retired:
+  ``soap_login`` and ``username_password_flow`` (both allowed unless set to false).
 - ``POST /subscriptions`` ``{url, secret}`` — push Opportunity change events to ``url``;
   ``GET /subscriptions``; ``DELETE /subscriptions/{id}``.
 - ``GET /deliveries?record_id=`` — every relay delivery and its attempts.
@@ -17,9 +18,10 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, HttpUrl
 
 from sandbox._framework import DB, SandboxHTTPError
-from sandbox.systems.salesforce._api import BATCH_SIZE_KEY, MAX_BATCH_SIZE
+from sandbox.systems.salesforce._auth import login_allowed, set_login_allowed
 from sandbox.systems.salesforce._limits import api_usage, set_api_usage
 from sandbox.systems.salesforce._relay import DELIVERY, SUBSCRIPTION
+from sandbox.systems.salesforce._routes import BATCH_SIZE_KEY, MAX_BATCH_SIZE
 from sandbox.systems.salesforce._schema import NAME
 
 __all__ = ["router"]
@@ -33,6 +35,8 @@ class SettingsChange(BaseModel):
     api_daily_limit: int | None = Field(None, ge=0)
     api_used: int | None = Field(None, ge=0)
     query_batch_size: int | None = Field(None, ge=1, le=MAX_BATCH_SIZE)
+    soap_login: bool | None = None
+    username_password_flow: bool | None = None
 
 
 class Subscription(BaseModel):
@@ -54,6 +58,8 @@ def _settings(db: DB) -> dict[str, Any]:
         "api_daily_limit": limit,
         "api_used": used,
         "query_batch_size": db.kv_get(NAME, BATCH_SIZE_KEY, MAX_BATCH_SIZE),
+        "soap_login": login_allowed(db, "soap_login"),
+        "username_password_flow": login_allowed(db, "username_password_flow"),
     }
 
 
@@ -69,6 +75,10 @@ def put_settings(db: DB, change: SettingsChange) -> dict[str, Any]:
     set_api_usage(db, used=change.api_used, limit=change.api_daily_limit)
     if change.query_batch_size is not None:
         db.kv_set(NAME, BATCH_SIZE_KEY, change.query_batch_size)
+    for kind in ("soap_login", "username_password_flow"):
+        allowed = getattr(change, kind)
+        if allowed is not None:
+            set_login_allowed(db, kind, allowed)
     return _settings(db)
 
 

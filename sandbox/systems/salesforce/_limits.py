@@ -4,6 +4,8 @@ Every REST data call runs through `MeteredRoute`: the bearer session is checked 
 ``INVALID_SESSION_ID``), one request is counted against the org's daily allocation (403
 ``REQUEST_LIMIT_EXCEEDED`` once it is spent; it refills at UTC midnight or from the admin API),
 and the response carries ``Sforce-Limit-Info: api-usage=used/max`` whatever its status.
+`DataRouter` serves each such route with and without a trailing slash, as Salesforce does
+(simple-salesforce sends ``query/``, ``limits/`` and ``sobjects/Account/``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
@@ -20,10 +22,10 @@ from sandbox._auth import check_bearer
 from sandbox._db import SandboxDB
 from sandbox._framework import SandboxHTTPError
 from sandbox.systems.salesforce._errors import SaveError
+from sandbox.systems.salesforce._query_ast import SoqlError
 from sandbox.systems.salesforce._schema import NAME
-from sandbox.systems.salesforce._soql_ast import SoqlError
 
-__all__ = ["DEFAULT_DAILY_LIMIT", "MeteredRoute", "api_usage", "error_response", "set_api_usage"]
+__all__ = ["DEFAULT_DAILY_LIMIT", "DataRouter", "MeteredRoute", "api_usage", "error_response", "set_api_usage"]
 
 DEFAULT_DAILY_LIMIT = 15_000
 LIMIT_HEADER = "Sforce-Limit-Info"
@@ -94,3 +96,16 @@ class MeteredRoute(APIRoute):
             return response
 
         return metered
+
+
+class DataRouter(APIRouter):
+    """REST data routes: metered, under ``/services/data/{version}``, with or without a trailing slash."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(prefix="/services/data/{version}", route_class=MeteredRoute, **kwargs)
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        """Add the route, and the same route with a trailing slash (not a 307 to it)."""
+        super().add_api_route(path, endpoint, **kwargs)
+        if not path.endswith("/"):
+            super().add_api_route(f"{path}/", endpoint, **{**kwargs, "include_in_schema": False})

@@ -30,8 +30,8 @@ from starlette.datastructures import State
 
 from sandbox._db import SandboxDB
 from sandbox.systems.salesforce._ids import id18
+from sandbox.systems.salesforce._query_ast import parse_datetime
 from sandbox.systems.salesforce._schema import NAME
-from sandbox.systems.salesforce._soql_ast import parse_datetime
 
 __all__ = ["DELIVERY", "SUBSCRIPTION", "publish", "sign"]
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from sandbox._db import SandboxDB
 from sandbox.seed import DemoFirm
-from sandbox.systems.salesforce._records import SaveContext, create, format_datetime
 from sandbox.systems.salesforce._schema import API_VERSION, NAME, SOBJECTS
+from sandbox.systems.salesforce._store import SaveContext, create, format_datetime
 
 __all__ = ["seed"]
 

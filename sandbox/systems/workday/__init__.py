@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from sandbox._framework import SandboxSystem
-from sandbox.systems.workday import _admin, _api, _oauth
+from sandbox.systems.workday import _admin, _auth, _routes
 from sandbox.systems.workday._common import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -39,8 +39,8 @@ def error_body(status: int, code: str, message: str) -> tuple[Any, dict[str, str
 
 
 router = APIRouter(tags=["workday"])
-router.include_router(_oauth.router)
-router.include_router(_api.router)
+router.include_router(_auth.router)
+router.include_router(_routes.router)
 
 SYSTEM = SandboxSystem(
     name=NAME,
@@ -50,4 +50,5 @@ SYSTEM = SandboxSystem(
     seed=seed,
     admin_router=_admin.router,
     base_path=f"/ccx/api/common/v1/{TENANT}",
+    hosts=("*.workday.com",),
 )

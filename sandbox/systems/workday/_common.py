@@ -9,7 +9,7 @@ from fastapi import Request
 
 from sandbox._auth import check_bearer, issue_refresh_token
 from sandbox._db import SandboxDB
-from sandbox._framework import SandboxHTTPError
+from sandbox._framework import SandboxHTTPError, system_root
 
 NAME = "workday"
 TENANT = "psflow_demo"
@@ -65,8 +65,8 @@ def page_bounds(limit: int | None, offset: int | None) -> tuple[int, int]:
 
 
 def api_root(request: Request, service: str, version: str) -> str:
-    """Absolute URL of a REST service for this tenant, from the request's own base URL."""
-    return f"{str(request.base_url).rstrip('/')}/{NAME}/ccx/api/{service}/{version}/{TENANT}"
+    """Absolute URL of a REST service for this tenant, as the client reached the emulator."""
+    return f"{system_root(request, NAME)}/ccx/api/{service}/{version}/{TENANT}"
 
 
 def token_ttl(db: SandboxDB) -> float:

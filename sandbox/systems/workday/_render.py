@@ -68,7 +68,9 @@ def render_worker(worker: dict[str, Any], directory: Directory, root: str, *, to
         "primarySupervisoryOrganization": reference(
             org_id, directory.org_name(org_id), f"{root}/supervisoryOrganizations/{org_id}"
         ),
-        "supervisoryOrganizationsManaged": [reference(o, directory.org_name(o)) for o in managed],
+        "supervisoryOrganizationsManaged": [
+            reference(o, directory.org_name(o), f"{root}/supervisoryOrganizations/{o}") for o in managed
+        ],
         "yearsOfService": max(0, years),
         # Not in the common v1 worker (staffing v6 / reports carry them): emulator extensions.
         "workerId": worker["employee_id"],
@@ -79,6 +81,22 @@ def render_worker(worker: dict[str, Any], directory: Directory, root: str, *, to
         "hireDate": worker["hire_date"],
         "terminationDate": worker.get("termination_date"),
     }
+
+
+def render_organization(org: dict[str, Any], manager: dict[str, Any] | None, root: str) -> dict[str, Any]:
+    """A supervisory organisation as ``GET /supervisoryOrganizations/{id}`` returns it."""
+    href = f"{root}/supervisoryOrganizations/{org['id']}"
+    rendered: dict[str, Any] = {
+        "id": org["id"],
+        "descriptor": org["name"],
+        "href": href,
+        "name": org["name"],
+        "code": org["id"],
+        "workers": f"{href}/workers",
+    }
+    if manager is not None:
+        rendered["manager"] = reference(manager["id"], worker_name(manager), f"{root}/workers/{manager['id']}")
+    return rendered
 
 
 def render_time_off(entry: dict[str, Any], worker: dict[str, Any]) -> dict[str, Any]:

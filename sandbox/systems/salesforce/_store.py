@@ -15,6 +15,7 @@ from sandbox._db import SandboxDB
 from sandbox.systems.salesforce._derived import derive, roll_up_amount
 from sandbox.systems.salesforce._errors import SaveError
 from sandbox.systems.salesforce._ids import new_id, normalise_id
+from sandbox.systems.salesforce._query_ast import parse_datetime
 from sandbox.systems.salesforce._schema import (
     NAME,
     NUMBER_TYPES,
@@ -24,7 +25,6 @@ from sandbox.systems.salesforce._schema import (
     record_url,
     sobject,
 )
-from sandbox.systems.salesforce._soql_ast import parse_datetime
 
 __all__ = ["SaveContext", "SaveError", "create", "delete", "find", "format_datetime", "public", "update", "upsert"]
 

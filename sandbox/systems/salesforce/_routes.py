@@ -15,12 +15,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from sandbox._framework import DB, SandboxHTTPError
-from sandbox.systems.salesforce._limits import MeteredRoute, api_usage
-from sandbox.systems.salesforce._records import (
+from sandbox.systems.salesforce._describe import basic_info, describe, global_describe
+from sandbox.systems.salesforce._limits import DataRouter, api_usage
+from sandbox.systems.salesforce._query_ast import SoqlError
+from sandbox.systems.salesforce._query_eval import execute
+from sandbox.systems.salesforce._query_parse import parse
+from sandbox.systems.salesforce._relay import publish
+from sandbox.systems.salesforce._schema import API_VERSION, NAME, SOBJECTS, SObject, record_url, sobject
+from sandbox.systems.salesforce._store import (
     SaveContext,
     SaveError,
     create,
@@ -31,11 +37,6 @@ from sandbox.systems.salesforce._records import (
     update,
     upsert,
 )
-from sandbox.systems.salesforce._relay import publish
-from sandbox.systems.salesforce._schema import API_VERSION, NAME, SObject, record_url, sobject
-from sandbox.systems.salesforce._soql_ast import SoqlError
-from sandbox.systems.salesforce._soql_eval import execute
-from sandbox.systems.salesforce._soql_parse import parse
 
 __all__ = ["BATCH_SIZE_KEY", "MAX_BATCH_SIZE", "router"]
 
@@ -54,7 +55,7 @@ class _RolledBack(Exception):
     """Unwinds an allOrNone collection's transaction after a record failed."""
 
 
-router = APIRouter(prefix="/services/data/{version}", route_class=MeteredRoute, tags=["salesforce"])
+router = DataRouter(tags=["salesforce"])
 JsonBody = Annotated[Any, Body()]
 
 
@@ -96,6 +97,24 @@ def limits(db: DB, version: Version) -> dict[str, Any]:
     """The org's limits; only the daily API request allocation is tracked."""
     used, limit = api_usage(db)
     return {"DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - used)}}
+
+
+@router.get("/sobjects")
+def describe_global(version: Version) -> dict[str, Any]:
+    """Every sObject type's basic information."""
+    return global_describe(sorted(SOBJECTS.values(), key=lambda s: s.name), version)
+
+
+@router.get("/sobjects/{sobject_name}")
+def sobject_info(version: Version, sobject_name: str) -> dict[str, Any]:
+    """One type's basic information and (none in the sandbox) recently viewed records."""
+    return {"objectDescribe": basic_info(_sobject(sobject_name), version), "recentItems": []}
+
+
+@router.get("/sobjects/{sobject_name}/describe")
+def describe_sobject(version: Version, sobject_name: str) -> dict[str, Any]:
+    """One type's fields, child relationships and record types (before the record route it shadows)."""
+    return describe(_sobject(sobject_name), version)
 
 
 @router.get("/sobjects/{sobject_name}/{record_id}")
@@ -181,18 +200,18 @@ def _batch_size(request: Request, db: DB) -> int:
     return size
 
 
-def _page(rows: list[dict[str, Any]], locator: str, offset: int, size: int, version: str) -> dict[str, Any]:
+def _page(
+    rows: list[dict[str, Any]], resource: str, locator: str, offset: int, size: int, version: str
+) -> dict[str, Any]:
     end = offset + size
     page: dict[str, Any] = {"totalSize": len(rows), "done": end >= len(rows)}
     if end < len(rows):
-        page["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
+        page["nextRecordsUrl"] = f"/services/data/v{version}/{resource}/{locator}-{end}"
     page["records"] = rows[offset:end]
     return page
 
 
-@router.get("/query")
-def query(request: Request, db: DB, version: Version, q: str | None = None) -> dict[str, Any]:
-    """Run a SOQL query; the first batch, with ``nextRecordsUrl`` when there are more."""
+def _query(request: Request, db: DB, version: str, q: str | None, resource: str) -> dict[str, Any]:
     if not q or not q.strip():
         raise SoqlError("A query string has to be specified: ?q=SELECT ...")
     rows = execute(parse(q), db, today=datetime.now(UTC).date(), version=version)
@@ -200,17 +219,40 @@ def query(request: Request, db: DB, version: Version, q: str | None = None) -> d
     locator = "01g" + secrets.token_hex(8)
     if len(rows) > size:
         db.kv_set(NAME, f"query:{locator}", rows)
-    return _page(rows, locator, 0, size, version)
+    return _page(rows, resource, locator, 0, size, version)
+
+
+def _query_more(request: Request, db: DB, version: str, cursor: str, resource: str) -> dict[str, Any]:
+    locator, _, offset = cursor.rpartition("-")
+    rows = db.kv_get(NAME, f"query:{locator}") if offset.isdigit() else None
+    if rows is None:
+        raise SaveError(400, "INVALID_QUERY_LOCATOR", f"invalid query locator: {cursor}")
+    return _page(rows, resource, locator, int(offset), _batch_size(request, db), version)
+
+
+@router.get("/query")
+def query(request: Request, db: DB, version: Version, q: str | None = None) -> dict[str, Any]:
+    """Run a SOQL query; the first batch, with ``nextRecordsUrl`` when there are more."""
+    return _query(request, db, version, q, "query")
+
+
+@router.get("/queryAll")
+def query_all(request: Request, db: DB, version: Version, q: str | None = None) -> dict[str, Any]:
+    """``queryAll``: the query including deleted records — the sandbox has no Recycle Bin (a delete
+    is final), so it answers what ``query`` does."""
+    return _query(request, db, version, q, "queryAll")
 
 
 @router.get("/query/{cursor}")
 def query_more(request: Request, db: DB, version: Version, cursor: str) -> dict[str, Any]:
     """The next batch of a query, from its ``nextRecordsUrl``."""
-    locator, _, offset = cursor.rpartition("-")
-    rows = db.kv_get(NAME, f"query:{locator}") if offset.isdigit() else None
-    if rows is None:
-        raise SaveError(400, "INVALID_QUERY_LOCATOR", f"invalid query locator: {cursor}")
-    return _page(rows, locator, int(offset), _batch_size(request, db), version)
+    return _query_more(request, db, version, cursor, "query")
+
+
+@router.get("/queryAll/{cursor}")
+def query_all_more(request: Request, db: DB, version: Version, cursor: str) -> dict[str, Any]:
+    """The next batch of a ``queryAll``."""
+    return _query_more(request, db, version, cursor, "queryAll")
 
 
 def _collection(ctx: SaveContext, body: Any, save: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,11 +1,18 @@
-"""A tiny fake system and helpers to drive the sandbox in-process or over a real socket."""
+"""A tiny fake system and helpers to drive the sandbox in-process or over a real socket.
+
+The demo firm is anchored on ``TEST_TODAY`` (``PSFLOW_TEST_TODAY`` or the pinned date below, the same
+as psflow's own tests), exported as ``PSFLOW_SANDBOX_TODAY`` so apps built in-process and sandbox
+processes agree whatever the real date.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +26,10 @@ from sandbox.__main__ import _bind
 from sandbox._auth import check_bearer, issue_refresh_token, issue_token, redeem_refresh_token
 from sandbox.seed import DemoFirm
 from sandbox.systems.sink import SYSTEM as SINK
+
+PINNED_TODAY = "2026-11-26"
+TEST_TODAY = date.fromisoformat(os.environ.get("PSFLOW_TEST_TODAY") or PINNED_TODAY)
+os.environ["PSFLOW_SANDBOX_TODAY"] = TEST_TODAY.isoformat()
 
 FAKE = "fake"
 

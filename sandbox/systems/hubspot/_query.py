@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict
 
 from sandbox._db import SandboxDB
 from sandbox.systems.hubspot._errors import HubSpotError
-from sandbox.systems.hubspot._records import values
 from sandbox.systems.hubspot._schema import NAME, ObjectType
+from sandbox.systems.hubspot._store import values
 from sandbox.systems.hubspot._values import as_epoch_ms
 
 __all__ = ["SearchRequest", "search"]

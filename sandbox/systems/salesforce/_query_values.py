@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any, cast
 
 from sandbox.systems.salesforce._ids import normalise_id
+from sandbox.systems.salesforce._query_ast import Literal, SoqlError, parse_datetime
 from sandbox.systems.salesforce._schema import ID_TYPES, NUMBER_TYPES, TEXT_TYPES, Field
-from sandbox.systems.salesforce._soql_ast import Literal, SoqlError, parse_datetime
 
 __all__ = ["compare", "day_range", "like_pattern", "literal_value", "normalise"]
 

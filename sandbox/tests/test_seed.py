@@ -13,7 +13,8 @@ import pytest
 from sandbox._db import SandboxDB
 from sandbox.app import discover_systems
 from sandbox.seed import ROLES, STAGES, DemoFirm, anchor_date, seed_demo
-from tests.conftest import TEST_TODAY
+
+from .conftest import TEST_TODAY
 
 TODAY = TEST_TODAY
 REPO = Path(__file__).resolve().parents[2]

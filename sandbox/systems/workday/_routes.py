@@ -3,6 +3,8 @@
 - ``GET /ccx/api/common/v1/{tenant}/workers?limit=&offset=&search=&includeTerminatedWorkers=``
   (also under the older alias ``/ccx/api/v1/{tenant}``) → ``{"total", "data"}``.
 - ``GET /ccx/api/common/v1/{tenant}/workers/{id}`` → one worker.
+- ``GET /ccx/api/common/v1/{tenant}/supervisoryOrganizations[/{id}]`` → organisations (each with
+  its manager and a ``workers`` link), ``…/{id}/workers`` → the active workers it holds.
 - ``GET /ccx/api/absenceManagement/v1/{tenant}/workers/{id}/timeOffDetails?fromDate=&toDate=&limit=&offset=``.
 - ``GET /ccx/service/customreport2/{tenant}/{owner}/{report}?format=json`` → ``{"Report_Entry": [...]}``.
 """
@@ -24,7 +26,13 @@ from sandbox.systems.workday._common import (
     check_tenant,
     page_bounds,
 )
-from sandbox.systems.workday._render import Directory, render_time_off, render_worker, staffing_row
+from sandbox.systems.workday._render import (
+    Directory,
+    render_organization,
+    render_time_off,
+    render_worker,
+    staffing_row,
+)
 
 router = APIRouter()
 
@@ -116,6 +124,56 @@ def get_worker(request: Request, db: DB, tenant: str, worker_id: str) -> dict[st
 def get_worker_alias(request: Request, db: DB, tenant: str, worker_id: str) -> dict[str, Any]:
     """One worker by WID, under the older alias."""
     return _get_worker(request, db, tenant, worker_id)
+
+
+def _organization(db: SandboxDB, org: dict[str, Any], root: str) -> dict[str, Any]:
+    manager = db.get(NAME, "worker", org["manager_id"]) if org.get("manager_id") else None
+    return render_organization(org, manager, root)
+
+
+@router.get("/ccx/api/common/v1/{tenant}/supervisoryOrganizations")
+def list_organizations(
+    request: Request, db: DB, tenant: str, limit: int | None = None, offset: int | None = None
+) -> dict[str, Any]:
+    """The tenant's supervisory organisations."""
+    check_tenant(tenant)
+    authorise(db, request)
+    size, start = page_bounds(limit, offset)
+    orgs = db.query(NAME, "supervisory_organization")
+    root = api_root(request, "common", "v1")
+    return {"total": len(orgs), "data": [_organization(db, org, root) for org in orgs[start : start + size]]}
+
+
+def _org_or_404(db: SandboxDB, org_id: str) -> dict[str, Any]:
+    org = db.get(NAME, "supervisory_organization", org_id)
+    if org is None:
+        raise SandboxHTTPError(404, "not_found", f"Resource not found: no supervisory organization {org_id!r}")
+    return org
+
+
+@router.get("/ccx/api/common/v1/{tenant}/supervisoryOrganizations/{org_id}")
+def get_organization(request: Request, db: DB, tenant: str, org_id: str) -> dict[str, Any]:
+    """One supervisory organisation, with its manager and a link to its workers."""
+    check_tenant(tenant)
+    authorise(db, request)
+    return _organization(db, _org_or_404(db, org_id), api_root(request, "common", "v1"))
+
+
+@router.get("/ccx/api/common/v1/{tenant}/supervisoryOrganizations/{org_id}/workers")
+def organization_workers(
+    request: Request, db: DB, tenant: str, org_id: str, limit: int | None = None, offset: int | None = None
+) -> dict[str, Any]:
+    """The active workers whose primary supervisory organisation this is."""
+    check_tenant(tenant)
+    authorise(db, request)
+    size, start = page_bounds(limit, offset)
+    _org_or_404(db, org_id)
+    members = db.query(NAME, "worker", where={"supervisory_org_id": org_id, "active": True})
+    directory, root, today = Directory(db), api_root(request, "common", "v1"), date.today()
+    return {
+        "total": len(members),
+        "data": [render_worker(w, directory, root, today=today) for w in members[start : start + size]],
+    }
 
 
 def _date_param(name: str, value: str | None) -> str | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sandbox.systems.salesforce._soql_ast import (
+from sandbox.systems.salesforce._query_ast import (
     BoolOp,
     Comparison,
     Condition,

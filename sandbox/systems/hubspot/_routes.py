@@ -7,17 +7,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox._db import SandboxDB
 from sandbox._framework import DB
-from sandbox.systems.hubspot import _records as records
+from sandbox.systems.hubspot import _store as records
 from sandbox.systems.hubspot._errors import HubSpotError
 from sandbox.systems.hubspot._limits import HubSpotRoute, authorize, limiter
 from sandbox.systems.hubspot._paging import decode_cursor, encode_cursor, page_link, split
-from sandbox.systems.hubspot._schema import NAME, OBJECT_TYPES
-from sandbox.systems.hubspot._search import SearchRequest, search
+from sandbox.systems.hubspot._query import SearchRequest, search
+from sandbox.systems.hubspot._schema import NAME, OBJECT_TYPES, ObjectType
 from sandbox.systems.hubspot._values import now_iso, parse_properties
 from sandbox.systems.hubspot._webhooks import events_for, publish
 
-__all__ = ["router"]
+__all__ = ["CreateIn", "archive", "create_with_associations", "router"]
+
+Events = list[tuple[dict[str, Any], dict[str, Any]]]
 
 router = APIRouter(route_class=HubSpotRoute, dependencies=[Depends(authorize)])
 
@@ -81,25 +84,31 @@ def list_objects(
     return result
 
 
+def create_with_associations(db: SandboxDB, spec: ObjectType, payload: CreateIn) -> tuple[dict[str, Any], Events]:
+    """Create one record and its associations (inside the caller's transaction); its creation events."""
+    properties = parse_properties(spec, payload.properties)
+    record = records.create(db, spec, properties)
+    for association in payload.associations:
+        types = [records.association_type(t.associationTypeId, spec.name) for t in association.types]
+        target = OBJECT_TYPES[types[0].to_type]
+        if records.find(db, target, association.to.id) is None:
+            raise HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                f"cannot associate {target.singular} {association.to.id}: it does not exist",
+            )
+        records.associate(db, spec.name, record["id"], target.name, association.to.id, [t.type_id for t in types])
+    return record, events_for(db, spec.name, record["id"], "creation")
+
+
 @router.post(_OBJECT, status_code=201)
 def create_object(object_type: str, payload: CreateIn, db: DB) -> dict[str, Any]:
     """Create a record, with associations."""
     spec = records.object_type(object_type)
-    properties = parse_properties(spec, payload.properties)
     with db.transaction():
-        record = records.create(db, spec, properties)
-        for association in payload.associations:
-            types = [records.association_type(t.associationTypeId, spec.name) for t in association.types]
-            target = OBJECT_TYPES[types[0].to_type]
-            if records.find(db, target, association.to.id) is None:
-                raise HubSpotError(
-                    400,
-                    "VALIDATION_ERROR",
-                    f"cannot associate {target.singular} {association.to.id}: it does not exist",
-                )
-            records.associate(db, spec.name, record["id"], target.name, association.to.id, [t.type_id for t in types])
-    publish(db, events_for(db, spec.name, record["id"], "creation"))
-    return records.public(db, spec, record, list(properties))
+        record, events = create_with_associations(db, spec, payload)
+    publish(db, events)
+    return records.public(db, spec, record, list(payload.properties))
 
 
 @router.post(f"{_OBJECT}/search")
@@ -146,12 +155,16 @@ def update_object(
     return records.public(db, spec, record, list(properties))
 
 
-@router.delete(f"{_OBJECT}/{{object_id}}", status_code=204)
-def archive_object(object_type: str, object_id: str, db: DB) -> Response:
-    """Archive a record (204 whether or not it existed, as HubSpot answers)."""
-    spec = records.object_type(object_type)
+def archive(db: SandboxDB, spec: ObjectType, object_id: str) -> None:
+    """Archive a record if it exists (and tell the webhook subscribers)."""
     record = records.find(db, spec, object_id)
     if record is not None:
         db.update(NAME, spec.name, record["id"], {"_archived": True, "hs_lastmodifieddate": now_iso()}, ext_key=None)
         publish(db, events_for(db, spec.name, record["id"], "deletion"))
+
+
+@router.delete(f"{_OBJECT}/{{object_id}}", status_code=204)
+def archive_object(object_type: str, object_id: str, db: DB) -> Response:
+    """Archive a record (204 whether or not it existed, as HubSpot answers)."""
+    archive(db, records.object_type(object_type), object_id)
     return Response(status_code=204)

@@ -13,16 +13,7 @@ from datetime import date
 from typing import Any
 
 from sandbox._db import SandboxDB
-from sandbox.systems.salesforce._schema import (
-    NAME,
-    TEXT_TYPES,
-    Child,
-    Field,
-    SObject,
-    record_url,
-    sobject,
-)
-from sandbox.systems.salesforce._soql_ast import (
+from sandbox.systems.salesforce._query_ast import (
     BoolOp,
     Comparison,
     Condition,
@@ -33,7 +24,16 @@ from sandbox.systems.salesforce._soql_ast import (
     Query,
     SoqlError,
 )
-from sandbox.systems.salesforce._soql_values import compare, like_pattern, literal_value, normalise
+from sandbox.systems.salesforce._query_values import compare, like_pattern, literal_value, normalise
+from sandbox.systems.salesforce._schema import (
+    NAME,
+    TEXT_TYPES,
+    Child,
+    Field,
+    SObject,
+    record_url,
+    sobject,
+)
 
 __all__ = ["execute"]
 

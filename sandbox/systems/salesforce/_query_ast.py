@@ -1,4 +1,4 @@
-"""The syntax tree of the SOQL subset (see ``_soql_parse``) and the error it raises."""
+"""The syntax tree of the SOQL subset (see ``_query_parse``) and the error it raises."""
 
 from __future__ import annotations
 
