@@ -22,12 +22,10 @@ from temporalio.worker import Worker
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
-from activities.invoice_lines import LineGrouping
-from activities.invoicing import InvoicingActivities
+from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoicedActivities
 from activities.posting import PostingActivities
 from activities.psa import PsaActivities
 from activities.stack import ping_activity
-from activities.unposted import WorkNotInvoicedActivities
 from stack.client import connect
 from stack.connectors import Connectors
 from stack.settings import Settings, SettingsError, load_settings

@@ -5,43 +5,39 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from canonical import Customer, Engagement, Project
-
-
-class _Input(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from canonical import CanonicalModel, Customer, Engagement, Project
 
 
-class OpportunityRef(_Input):
+class OpportunityRef(CanonicalModel):
     """A deal in one CRM."""
 
     crm: str
     opportunity_id: str
 
 
-class ClosedWonQuery(_Input):
+class ClosedWonQuery(CanonicalModel):
     """Deals won in a CRM since an instant (the polling fallback)."""
 
     crm: str
     since: datetime
 
 
-class ProjectRef(_Input):
+class ProjectRef(CanonicalModel):
     """A project by its canonical id."""
 
     project_id: str
 
 
-class CreatePsaProject(_Input):
+class CreatePsaProject(CanonicalModel):
     """The project (with tasks) to create in the PSA for an engagement."""
 
     project: Project
     customer: Customer
 
 
-class CreateErpJob(_Input):
+class CreateErpJob(CanonicalModel):
     """The ERP job for an engagement, under a customer the ERP already has."""
 
     engagement: Engagement
@@ -49,7 +45,7 @@ class CreateErpJob(_Input):
     customer_erp_id: str
 
 
-class AnalyticsRows(_Input):
+class AnalyticsRows(CanonicalModel):
     """Rows for one table of the analytics push dataset."""
 
     table: str

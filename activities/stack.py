@@ -7,17 +7,18 @@ import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
 from temporalio import activity
 
+from canonical import CanonicalModel
 
-class PingInput(BaseModel):
+
+class PingInput(CanonicalModel):
     """Which domain is asked."""
 
     domain: str
 
 
-class PingAnswer(BaseModel):
+class PingAnswer(CanonicalModel):
     """Who answered, where, and when."""
 
     domain: str

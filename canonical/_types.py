@@ -147,10 +147,10 @@ def format_minutes(minutes: int) -> str:
     return f"{sign}{hours}:{rest:02d}"
 
 
-def require_positive(money: Money, field: str) -> None:
-    """Reject zero or negative amounts, naming the field and the value."""
+def require_positive(money: Money, field: str | None = None) -> None:
+    """Reject zero or negative amounts, naming the value (and the field, where the error does not)."""
     if money.amount <= 0:
-        raise ValueError(f"{field} must be greater than zero, got {money}")
+        raise ValueError(f"{field + ' ' if field else ''}must be greater than zero, got {money}")
 
 
 def require_currency(money: Money, currency: str, field: str) -> None:

@@ -86,10 +86,15 @@ class TimeEntry(CanonicalModel):
             )
         return value
 
+    @field_validator("bill_rate")
+    @classmethod
+    def _rate_not_negative(cls, value: Money | None) -> Money | None:
+        if value is not None and value.amount < 0:
+            raise ValueError(f"must not be negative, got {value}")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.bill_rate is not None and self.bill_rate.amount < 0:
-            raise ValueError(f"bill_rate must not be negative, got {self.bill_rate}")
         if self.approval is ApprovalState.APPROVED and self.approved_at is None:
             raise ValueError("approved_at is required when approval is 'approved'")
         return self
@@ -138,11 +143,6 @@ class Timesheet(CanonicalModel):
         """All minutes in the week."""
         return sum(entry.minutes for entry in self.entries)
 
-    @property
-    def total_hours(self) -> Decimal:
-        """All time in the week as decimal hours, for display."""
-        return hours_of(self.total_minutes)
-
 
 class Expense(CanonicalModel):
     """A cost a consultant incurred on a project, possibly billable to the client."""
@@ -159,9 +159,14 @@ class Expense(CanonicalModel):
     description: str | None = None
     source: SystemRef | None = None
 
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        require_positive(value)
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        require_positive(self.amount, "amount")
         if self.approval is ApprovalState.APPROVED and self.approved_at is None:
             raise ValueError("approved_at is required when approval is 'approved'")
         return self

@@ -40,7 +40,7 @@ def list_exceptions(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 200,
 ) -> None:
     """List posting exceptions (open ones by default), newest business date first."""
-    from store.exceptions import list_exceptions as fetch
+    from store.posting import list_exceptions as fetch
 
     rows = fetch(
         _store(), status=None if status == "all" else status, business_date=day.date() if day else None, limit=limit
@@ -74,7 +74,7 @@ def ignore(
     note: Annotated[str, typer.Option(help="Why it is ignored (kept with it).")] = "ignored with psflow",
 ) -> None:
     """Ignore an exception: its record stays unposted and the exception leaves the open list."""
-    from store.exceptions import ignore_exception
+    from store.posting import ignore_exception
 
     try:
         row = ignore_exception(_store(), exception_id, note=note)

@@ -12,9 +12,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import FailureError
 
-from activities.billing_period import billing_period, firm_day
-from activities.unposted import WorkNotInvoiced
+from activities.invoicing import WorkNotInvoiced
 from canonical import Money
+from canonical.calendar import billing_period, firm_day
 from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url
 from stack.flows import start_invoice, start_monthly_invoicing
 from stack.settings import Settings

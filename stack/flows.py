@@ -29,7 +29,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.billing_period import billing_period
+from canonical.calendar import billing_period
 from canonical.record_ids import opportunity_id as canonical_opportunity_id
 from stack.settings import Settings
 from store import Store

@@ -1,6 +1,7 @@
 """Persistence: cross-system id map, posting ledger, audit trail (SQLite by default, Postgres by URL)."""
 
-from store.db import Posting, Store, alembic_config
+from store.db import Store, alembic_config
+from store.posting import Posting
 from store.tables import AuditEvent, IdMapping, InboundEvent, LedgerEntry, PostingException, PostingFingerprint
 
 __all__ = [

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +13,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, create_engine, select
+from sqlmodel import Session, create_engine, select
 
-from store.tables import AuditEvent, IdMapping, LedgerEntry
+from store.tables import AuditEvent, IdMapping
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -28,33 +25,6 @@ def upsert_insert(session: Session, table: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql_insert(table)
     return sqlite_insert(table)
-
-
-@dataclass(frozen=True, slots=True)
-class Posting:
-    """One ledger row for `Store.record_postings`: what a posting run writes per record.
-
-    A plain dataclass rather than a `LedgerEntry`: building a table model costs ~100 µs of validation
-    and ORM bookkeeping, which at a busy day's 100k records held up the worker's event loop.
-    """
-
-    kind: str
-    source_system: str
-    source_id: str
-    target_system: str
-    target_id: str
-    project_id: str
-    business_date: date
-    amount: Decimal
-    currency: str
-    billable: bool
-    minutes: int | None
-    run_id: str
-    approved_at: datetime | None
-    posted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-_POSTING_FIELDS = tuple(f.name for f in fields(Posting))
 
 
 def _engine(url: str) -> Engine:
@@ -156,56 +126,6 @@ class Store:
                 select(IdMapping).where(IdMapping.entity == entity, IdMapping.canonical_id == canonical_id)
             ).all()
             return {row.system: row.system_id for row in rows}
-
-    def record_posting(self, entry: LedgerEntry) -> bool:
-        """Add a ledger row; False (and nothing written) when that source record is already in the ledger."""
-        try:
-            with self.session() as session:
-                session.add(entry)
-        except IntegrityError:
-            return False
-        return True
-
-    def record_postings(self, postings: Sequence[Posting]) -> set[str]:
-        """Add ledger rows in one transaction; returns the source ids that were new (the others were there)."""
-        if not postings:
-            return set()
-        with self.session() as session:
-            table = LedgerEntry.__table__  # type: ignore[attr-defined]
-            statement = (
-                upsert_insert(session, table)
-                .on_conflict_do_nothing(index_elements=["target_system", "kind", "source_id"])
-                .returning(table.c.source_id)
-            )
-            rows = [{name: getattr(posting, name) for name in _POSTING_FIELDS} for posting in postings]
-            return {source_id for (source_id,) in session.execute(statement, rows)}
-
-    def posting(self, target_system: str, kind: str, source_id: str) -> LedgerEntry | None:
-        """The ledger row of one source record, or None if it was never posted."""
-        with self.session() as session:
-            return session.exec(
-                select(LedgerEntry).where(
-                    LedgerEntry.target_system == target_system,
-                    LedgerEntry.kind == kind,
-                    LedgerEntry.source_id == source_id,
-                )
-            ).first()
-
-    def posting_runs(self, target_system: str, kind: str, source_ids: Sequence[str]) -> dict[str, str]:
-        """The posting run of each of these source records that is in the ledger, in one query per 500 ids."""
-        runs: dict[str, str] = {}
-        with self.session() as session:
-            for start in range(0, len(source_ids), 500):
-                chunk = list(source_ids[start : start + 500])
-                rows = session.exec(
-                    select(LedgerEntry.source_id, LedgerEntry.run_id).where(
-                        LedgerEntry.target_system == target_system,
-                        LedgerEntry.kind == kind,
-                        col(LedgerEntry.source_id).in_(chunk),
-                    )
-                )
-                runs.update({source_id: run_id for source_id, run_id in rows})
-        return runs
 
     def audit(self, actor: str, action: str, entity: str, entity_id: str, **detail: Any) -> None:
         """Append to the audit trail."""

@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 
 from store.db import Store
+from store.posting import posting_runs
 from store.tables import AuditEvent, LedgerEntry, PostingException
 
 INVOICE_POSTED = "invoice.posted"
@@ -264,7 +265,7 @@ def unbilled_by_project(store: Store, through: date) -> dict[str, Unbilled]:
 
 def posting_state(store: Store, target_system: str, kind: str, source_ids: Sequence[str]) -> tuple[set[str], set[str]]:
     """Of these source records: those in the ledger, and those with an open posting exception."""
-    posted = set(store.posting_runs(target_system, kind, source_ids))
+    posted = set(posting_runs(store, target_system, kind, source_ids))
     rejected: set[str] = set()
     with store.session() as session:
         for start in range(0, len(source_ids), 500):

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from activities.invoice_lines import (
+from activities.invoicing.invoice import build_invoice, posted_invoice
+from activities.invoicing.lines import (
     QUANTITY_PLACES,
     PostedExpense,
     PostedTime,
@@ -24,7 +25,6 @@ from activities.invoice_lines import (
     invoice_lines,
     line_quantity,
 )
-from activities.invoicing import InvoicingActivities, build_invoice
 from canonical import DateRange, Invoice, Money, bill_for_minutes
 from store import LedgerEntry
 from workflows.invoice_project import InvoiceProjectResult, analytics_rows, invoice_events
@@ -116,7 +116,7 @@ def test_the_revenue_event_and_analytics_rows_equal_the_invoice(
 ) -> None:
     currency, rows, rates = work
     invoice = _invoice(rows, rates, grouping)
-    posted = InvoicingActivities._posted(invoice, rows, "1001", created=True, updated=False)
+    posted = posted_invoice(invoice, rows, "1001", created=True, updated=False)
     result = InvoiceProjectResult(
         project_id="PRJ-0001",
         period="2026-10",

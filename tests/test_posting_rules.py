@@ -10,20 +10,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from activities.posting_rules import (
-    Approved,
-    ErpJob,
-    ErpSetup,
-    Findings,
-    Reason,
-    Rejection,
-    check_expense,
-    check_time_entry,
-    fingerprint,
-    refused,
-    unreadable,
-)
+from activities.posting.rejections import Reason, Rejection, refused, unreadable
+from activities.posting.rules import Approved, ErpJob, ErpSetup, Findings, check_expense, check_time_entry, fingerprint
 from canonical import ApprovalState, Expense, Money, TimeEntry
+from connectors._core import FieldError, FieldProblem, Unreadable
 
 DAY = date(2026, 11, 25)
 APPROVED_AT = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
@@ -243,64 +233,77 @@ def test_the_fingerprint_is_the_content_not_the_identity() -> None:
     assert fingerprint(expense(amount=Money.of("42.51", "USD"))) != fingerprint(expense())
 
 
-def _connector_message(kind: str, psa_id: str, broken: dict[str, Any]) -> str:
-    """What the Kantata connector says about a record it cannot read as canonical."""
+def _unreadable(kind: str, raw_id: str, broken: dict[str, Any]) -> Unreadable:
+    """What the Kantata connector hands back for a record it cannot read as canonical."""
     model, build = (TimeEntry, entry) if kind == "time entry" else (Expense, expense)
     with pytest.raises(ValidationError) as caught:
         model.model_validate({**build().model_dump(), **broken})
-    return f"{kind} {psa_id} cannot be read: {caught.value}"
+    return Unreadable.of(raw_id, f"kantata:{raw_id}", caught.value)
 
 
 @pytest.mark.parametrize(
-    ("kind", "broken", "reason", "problem"),
+    ("kind", "broken", "reason", "problem", "values"),
     [
         (
             "time entry",
             {"minutes": 1500},
             Reason.INVALID_HOURS,
             "minutes: must be more than 0:00 and at most 24:00 hours, got 25:00 (1500 minutes)",
+            {"minutes": "1500"},
         ),
         (
             "time entry",
             {"minutes": 0},
             Reason.INVALID_HOURS,
             "minutes: must be more than 0:00 and at most 24:00 hours, got 0:00 (0 minutes)",
+            {"minutes": "0"},
         ),
         (
             "time entry",
             {"minutes": -120},
             Reason.INVALID_HOURS,
             "minutes: must be more than 0:00 and at most 24:00 hours, got -2:00 (-120 minutes)",
+            {"minutes": "-120"},
         ),
         (
             "expense",
             {"amount": Money.of(0, "USD")},
             Reason.INVALID_AMOUNT,
-            "amount must be greater than zero, got 0 USD",
+            "amount: must be greater than zero, got 0 USD",
+            {"amount": "0 USD"},
         ),
         (
             "expense",
             {"amount": Money.of("-12.00", "USD")},
             Reason.INVALID_AMOUNT,
-            "amount must be greater than zero, got -12.00 USD",
+            "amount: must be greater than zero, got -12.00 USD",
+            {"amount": "-12.00 USD"},
+        ),
+        (
+            "expense",
+            {"amount": {"amount": "12.00", "currency": "XYZ"}},
+            Reason.WRONG_CURRENCY,
+            "amount.currency: 'XYZ' is not an ISO 4217 currency code (e.g. USD, EUR, GBP)",
+            {"amount.currency": "XYZ"},
         ),
     ],
 )
 def test_records_the_connector_cannot_read_are_rejected_with_the_broken_value(
-    kind: str, broken: dict[str, Any], reason: Reason, problem: str
+    kind: str, broken: dict[str, Any], reason: Reason, problem: str, values: dict[str, str]
 ) -> None:
-    found = unreadable(_connector_message(kind, "645", broken))
-    assert found is not None
-    psa_id, rejection = found
-    assert psa_id == "645" and rejection.reason is reason and rejection.values == {"problem": problem}
-    assert rejection.message == f"{kind} 645 in the PSA cannot be posted: {problem}: correct it in the PSA"
+    rejection = unreadable(kind, _unreadable(kind, "645", broken))
+    assert rejection.reason is reason and rejection.values == {**values, "problem": problem}
+    assert rejection.message == f"{kind} kantata:645 in the PSA cannot be posted: {problem}: correct it in the PSA"
 
 
-def test_other_connector_messages_are_not_taken_for_unreadable_records() -> None:
-    assert unreadable("workspace 12 cannot be read as a project: no currency") is None
-    assert unreadable("HTTP 500 UNEXPECTED_ERROR") is None
-    found = unreadable("expense 7 cannot be read: expense 7 has no currency")
-    assert found is not None and found[1].reason is Reason.WRONG_CURRENCY
+def test_the_broken_field_not_its_wording_gives_the_reason() -> None:
+    no_currency = Unreadable("7", "kantata:7", (FieldError("amount.currency", "the expense has no currency").problem,))
+    assert unreadable("expense", no_currency).reason is Reason.WRONG_CURRENCY
+    # Words that name another field's reason do not count: only the field does.
+    other = Unreadable("8", "kantata:8", (FieldProblem("approved_at", "the amount and the hours are unknown"),))
+    assert unreadable("time entry", other).reason is Reason.UNREADABLE
+    whole = Unreadable("9", "kantata:9", (FieldProblem("", "approved_at is required"), FieldProblem("minutes", "0")))
+    assert unreadable("time entry", whole).reason is Reason.INVALID_HOURS
 
 
 def test_an_erp_refusal_names_the_record_and_the_erp_message() -> None:

@@ -10,6 +10,8 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from store import LedgerEntry, Posting, Store, alembic_config
+from store.posting import posting_runs, record_postings
+from tests import ledger
 
 
 def ledger_row(source_id: str = "kantata:1", **changes: object) -> LedgerEntry:
@@ -53,23 +55,23 @@ def test_id_map_records_looks_up_and_corrects(store: Store) -> None:
 
 
 def test_ledger_refuses_a_second_posting_of_the_same_source_record(store: Store) -> None:
-    assert store.record_posting(ledger_row()) is True
-    assert store.record_posting(ledger_row(target_id="ns-2", run_id="run-2")) is False
-    posted = store.posting("netsuite", "time_entry", "kantata:1")
+    assert ledger.add(store, ledger_row()) is True
+    assert ledger.add(store, ledger_row(target_id="ns-2", run_id="run-2")) is False
+    posted = ledger.find(store, "netsuite", "time_entry", "kantata:1")
     assert posted is not None
     assert (posted.target_id, posted.run_id, posted.amount) == ("ns-1", "run-1", Decimal("1875.0000"))
-    assert store.record_posting(ledger_row(kind="expense")) is True
+    assert ledger.add(store, ledger_row(kind="expense")) is True
 
 
 def test_a_page_of_ledger_rows_is_one_write_that_names_the_new_ones(store: Store) -> None:
-    assert store.record_posting(ledger_row(source_id="kantata:1")) is True
+    assert ledger.add(store, ledger_row(source_id="kantata:1")) is True
     page = [posting(f"kantata:{n}") for n in (1, 2, 3)]
-    assert store.record_postings(page) == {"kantata:2", "kantata:3"}
-    assert store.record_postings(page) == set()
-    assert store.record_postings([]) == set()
-    runs = store.posting_runs("netsuite", "time_entry", ["kantata:1", "kantata:2", "kantata:3", "kantata:4"])
+    assert record_postings(store, page) == {"kantata:2", "kantata:3"}
+    assert record_postings(store, page) == set()
+    assert record_postings(store, []) == set()
+    runs = posting_runs(store, "netsuite", "time_entry", ["kantata:1", "kantata:2", "kantata:3", "kantata:4"])
     assert runs == {"kantata:1": "run-1", "kantata:2": "run-2", "kantata:3": "run-2"}
-    second = store.posting("netsuite", "time_entry", "kantata:2")
+    second = ledger.find(store, "netsuite", "time_entry", "kantata:2")
     assert second is not None and second.amount == Decimal("1875.0000")
 
 
@@ -91,11 +93,11 @@ def migrate(store: Store, revision: str, *, down: bool = False) -> list[str]:
 
 
 def test_the_ledger_keeps_whole_minutes_of_time_entries(store: Store) -> None:
-    assert store.record_posting(ledger_row("kantata:20", minutes=440, amount=Decimal("1375.00")))
-    assert store.record_posting(ledger_row("kantata:ex", kind="expense", minutes=None, amount=Decimal("12.50")))
-    row = store.posting("netsuite", "time_entry", "kantata:20")
+    assert ledger.add(store, ledger_row("kantata:20", minutes=440, amount=Decimal("1375.00")))
+    assert ledger.add(store, ledger_row("kantata:ex", kind="expense", minutes=None, amount=Decimal("12.50")))
+    row = ledger.find(store, "netsuite", "time_entry", "kantata:20")
     assert row is not None and row.minutes == 440 and row.amount == Decimal("1375.00")
-    assert store.posting("netsuite", "expense", "kantata:ex").minutes is None  # type: ignore[union-attr]
+    assert ledger.find(store, "netsuite", "expense", "kantata:ex").minutes is None
 
 
 def test_the_migration_converts_hours_to_minutes_and_reports_what_it_could_not_convert_exactly(store: Store) -> None:
@@ -118,9 +120,9 @@ def test_the_migration_converts_hours_to_minutes_and_reports_what_it_could_not_c
 
     reports = migrate(store, "head")
 
-    minutes = {source: store.posting("netsuite", kind, source).minutes for kind, source, _, _ in legacy}  # type: ignore[union-attr]
+    minutes = {source: ledger.find(store, "netsuite", kind, source).minutes for kind, source, _, _ in legacy}
     assert minutes == {"kantata:1": 450, "kantata:2": 15, "kantata:3": 440, "kantata:4": 445, "kantata:5": None}
-    assert store.posting("netsuite", "time_entry", "kantata:3").amount == Decimal("1374.99")  # type: ignore[union-attr]
+    assert ledger.find(store, "netsuite", "time_entry", "kantata:3").amount == Decimal("1374.99")
     assert "hours" not in {column["name"] for column in inspect(store.engine).get_columns("posting_ledger")}
     assert len(reports) == 1
     assert reports[0].startswith("posting ledger: 4 time entries converted from hours to whole minutes, 2 inexactly")
@@ -132,10 +134,10 @@ def test_the_migration_converts_hours_to_minutes_and_reports_what_it_could_not_c
 
 
 def test_the_minutes_migration_goes_back_to_hours(store: Store) -> None:
-    assert store.record_posting(ledger_row("kantata:20", minutes=440))
+    assert ledger.add(store, ledger_row("kantata:20", minutes=440))
     migrate(store, "0003", down=True)
     with store.engine.begin() as connection:
         hours = connection.execute(text("SELECT hours FROM posting_ledger")).scalar_one()
     assert Decimal(str(hours)) == Decimal("7.3333")
     migrate(store, "head")
-    assert store.posting("netsuite", "time_entry", "kantata:20").minutes == 440  # type: ignore[union-attr]
+    assert ledger.find(store, "netsuite", "time_entry", "kantata:20").minutes == 440

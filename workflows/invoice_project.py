@@ -24,12 +24,18 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities._errors import INVALID_DATA, NON_RETRYABLE_TYPES
-    from activities.billing_period import billing_period, firm_day, firm_midnight
     from activities.events import EventActivities
-    from activities.invoicing import InvoiceRequest, InvoicingActivities, PostedInvoice
+    from activities.invoicing import (
+        InvoiceRequest,
+        InvoicingActivities,
+        PostedInvoice,
+        WorkNotInvoiced,
+        WorkNotInvoicedActivities,
+        WorkNotInvoicedRequest,
+    )
     from activities.models import AnalyticsRows
-    from activities.unposted import WorkNotInvoiced, WorkNotInvoicedActivities, WorkNotInvoicedRequest
     from canonical import DateRange
+    from canonical.calendar import billing_period, firm_day, firm_midnight
     from canonical.events import CloudEvent
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue
@@ -191,14 +197,8 @@ def invoice_events(
         "period": result.period,
         "currency": invoice.currency,
     }
-    posted = CloudEvent(
-        id=f"{invoice.invoice_id}:invoice.posted",
-        source=EVENT_SOURCE,
-        type="com.psflow.invoice.posted",
-        subject=invoice.invoice_id,
-        time=now,
-        data={
-            **common,
+    data: dict[str, dict[str, Any]] = {
+        "invoice.posted": {
             "erp_id": invoice.erp_id,
             "total": str(invoice.total),
             "issue_date": invoice.issue_date.isoformat(),
@@ -206,15 +206,7 @@ def invoice_events(
             "entries": invoice.entries,
             "lines": invoice.lines,
         },
-    )
-    revenue = CloudEvent(
-        id=f"{invoice.invoice_id}:revenue.recognized",
-        source=EVENT_SOURCE,
-        type="com.psflow.revenue.recognized",
-        subject=invoice.invoice_id,
-        time=now,
-        data={
-            **common,
+        "revenue.recognized": {
             "period_start": period.start.isoformat(),
             "period_end": period.end.isoformat(),
             "fees": str(invoice.fees),
@@ -223,8 +215,18 @@ def invoice_events(
             "minutes": invoice.minutes,
             "amount": str(invoice.total),
         },
-    )
-    return [posted, revenue]
+    }
+    return [
+        CloudEvent(
+            id=f"{invoice.invoice_id}:{kind}",
+            source=EVENT_SOURCE,
+            type=f"com.psflow.{kind}",
+            subject=invoice.invoice_id,
+            time=now,
+            data={**common, **fields},
+        )
+        for kind, fields in data.items()
+    ]
 
 
 def analytics_rows(

@@ -27,9 +27,15 @@ from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.billing_period import billing_period, firm_day, previous_period
-    from activities.invoicing import InvoiceToMake, InvoicingActivities, PeriodRef
-    from activities.unposted import WorkNotInvoiced, WorkNotInvoicedActivities, WorkNotInvoicedRequest
+    from activities.invoicing import (
+        InvoiceToMake,
+        InvoicingActivities,
+        PeriodRef,
+        WorkNotInvoiced,
+        WorkNotInvoicedActivities,
+        WorkNotInvoicedRequest,
+    )
+    from canonical.calendar import billing_period, firm_day, previous_period
     from workflows import search_attributes as sa
     from workflows.invoice_project import (
         InvoiceProjectInput,

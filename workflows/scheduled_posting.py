@@ -14,7 +14,7 @@ than the look-back needs ``psflow posting run --date D`` (or a backfill).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -23,8 +23,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from zoneinfo import ZoneInfo
-
+    from canonical.calendar import firm_day
     from workflows import search_attributes as sa
     from workflows._queues import FLOWS
     from workflows.post_time_expenses import (
@@ -39,17 +38,8 @@ SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTi
 
 
 def business_date_for(scheduled: datetime, time_zone: str) -> date:
-    """The day a run scheduled at ``scheduled`` posts: the previous day in the firm's time zone.
-
-    Works inside the workflow sandbox, which hands out zones as proxies that ``astimezone`` refuses:
-    the local time comes from the zone's offsets instead (the offset at the UTC wall time, then the
-    one in force at the local time that gives), exact but within the hour of a clock change.
-    """
-    zone = ZoneInfo(time_zone)
-    utc = scheduled.astimezone(UTC).replace(tzinfo=None)
-    local = utc + (zone.utcoffset(utc) or timedelta(0))
-    local = utc + (zone.utcoffset(local) or timedelta(0))
-    return local.date() - timedelta(days=1)
+    """The day a run scheduled at ``scheduled`` posts: the day before, in the firm's time zone."""
+    return firm_day(scheduled, time_zone) - timedelta(days=1)
 
 
 LOOKBACK_PATCH = "posting-lookback-late-approvals"

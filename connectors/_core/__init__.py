@@ -1,16 +1,15 @@
 """The shared HTTP core of every connector: auth, rate budget, retry, error policy, paging, redaction.
 
-A connector builds one `RestClient` and adds typed endpoint methods on top:
+A connector is a `BaseConnector`, which builds its one `RestClient` from the settings and owns its
+lifecycle; the connector adds typed endpoint methods on top:
 
 ```python
-client = RestClient(
-    "hubspot",
-    base_url=settings.base_url,
-    auth=StaticBearerAuth(settings.token),
-    transport=transport,  # httpx.ASGITransport(app=emulator) in tests
-    budget=RateBudget.shared("hubspot", window=(100, 10.0)),
-)
-deal = await client.get_json(f"/crm/v3/objects/deals/{deal_id}")
+class EventSinkConnector(BaseConnector[EventSinkSettings]):
+    def __init__(self, settings, *, transport=None):  # httpx.ASGITransport(app=emulator) in tests
+        super().__init__("events", settings, transport=transport, auth=StaticBearerAuth(settings.token))
+
+    async def publish(self, event):
+        await self.client.request("POST", "/events", json=event.envelope())
 ```
 """
 
@@ -28,6 +27,7 @@ from connectors._core._classify import (
     retryable_status,
 )
 from connectors._core._client import RestClient
+from connectors._core._connector import BaseConnector
 from connectors._core._errors import (
     RETRYABLE_OUTCOMES,
     AuthError,
@@ -55,7 +55,10 @@ from connectors._core._oauth1 import (
     parse_oauth1_header,
 )
 from connectors._core._paging import (
+    FieldError,
+    FieldProblem,
     Page,
+    Unreadable,
     after_cursor,
     cursor_to_int,
     next_url_cursor,
@@ -88,12 +91,15 @@ __all__ = [
     "RETRYABLE_OUTCOMES",
     "THROTTLE_STATUSES",
     "AuthError",
+    "BaseConnector",
     "BudgetTransport",
     "BusinessError",
     "Classification",
     "ConnectorError",
     "ConnectorSettings",
     "ErrorParser",
+    "FieldError",
+    "FieldProblem",
     "NotFoundError",
     "OAuth1HmacSha256",
     "OAuth2ClientCredentials",
@@ -114,6 +120,7 @@ __all__ = [
     "Token",
     "TokenOptions",
     "TransientError",
+    "Unreadable",
     "after_cursor",
     "classify",
     "classify_exception",

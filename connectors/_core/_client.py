@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
@@ -31,6 +31,19 @@ logger = logging.getLogger(__name__)
 logger.addFilter(RedactingFilter())
 
 _USER_AGENT = "psflow-connector/0.1"
+
+
+class SendOptions(TypedDict, total=False):
+    """What `RestClient.post_json` and `put_json` pass on to `RestClient.request`."""
+
+    params: Mapping[str, Any] | None
+    headers: Mapping[str, str] | None
+    idempotency_key: str | None
+    idempotency_header: str
+    idempotent: bool | None
+    read_only: bool
+
+
 _MAX_DETAIL_TEXT = 2000
 
 
@@ -191,71 +204,13 @@ class RestClient:
         response = await self.request("GET", url, params=params, headers=headers)
         return self.decode_json(response)
 
-    async def post_json(
-        self,
-        url: str,
-        json: Any = None,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        idempotency_header: str = "Idempotency-Key",
-        idempotent: bool | None = None,
-        read_only: bool = False,
-    ) -> Any:
+    async def post_json(self, url: str, json: Any = None, **options: Unpack[SendOptions]) -> Any:
         """POST a JSON body and decode the JSON reply; see `request` for the idempotency and read-only options."""
-        response = await self.request(
-            "POST",
-            url,
-            json=json,
-            params=params,
-            headers=headers,
-            idempotency_key=idempotency_key,
-            idempotency_header=idempotency_header,
-            idempotent=idempotent,
-            read_only=read_only,
-        )
-        return self.decode_json(response)
+        return self.decode_json(await self.request("POST", url, json=json, **options))
 
-    async def put_json(
-        self,
-        url: str,
-        json: Any = None,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
+    async def put_json(self, url: str, json: Any = None, **options: Unpack[SendOptions]) -> Any:
         """PUT a JSON body and decode the JSON reply (`None` for 204)."""
-        response = await self.request("PUT", url, json=json, params=params, headers=headers)
-        return self.decode_json(response)
-
-    async def patch_json(
-        self,
-        url: str,
-        json: Any = None,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        idempotency_header: str = "Idempotency-Key",
-        idempotent: bool | None = None,
-    ) -> Any:
-        """PATCH a JSON body and decode the JSON reply (`None` for 204).
-
-        PATCH is not retried unless it carries an idempotency key or ``idempotent=True``
-        (an upsert by external id is; an increment is not).
-        """
-        response = await self.request(
-            "PATCH",
-            url,
-            json=json,
-            params=params,
-            headers=headers,
-            idempotency_key=idempotency_key,
-            idempotency_header=idempotency_header,
-            idempotent=idempotent,
-        )
-        return self.decode_json(response)
+        return self.decode_json(await self.request("PUT", url, json=json, **options))
 
     async def delete(
         self, url: str, *, params: Mapping[str, Any] | None = None, allow: Collection[int] = ()

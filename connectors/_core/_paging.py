@@ -15,6 +15,10 @@ async def fetch(cursor: str | None) -> Page[dict[str, Any]]:
 async for worker in paginate(fetch):
     ...
 ```
+
+A page also carries the records the connector read but could not map to canonical models
+(`Unreadable`): the raw id and, field by field, what is wrong. One broken record does not cost the
+page, and callers set it aside from data, never from the text of an error.
 """
 
 from __future__ import annotations
@@ -23,8 +27,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pydantic import ValidationError
+
 __all__ = [
+    "FieldError",
+    "FieldProblem",
     "Page",
+    "Unreadable",
     "after_cursor",
     "cursor_to_int",
     "next_url_cursor",
@@ -37,17 +46,86 @@ __all__ = [
 T = TypeVar("T")
 
 
+class FieldError(ValueError):
+    """A mapping refuses a raw record because of one canonical field (e.g. an expense without currency).
+
+    Args:
+        field: The canonical field, dotted for nested ones (``amount.currency``).
+        message: What is wrong, for people.
+        value: The offending value as found, if there is one.
+    """
+
+    def __init__(self, field: str, message: str, value: str | None = None) -> None:
+        super().__init__(f"{field}: {message}")
+        self.problem = FieldProblem(field, message, value)
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with a record.
+
+    Attributes:
+        field: The canonical field at fault, dotted for nested ones (``minutes``, ``amount.currency``);
+            empty when the record as a whole is at fault (two fields that contradict each other).
+        message: What is wrong, for people; no caller parses it.
+        value: The offending value as found, if there is one.
+    """
+
+    field: str
+    message: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A record the system listed that cannot be mapped to its canonical model.
+
+    Attributes:
+        raw_id: The record's id in the system.
+        record_id: The canonical id it would have had (``kantata:645``).
+        problems: What is wrong with it, field by field.
+    """
+
+    raw_id: str
+    record_id: str
+    problems: tuple[FieldProblem, ...]
+
+    @classmethod
+    def of(cls, raw_id: str, record_id: str, error: ValueError) -> Unreadable:
+        """The unreadable record for the error its mapping raised: pydantic's errors become field problems."""
+        if isinstance(error, FieldError):
+            return cls(raw_id, record_id, (error.problem,))
+        if not isinstance(error, ValidationError):
+            return cls(raw_id, record_id, (FieldProblem("", str(error)),))
+        problems = []
+        for found in error.errors(include_url=False):
+            cause = found.get("ctx", {}).get("error")
+            problems.append(
+                FieldProblem(
+                    ".".join(str(part) for part in found["loc"]),
+                    str(cause) if isinstance(cause, ValueError) else found["msg"],
+                    None if found.get("input") is None or isinstance(found["input"], dict) else str(found["input"]),
+                )
+            )
+        return cls(raw_id, record_id, tuple(problems))
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a listing.
 
     Attributes:
-        items: The records on this page.
+        items: The records on this page that could be read.
         next_cursor: Where the next page starts, or `None` on the last page.
+        unreadable: The records on this page that could not be mapped, as data.
     """
 
     items: list[T]
     next_cursor: str | None
+    unreadable: Sequence[Unreadable] = ()
 
 
 async def pages(

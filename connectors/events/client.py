@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from canonical.events import CloudEvent
-from connectors._core import ConnectorSettings, RestClient, StaticBearerAuth
+from connectors._core import BaseConnector, ConnectorSettings, StaticBearerAuth
 
 
 class EventSinkSettings(ConnectorSettings):
@@ -24,22 +24,16 @@ class EventSinkSettings(ConnectorSettings):
     token: SecretStr | None = None
 
 
-class EventSinkConnector:
+class EventSinkConnector(BaseConnector[EventSinkSettings]):
     """Publishes CloudEvents (structured mode) and analytics rows."""
 
     def __init__(self, settings: EventSinkSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.settings = settings
-        self._client = RestClient(
-            "events",
-            base_url=settings.base_url,
-            auth=StaticBearerAuth(settings.token.get_secret_value()) if settings.token else None,
-            transport=transport,
-            timeout=settings.timeout_s,
-        )
+        auth = StaticBearerAuth(settings.token.get_secret_value()) if settings.token else None
+        super().__init__("events", settings, transport=transport, auth=auth)
 
     async def publish(self, event: CloudEvent) -> None:
         """Send one event; the receiver dedupes by (source, id), so retries are safe."""
-        await self._client.request(
+        await self.client.request(
             "POST",
             self.settings.events_path,
             content=json.dumps(event.envelope(), default=str).encode(),
@@ -49,13 +43,9 @@ class EventSinkConnector:
 
     async def push_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
         """Append rows to a table of the analytics push dataset (Power BI's ``{"rows": [...]}`` shape)."""
-        await self._client.request(
+        await self.client.request(
             "POST",
             f"/powerbi/datasets/{self.settings.powerbi_dataset_id}/tables/{table}/rows",
             content=json.dumps({"rows": rows}, default=str).encode(),
             headers={"Content-Type": "application/json"},
         )
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._client.aclose()

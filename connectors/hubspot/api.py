@@ -1,6 +1,6 @@
 """`HubSpotApi`: the raw CRM v3 endpoints the connector uses, in HubSpot's own shapes.
 
-It owns the HTTP client, the account's rate budget and the 429 handling; `HubSpotConnector`
+It sends through the connector's client and handles 429s; `HubSpotConnector` owns the client and
 builds the canonical methods on top.
 """
 
@@ -12,12 +12,12 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors._core import OAuth2RefreshToken, RateBudget, RestClient, StaticBearerAuth
-from connectors.hubspot.errors import SYSTEM, parse_hubspot_error, rate_limited_error
+from connectors._core import OAuth2RefreshToken, RestClient, StaticBearerAuth
+from connectors.hubspot.errors import rate_limited_error
 from connectors.hubspot.models import BatchResult, CrmObject, ObjectPage
 from connectors.hubspot.settings import HubSpotSettings
 
-__all__ = ["BATCH_LIMIT", "HubSpotApi"]
+__all__ = ["BATCH_LIMIT", "HubSpotApi", "auth_of", "rate_limits"]
 
 BATCH_LIMIT = 100
 """Inputs HubSpot accepts in one batch call."""
@@ -27,45 +27,34 @@ BATCH_LIMIT = 100
 _WINDOW_SLACK_S = 0.1
 
 
+def rate_limits(settings: HubSpotSettings) -> dict[str, Any]:
+    """The account's rolling window, as limits on the connector's rate budget."""
+    return {"window": (settings.rate_limit_max, settings.rate_limit_interval_s + _WINDOW_SLACK_S)}
+
+
+def auth_of(settings: HubSpotSettings) -> httpx.Auth:
+    """OAuth 2.0 (refresh-token grant) when the settings hold a refresh token, else the private-app token."""
+    if settings.refresh_token is not None:
+        return OAuth2RefreshToken(
+            settings.oauth_token_url, settings.client_id, settings.client_secret, settings.refresh_token
+        )
+    assert settings.private_app_token is not None  # the settings validator guarantees one of the two
+    return StaticBearerAuth(settings.private_app_token)
+
+
 class HubSpotApi:
-    """HubSpot CRM v3 endpoints over the shared HTTP core.
+    """HubSpot CRM v3 endpoints over the connector's `RestClient`.
 
     Every call draws from one process-wide `RateBudget` shaped like the account's rolling
-    window, so concurrent flows stay under HubSpot's limit instead of meeting 429s; a 429 that
-    happens anyway (other apps share the account's limit) pauses the whole budget.
+    window (see `rate_limits`), so concurrent flows stay under HubSpot's limit instead of meeting
+    429s; a 429 that happens anyway (other apps share the account's limit) pauses the whole budget.
 
     Args:
-        settings: The account's settings.
-        transport: The innermost HTTP transport (an in-process emulator in tests).
+        client: The connector's client.
     """
 
-    def __init__(self, settings: HubSpotSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.budget: RateBudget | None = settings.rate_budget(
-            SYSTEM, window=(settings.rate_limit_max, settings.rate_limit_interval_s + _WINDOW_SLACK_S)
-        )
-        auth: httpx.Auth
-        if settings.refresh_token is not None:
-            auth = OAuth2RefreshToken(
-                settings.oauth_token_url, settings.client_id, settings.client_secret, settings.refresh_token
-            )
-        else:
-            assert settings.private_app_token is not None  # the settings validator guarantees one of the two
-            auth = StaticBearerAuth(settings.private_app_token)
-        self.auth = auth
-        self._client = RestClient(
-            SYSTEM,
-            base_url=settings.base_url,
-            auth=auth,
-            transport=transport,
-            budget=self.budget,
-            retry=settings.retry_config(),
-            timeout=settings.timeout_s,
-            parse_error=parse_hubspot_error,
-        )
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._client.aclose()
+    def __init__(self, client: RestClient) -> None:
+        self._client = client
 
     async def read(
         self,
@@ -132,8 +121,9 @@ class HubSpotApi:
         )
         if response.status_code == 429:
             error = rate_limited_error(response)
-            if self.budget is not None and error.retry_after is not None:
+            budget = self._client.budget
+            if budget is not None and error.retry_after is not None:
                 # The account's window is shared with other apps: hold every flow back, not just this call.
-                self.budget.penalise(error.retry_after)
+                budget.penalise(error.retry_after)
             raise error
         return self._client.decode_json(response)

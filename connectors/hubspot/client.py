@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from canonical import Customer, Opportunity, OpportunityStage, SystemName
-from connectors._core import BusinessError, Page, PermanentError, RateBudget, pages, paginate
-from connectors.hubspot.api import BATCH_LIMIT, HubSpotApi
-from connectors.hubspot.errors import SYSTEM
+from connectors._core import BaseConnector, BusinessError, Page, PermanentError, pages, paginate
+from connectors.hubspot.api import BATCH_LIMIT, HubSpotApi, auth_of, rate_limits
+from connectors.hubspot.errors import SYSTEM, parse_hubspot_error
 from connectors.hubspot.mapping import (
     COMPANY_PROPERTIES,
     DEAL_PROPERTIES,
@@ -55,7 +54,7 @@ def _native(record_id: str) -> bool:
     return not separator or prefix == SystemName.HUBSPOT
 
 
-class HubSpotConnector:
+class HubSpotConnector(BaseConnector[HubSpotSettings]):
     """Deals and companies of one HubSpot account as canonical opportunities and customers.
 
     Authentication is a private-app token or OAuth 2.0 (refresh-token grant), per the settings;
@@ -67,27 +66,18 @@ class HubSpotConnector:
     """
 
     def __init__(self, settings: HubSpotSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.settings = settings
-        self.api = HubSpotApi(settings, transport=transport)
+        self.auth = auth_of(settings)
+        super().__init__(
+            SYSTEM,
+            settings,
+            transport=transport,
+            auth=self.auth,
+            parse_error=parse_hubspot_error,
+            rate_limits=rate_limits(settings),
+        )
+        self.api = HubSpotApi(self.client)
         self._stages = {**DEAL_STAGES, **settings.stage_map}
         self._stage_ids = {stage: stage_id for stage_id, stage in settings.stage_map.items()}
-
-    @property
-    def budget(self) -> RateBudget | None:
-        """The account's process-wide rate budget."""
-        return self.api.budget
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self.api.aclose()
-
-    async def __aenter__(self) -> HubSpotConnector:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     # -- deals --------------------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 ```python
 async with KantataConnector(KantataSettings()) as psa:
     workspace_id = await psa.create_project(project, customer_name="Northwind")
-    async for entry in psa.list_time_entries(approved=True, performed_on=date(2026, 6, 1)):
-        ...
+    page = await psa.time_entries_page(approved=True, performed_on=date(2026, 6, 1))
+    entries, unreadable, cursor = page.items, page.unreadable, page.next_cursor
 ```
 """
 

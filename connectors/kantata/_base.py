@@ -1,22 +1,21 @@
 """The connector's foundation: the HTTP client, envelopes, paging, external references, lookups.
 
-The public methods live in mixins (``_projects``, ``_people``, ``_ledger``) that share this
+The public methods live in mixins (``_projects``, ``_people``, ``_time_expenses``) that share this
 base; `KantataConnector` puts them together.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from connectors._core import (
+    BaseConnector,
     BusinessError,
     OAuth2ClientCredentials,
     Page,
-    RestClient,
     StaticBearerAuth,
     TransientError,
     cursor_to_int,
@@ -37,8 +36,8 @@ def _auth(settings: KantataSettings) -> httpx.Auth:
     return OAuth2ClientCredentials(settings.token_url, settings.client_id, settings.client_secret)
 
 
-class KantataBase:
-    """Holds the `RestClient` and the helpers every group of public methods uses.
+class KantataBase(BaseConnector[KantataSettings]):
+    """The client (see `BaseConnector`) and the helpers every group of public methods uses.
 
     Args:
         settings: Where the API is and how to authenticate.
@@ -46,45 +45,23 @@ class KantataBase:
     """
 
     def __init__(self, settings: KantataSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.settings = settings
-        self._client = RestClient(
-            SYSTEM,
-            base_url=settings.base_url,
-            auth=_auth(settings),
-            transport=transport,
-            budget=settings.rate_budget(SYSTEM),
-            retry=settings.retry_config(),
-            timeout=settings.timeout_s,
-            parse_error=parse_error,
-        )
+        super().__init__(SYSTEM, settings, transport=transport, auth=_auth(settings), parse_error=parse_error)
         self._custom_fields: dict[tuple[str, str], str] = {}
         self._roles: dict[str, str] = {}
         self._skills: dict[str, str] = {}
         self._project_ids: dict[str, str] = {}
         self._task_ids: dict[str, str] = {}
 
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
     # -- requests ------------------------------------------------------------------------------
 
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Envelope:
-        return Envelope.model_validate(await self._client.get_json(path, params=params))
+        return Envelope.model_validate(await self.client.get_json(path, params=params))
 
     async def _post(self, path: str, body: Mapping[str, Any], params: Mapping[str, Any] | None = None) -> Envelope:
-        return Envelope.model_validate(await self._client.post_json(path, body, params=params))
+        return Envelope.model_validate(await self.client.post_json(path, body, params=params))
 
     async def _put(self, path: str, body: Mapping[str, Any]) -> Envelope:
-        return Envelope.model_validate(await self._client.put_json(path, body))
+        return Envelope.model_validate(await self.client.put_json(path, body))
 
     async def _page(self, path: str, params: Mapping[str, Any], cursor: str | None, per_page: int) -> Envelope:
         number = cursor_to_int(cursor, default=1)

@@ -102,4 +102,4 @@ class PeopleMethods(KantataBase):
             )
         for skill_id, membership in sorted(memberships.items()):
             if skill_id not in wanted:
-                await self._client.delete(f"/skill_memberships/{membership.id}.json", allow={404})
+                await self.client.delete(f"/skill_memberships/{membership.id}.json", allow={404})

@@ -153,7 +153,7 @@ class ProjectMethods(KantataBase):
         Idempotent: archiving an archived workspace, or one that no longer exists, succeeds.
         """
         body = {"workspace": {"archived": True}}
-        await self._client.request("PUT", f"/workspaces/{workspace_id}.json", json=body, allow={404})
+        await self.client.request("PUT", f"/workspaces/{workspace_id}.json", json=body, allow={404})
 
     async def create_tasks(self, tasks: Sequence[Task], *, workspace_id: str) -> dict[str, str]:
         """Create the stories of the tasks the workspace lacks; return task id → story id for every task.

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from connectors.kantata._ledger import LedgerMethods
 from connectors.kantata._people import PeopleMethods
 from connectors.kantata._projects import ProjectMethods
+from connectors.kantata._time_expenses import TimeExpenseMethods
 
 __all__ = ["KantataConnector"]
 
 
-class KantataConnector(ProjectMethods, PeopleMethods, LedgerMethods):
+class KantataConnector(ProjectMethods, PeopleMethods, TimeExpenseMethods):
     """Kantata OX API v1 through the shared HTTP core, in canonical models.
 
     - Projects: `create_project`, `get_project`, `find_project_by_external_id`, `close_project`,
       `create_tasks`, `set_budget`, `set_rate_card`.
     - People: `list_users`, `upsert_user`.
-    - Time and expenses: `time_entries_page` / `list_time_entries`, `expenses_page` /
-      `list_expenses`.
+    - Time and expenses: `time_entries_page`, `expenses_page` (a page at a time, with the records
+      that break a canonical rule on `Page.unreadable`).
 
     Approval of time and expenses happens on timesheet and expense report submissions in
     Kantata, by the people who own them, so the connector offers no approve method.

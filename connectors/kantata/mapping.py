@@ -30,6 +30,7 @@ from canonical import (
     Task,
     TimeEntry,
 )
+from connectors._core import FieldError
 from connectors.kantata._units import cents_from_money, hours_from_minutes, minutes_from_hours, money_from_cents
 from connectors.kantata.models import (
     RawExpense,
@@ -101,14 +102,14 @@ def approval_of(
     needs no approval there is no submission and its last change stands in.
 
     Raises:
-        ValueError: The item is approved but no time is known at all.
+        FieldError: The item is approved but no time is known at all.
     """
     status = submission.status if submission is not None else None
     if approved or status == "approved":
         resolved = submission.current_resolution_created_at_date if submission and status == "approved" else None
         when = resolved or changed_at
         if when is None:
-            raise ValueError("the item is approved but neither its submission nor the item says when")
+            raise FieldError("approved_at", "the item is approved but neither its submission nor the item says when")
         return ApprovalState.APPROVED, _aware(when)
     if status == "pending":
         return ApprovalState.SUBMITTED, None
@@ -274,10 +275,11 @@ def expense_from_raw(
     """A canonical expense (id ``kantata:<id>``, amount from cents).
 
     Raises:
-        ValueError: The expense has no currency.
+        FieldError: The expense has no currency.
+        ValueError: The expense breaks a canonical rule (pydantic's ValidationError).
     """
     if raw.currency is None:
-        raise ValueError(f"expense {raw.id} has no currency")
+        raise FieldError("amount.currency", "the expense has no currency")
     approval, approved_at = approval_of(raw.approved, submission, raw.updated_at)
     return Expense(
         id=kantata_id(raw.id),

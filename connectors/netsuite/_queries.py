@@ -1,24 +1,25 @@
-"""Reading NetSuite in bulk: SuiteQL and record lists, every one paged by limit/offset.
+"""Reading NetSuite: SuiteQL pages (limit/offset), look-ups by key, accounting periods, time bills.
 
-Each listing has a page-level method that takes and returns an offset cursor (a flow heartbeats
-it and resumes there after a retry) and an iterator over all pages built on it.
+A listing is read a page at a time, by an offset cursor a flow heartbeats and resumes from after a
+retry; `suiteql` iterates every page of a query.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date
-from types import TracebackType
-from typing import Any, Self
 
 from canonical import DateRange
-from connectors._core import NotFoundError, Page, RateBudget, RestClient, cursor_to_int, offset_cursor, paginate
-from connectors.netsuite.models import AccountingPeriod, JobRecord, JsonObject, TimeBillRow
+from connectors._core import BaseConnector, Page, cursor_to_int, offset_cursor, paginate
+from connectors.netsuite.models import AccountingPeriod, BillingCustomer, JobRecord, JsonObject, TimeBillRow
+from connectors.netsuite.settings import NetSuiteSettings
 
 __all__ = ["Queries"]
 
 _TIME_BILL_COLUMNS = "id, externalid, employee, customer, casetaskevent, trandate, hours, rate, isbillable"
-_JOB_COLUMNS = "id, externalid, entityid, companyname, parent, isinactive, startdate, projectedenddate"
+_JOB_COLUMNS = "id, externalid, entityid, companyname, parent, isinactive, startdate, projectedenddate, currency"
+
+# SuiteQL over REST takes no bind parameters: every value is written into the statement as a literal.
 
 
 def _date_literal(day: date) -> str:
@@ -26,40 +27,24 @@ def _date_literal(day: date) -> str:
 
 
 def _internal_id(value: str) -> int:
-    # Internal ids are inlined into SuiteQL (REST takes no bind parameters): digits only.
     if not value.isdigit():
         raise ValueError(f"{value!r} is not a NetSuite internal id (digits only)")
     return int(value)
 
 
-class Queries:
-    """The read side of the connector, over the connector's `RestClient`.
+def string_literal(value: str) -> str:
+    """``value`` as a SuiteQL string literal: quoted, its quotes doubled as SQL writes them.
 
-    Args:
-        client: The connector's client (base URL ``.../services/rest``).
-        page_size: Rows per page (at most 1000).
+    Raises:
+        ValueError: The value holds a control character, which no key psflow looks up by has.
     """
+    if any(ord(char) < 32 for char in value):
+        raise ValueError(f"{value!r} holds a control character; SuiteQL lookups take printable text only")
+    return "'" + value.replace("'", "''") + "'"
 
-    def __init__(self, client: RestClient, *, page_size: int) -> None:
-        self.client = client
-        self.page_size = page_size
 
-    @property
-    def budget(self) -> RateBudget | None:
-        """The process-wide request budget this connector draws from."""
-        return self.client.budget
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self.client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.aclose()
+class Queries(BaseConnector[NetSuiteSettings]):
+    """The read side of the connector, over its `RestClient` (base URL ``.../services/rest``)."""
 
     # -- SuiteQL ---------------------------------------------------------------------------------
 
@@ -77,45 +62,23 @@ class Queries:
         body = await self.client.post_json(
             "/query/v1/suiteql",
             {"q": query},
-            params={"limit": page_size or self.page_size, "offset": offset},
+            params={"limit": page_size or self.settings.page_size, "offset": offset},
             headers={"Prefer": "transient"},
             read_only=True,  # a query, though sent as POST: retried in-process like a GET
         )
         rows = [{k: v for k, v in row.items() if k != "links"} for row in body["items"]]
         return Page(rows, offset_cursor(offset, len(rows), has_more=bool(body.get("hasMore"))))
 
+    async def _first_row(self, query: str) -> JsonObject | None:
+        """The first row a query gives, or None."""
+        page = await self.suiteql_page(query, page_size=1)
+        return page.items[0] if page.items else None
+
     def suiteql(
         self, query: str, *, start: str | None = None, page_size: int | None = None
     ) -> AsyncIterator[JsonObject]:
         """Every row of a SuiteQL query, page after page (from cursor ``start`` if given)."""
         return paginate(lambda cursor: self.suiteql_page(query, cursor=cursor, page_size=page_size), start=start)
-
-    # -- record lists ----------------------------------------------------------------------------
-
-    async def record_ids_page(
-        self, record_type: str, *, q: str | None = None, cursor: str | None = None, page_size: int | None = None
-    ) -> Page[str]:
-        """One page of the internal ids of ``record_type`` records matching the filter ``q``.
-
-        Args:
-            record_type: REST record type, e.g. ``"job"``.
-            q: A collection filter, e.g. ``'isInactive IS false'``.
-            cursor: The offset to start at.
-            page_size: Ids per page.
-        """
-        offset = cursor_to_int(cursor, default=0)
-        params: dict[str, Any] = {"limit": page_size or self.page_size, "offset": offset}
-        if q is not None:
-            params["q"] = q
-        body = await self.client.get_json(f"/record/v1/{record_type}", params=params)
-        ids = [str(item["id"]) for item in body["items"]]
-        return Page(ids, offset_cursor(offset, len(ids), has_more=bool(body.get("hasMore"))))
-
-    def list_record_ids(
-        self, record_type: str, *, q: str | None = None, page_size: int | None = None
-    ) -> AsyncIterator[str]:
-        """Every internal id of ``record_type`` records matching ``q``."""
-        return paginate(lambda cursor: self.record_ids_page(record_type, q=q, cursor=cursor, page_size=page_size))
 
     # -- accounting periods ----------------------------------------------------------------------
 
@@ -126,31 +89,43 @@ class Queries:
             "SELECT id, periodname, startdate, enddate, closed FROM accountingperiod "
             f"WHERE isquarter = 'F' AND isyear = 'F' AND isadjust = 'F' AND startdate <= {on} AND enddate >= {on}"
         )
-        page = await self.suiteql_page(query, page_size=1)
-        return AccountingPeriod.from_row(page.items[0]) if page.items else None
+        row = await self._first_row(query)
+        return None if row is None else AccountingPeriod.from_row(row)
 
     async def period_is_open(self, day: date) -> bool:
         """Whether a transaction dated ``day`` can be posted (its period exists and is open)."""
         period = await self.get_accounting_period(day)
         return period is not None and period.is_open
 
+    # -- look-ups by key ----------------------------------------------------------------------------
+
+    async def find_job(self, external_id: str) -> JobRecord | None:
+        """The job whose external id is ``external_id``, with the currency it bills in; None if there is none.
+
+        One SuiteQL row: unlike the REST record (`get_job`) it carries the job's currency.
+        """
+        row = await self._first_row(f"SELECT {_JOB_COLUMNS} FROM job WHERE externalid = {string_literal(external_id)}")
+        codes = {internal: code for code, internal in self.settings.currency_ids.items()}
+        return None if row is None else JobRecord.from_row(row, currency_codes=codes)
+
+    async def find_employee_by_email(self, email: str) -> str | None:
+        """The internal id of the employee with this email address, or None."""
+        row = await self._first_row(f"SELECT id FROM employee WHERE email = {string_literal(email)}")
+        return None if row is None else str(row["id"])
+
+    async def billing_customer(self, internal_id: str) -> BillingCustomer | None:
+        """What an invoice needs of the customer with this internal id (external id, terms); None if there is none.
+
+        Raises:
+            ValueError: ``internal_id`` is not a NetSuite internal id.
+        """
+        row = await self._first_row(
+            f"SELECT id, externalid, terms FROM customer WHERE id = {_internal_id(internal_id)}"
+        )
+        terms_names = {internal: name for name, internal in self.settings.terms_ids.items()}
+        return None if row is None else BillingCustomer.from_row(row, terms_names=terms_names)
+
     # -- jobs and time bills ---------------------------------------------------------------------
-
-    async def jobs_page(
-        self, *, include_inactive: bool = False, cursor: str | None = None, page_size: int | None = None
-    ) -> Page[JobRecord]:
-        """One page of jobs, active only unless ``include_inactive``."""
-        where = "" if include_inactive else " WHERE isinactive = 'F'"
-        page = await self.suiteql_page(
-            f"SELECT {_JOB_COLUMNS} FROM job{where} ORDER BY id", cursor=cursor, page_size=page_size
-        )
-        return Page([JobRecord.from_row(row) for row in page.items], page.next_cursor)
-
-    def list_jobs(self, *, include_inactive: bool = False, page_size: int | None = None) -> AsyncIterator[JobRecord]:
-        """Every job, active only unless ``include_inactive``."""
-        return paginate(
-            lambda cursor: self.jobs_page(include_inactive=include_inactive, cursor=cursor, page_size=page_size)
-        )
 
     async def time_bills_page(
         self,
@@ -171,26 +146,3 @@ class Queries:
             f"SELECT {_TIME_BILL_COLUMNS} FROM timebill{where} ORDER BY id", cursor=cursor, page_size=page_size
         )
         return Page([TimeBillRow.from_row(row) for row in page.items], page.next_cursor)
-
-    async def list_time_bills(
-        self, *, job_external_id: str | None = None, period: DateRange | None = None, page_size: int | None = None
-    ) -> AsyncIterator[TimeBillRow]:
-        """Every time bill of the job with this external id and/or within a period.
-
-        Raises:
-            NotFoundError: No job has that external id.
-        """
-        job_internal_id = None
-        if job_external_id is not None:
-            quoted = job_external_id.replace('"', '\\"')
-            found = await self.record_ids_page("job", q=f'externalId IS "{quoted}"', page_size=1)
-            if not found.items:
-                raise NotFoundError("netsuite", f"no job has externalId {job_external_id!r}", code="NONEXISTENT_ID")
-            job_internal_id = found.items[0]
-        pages = paginate(
-            lambda cursor: self.time_bills_page(
-                job_internal_id=job_internal_id, period=period, cursor=cursor, page_size=page_size
-            )
-        )
-        async for row in pages:
-            yield row

@@ -4,12 +4,12 @@ Every write is an upsert by external id (``PUT /record/v1/<type>/eid:<canonical 
 a redelivered signal or a replayed activity never creates a second record. No idempotency key is
 sent: NetSuite reads ``X-NetSuite-Idempotency-Key`` only on asynchronous requests, and an upsert
 must be applied each time it is sent — a redo after a compensation repeats the first body and must
-undo the compensation, not be answered from a store of earlier requests. The ``upsert_*``
-transaction methods read back first: an identical record is reported as already there without
-writing, a different one is updated, a missing one created — so ``created`` stays true to what
-happened even when an earlier attempt committed and then lost its answer. The ``write_*`` methods
-are one PUT each, for callers that keep their own ledger of what they posted (daily posting): half
-the requests against the account's concurrency limit, the same exactly-once guarantee.
+undo the compensation, not be answered from a store of earlier requests. `upsert_invoice` reads back
+first: an identical invoice is reported as already there without writing, a different one is
+updated, a missing one created — so ``created`` stays true to what happened even when an earlier
+attempt committed and then lost its answer. The ``write_*`` methods (time bills, expense reports)
+are one PUT each, for the daily posting, which keeps its own ledger of what it posted: half the
+requests against the account's concurrency limit, the same exactly-once guarantee.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from canonical import BillingType, Customer, Expense, Invoice, Money, Project, Task, TimeEntry
-from connectors._core import OAuth1HmacSha256, OAuth2JwtBearerAssertion, PermanentError, RestClient
+from connectors._core import OAuth1HmacSha256, OAuth2JwtBearerAssertion, PermanentError
 from connectors.netsuite import mapping
 from connectors.netsuite._queries import Queries
 from connectors.netsuite._signing import SigningTransport
@@ -86,23 +86,18 @@ class NetSuiteConnector(Queries):
     def __init__(
         self, settings: NetSuiteSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
-        self.settings = settings or NetSuiteSettings()
-        auth, innermost = _auth(self.settings, transport if transport is not None else httpx.AsyncHTTPTransport())
+        settings = settings or NetSuiteSettings()
+        auth, innermost = _auth(settings, transport if transport is not None else httpx.AsyncHTTPTransport())
         self.auth = auth
         """The OAuth 2.0 M2M token lifecycle, or None under TBA (each request is signed instead)."""
         super().__init__(
-            RestClient(
-                SYSTEM,
-                base_url=self.settings.rest_root,
-                auth=auth,
-                transport=innermost,
-                budget=self.settings.rate_budget(SYSTEM),
-                retry=self.settings.retry_config(),
-                timeout=self.settings.timeout_s,
-                parse_error=parse_error,
-                rules=RULES,
-            ),
-            page_size=self.settings.page_size,
+            SYSTEM,
+            settings,
+            transport=innermost,
+            auth=auth,
+            base_url=settings.rest_root,
+            parse_error=parse_error,
+            rules=RULES,
         )
 
     # -- reads and upserts by external id --------------------------------------------------------
@@ -232,60 +227,6 @@ class NetSuiteConnector(Queries):
 
     # -- transactions ----------------------------------------------------------------------------
 
-    def _time_bill_body(
-        self,
-        entry: TimeEntry,
-        *,
-        job_internal_id: str,
-        employee_internal_id: str,
-        rate: Money,
-        task_internal_id: str | None,
-    ) -> JsonObject:
-        return mapping.time_bill_body(
-            entry,
-            job_internal_id=job_internal_id,
-            employee_internal_id=employee_internal_id,
-            rate=rate.amount,
-            task_internal_id=task_internal_id,
-        )
-
-    def _expense_report_body(self, expense: Expense, *, employee_internal_id: str, job_internal_id: str) -> JsonObject:
-        with _mapped():
-            category_id = lookup_id(
-                self.settings.expense_category_ids, expense.category, "expense category", "EXPENSE_CATEGORY_IDS"
-            )
-        return mapping.expense_report_body(
-            expense,
-            employee_internal_id=employee_internal_id,
-            job_internal_id=job_internal_id,
-            category_id=category_id,
-            currency_id=self._currency_id(expense.amount.currency),
-        )
-
-    async def upsert_time_bill(
-        self,
-        entry: TimeEntry,
-        *,
-        job_internal_id: str,
-        employee_internal_id: str,
-        rate: Money,
-        task_internal_id: str | None = None,
-    ) -> PostingResult:
-        """Post a time entry as the time bill whose external id is ``entry.id``, exactly once.
-
-        Raises:
-            BusinessError: NetSuite refused it — a closed period (see `errors.is_closed_period`),
-                a job, task or employee that does not exist (``INVALID_KEY_OR_REF``).
-        """
-        body = self._time_bill_body(
-            entry,
-            job_internal_id=job_internal_id,
-            employee_internal_id=employee_internal_id,
-            rate=rate,
-            task_internal_id=task_internal_id,
-        )
-        return await self._post_transaction("timeBill", entry.id, body)
-
     async def write_time_bill(
         self,
         entry: TimeEntry,
@@ -297,31 +238,39 @@ class NetSuiteConnector(Queries):
     ) -> str:
         """Upsert the time bill whose external id is ``entry.id`` with one PUT; return its internal id.
 
-        Unlike `upsert_time_bill` it does not read first, so it cannot tell a new record from one an
-        earlier attempt wrote: for callers whose own ledger says what they posted. Raises the same errors.
+        It does not read first, so it cannot tell a new record from one an earlier attempt wrote: the
+        caller's ledger says what it posted. A repeated PUT of the same entry changes nothing.
+
+        Raises:
+            BusinessError: NetSuite refused it — a closed period (see `errors.is_closed_period`),
+                a job, task or employee that does not exist (``INVALID_KEY_OR_REF``).
         """
-        body = self._time_bill_body(
+        body = mapping.time_bill_body(
             entry,
             job_internal_id=job_internal_id,
             employee_internal_id=employee_internal_id,
-            rate=rate,
+            rate=rate.amount,
             task_internal_id=task_internal_id,
         )
         return await self._put("timeBill", entry.id, body)
 
-    async def upsert_expense_report(
-        self, expense: Expense, *, employee_internal_id: str, job_internal_id: str
-    ) -> PostingResult:
-        """Post an expense as a one-line expense report whose external id is ``expense.id``."""
-        body = self._expense_report_body(
-            expense, employee_internal_id=employee_internal_id, job_internal_id=job_internal_id
-        )
-        return await self._post_transaction("expenseReport", expense.id, body, sublist="expense")
-
     async def write_expense_report(self, expense: Expense, *, employee_internal_id: str, job_internal_id: str) -> str:
-        """`upsert_expense_report` as one PUT that replaces the lines, without reading first (see `write_time_bill`)."""
-        body = self._expense_report_body(
-            expense, employee_internal_id=employee_internal_id, job_internal_id=job_internal_id
+        """Upsert the one-line expense report whose external id is ``expense.id`` with one PUT (see `write_time_bill`).
+
+        Raises:
+            PermanentError: The account's expense category or currency table does not name the expense's.
+            BusinessError: NetSuite refused it, as for `write_time_bill`.
+        """
+        with _mapped():
+            category_id = lookup_id(
+                self.settings.expense_category_ids, expense.category, "expense category", "EXPENSE_CATEGORY_IDS"
+            )
+        body = mapping.expense_report_body(
+            expense,
+            employee_internal_id=employee_internal_id,
+            job_internal_id=job_internal_id,
+            category_id=category_id,
+            currency_id=self._currency_id(expense.amount.currency),
         )
         return await self._put("expenseReport", expense.id, body, replace="expense")
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from connectors.netsuite._values import parse_date, parse_duration
 
-__all__ = ["AccountingPeriod", "JobRecord", "JsonObject", "PostingResult", "TimeBillRow"]
+__all__ = ["AccountingPeriod", "BillingCustomer", "JobRecord", "JsonObject", "PostingResult", "TimeBillRow"]
 
 JsonObject = dict[str, Any]
 """A record body as NetSuite sends or receives it."""
@@ -50,6 +50,8 @@ class JobRecord(_Frozen):
         inactive: Whether the job is inactive (e.g. after a provisioning compensation).
         start_date: Start date.
         end_date: Projected end date.
+        currency_id: The ERP's id of the currency the job bills in (SuiteQL rows only).
+        currency: That currency's ISO code, when the account's currency table names it.
     """
 
     internal_id: str
@@ -60,6 +62,8 @@ class JobRecord(_Frozen):
     inactive: bool = False
     start_date: date | None = None
     end_date: date | None = None
+    currency_id: str | None = None
+    currency: str | None = None
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Self:
@@ -76,8 +80,9 @@ class JobRecord(_Frozen):
         )
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Self:
-        """From a SuiteQL ``job`` row."""
+    def from_row(cls, row: Mapping[str, Any], *, currency_codes: Mapping[str, str] | None = None) -> Self:
+        """From a SuiteQL ``job`` row; ``currency_codes`` maps the account's currency ids to ISO codes."""
+        currency_id = _text(row.get("currency"))
         return cls(
             internal_id=str(row["id"]),
             external_id=row.get("externalid"),
@@ -87,6 +92,32 @@ class JobRecord(_Frozen):
             inactive=row.get("isinactive") == "T",
             start_date=_date(row.get("startdate")),
             end_date=_date(row.get("projectedenddate")),
+            currency_id=currency_id,
+            currency=(currency_codes or {}).get(currency_id or ""),
+        )
+
+
+class BillingCustomer(_Frozen):
+    """What an invoice needs of a customer.
+
+    Attributes:
+        internal_id: NetSuite's internal id.
+        external_id: psflow's key for it (the canonical customer id), if it has one.
+        terms: The payment terms' name (``"Net 30"``), when set and named in the account's terms table.
+    """
+
+    internal_id: str
+    external_id: str | None = None
+    terms: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], *, terms_names: Mapping[str, str]) -> Self:
+        """From a SuiteQL ``customer`` row; ``terms_names`` maps the account's terms ids to names."""
+        terms_id = _text(row.get("terms"))
+        return cls(
+            internal_id=str(row["id"]),
+            external_id=_text(row.get("externalid")) or None,
+            terms=None if terms_id is None else terms_names.get(terms_id),
         )
 
 

@@ -11,14 +11,21 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
 from canonical import Customer, Opportunity, OpportunityStage, SystemName
-from connectors._core import BusinessError, NotFoundError, Page, PermanentError, RestClient, next_url_cursor, paginate
+from connectors._core import (
+    BaseConnector,
+    BusinessError,
+    NotFoundError,
+    Page,
+    PermanentError,
+    next_url_cursor,
+    paginate,
+)
 from connectors.salesforce.auth import SalesforceOAuth
 from connectors.salesforce.errors import RULES, SYSTEM, parse_salesforce_error
 from connectors.salesforce.mapping import (
@@ -59,7 +66,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot send {type(value).__name__} to Salesforce: {value!r}")
 
 
-class SalesforceConnector:
+class SalesforceConnector(BaseConnector[SalesforceSettings]):
     """Typed Salesforce calls returning canonical models.
 
     Args:
@@ -70,20 +77,17 @@ class SalesforceConnector:
     def __init__(
         self, settings: SalesforceSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
-        self.settings = settings or SalesforceSettings()
+        settings = settings or SalesforceSettings()
         self._usage = UsageRecorder(transport or httpx.AsyncHTTPTransport())
-        self.auth = SalesforceOAuth(self.settings, timeout=self.settings.timeout_s)
-        headers = {"Sforce-Call-Options": f"client={self.settings.client_name}"}
-        if self.settings.query_batch_size is not None:
-            headers["Sforce-Query-Options"] = f"batchSize={self.settings.query_batch_size}"
-        self._client = RestClient(
+        self.auth = SalesforceOAuth(settings, timeout=settings.timeout_s)
+        headers = {"Sforce-Call-Options": f"client={settings.client_name}"}
+        if settings.query_batch_size is not None:
+            headers["Sforce-Query-Options"] = f"batchSize={settings.query_batch_size}"
+        super().__init__(
             SYSTEM,
-            base_url=self.settings.base_url,
-            auth=self.auth,
+            settings,
             transport=self._usage,
-            budget=self.settings.rate_budget(SYSTEM),
-            retry=self.settings.retry_config(),
-            timeout=self.settings.timeout_s,
+            auth=self.auth,
             headers=headers,
             parse_error=parse_salesforce_error,
             rules=RULES,
@@ -96,10 +100,10 @@ class SalesforceConnector:
 
     async def _send(self, method: str, url: str, body: Any = None, **options: Any) -> httpx.Response:
         if body is None:
-            return await self._client.request(method, url, **options)
+            return await self.client.request(method, url, **options)
         content = json.dumps(body, default=_json_default).encode()
         headers = {"Content-Type": "application/json"}
-        return await self._client.request(method, url, content=content, headers=headers, **options)
+        return await self.client.request(method, url, content=content, headers=headers, **options)
 
     def _json(self, response: httpx.Response) -> Any:
         """The body with numbers as ``Decimal`` (currency must not pass through floats)."""
@@ -298,17 +302,3 @@ class SalesforceConnector:
     def api_usage(self) -> tuple[int, int]:
         """``(used, allowed)`` daily API requests from the last response, ``(0, 0)`` before any."""
         return self._usage.last or (0, 0)
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._client.aclose()
-
-    async def __aenter__(self) -> SalesforceConnector:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.aclose()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -19,10 +18,10 @@ from pydantic import BaseModel, ValidationError
 from canonical import Consultant, DateRange
 from connectors._core import (
     AuthError,
+    BaseConnector,
     OAuth2RefreshToken,
     Page,
     PermanentError,
-    RestClient,
     cursor_to_int,
     offset_cursor,
     paginate,
@@ -38,7 +37,7 @@ _MAX_LIMIT = 100
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-class WorkdayConnector:
+class WorkdayConnector(BaseConnector[WorkdaySettings]):
     """Typed access to one Workday tenant.
 
     Args:
@@ -47,8 +46,7 @@ class WorkdayConnector:
     """
 
     def __init__(self, settings: WorkdaySettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None):
-        self.settings = settings or WorkdaySettings()
-        s = self.settings
+        s = settings or WorkdaySettings()
         self.auth = OAuth2RefreshToken(
             s.oauth_token_url,
             s.client_id,
@@ -57,16 +55,7 @@ class WorkdayConnector:
             client_auth=s.client_auth,
             refresh_margin=s.token_refresh_margin_s,
         )
-        self._client = RestClient(
-            SYSTEM,
-            base_url=s.base_url,
-            auth=self.auth,
-            transport=transport,
-            budget=s.rate_budget(SYSTEM),
-            retry=s.retry_config(),
-            timeout=s.timeout_s,
-            parse_error=parse_workday_error,
-        )
+        super().__init__(SYSTEM, s, transport=transport, auth=self.auth, parse_error=parse_workday_error)
         tenant = quote(s.tenant, safe="")
         self._workers_url = f"/ccx/api/{s.common_api.strip('/')}/{tenant}/workers"
         self._absence_url = f"/ccx/api/{s.absence_api.strip('/')}/{tenant}/workers"
@@ -168,18 +157,6 @@ class WorkdayConnector:
         details = [detail async for detail in paginate(fetch) if detail.date in between]
         return list(time_off_ranges(details))
 
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._client.aclose()
-
-    async def __aenter__(self) -> WorkdayConnector:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
     async def _page(
         self,
         offset: int,
@@ -227,7 +204,7 @@ class WorkdayConnector:
 
     async def _get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         try:
-            return await self._client.get_json(url, params=params)
+            return await self.client.get_json(url, params=params)
         except AuthError as exc:
             explained = explain_auth_error(exc)
             if explained is exc:

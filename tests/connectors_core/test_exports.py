@@ -13,6 +13,7 @@ def test_every_private_module_export_is_reexported() -> None:
         _budget,
         _classify,
         _client,
+        _connector,
         _errors,
         _grants,
         _oauth1,
@@ -22,7 +23,10 @@ def test_every_private_module_export_is_reexported() -> None:
         _settings,
     )
 
-    modules = (_auth, _budget, _classify, _client, _errors, _grants, _oauth1, _paging, _redact, _retry, _settings)
+    modules = (
+        *(_auth, _budget, _classify, _client, _connector, _errors),
+        *(_grants, _oauth1, _paging, _redact, _retry, _settings),
+    )
     exported = {name for module in modules for name in module.__all__}
     assert exported == set(core.__all__)
 

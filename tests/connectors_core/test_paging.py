@@ -188,3 +188,28 @@ def test_cursor_helpers_edges() -> None:
         page_cursor(1)
     with pytest.raises(ValueError, match="numeric"):
         cursor_to_int("/services/data/v61.0/query/01g-2000", default=0)
+
+
+def test_an_unreadable_record_says_field_by_field_what_is_wrong() -> None:
+    from pydantic import BaseModel, Field, ValidationError
+
+    from connectors._core import FieldError, FieldProblem, Unreadable
+
+    class Entry(BaseModel):
+        minutes: int = Field(gt=0)
+        currency: str
+
+    with pytest.raises(ValidationError) as caught:
+        Entry.model_validate({"minutes": 0, "currency": None})
+    found = Unreadable.of("645", "kantata:645", caught.value)
+    assert (found.raw_id, found.record_id) == ("645", "kantata:645")
+    assert found.problems == (
+        FieldProblem("minutes", "Input should be greater than 0", "0"),
+        FieldProblem("currency", "Input should be a valid string", None),
+    )
+    assert str(found.problems[0]) == "minutes: Input should be greater than 0"
+    assert Unreadable.of("7", "x:7", FieldError("amount.currency", "missing")).problems == (
+        FieldProblem("amount.currency", "missing"),
+    )
+    assert Unreadable.of("8", "x:8", ValueError("no such thing")).problems == (FieldProblem("", "no such thing"),)
+    assert Page([1], None).unreadable == ()

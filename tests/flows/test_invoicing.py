@@ -21,8 +21,9 @@ from typer.testing import CliRunner
 
 import cli
 import worker
-from activities.billing_period import billing_period, previous_period
 from canonical import ApprovalState, BillingType, Expense, Money, Project, TimeEntry, bill_for_minutes
+from canonical.calendar import billing_period, previous_period
+from connectors._core import paginate
 from connectors.netsuite import TimeBillRow
 from sandbox.seed import DemoFirm
 from stack.connectors import Connectors
@@ -30,6 +31,7 @@ from stack.flows import start_invoice, start_monthly_invoicing
 from stack.settings import Settings
 from store import LedgerEntry, Store
 from store.invoicing import INVOICE_POSTED, rows_of_invoice
+from tests import ledger
 from tests.conftest import TEST_TODAY
 from tests.flows._kantata import Kantata
 from tests.flows.test_posting import post
@@ -99,7 +101,7 @@ async def post_work(connectors: Connectors, store: Store, project_id: str, work:
                 approval=ApprovalState.APPROVED,
                 approved_at=APPROVED_AT,
             )
-            posted = await erp.upsert_time_bill(
+            target_id = await erp.write_time_bill(
                 entry, job_internal_id=job.internal_id, employee_internal_id=employee, rate=rate
             )
         else:
@@ -114,7 +116,7 @@ async def post_work(connectors: Connectors, store: Store, project_id: str, work:
                 approval=ApprovalState.APPROVED,
                 approved_at=APPROVED_AT,
             )
-            posted = await erp.upsert_expense_report(
+            target_id = await erp.write_expense_report(
                 expense, employee_internal_id=employee, job_internal_id=job.internal_id
             )
         row = LedgerEntry(
@@ -122,7 +124,7 @@ async def post_work(connectors: Connectors, store: Store, project_id: str, work:
             source_system="kantata",
             source_id=source_id,
             target_system="netsuite",
-            target_id=posted.internal_id,
+            target_id=target_id,
             project_id=project_id,
             business_date=piece.day,
             amount=piece.amount,
@@ -132,7 +134,7 @@ async def post_work(connectors: Connectors, store: Store, project_id: str, work:
             run_id="test-posting",
             approved_at=APPROVED_AT,
         )
-        assert store.record_posting(row)
+        assert ledger.add(store, row)
         rows.append(row)
     return rows
 
@@ -320,7 +322,7 @@ async def test_a_project_netsuite_does_not_know_fails_in_one_line_and_keeps_its_
         currency="USD",
         run_id="test-posting",
     )
-    assert store.record_posting(row)
+    assert ledger.add(store, row)
     async with worker.running_workers(temporal_client, flow_settings):
         output = await asyncio.to_thread(_cli, flow_settings, "run", "--project", "PRJ-GONE")
         month = await (await month_run(temporal_client, flow_settings)).result()
@@ -332,7 +334,7 @@ async def test_a_project_netsuite_does_not_know_fails_in_one_line_and_keeps_its_
         "provision the project before invoicing it"
     )
     assert [r.invoice_id for r in rows_of_invoice(store, f"inv:PRJ-GONE:{PERIOD}")] == []
-    assert store.posting("netsuite", "expense", row.source_id).invoice_id is None  # type: ignore[union-attr]
+    assert ledger.find(store, "netsuite", "expense", row.source_id).invoice_id is None
 
 
 async def new_project(connectors: Connectors, kantata: Kantata, name: str) -> tuple[str, str]:
@@ -361,7 +363,10 @@ async def new_project(connectors: Connectors, kantata: Kantata, name: str) -> tu
 
 
 async def time_bills(connectors: Connectors, project_id: str) -> list[TimeBillRow]:
-    return [bill async for bill in connectors.netsuite.list_time_bills(job_external_id=project_id)]
+    netsuite = connectors.netsuite
+    job = await netsuite.get_job(project_id)
+    assert job is not None
+    return [b async for b in paginate(lambda c: netsuite.time_bills_page(job_internal_id=job.internal_id, cursor=c))]
 
 
 EXAMPLES = {

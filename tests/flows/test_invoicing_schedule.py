@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, ScheduleRange
 
 import worker
-from activities.billing_period import previous_period
+from canonical.calendar import previous_period
 from stack import schedules
 from stack.settings import Settings
 from workflows.monthly_invoicing import SCHEDULED_START, MonthlyInvoicingResult

@@ -31,6 +31,7 @@ from store.invoicing import (
     unbilled_by_project,
 )
 from store.tables import PostingException
+from tests import ledger
 
 OCT_END = date(2026, 10, 31)
 
@@ -50,7 +51,7 @@ def post(store: Store, source_id: str, day: date, amount: str = "100", **changes
         "run_id": "run-1",
     }
     values.update(changes)
-    assert store.record_posting(LedgerEntry(**values))  # type: ignore[arg-type]
+    assert ledger.add(store, LedgerEntry(**values))  # type: ignore[arg-type]
 
 
 def test_an_invoice_takes_unbilled_billable_rows_up_to_the_period_end_once(store: Store) -> None:

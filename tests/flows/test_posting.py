@@ -14,7 +14,8 @@ import httpx
 from temporalio.client import Client
 
 import worker
-from canonical import DateRange
+from canonical import DateRange, TimeEntry
+from connectors._core import paginate
 from sandbox.seed import DemoFirm
 from stack.connectors import Connectors
 from stack.flows import start_posting
@@ -35,17 +36,26 @@ async def post(client: Client, settings: Settings, day: date, **options: Any) ->
     return await (await start_posting(client, settings, day, **options)).result()
 
 
+async def approved_time(connectors: Connectors, day: date) -> list[TimeEntry]:
+    """The PSA's approved time entries dated ``day``."""
+    kantata = connectors.kantata
+    return [e async for e in paginate(lambda c: kantata.time_entries_page(approved=True, performed_on=day, cursor=c))]
+
+
 async def approved(connectors: Connectors, day: date) -> tuple[set[str], set[str]]:
     """The PSA's approved time entry and expense ids dated ``day``."""
-    time = {e.id async for e in connectors.kantata.list_time_entries(approved=True, performed_on=day)}
-    expenses = {e.id async for e in connectors.kantata.list_expenses(approved=True, incurred_on=day)}
-    return time, expenses
+    kantata = connectors.kantata
+    expenses = paginate(lambda c: kantata.expenses_page(approved=True, incurred_on=day, cursor=c))
+    return {e.id for e in await approved_time(connectors, day)}, {e.id async for e in expenses}
 
 
 async def in_erp(connectors: Connectors, day: date) -> tuple[Counter[str], Counter[str]]:
     """External ids of the ERP's time bills and expense reports dated ``day``, with how often each occurs."""
     period = DateRange(start=day, end=day)
-    bills = Counter([str(bill.external_id) async for bill in connectors.netsuite.list_time_bills(period=period)])
+    netsuite = connectors.netsuite
+    bills = Counter(
+        [str(b.external_id) async for b in paginate(lambda c: netsuite.time_bills_page(period=period, cursor=c))]
+    )
     on = f"TO_DATE('{day.isoformat()}', 'YYYY-MM-DD')"
     query = f"SELECT id, externalid FROM expensereport WHERE trandate = {on}"
     reports = Counter([str(row["externalid"]) async for row in connectors.netsuite.suiteql(query)])

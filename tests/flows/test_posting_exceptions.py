@@ -21,7 +21,7 @@ from canonical import BillingType, Money, Project
 from stack.connectors import Connectors
 from stack.settings import Settings
 from store import PostingException, Store
-from store.exceptions import list_exceptions
+from store.posting import list_exceptions
 from tests.conftest import anchor_month_day
 from tests.flows._kantata import Kantata
 from tests.flows.test_posting import in_erp, ledger_ids, post

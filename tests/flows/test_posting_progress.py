@@ -22,7 +22,7 @@ from connectors.netsuite import NetSuiteConnector, NetSuiteSettings
 from stack.connectors import Connectors
 from stack.settings import Settings
 from store import Store
-from tests.flows.test_posting import approved, ledger_ids, seeded_day
+from tests.flows.test_posting import approved, approved_time, ledger_ids, seeded_day
 
 SUITEQL = "/query/v1/suiteql"
 SERVER_ERROR = {
@@ -104,7 +104,7 @@ async def test_a_failed_lookup_holds_back_only_its_records_and_no_lookup_that_su
 ) -> None:
     day = seeded_day(13)
     time_ids, _ = await approved(connectors, day)
-    entries = [e async for e in connectors.kantata.list_time_entries(approved=True, performed_on=day)]
+    entries = await approved_time(connectors, day)
     projects = sorted({e.project_id for e in entries})
     assert len(projects) >= 2, "the day should have time on several projects"
     held = projects[0]

@@ -77,10 +77,10 @@ async def test_one_server_failure_is_retried_in_process(
 async def test_token_expiry_is_refreshed_once(transport: httpx.ASGITransport, admin: httpx.AsyncClient) -> None:
     async with HubSpotConnector(settings(refresh_token=REFRESH_TOKEN), transport=transport) as hubspot:
         await hubspot.get_company(SIX_ITEM_COMPANY)
-        assert isinstance(hubspot.api.auth, OAuth2TokenAuth) and hubspot.api.auth.fetch_count == 1
+        assert isinstance(hubspot.auth, OAuth2TokenAuth) and hubspot.auth.fetch_count == 1
         await set_faults(admin, token_expiry=True)
         assert (await hubspot.get_company(SIX_ITEM_COMPANY)).name == SIX_ITEM_CLIENT_NAME
-        assert hubspot.api.auth.fetch_count == 2
+        assert hubspot.auth.fetch_count == 2
 
 
 async def companies_with(admin: httpx.AsyncClient, psflow_id: str) -> int:

@@ -17,7 +17,7 @@ def test_defaults_point_at_the_sandbox_with_the_demo_private_app() -> None:
     assert defaults.base_url == "http://127.0.0.1:8700/hubspot"
     assert not defaults.uses_oauth
     assert defaults.oauth_token_url == "http://127.0.0.1:8700/hubspot/oauth/v1/token"
-    assert isinstance(HubSpotConnector(defaults).api.auth, StaticBearerAuth)
+    assert isinstance(HubSpotConnector(defaults).auth, StaticBearerAuth)
 
 
 def test_real_account_is_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,7 +31,7 @@ def test_real_account_is_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     assert real.uses_oauth and real.oauth_token_url == "https://api.hubapi.com/oauth/v1/token"
     assert real.stage_map == {"signed": OpportunityStage.CLOSED_WON}
     connector = HubSpotConnector(real)
-    assert isinstance(connector.api.auth, OAuth2RefreshToken)
+    assert isinstance(connector.auth, OAuth2RefreshToken)
     assert connector.budget is not None and connector.budget.limits["window"][0] == 190
 
 

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
 from canonical import ApprovalState, TimeEntry
-from connectors._core import RateBudget
-from connectors.netsuite import NetSuiteConnector, NetSuiteSettings
+from connectors._core import RateBudget, paginate
+from connectors.netsuite import NetSuiteConnector, NetSuiteSettings, TimeBillRow
 from sandbox.app import create_app
 from sandbox.seed import DemoFirm
 from sandbox.systems.netsuite import SYSTEM
@@ -112,3 +112,8 @@ async def m2m_netsuite(
     m2m = settings(auth_mode="m2m", m2m_certificate_id="kid-1", m2m_private_key_pem=private)
     async with NetSuiteConnector(m2m, transport=transport) as connector:
         yield connector
+
+
+async def time_bills(netsuite: NetSuiteConnector, **filters: Any) -> list[TimeBillRow]:
+    """Every time bill matching the filters of `NetSuiteConnector.time_bills_page`."""
+    return [bill async for bill in paginate(lambda cursor: netsuite.time_bills_page(cursor=cursor, **filters))]

@@ -24,7 +24,7 @@ from canonical import (
 )
 from connectors._core import BusinessError, PermanentError
 from connectors.netsuite import NetSuiteConnector, is_closed_period
-from tests.netsuite.conftest import CLOSED_DAY, FIRM, OPEN_DAY, PRJ_0001_CLIENT, count, settings, time_entry
+from tests.netsuite.conftest import CLOSED_DAY, FIRM, OPEN_DAY, PRJ_0001_CLIENT, count, settings, time_bills, time_entry
 
 RATE = Money.of("150", "USD")
 NEW_CUSTOMER = Customer(
@@ -139,26 +139,6 @@ async def test_a_redo_after_the_compensation_reactivates_the_same_job(transport:
     assert writes and not any("X-NetSuite-Idempotency-Key" in r.headers for r in writes)
 
 
-async def test_a_time_bill_is_created_then_found_then_updated(
-    netsuite: NetSuiteConnector, admin: httpx.AsyncClient
-) -> None:
-    job_id, employee_id = await _refs(netsuite)
-    entry = time_entry(notes="Workshop")
-    first = await netsuite.upsert_time_bill(entry, job_internal_id=job_id, employee_internal_id=employee_id, rate=RATE)
-    again = await netsuite.upsert_time_bill(entry, job_internal_id=job_id, employee_internal_id=employee_id, rate=RATE)
-    corrected = entry.model_copy(update={"minutes": 360})
-    changed = await netsuite.upsert_time_bill(
-        corrected, job_internal_id=job_id, employee_internal_id=employee_id, rate=RATE
-    )
-    assert (first.created, first.updated) == (True, False)
-    assert (again.created, again.updated) == (False, False)
-    assert (changed.created, changed.updated) == (False, True)
-    assert first.internal_id == again.internal_id == changed.internal_id
-    assert await count(admin, "timeBill") == 1
-    bills = [bill async for bill in netsuite.list_time_bills(job_external_id="PRJ-0001")]
-    assert [(b.external_id, b.minutes, b.rate) for b in bills] == [(entry.id, 360, Decimal(150))]
-
-
 async def test_write_methods_upsert_blind_and_never_duplicate(
     netsuite: NetSuiteConnector, admin: httpx.AsyncClient
 ) -> None:
@@ -168,8 +148,8 @@ async def test_write_methods_upsert_blind_and_never_duplicate(
     first = await netsuite.write_time_bill(entry, rate=RATE, **refs)
     again = await netsuite.write_time_bill(entry.model_copy(update={"minutes": 360}), rate=RATE, **refs)
     assert first == again and await count(admin, "timeBill") == 1
-    bills = [bill async for bill in netsuite.list_time_bills(job_external_id="PRJ-0001")]
-    assert [(b.external_id, b.minutes) for b in bills] == [(entry.id, 360)]
+    bills = await time_bills(netsuite, job_internal_id=job_id)
+    assert [(b.external_id, b.minutes, b.rate) for b in bills] == [(entry.id, 360, Decimal(150))]
     expense = Expense(
         id="kantata:ex-2",
         consultant_id="E-1001",
@@ -194,7 +174,7 @@ async def test_a_closed_period_refuses_the_time_bill_and_stores_nothing(
     assert not await netsuite.period_is_open(CLOSED_DAY)
     assert not await netsuite.period_is_open(date(2031, 1, 1))
     with pytest.raises(BusinessError) as refused:
-        await netsuite.upsert_time_bill(
+        await netsuite.write_time_bill(
             time_entry(day=CLOSED_DAY), job_internal_id=job_id, employee_internal_id=employee_id, rate=RATE
         )
     assert refused.value.status == 400 and refused.value.code == "INVALID_FLD_VALUE"
@@ -208,10 +188,10 @@ async def test_reopening_a_period_through_admin_lets_the_posting_through(
     job_id, employee_id = await _refs(netsuite)
     (await admin.put(f"/_admin/netsuite/periods/{CLOSED_DAY:%Y-%m}", json={"closed": False})).raise_for_status()
     assert await netsuite.period_is_open(CLOSED_DAY)
-    result = await netsuite.upsert_time_bill(
+    await netsuite.write_time_bill(
         time_entry(day=CLOSED_DAY), job_internal_id=job_id, employee_internal_id=employee_id, rate=RATE
     )
-    assert result.created
+    assert await count(admin, "timeBill") == 1
     (await admin.put(f"/_admin/netsuite/periods/{OPEN_DAY:%Y-%m}", json={"closed": True})).raise_for_status()
     assert not await netsuite.period_is_open(OPEN_DAY)
 
@@ -220,7 +200,7 @@ async def test_a_time_bill_for_a_missing_job_or_employee_is_refused(netsuite: Ne
     job_id, employee_id = await _refs(netsuite)
     for job, employee in ((job_id, "999999"), ("999999", employee_id)):
         with pytest.raises(BusinessError) as refused:
-            await netsuite.upsert_time_bill(time_entry(), job_internal_id=job, employee_internal_id=employee, rate=RATE)
+            await netsuite.write_time_bill(time_entry(), job_internal_id=job, employee_internal_id=employee, rate=RATE)
         assert refused.value.code == "INVALID_KEY_OR_REF"
         assert "999999" in refused.value.message
 
@@ -237,15 +217,13 @@ async def test_expense_reports_post_once(netsuite: NetSuiteConnector, admin: htt
         description="Rail to client",
         approval=ApprovalState.SUBMITTED,
     )
-    first = await netsuite.upsert_expense_report(expense, employee_internal_id=employee_id, job_internal_id=job_id)
-    again = await netsuite.upsert_expense_report(expense, employee_internal_id=employee_id, job_internal_id=job_id)
-    assert (first.created, again.created, again.updated) == (True, False, False)
+    first = await netsuite.write_expense_report(expense, employee_internal_id=employee_id, job_internal_id=job_id)
     taxi = expense.model_copy(update={"category": "Taxi"})
-    changed = await netsuite.upsert_expense_report(taxi, employee_internal_id=employee_id, job_internal_id=job_id)
-    assert changed.updated and await count(admin, "expenseReport") == 1
+    changed = await netsuite.write_expense_report(taxi, employee_internal_id=employee_id, job_internal_id=job_id)
+    assert first == changed and await count(admin, "expenseReport") == 1
     unknown = expense.model_copy(update={"category": "Yacht"})
     with pytest.raises(PermanentError, match="EXPENSE_CATEGORY_IDS"):
-        await netsuite.upsert_expense_report(unknown, employee_internal_id=employee_id, job_internal_id=job_id)
+        await netsuite.write_expense_report(unknown, employee_internal_id=employee_id, job_internal_id=job_id)
 
 
 async def test_an_invoice_replaces_its_lines_on_update(netsuite: NetSuiteConnector, admin: httpx.AsyncClient) -> None:

@@ -19,7 +19,8 @@ async def _json(netsuite: NetSuiteConnector, method: str, url: str, **kw: Any) -
 
 
 async def _ids(netsuite: NetSuiteConnector, record_type: str, q: str) -> list[str]:
-    return [i async for i in netsuite.list_record_ids(record_type, q=q)]
+    body = await _json(netsuite, "GET", f"{RECORDS}/{record_type}", params={"q": q, "limit": 1000})
+    return [str(item["id"]) for item in body["items"]]
 
 
 async def test_create_answers_204_with_the_location_of_the_record(netsuite: NetSuiteConnector) -> None:
@@ -69,13 +70,13 @@ async def test_q_filters(netsuite: NetSuiteConnector, q: str, expected: int | No
 )
 async def test_q_outside_the_subset_is_refused(netsuite: NetSuiteConnector, q: str) -> None:
     with pytest.raises(BusinessError) as refused:
-        await netsuite.record_ids_page("job", q=q)
+        await netsuite.client.request("GET", f"{RECORDS}/job", params={"q": q})
     assert refused.value.code == "INVALID_PARAMETER"
 
 
 async def test_a_page_larger_than_1000_is_refused(netsuite: NetSuiteConnector) -> None:
     with pytest.raises(BusinessError):
-        await netsuite.record_ids_page("job", page_size=1001)
+        await netsuite.client.request("GET", f"{RECORDS}/job", params={"limit": 1001})
 
 
 async def test_suiteql_rows_are_flat_lower_case_and_formatted_for_a_us_account(netsuite: NetSuiteConnector) -> None:
@@ -152,4 +153,4 @@ async def test_an_upsert_body_cannot_contradict_its_external_id(netsuite: NetSui
 
 async def test_an_unknown_record_type_is_not_found(netsuite: NetSuiteConnector) -> None:
     with pytest.raises(NotFoundError, match="salesOrder"):
-        await netsuite.record_ids_page("salesOrder")
+        await netsuite.client.request("GET", f"{RECORDS}/salesOrder")

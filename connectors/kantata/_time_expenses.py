@@ -7,20 +7,25 @@ entries created while a run pages through land on later pages rather than shifti
 Kantata's ``approved`` filter only ever selects approved items (its value is ignored), so
 ``approved=False`` reads every item and keeps the unapproved ones: such pages can be short or
 empty while more pages follow.
+
+A record that breaks a canonical rule (25 hours in a day, an expense of zero) is handed back on its
+page's ``unreadable`` list, with its id and the fields at fault, and the rest of the page is read.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from canonical import Expense, TimeEntry
-from connectors._core import Page, PermanentError, paginate
-from connectors.kantata._base import SYSTEM, KantataBase
+from connectors._core import Page, Unreadable
+from connectors.kantata._base import KantataBase
 from connectors.kantata.mapping import expense_from_raw, kantata_id, time_entry_from_raw
 from connectors.kantata.models import (
+    Envelope,
     RawExpense,
     RawNamed,
     RawReferenced,
@@ -32,6 +37,22 @@ from connectors.kantata.models import (
 _ONLY_BATCH = 200
 _YIELD_EVERY = 25
 DateRange = tuple[date, date]
+Raw = TypeVar("Raw", RawTimeEntry, RawExpense)
+Record = TypeVar("Record", TimeEntry, Expense)
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """Where one kind of record is listed, and how its dates are filtered."""
+
+    path: str
+    key: str
+    range_param: str
+    include: str
+
+
+_TIME_ENTRIES = _Listing("/time_entries.json", "time_entries", "date_performed_between", "user,role,recent_submission")
+_EXPENSES = _Listing("/expenses.json", "expenses", "date_expensed_between", "user,recent_submission")
 
 
 def _filters(
@@ -64,8 +85,8 @@ def _filters(
     return params
 
 
-class LedgerMethods(KantataBase):
-    """Time entries and expenses as canonical models."""
+class TimeExpenseMethods(KantataBase):
+    """Time entries and expenses as canonical models, one resumable page at a time."""
 
     async def time_entries_page(
         self,
@@ -89,68 +110,38 @@ class LedgerMethods(KantataBase):
             cursor: The page to read (None: the first).
             per_page: Entries per page (at most 200; default: the settings' page size).
 
+        Returns:
+            The entries, and on ``unreadable`` those that break a canonical rule.
+
         Raises:
             ValueError: Both a day and a range, or a range that ends before it starts.
-            PermanentError: An entry cannot be read as a canonical time entry.
         """
         params = _filters(
             approved=approved,
-            range_param="date_performed_between",
+            range_param=_TIME_ENTRIES.range_param,
             on=performed_on,
             between=performed_between,
             workspace_id=workspace_id,
             updated_after=updated_after,
         )
-        params["include"] = "user,role,recent_submission"
-        envelope = await self._page("/time_entries.json", params, cursor, per_page or self.settings.page_size)
-        raws = [r for r in envelope.primary("time_entries", RawTimeEntry) if approved is not False or not r.approved]
+        envelope, raws = await self._raw_page(_TIME_ENTRIES, RawTimeEntry, params, approved, cursor, per_page)
         projects = await self._project_ids_of(r.workspace_id for r in raws)
         tasks = await self._task_ids_of(r.story_id for r in raws if r.story_id is not None)
         roles = envelope.side_loaded("roles", RawNamed)
         submissions = envelope.side_loaded("timesheet_submissions", RawSubmission)
         users = envelope.side_loaded("users", RawUser)  # once per page, not once per entry
-        entries: list[TimeEntry] = []
-        for position, raw in enumerate(raws):
-            if position % _YIELD_EVERY == _YIELD_EVERY - 1:
-                await asyncio.sleep(0)  # a 200-entry page is ~10 ms of mapping: let other requests move
-            try:
-                entries.append(
-                    time_entry_from_raw(
-                        raw,
-                        consultant_id=self._consultant_id(users, raw.user_id),
-                        project_id=projects[raw.workspace_id],
-                        task_id=tasks.get(raw.story_id) if raw.story_id else None,
-                        role=roles[raw.role_id].name if raw.role_id in roles else None,
-                        submission=submissions.get(raw.recent_submission_id or ""),
-                    )
-                )
-            except ValueError as exc:
-                raise PermanentError(SYSTEM, f"time entry {raw.id} cannot be read: {exc}", code="unmappable") from exc
-        return Page(entries, self._next_cursor(envelope))
 
-    async def list_time_entries(
-        self,
-        *,
-        approved: bool | None,
-        performed_on: date | None = None,
-        performed_between: DateRange | None = None,
-        workspace_id: str | None = None,
-        updated_after: datetime | None = None,
-    ) -> AsyncIterator[TimeEntry]:
-        """Every matching time entry, all pages; arguments as for `time_entries_page`."""
-
-        async def fetch(cursor: str | None) -> Page[TimeEntry]:
-            return await self.time_entries_page(
-                approved=approved,
-                performed_on=performed_on,
-                performed_between=performed_between,
-                workspace_id=workspace_id,
-                updated_after=updated_after,
-                cursor=cursor,
+        def entry(raw: RawTimeEntry) -> TimeEntry:
+            return time_entry_from_raw(
+                raw,
+                consultant_id=self._consultant_id(users, raw.user_id),
+                project_id=projects[raw.workspace_id],
+                task_id=tasks.get(raw.story_id) if raw.story_id else None,
+                role=roles[raw.role_id].name if raw.role_id in roles else None,
+                submission=submissions.get(raw.recent_submission_id or ""),
             )
 
-        async for entry in paginate(fetch):
-            yield entry
+        return await self._mapped(envelope, raws, entry)
 
     async def expenses_page(
         self,
@@ -163,61 +154,56 @@ class LedgerMethods(KantataBase):
         cursor: str | None = None,
         per_page: int | None = None,
     ) -> Page[Expense]:
-        """One page of expenses; arguments as for `time_entries_page` (dates are ``date``)."""
+        """One page of expenses; arguments and result as for `time_entries_page`."""
         params = _filters(
             approved=approved,
-            range_param="date_expensed_between",
+            range_param=_EXPENSES.range_param,
             on=incurred_on,
             between=incurred_between,
             workspace_id=workspace_id,
             updated_after=updated_after,
         )
-        params["include"] = "user,recent_submission"
-        envelope = await self._page("/expenses.json", params, cursor, per_page or self.settings.page_size)
-        raws = [r for r in envelope.primary("expenses", RawExpense) if approved is not False or not r.approved]
+        envelope, raws = await self._raw_page(_EXPENSES, RawExpense, params, approved, cursor, per_page)
         projects = await self._project_ids_of(r.workspace_id for r in raws)
         submissions = envelope.side_loaded("expense_report_submissions", RawSubmission)
         users = envelope.side_loaded("users", RawUser)
-        expenses: list[Expense] = []
-        for position, raw in enumerate(raws):
-            if position % _YIELD_EVERY == _YIELD_EVERY - 1:
-                await asyncio.sleep(0)
-            try:
-                expenses.append(
-                    expense_from_raw(
-                        raw,
-                        consultant_id=self._consultant_id(users, raw.user_id),
-                        project_id=projects[raw.workspace_id],
-                        submission=submissions.get(raw.recent_submission_id or ""),
-                    )
-                )
-            except ValueError as exc:
-                raise PermanentError(SYSTEM, f"expense {raw.id} cannot be read: {exc}", code="unmappable") from exc
-        return Page(expenses, self._next_cursor(envelope))
 
-    async def list_expenses(
-        self,
-        *,
-        approved: bool | None,
-        incurred_on: date | None = None,
-        incurred_between: DateRange | None = None,
-        workspace_id: str | None = None,
-        updated_after: datetime | None = None,
-    ) -> AsyncIterator[Expense]:
-        """Every matching expense, all pages; arguments as for `expenses_page`."""
-
-        async def fetch(cursor: str | None) -> Page[Expense]:
-            return await self.expenses_page(
-                approved=approved,
-                incurred_on=incurred_on,
-                incurred_between=incurred_between,
-                workspace_id=workspace_id,
-                updated_after=updated_after,
-                cursor=cursor,
+        def expense(raw: RawExpense) -> Expense:
+            return expense_from_raw(
+                raw,
+                consultant_id=self._consultant_id(users, raw.user_id),
+                project_id=projects[raw.workspace_id],
+                submission=submissions.get(raw.recent_submission_id or ""),
             )
 
-        async for expense in paginate(fetch):
-            yield expense
+        return await self._mapped(envelope, raws, expense)
+
+    async def _raw_page(
+        self,
+        listing: _Listing,
+        raw_type: type[Raw],
+        params: dict[str, Any],
+        approved: bool | None,
+        cursor: str | None,
+        per_page: int | None,
+    ) -> tuple[Envelope, list[Raw]]:
+        params["include"] = listing.include
+        envelope = await self._page(listing.path, params, cursor, per_page or self.settings.page_size)
+        raws = [r for r in envelope.primary(listing.key, raw_type) if approved is not False or not r.approved]
+        return envelope, raws
+
+    async def _mapped(self, envelope: Envelope, raws: Sequence[Raw], build: Callable[[Raw], Record]) -> Page[Record]:
+        """The page's records in canonical form; those that break a canonical rule go on ``unreadable``."""
+        records: list[Record] = []
+        unreadable: list[Unreadable] = []
+        for position, raw in enumerate(raws):
+            if position % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # a 200-entry page is ~10 ms of mapping: let other requests move
+            try:
+                records.append(build(raw))
+            except ValueError as exc:
+                unreadable.append(Unreadable.of(raw.id, kantata_id(raw.id), exc))
+        return Page(records, self._next_cursor(envelope), unreadable)
 
     @staticmethod
     def _consultant_id(users: Mapping[str, RawUser], user_id: str | None) -> str:

@@ -13,67 +13,27 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import date
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 
 from activities._errors import classified
-from activities.billing_period import billing_period
+from activities._heartbeat import each_page
+from activities.invoicing.models import WorkNotInvoiced, WorkNotInvoicedReport, WorkNotInvoicedRequest
 from canonical import DateRange, Expense, TimeEntry
-from connectors._core import PermanentError
+from canonical.calendar import billing_period
+from connectors._core import Page, PermanentError, Unreadable
 from connectors.kantata import KantataConnector
 from store import Store
 from store import invoicing as ledger
 
 TARGET = "netsuite"
 EXAMPLES = 10
-"""Record ids named per project; the counts cover all of them."""
+"""Record ids named per project (and unreadable records named in all); the counts cover all of them."""
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class WorkNotInvoicedRequest(_Model):
-    """A ``YYYY-MM`` period, for one project or (None) all of them."""
-
-    period: str
-    project_id: str | None = None
-
-
-class WorkNotInvoiced(_Model):
-    """A project's billable work of the period that its invoices do not include yet.
-
-    Attributes:
-        not_posted: Approved in the PSA but not posted to the ERP yet (its day's posting is running
-            or has not run): post the days, then invoice the month again.
-        rejected: Approved in the PSA but refused by the posting, with an open posting exception
-            (``psflow exceptions list``): fix them, re-post, then invoice the month again.
-        posted_since: Posted, but after the invoice was made: invoice the month again.
-    """
-
-    project_id: str
-    not_posted: int = 0
-    rejected: int = 0
-    posted_since: int = 0
-    first: date | None = None
-    last: date | None = None
-    examples: list[str] = Field(default_factory=list)
-
-    @property
-    def entries(self) -> int:
-        """Everything not included yet."""
-        return self.not_posted + self.rejected + self.posted_since
-
-
-class WorkNotInvoicedReport(_Model):
-    """Per project, what the period's invoices do not include yet; ``unreadable`` when the PSA could not say."""
-
-    period: str
-    projects: list[WorkNotInvoiced] = Field(default_factory=list)
-    unreadable: str | None = None
+Record = TypeVar("Record", TimeEntry, Expense)
 
 
 class _Found:
@@ -114,9 +74,14 @@ class WorkNotInvoicedActivities:
         found: dict[str, _Found] = defaultdict(_Found)
         unreadable = None
         try:
-            await self._psa_work(period, request.project_id, found)
+            broken = await self._psa_work(period, request.project_id, found)
         except PermanentError as error:
-            unreadable = f"the PSA's approved records of {request.period} could not all be read: {error.message}"
+            broken, unreadable = [], error.message
+        if broken:
+            named = "; ".join(f"{bad.record_id} ({'; '.join(map(str, bad.problems))})" for bad in broken[:EXAMPLES])
+            unreadable = (
+                f"{len(broken)} records the PSA cannot read: {named}{'; ...' if len(broken) > EXAMPLES else ''}"
+            )
         unbilled = await asyncio.to_thread(ledger.unbilled_by_project, self._store, period.end)
         for project_id, rows in unbilled.items():
             if request.project_id in (None, project_id):
@@ -124,29 +89,52 @@ class WorkNotInvoicedActivities:
         return WorkNotInvoicedReport(
             period=request.period,
             projects=[found[project_id].summary(project_id) for project_id in sorted(found)],
-            unreadable=unreadable,
+            unreadable=None
+            if unreadable is None
+            else f"the PSA's approved records of {request.period} could not all be read: {unreadable}",
         )
 
-    async def _psa_work(self, period: DateRange, project_id: str | None, found: dict[str, _Found]) -> None:
+    async def _psa_work(self, period: DateRange, project_id: str | None, found: dict[str, _Found]) -> list[Unreadable]:
+        """Count the period's approved, billable PSA records no posting took; returns those it could not read."""
         workspace = None
         if project_id is not None:
             workspace = await self._kantata.find_project_by_external_id(project_id)
             if workspace is None:
-                return  # not a PSA project: nothing approved there
+                return []  # not a PSA project: nothing approved there
         kantata, span = self._kantata, (period.start, period.end)
-        kinds: list[tuple[str, AsyncIterator[TimeEntry] | AsyncIterator[Expense]]] = [
-            ("time_entry", kantata.list_time_entries(approved=True, performed_between=span, workspace_id=workspace)),
-            ("expense", kantata.list_expenses(approved=True, incurred_between=span, workspace_id=workspace)),
-        ]
-        for kind, records in kinds:
-            billable: dict[str, TimeEntry | Expense] = {}
-            async for record in records:
-                activity.heartbeat()
-                if record.billable and record.project_id == (project_id or record.project_id):
-                    billable[record.id] = record
+        broken: list[Unreadable] = []
+        kinds: dict[str, Mapping[str, TimeEntry | Expense]] = {
+            "time_entry": await _billable(
+                lambda cursor: kantata.time_entries_page(
+                    approved=True, performed_between=span, workspace_id=workspace, cursor=cursor
+                ),
+                project_id,
+                broken,
+            ),
+            "expense": await _billable(
+                lambda cursor: kantata.expenses_page(
+                    approved=True, incurred_between=span, workspace_id=workspace, cursor=cursor
+                ),
+                project_id,
+                broken,
+            ),
+        }
+        for kind, billable in kinds.items():
             posted, rejected = await asyncio.to_thread(ledger.posting_state, self._store, TARGET, kind, list(billable))
             for source_id, record in billable.items():
                 if source_id not in posted:
                     day = record.date_performed if isinstance(record, TimeEntry) else record.date_incurred
                     what = "rejected" if source_id in rejected else "not_posted"
                     found[record.project_id].add(what, 1, [day], [source_id])
+        return broken
+
+
+async def _billable(
+    listing: Callable[[str | None], Awaitable[Page[Record]]], project_id: str | None, broken: list[Unreadable]
+) -> dict[str, Record]:
+    """The billable records of every page of a listing, by id (of one project, if named); adds the unreadable."""
+    billable: dict[str, Record] = {}
+    async for page in each_page(listing):
+        broken += page.unreadable
+        billable.update((r.id, r) for r in page.items if r.billable and r.project_id == (project_id or r.project_id))
+    return billable

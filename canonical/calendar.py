@@ -1,4 +1,9 @@
-"""Billing periods and the firm's calendar: which days a ``YYYY-MM`` period holds, where a firm's day begins."""
+"""The firm's calendar: which days a ``YYYY-MM`` billing period holds, which day it is at an instant.
+
+Workflows and activities alike ask these functions, and nothing else, what day it is for the firm.
+Workflows import this module passed through the sandbox (``workflow.unsafe.imports_passed_through``),
+so ``ZoneInfo`` here is the real one: the sandbox's own stand-in is a proxy that ``astimezone`` refuses.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from canonical import DateRange
+from canonical._types import DateRange
 
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 
@@ -42,7 +47,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def firm_day(instant: datetime, time_zone: str) -> date:
-    """The firm's calendar day at ``instant`` in the IANA ``time_zone``.
+    """The firm's calendar day at ``instant`` in the IANA ``time_zone``, also in an hour the clocks repeat.
 
     Raises:
         ValueError: The time zone is unknown.

@@ -10,38 +10,11 @@ tested with plain tables of cases.
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 
+from activities.posting.rejections import Reason, Rejection
 from canonical import Expense, Money, TimeEntry, bill_for_minutes
 from connectors.kantata.mapping import hours_from_minutes
-
-
-class Reason(StrEnum):
-    """Why a record was not posted; the code operators filter exceptions by."""
-
-    UNKNOWN_PROJECT = "unknown_project"
-    PROJECT_INACTIVE = "project_inactive"
-    PERIOD_CLOSED = "period_closed"
-    UNKNOWN_CONSULTANT = "unknown_consultant"
-    MISSING_RATE = "missing_rate"
-    INVALID_HOURS = "invalid_hours"
-    INVALID_AMOUNT = "invalid_amount"
-    WRONG_CURRENCY = "wrong_currency"
-    UNKNOWN_CATEGORY = "unknown_category"
-    DUPLICATE = "duplicate"
-    UNREADABLE = "unreadable"
-    ERP_REFUSED = "erp_refused"
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A record that must not be posted as it is: what is wrong, in words and in values."""
-
-    reason: Reason
-    message: str
-    values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -252,44 +225,3 @@ def fingerprint(record: Record) -> str:
             record.description or "",
         ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
-_UNREADABLE = re.compile(r"^(?:time entry|expense) (?P<id>\S+) cannot be read: (?P<detail>.*)$", re.DOTALL)
-_VALUE_ERROR = re.compile(r"^(?:(?P<field>\w+)\n)?\s*Value error, (?P<message>.*?) \[type=", re.MULTILINE)
-
-
-def unreadable(message: str) -> tuple[str, Rejection] | None:
-    """The PSA's own id and a rejection for a record the PSA connector could not read, from its message.
-
-    The connector refuses a record that breaks a canonical rule (hours outside (0, 24], an amount of
-    zero, no currency) with ``"<time entry|expense> <id> cannot be read: <validation errors>"``.
-
-    Returns:
-        ``(psa_id, rejection)``, or None when the message is not of that form.
-    """
-    matched = _UNREADABLE.match(message)
-    if matched is None:
-        return None
-    psa_id, detail = matched["id"], matched["detail"]
-    problems = [f"{m['field']}: {m['message']}" if m["field"] else m["message"] for m in _VALUE_ERROR.finditer(detail)]
-    text = "; ".join(problems) or detail.splitlines()[0]
-    lowered = text.lower()
-    reason = (
-        Reason.INVALID_HOURS
-        if "hours" in lowered
-        else Reason.INVALID_AMOUNT
-        if "amount" in lowered
-        else Reason.WRONG_CURRENCY
-        if "currency" in lowered
-        else Reason.UNREADABLE
-    )
-    what = "expense" if message.startswith("expense") else "time entry"
-    return psa_id, Rejection(
-        reason, f"{what} {psa_id} in the PSA cannot be posted: {text}: correct it in the PSA", {"problem": text}
-    )
-
-
-def refused(what: str, record_id: str, error_message: str, *, closed_period: bool) -> Rejection:
-    """A rejection for a record the ERP refused when it was posted."""
-    reason = Reason.PERIOD_CLOSED if closed_period else Reason.ERP_REFUSED
-    return Rejection(reason, f"the ERP refused {what} {record_id}: {error_message}", {"erp_error": error_message})
