@@ -69,11 +69,11 @@ def _answer(status: str, reason: str = "") -> bytes:
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
-        while chunk := await reader.read(64 * 1024):
-            writer.write(chunk)
-            await writer.drain()
-    except (ConnectionError, asyncio.IncompleteReadError):
-        pass
+        # A side that hangs up ends the tunnel; that is how every CONNECT tunnel closes, not an error.
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while chunk := await reader.read(64 * 1024):
+                writer.write(chunk)
+                await writer.drain()
     finally:
         with contextlib.suppress(Exception):
             if writer.can_write_eof():

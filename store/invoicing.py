@@ -44,7 +44,7 @@ def invoice_id(project_id: str, period: str, sequence: int = 1) -> str:
 
 
 def _claimed_by(base_id: str) -> Any:
-    """Rows reserved by the invoice ``base_id`` or by one of its per-currency invoices (``{base_id}:XXX``)."""
+    """Rows reserved by the invoice ``base_id`` or by one of its per-currency invoices (``{base_id}:{currency}``)."""
     reserved_by = col(LedgerEntry.invoice_id)
     per_currency = and_(
         reserved_by.startswith(f"{base_id}:", autoescape=True), func.length(reserved_by) == len(base_id) + 4
