@@ -25,6 +25,8 @@ from canonical.commercial import (
     Opportunity,
     OpportunityStage,
     RateCard,
+    RateSchedule,
+    RateVersion,
     RoleRate,
 )
 from canonical.delivery import Engagement, Project, ProjectStatus, Task, project_for
@@ -53,6 +55,8 @@ __all__ = [
     "Project",
     "ProjectStatus",
     "RateCard",
+    "RateSchedule",
+    "RateVersion",
     "RoleRate",
     "SystemName",
     "SystemRef",

@@ -8,7 +8,7 @@ from typing import Any
 
 from canonical._types import CanonicalModel
 from canonical.billing import Invoice
-from canonical.commercial import ContractAmendment, LineItem, Opportunity, RateCard
+from canonical.commercial import ContractAmendment, LineItem, Opportunity, RateCard, RateSchedule
 from canonical.delivery import Engagement, Project, Task
 from canonical.parties import Consultant, Customer
 from canonical.time_expense import Expense, TimeEntry, Timesheet
@@ -20,6 +20,7 @@ ENTITIES: dict[str, type[CanonicalModel]] = {
     "task": Task,
     "consultant": Consultant,
     "rate_card": RateCard,
+    "rate_schedule": RateSchedule,
     "time_entry": TimeEntry,
     "timesheet": Timesheet,
     "expense": Expense,

@@ -44,6 +44,19 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "time_off": [{"start": "2026-12-24", "end": "2026-12-31"}],
     },
     "rate_card": RATE_CARD,
+    "rate_schedule": {
+        "currency": USD,
+        "versions": [
+            {
+                "effective_date": "2026-01-01",
+                "rates": [{"role": "Manager", "hourly_rate": {"amount": "250", "currency": USD}}],
+            },
+            {
+                "effective_date": "2026-11-16",
+                "rates": [{"role": "Manager", "hourly_rate": {"amount": "275", "currency": USD}}],
+            },
+        ],
+    },
     "line_item": LINE_ITEM,
     "opportunity": {
         "id": "salesforce:006A",
@@ -102,6 +115,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "contract_amendment": {
         "id": "amend-1",
+        "contract_id": "800A",
         "engagement_id": "salesforce:006A",
         "version": 2,
         "effective_date": "2027-01-01",

@@ -181,3 +181,28 @@ def test_stale_schema_is_detected(tmp_path: Path) -> None:
     export(tmp_path)
     (tmp_path / "invoice.json").write_text("{}\n")
     assert stale(tmp_path) == ["invoice"]
+
+
+def test_rate_schedule_reads_the_version_in_force_on_a_day() -> None:
+    from datetime import date
+
+    from canonical import RateSchedule
+
+    schedule = RateSchedule.model_validate(EXAMPLES["rate_schedule"])
+    assert schedule.rate_on("Manager", date(2025, 12, 31)) is None
+    assert schedule.rate_on("Manager", date(2026, 11, 15)) == Money.of("250", "USD")
+    assert schedule.rate_on("Manager", date(2026, 11, 16)) == Money.of("275", "USD")
+    assert schedule.rate_on("Analyst", date(2026, 11, 16)) is None
+    with pytest.raises(ValidationError, match="distinct dates in order"):
+        RateSchedule.model_validate(
+            {**EXAMPLES["rate_schedule"], "versions": EXAMPLES["rate_schedule"]["versions"][::-1]}
+        )
+
+
+def test_an_amendment_in_two_currencies_is_refused() -> None:
+    mixed = {
+        **EXAMPLES["contract_amendment"],
+        "rate_changes": [{"role": "Manager", "hourly_rate": {"amount": "260", "currency": "EUR"}}],
+    }
+    with pytest.raises(ValidationError, match="mixes currencies"):
+        ENTITIES["contract_amendment"].model_validate(mixed)
