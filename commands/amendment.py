@@ -97,11 +97,11 @@ def _print_status(status: ContractStatus) -> None:
     out.print(status_table(status))
     for line in status.lines:
         out.print(line, highlight=False)
-    for line in (status.waiting, *status.exceptions):
-        if line:
-            out.print(f"[yellow]{line}[/yellow]", highlight=False)
-    for line in status.rejections:
-        out.print(f"[red]refused delivery:[/red] {line}", highlight=False)
+    for notice in (status.waiting, *status.exceptions):
+        if notice:
+            out.print(f"[yellow]{notice}[/yellow]", highlight=False)
+    for refused in status.rejections:
+        out.print(f"[red]refused delivery:[/red] {refused}", highlight=False)
 
 
 def _refusal(exc: WorkflowUpdateFailedError) -> str:
