@@ -9,6 +9,7 @@ are in test_amendments_e2e.py.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from canonical import ContractAmendment, Money, RoleRate
 from canonical.events import CloudEvent
 from stack.flows import submit_amendment
 from stack.settings import Settings
+from tests.flows.test_amendments_replay import save_history
 from workflows.amend_contract import AmendmentSubmission, ContractStatus, ContractWorkflow, RetryTarget
 
 ENGAGEMENT = "salesforce:0068d00000000TEST"
@@ -136,6 +138,12 @@ def new_contract() -> str:
     return f"800{uuid.uuid4().hex[:12]}"
 
 
+async def record(client: Client, contract: str, name: str) -> None:
+    """With ``PSFLOW_RECORD_HISTORIES=1``, keep the run's history for the replay test."""
+    if os.environ.get("PSFLOW_RECORD_HISTORIES"):
+        await save_history(client.get_workflow_handle(f"contract:salesforce:{contract}"), name)
+
+
 async def test_a_version_that_arrives_early_waits_for_the_one_before_it(
     temporal_client: Client, settings: Settings, targets: Targets
 ) -> None:
@@ -155,6 +163,7 @@ async def test_a_version_that_arrives_early_waits_for_the_one_before_it(
         "v1 applied in Kantata, applied in NetSuite, applied in events",
         "v2 applied in Kantata, applied in NetSuite, applied in events",
     ]
+    await record(temporal_client, contract, "out_of_order")
 
 
 async def _applied_everywhere(client: Client, contract: str, versions: int) -> bool:
@@ -247,6 +256,7 @@ async def test_a_target_that_fails_for_good_holds_back_only_its_own_later_versio
     assert targets.applied["erp"] == [1, 2]
     with pytest.raises(WorkflowUpdateFailedError, match=r"update failed"):
         await handle.execute_update(ContractWorkflow.retry, RetryTarget(target="erp"))
+    await record(temporal_client, contract, "failed_then_retried")
 
 
 async def test_deduplication_survives_continue_as_new(
@@ -292,3 +302,4 @@ async def test_a_missing_version_opens_an_exception_after_the_wait_and_keeps_wai
     await submit_amendment(temporal_client, settings, submission(contract, 1), wait=True)
     await until(lambda: _applied_everywhere(temporal_client, contract, 2))
     assert (await status(temporal_client, contract)).exceptions == []
+    await record(temporal_client, contract, "missing_version")
