@@ -19,6 +19,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.amendments import AmendmentActivities
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
@@ -32,6 +33,7 @@ from stack.settings import Settings, SettingsError, load_settings
 from stack.telemetry import exit_process
 from store import Store
 from workflows._queues import DOMAINS, FLOWS
+from workflows.amend_contract import ContractWorkflow
 from workflows.invoice_project import InvoiceProjectWorkflow
 from workflows.monthly_invoicing import MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
@@ -53,6 +55,7 @@ def workflows() -> list[type]:
         PostTimeExpensesWorkflow,
         ScheduledPostingWorkflow,
         PollClosedWonWorkflow,
+        ContractWorkflow,
     ]
 
 
@@ -69,9 +72,16 @@ def activities(
     not_invoiced = WorkNotInvoicedActivities(connectors.kantata, store)
     posting = PostingActivities(connectors.kantata, connectors.netsuite, store)
     events = EventActivities(connectors.events)
+    amendments = AmendmentActivities(connectors.kantata, connectors.netsuite, store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [crm.read_engagement, crm.closed_won_since],
-        "psa": [psa.create_project, psa.close_project, not_invoiced.work_not_invoiced],
+        "psa": [
+            psa.create_project,
+            psa.close_project,
+            not_invoiced.work_not_invoiced,
+            amendments.read_contract,
+            amendments.apply_to_psa,
+        ],
         "hr": [],
         "erp": [
             erp.upsert_customer,
@@ -82,6 +92,7 @@ def activities(
             invoicing.post_invoice,
             posting.post_approved_page,
             posting.settle_exceptions,
+            amendments.apply_to_erp,
         ],
         "events": [events.publish, events.push_rows],
     }

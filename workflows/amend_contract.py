@@ -42,8 +42,9 @@ with workflow.unsafe.imports_passed_through():
         amendment_problems,
         rejected,
     )
+    from activities.crm import CrmActivities
     from activities.events import EventActivities
-    from activities.models import AnalyticsRows
+    from activities.models import AnalyticsRows, OpportunityRef
     from canonical import ContractAmendment
     from canonical.events import CloudEvent
     from workflows import search_attributes as sa
@@ -260,20 +261,7 @@ class ContractWorkflow:
             return amendment.version
         async with self._baseline_lock:
             if self._state.baseline is None:
-                ref = ContractRef(contract_id=amendment.contract_id, engagement_id=amendment.engagement_id)
-                try:
-                    baseline = await workflow.execute_activity_method(
-                        AmendmentActivities.read_contract, ref, **self._options("psa", self._input.target_deadline)
-                    )
-                except ActivityError as failure:
-                    raise _refusal(failure) from None
-                self._state.baseline = baseline
-                workflow.upsert_search_attributes(
-                    [
-                        sa.CRM_OPPORTUNITY_ID.value_set(amendment.engagement_id.partition(":")[2]),
-                        sa.PSA_PROJECT_ID.value_set(baseline.psa_project_id),
-                    ]
-                )
+                self._state.baseline = await self._read_baseline(amendment)
         self._check_content(amendment)
         if amendment.version in self._state.versions:
             return amendment.version  # the same content arrived while the baseline was read
@@ -293,6 +281,29 @@ class ContractWorkflow:
         workflow.upsert_search_attributes([sa.AMENDMENT_VERSION.value_set(max(self._state.versions))])
         self._set_state()
         return amendment.version
+
+    async def _read_baseline(self, amendment: ContractAmendment) -> ContractBaseline:
+        """The contract as provisioned: the PSA's project, with the roles the deal sold (the PSA may not name them)."""
+        crm, _, opportunity = amendment.engagement_id.partition(":")
+        deadline = self._input.target_deadline
+        try:
+            baseline: ContractBaseline = await workflow.execute_activity_method(
+                AmendmentActivities.read_contract,
+                ContractRef(contract_id=amendment.contract_id, engagement_id=amendment.engagement_id),
+                **self._options("psa", deadline),
+            )
+            engagement = await workflow.execute_activity_method(
+                CrmActivities.read_engagement,
+                OpportunityRef(crm=crm, opportunity_id=opportunity),
+                **self._options("crm", deadline),
+            )
+        except ActivityError as failure:
+            raise _refusal(failure) from None
+        sold = {item.role for item in engagement.line_items if item.role}
+        workflow.upsert_search_attributes(
+            [sa.CRM_OPPORTUNITY_ID.value_set(opportunity), sa.PSA_PROJECT_ID.value_set(baseline.psa_project_id)]
+        )
+        return baseline.model_copy(update={"roles": tuple(sorted({*baseline.roles, *sold}))})
 
     async def _read_amendment(self, submission: AmendmentSubmission) -> ContractAmendment:
         # CrmActivities.read_amendment(AmendmentRef) on the crm queue, by its activity name.
