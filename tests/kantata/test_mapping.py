@@ -185,7 +185,7 @@ def test_project_becomes_a_workspace_body_with_its_external_reference() -> None:
         "start_date": "2026-07-01",
         "due_date": "2026-09-30",
         "budgeted": True,
-        "price_in_cents": 125050,
+        "price": 1251,
         "currency": "GBP",
         "stories_are_fixed_fee_by_default": True,
         "workspace_group_ids": ["4"],
