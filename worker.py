@@ -32,6 +32,7 @@ from stack.settings import Settings, SettingsError, load_settings
 from stack.telemetry import exit_process
 from store import Store
 from workflows._queues import DOMAINS, FLOWS
+from workflows.amendment_intake import AmendmentIntakeWorkflow
 from workflows.invoice_project import InvoiceProjectWorkflow
 from workflows.monthly_invoicing import MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
@@ -53,6 +54,7 @@ def workflows() -> list[type]:
         PostTimeExpensesWorkflow,
         ScheduledPostingWorkflow,
         PollClosedWonWorkflow,
+        AmendmentIntakeWorkflow,
     ]
 
 
@@ -70,7 +72,13 @@ def activities(
     posting = PostingActivities(connectors.kantata, connectors.netsuite, store)
     events = EventActivities(connectors.events)
     by_domain: dict[str, list[Callable[..., Any]]] = {
-        "crm": [crm.read_engagement, crm.closed_won_since],
+        "crm": [
+            crm.read_engagement,
+            crm.closed_won_since,
+            crm.amendments_won_since,
+            crm.locate_amendment,
+            crm.read_amendment,
+        ],
         "psa": [psa.create_project, psa.close_project, not_invoiced.work_not_invoiced],
         "hr": [],
         "erp": [

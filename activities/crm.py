@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Protocol, cast
+from typing import Protocol
 
 from pydantic import ValidationError
 from temporalio import activity
@@ -37,16 +37,6 @@ class CrmReader(Protocol):
     async def read_amendment(self, contract_id: str, record_id: str) -> ContractAmendment: ...
 
     def amendments_won_since(self, since: datetime) -> AsyncIterator[str]: ...
-
-
-class ChangeOrders(Protocol):
-    """The HubSpot connector's change-order calls (``connectors/hubspot``, issue 13's hssrc part)."""
-
-    async def parent_deal_of(self, record_id: str) -> str | None: ...
-
-    async def read_amendment(self, contract_id: str, record_id: str) -> ContractAmendment: ...
-
-    def change_orders_won_since(self, since: datetime) -> AsyncIterator[str]: ...
 
 
 class SalesforceReader:
@@ -89,19 +79,14 @@ class HubSpotReader:
     def closed_won_since(self, since: datetime) -> AsyncIterator[str]:
         return self._connector.closed_won_since(since)
 
-    @property
-    def _change_orders(self) -> ChangeOrders:
-        # Built by the hssrc helper on its branch; typed by the protocol until both are merged.
-        return cast(ChangeOrders, self._connector)
-
     async def contract_of(self, record_id: str) -> str | None:
-        return await self._change_orders.parent_deal_of(record_id)
+        return await self._connector.parent_deal_of(record_id)
 
     async def read_amendment(self, contract_id: str, record_id: str) -> ContractAmendment:
-        return await self._change_orders.read_amendment(contract_id, record_id)
+        return await self._connector.read_amendment(contract_id, record_id)
 
     def amendments_won_since(self, since: datetime) -> AsyncIterator[str]:
-        return self._change_orders.change_orders_won_since(since)
+        return self._connector.change_orders_won_since(since)
 
 
 def build_engagement(opportunity: Opportunity, customer: Customer) -> Engagement:
