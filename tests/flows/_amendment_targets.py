@@ -26,8 +26,11 @@ from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.models import AnalyticsRows
 from canonical import ContractAmendment, Money
 from canonical.events import CloudEvent
+from sandbox.seed import DemoFirm
+from sandbox.systems.hubspot._seed import CHANGE_ORDER_LABEL, CHANGE_ORDER_PIPELINE, CHANGE_ORDER_STAGES, deal_id
 from stack.connectors import Connectors
 from stack.settings import Settings
+from tests.conftest import TEST_TODAY
 from workflows.amend_contract import ContractWorkflow
 from workflows.amendment_intake import AmendmentIntakeWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
@@ -101,6 +104,53 @@ class SalesforceSandbox:
         return opportunity_id
 
 
+class HubSpotSandbox:
+    """Raw calls to the session sandbox's HubSpot: a change-order deal as a firm records one."""
+
+    HEADERS = {"Authorization": "Bearer pat-na1-psflow-demo-0000-private-app"}
+
+    def __init__(self, sandbox_url: str) -> None:
+        self.base = f"{sandbox_url}/hubspot"
+
+    async def _call(self, http: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
+        response = await http.request(method, path, headers=self.HEADERS, **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+    async def won_change_order(self, contract: str, amount: str, close_date: str) -> str:
+        """A change-order deal of the original deal ``contract`` worth ``amount`` more, moved to Signed."""
+        async with httpx.AsyncClient(base_url=self.base) as http:
+            labels = await self._call(http, "GET", "/crm/v4/associations/deals/deals/labels")
+            label = next(t["typeId"] for t in labels["results"] if t["label"] == CHANGE_ORDER_LABEL)
+            properties = {
+                "dealname": "Change order",
+                "pipeline": CHANGE_ORDER_PIPELINE,
+                "dealstage": STAGE["Drafted"],
+                "amount": amount,
+                "deal_currency_code": "GBP",
+                "psflow_parent_deal_id": contract,
+            }
+            kind = {"associationCategory": "USER_DEFINED", "associationTypeId": label}
+            deal = await self._call(
+                http,
+                "POST",
+                "/crm/v3/objects/deals",
+                json={"properties": properties, "associations": [{"to": {"id": contract}, "types": [kind]}]},
+            )
+            signed = {"dealstage": STAGE["Signed"], "closedate": close_date}
+            await self._call(http, "PATCH", f"/crm/v3/objects/deals/{deal['id']}", json={"properties": signed})
+        return str(deal["id"])
+
+
+STAGE = {label: stage_id for stage_id, (label, _, _) in CHANGE_ORDER_STAGES.items()}
+UK_CONTRACTS = [
+    deal_id(o.id)
+    for o in reversed(DemoFirm.generate(today=TEST_TODAY).opportunities)
+    if o.currency == "GBP" and o.stage == "Closed Won"
+]
+"""Won HubSpot deals of the UK practice, last first: each HubSpot amendment test changes its own."""
+
+
 @dataclass
 class StandInTargets:
     """What reached the PSA stand-in, by contract; baselines are read from the Salesforce original deal."""
@@ -110,7 +160,10 @@ class StandInTargets:
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def _baseline(self, ref: ContractRef) -> ContractBaseline:
-        opportunity = await self.connectors.salesforce.get_opportunity(ref.engagement_id)
+        if ref.engagement_id.startswith("hubspot:"):
+            opportunity = await self.connectors.hubspot.get_deal(ref.engagement_id)
+        else:
+            opportunity = await self.connectors.salesforce.get_opportunity(ref.engagement_id)
         return ContractBaseline(
             engagement_id=ref.engagement_id,
             psa_project_id=f"stand-in:{ref.contract_id}",

@@ -18,7 +18,7 @@ from stack.local.subscriptions import GatewaySecrets, subscribe_sandbox, unsubsc
 from stack.settings import Settings
 from stack.webhooks import HUBSPOT_PATH as HUBSPOT
 from stack.webhooks import SALESFORCE_PATH as SALESFORCE
-from tests.flows._amendment_targets import SalesforceSandbox, amendment_workers
+from tests.flows._amendment_targets import UK_CONTRACTS, HubSpotSandbox, SalesforceSandbox, amendment_workers
 from tests.gateway.conftest import (
     Gateway,
     change_event,
@@ -147,3 +147,19 @@ async def test_an_amendment_made_in_salesforce_is_applied_through_the_relay_and_
         1,
     )
     assert applied.engagement_id == f"salesforce:{contract['deal_id']}"
+
+
+async def test_a_change_order_signed_in_hubspot_is_applied_through_the_webhook_and_the_gateway(
+    subscribed: str, flow_settings: Settings, temporal_client: Client
+) -> None:
+    contract = UK_CONTRACTS[1]
+    async with amendment_workers(temporal_client, flow_settings) as targets:
+        change_order = await HubSpotSandbox(flow_settings.sandbox_url).won_change_order(
+            contract, amount="800", close_date="2026-12-15"
+        )
+        (applied,) = await targets.applied_to(contract)
+    assert (applied.id, applied.version, applied.engagement_id) == (
+        f"hubspot:{change_order}",
+        1,
+        f"hubspot:{contract}",
+    )
