@@ -1,4 +1,4 @@
-"""Projects, tasks, budgets and rate cards: what provisioning and contract amendments write.
+"""Projects, tasks and rate cards (an amendment's budget, end date and roles are in ``_amendments``).
 
 Kantata has no idempotency key, so exactly-once rests on external references: before creating an
 object the connector looks for one that references the same canonical id, unless what it already

@@ -215,7 +215,8 @@ def workspace_amendment(workspace: RawWorkspace, *, price: int | None, end_date:
     changes: dict[str, Any] = {}
     if price is not None:
         cents = price * 10 ** Money(amount=Decimal(0), currency=workspace.currency or "USD").minor_units
-        if not workspace.budgeted or workspace.price_in_cents != cents:
+        # An unbudgeted workspace reads price_in_cents null, so this also budgets it.
+        if workspace.price_in_cents != cents:
             changes |= {"budgeted": True, "price": price}
     if end_date is not None and workspace.due_date != end_date:
         changes["due_date"] = end_date.isoformat()

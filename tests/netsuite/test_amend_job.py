@@ -14,7 +14,7 @@ import pytest
 from canonical import Money, RoleRate
 from connectors._core import BusinessError, NotFoundError
 from connectors.netsuite import NetSuiteConnector
-from connectors.netsuite._jobs import RATES_FIELD
+from connectors.netsuite._jobs import RATES_FIELD, job_amendment, merge_rates
 from tests.netsuite.conftest import FIRM, settings
 
 RECORD = "/netsuite/services/rest/record/v1"
@@ -124,3 +124,30 @@ async def test_refused_amendments_name_the_field_and_change_nothing(
 
     with pytest.raises(NotFoundError):
         await netsuite.amend_job("PRJ-9999", end_date=NEW_END, contract_value=None)
+
+
+def test_rates_merge_into_the_version_of_their_date() -> None:
+    manager = RoleRate(role="Manager", hourly_rate=Money.of("265", "USD"))
+    first = merge_rates(None, [manager], date(2026, 12, 1))
+    assert first == '{"currency":"USD","versions":[{"effective_date":"2026-12-01","rates":{"Manager":"265"}}]}'
+    assert (
+        merge_rates(first, [RoleRate(role="Manager", hourly_rate=Money.of("265.00", "USD"))], date(2026, 12, 1)) is None
+    )
+    earlier = json.loads(merge_rates(first, [manager], date(2026, 11, 1)) or "{}")
+    assert [v["effective_date"] for v in earlier["versions"]] == ["2026-11-01", "2026-12-01"]
+    with pytest.raises(BusinessError, match=f"{RATES_FIELD}: the job's rates are in USD, not EUR"):
+        merge_rates(first, [RoleRate(role="Manager", hourly_rate=Money.of("250", "EUR"))], date(2027, 1, 1))
+    with pytest.raises(BusinessError, match=f"{RATES_FIELD}: the job's field does not hold psflow's rates JSON"):
+        merge_rates("Manager: 250", [manager], date(2027, 1, 1))
+
+
+def test_a_schedule_is_given_only_to_a_job_without_one_and_always_with_its_billing_type() -> None:
+    job = {"id": "80", "jobBillingType": {"id": "FBM", "refName": "Fixed Bid, Milestone"}, "jobPrice": 1000}
+    schedules = {"TM": "1", "FBM": "2"}
+    assert job_amendment(job, end_date=None, contract_value=None, rates_json=None, schedule_ids=schedules) == {
+        "billingSchedule": {"id": "2"},
+        "jobBillingType": {"id": "FBM"},
+    }
+    chosen = {**job, "billingSchedule": {"id": "7"}}
+    value = Money.of("1000.00", "USD")
+    assert job_amendment(chosen, end_date=None, contract_value=value, rates_json=None, schedule_ids=schedules) == {}
