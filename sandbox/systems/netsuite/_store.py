@@ -20,6 +20,7 @@ from sandbox.systems.netsuite._errors import (
     USER_ERROR,
     bad_request,
 )
+from sandbox.systems.netsuite._projects import check_job
 from sandbox.systems.netsuite._types import NAME, RecordType, Ref, period_key
 
 PERIOD_KIND = "accountingPeriod"
@@ -155,6 +156,8 @@ def _validate(db: SandboxDB, record_type: RecordType, record: dict[str, Any]) ->
         record["postingPeriod"] = period["id"]
     if record_type.name in ("expenseReport", "invoice"):
         _total(record_type, record)
+    if record_type.name == "job":
+        check_job(db, record)
 
 
 def _check_ref(db: SandboxDB, field_type: Ref, path: str, value: str) -> None:
