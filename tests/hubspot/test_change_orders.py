@@ -19,10 +19,13 @@ import pytest
 
 from canonical import Money, RoleRate
 from connectors._core import NotFoundError, PermanentError
-from connectors.hubspot import HubSpotConnector, HubSpotSettings
+from connectors.hubspot import HubSpotConnector, HubSpotSettings, deal_ids_moved_into, parse_webhook_events
+from connectors.hubspot.amendments import ChangeOrderError, resolve_parent, version_key
+from connectors.hubspot.models import CrmObject
 from sandbox.seed import ROLES
 from sandbox.systems.hubspot._seed import CHANGE_ORDER_PIPELINE, CHANGE_ORDER_STAGES, deal_id
-from tests.hubspot.conftest import UK_DEALS, auth_headers, make_app, serving
+from tests.hubspot.conftest import UK_DEALS, auth_headers, make_app, serving, wait_for
+from tests.hubspot.test_socket import receiver, subscribe
 
 WON = next(o for o in UK_DEALS if o.stage == "Closed Won")
 CONTRACT = deal_id(WON.id)
@@ -258,3 +261,35 @@ async def test_the_polling_fallback_lists_won_change_orders_only(firm: Firm) -> 
     won = await firm.change_order(amount="100", stage=SIGNED, closedate="2026-12-03")
     await firm.change_order(amount="100")
     assert [deal async for deal in firm.hubspot.change_orders_won_since(since)] == [won]
+
+
+async def test_a_signed_change_order_is_told_apart_in_the_webhook_and_leads_to_its_contract(firm: Firm) -> None:
+    change_order = await firm.change_order(amount="100")
+    with receiver() as hook:
+        await subscribe(firm.raw, hook.url)
+        await firm.move(change_order, SIGNED)
+        await firm.move(OPEN_DEAL, "closedwon")
+        assert await wait_for(lambda: len(hook.deliveries) == 2)
+    events = [event for delivery in hook.deliveries for event in parse_webhook_events(delivery.body)]
+    signed = deal_ids_moved_into(events, await firm.hubspot.change_order_won_stages())
+    assert signed == [change_order]
+    assert await firm.hubspot.parent_deal_of(signed[0]) == CONTRACT
+
+
+def _deal(deal_id: str, created: str = "2026-11-02T09:00:00Z", **properties: str) -> CrmObject:
+    return CrmObject.model_validate({"id": deal_id, "createdAt": created, "properties": properties})
+
+
+def test_versions_tie_on_createdate_by_numeric_id() -> None:
+    deals = [_deal("9100000100"), _deal("9100000099"), _deal("9100000101", "2026-11-01T09:00:00Z")]
+    assert [deal.id for deal in sorted(deals, key=version_key)] == ["9100000101", "9100000099", "9100000100"]
+
+
+def test_the_label_decides_the_parent_and_the_property_stands_in() -> None:
+    assert resolve_parent(_deal("2", psflow_parent_deal_id="1"), []) == "1"
+    assert resolve_parent(_deal("2"), ["1"]) == "1"
+    assert resolve_parent(_deal("2", psflow_parent_deal_id="1"), ["1", "1"]) == "1"
+    assert resolve_parent(_deal("2"), []) is None
+    with pytest.raises(ChangeOrderError) as error:
+        resolve_parent(_deal("2"), ["1", "3"])
+    assert error.value.code == "ambiguous_parent"

@@ -15,6 +15,7 @@ API (under ``/hubspot``, bearer token: the demo private-app token or an OAuth ac
 - ``GET|POST /crm/v3/pipelines/deals``, ``GET|PATCH|DELETE /crm/v3/pipelines/deals/{id}``,
   ``GET|POST .../{id}/stages``, ``GET|PATCH .../{id}/stages/{stageId}`` — deal pipelines; a
   deal's ``dealstage`` must be a stage of its ``pipeline``.
+- ``GET /crm/v3/properties/{type}``, ``GET .../{name}`` — property definitions (read-only).
 - ``POST /oauth/v1/token`` — refresh-token and authorization-code grants.
 
 ``{type}`` is ``deals``, ``companies``, ``line_items`` or ``contacts``. Every API response carries
@@ -28,7 +29,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from sandbox._framework import SandboxSystem
-from sandbox.systems.hubspot import _associations, _auth, _batch, _label_routes, _pipeline_routes, _routes
+from sandbox.systems.hubspot import (
+    _associations,
+    _auth,
+    _batch,
+    _label_routes,
+    _pipeline_routes,
+    _properties,
+    _routes,
+)
 from sandbox.systems.hubspot._admin import admin_router
 from sandbox.systems.hubspot._errors import error_body
 from sandbox.systems.hubspot._schema import NAME
@@ -40,6 +49,7 @@ router.include_router(_batch.router)
 router.include_router(_associations.router)
 router.include_router(_label_routes.router)
 router.include_router(_pipeline_routes.router)
+router.include_router(_properties.router)
 router.include_router(_auth.router)
 
 SYSTEM = SandboxSystem(

@@ -178,16 +178,12 @@ def read_stage(object_type: str, pipeline_id: str, stage_id: str, db: DB) -> dic
 
 @router.patch(f"{_PIPELINES}/{{pipeline_id}}/stages/{{stage_id}}")
 def update_stage(object_type: str, pipeline_id: str, stage_id: str, payload: StagePatch, db: DB) -> dict[str, Any]:
-    """Relabel, reorder, re-weight or archive a stage (a READ_ONLY stage refuses)."""
+    """Relabel, reorder, re-weight or archive a stage."""
     _deals_only(object_type)
     with db.transaction():
         pipeline = require_pipeline(db, pipeline_id)
         index = _stage_index(pipeline, stage_id)
         stage = pipeline["stages"][index]
-        if stage["writePermissions"] != "CRM_PERMISSIONS_ENFORCEMENT":
-            raise HubSpotError(
-                403, "MISSING_SCOPES", f"stage {stage_id} is {stage['writePermissions']}: it cannot be changed"
-            )
         changes = payload.model_dump(exclude_none=True)
         if "metadata" in changes:
             changes["metadata"] = stage_metadata({**stage["metadata"], **changes["metadata"]})

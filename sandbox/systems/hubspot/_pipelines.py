@@ -3,9 +3,9 @@
 Research note apis-round2 §3 ("Pipelines and stages", "What an emulator must get right (HubSpot)"):
 every account has a pipeline with id ``default``; a pipeline's stages have internal ids that are not
 their labels; a stage's ``metadata`` is a map of strings (a deal stage's ``probability`` is
-``"0.2"``, ``isClosed`` is ``"true"``/``"false"``); ``writePermissions`` is
-``CRM_PERMISSIONS_ENFORCEMENT`` unless the stage is locked. Pipelines created through the API get
-numeric ids, as do their stages.
+``"0.2"``, ``isClosed`` is ``"true"``/``"false"``); ``writePermissions`` is always
+``CRM_PERMISSIONS_ENFORCEMENT`` here, since a stage input cannot set it. Pipelines created through
+the API get numeric ids, as do their stages.
 
 The ``default`` pipeline is built in (an account always has it); once changed it is stored like any
 other. Pipelines are records of kind ``pipeline`` with their stages inside.
@@ -24,7 +24,6 @@ from sandbox.systems.hubspot._values import InvalidValue, invalid_properties, no
 __all__ = [
     "DEFAULT",
     "PIPELINE",
-    "WRITE_PERMISSIONS",
     "all_pipelines",
     "check_deal_stage",
     "find_pipeline",
@@ -36,7 +35,6 @@ __all__ = [
 
 PIPELINE = "pipeline"
 DEFAULT = "default"
-WRITE_PERMISSIONS = ("CRM_PERMISSIONS_ENFORCEMENT", "READ_ONLY", "INTERNAL_ONLY")
 _ACCOUNT_CREATED = "2024-01-15T09:00:00.000Z"
 _ID_BASE = 75_000_000
 _DEFAULT_LABELS = {
@@ -141,9 +139,6 @@ def stage_metadata(given: dict[str, Any] | None) -> dict[str, str]:
 def new_stage(db: SandboxDB, given: dict[str, Any], stamp: str | None = None) -> dict[str, Any]:
     """A stage to store from a create body ``{label, displayOrder, metadata}`` (its id is generated)."""
     stamp = stamp or now_iso()
-    permissions = given.get("writePermissions") or "CRM_PERMISSIONS_ENFORCEMENT"
-    if permissions not in WRITE_PERMISSIONS:
-        raise HubSpotError(400, "VALIDATION_ERROR", f"writePermissions must be one of {', '.join(WRITE_PERMISSIONS)}")
     return {
         "id": given.get("id") or next_id(db),
         "label": given["label"],
@@ -152,7 +147,7 @@ def new_stage(db: SandboxDB, given: dict[str, Any], stamp: str | None = None) ->
         "archived": False,
         "createdAt": stamp,
         "updatedAt": stamp,
-        "writePermissions": permissions,
+        "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
     }
 
 
