@@ -34,6 +34,7 @@ from stack.telemetry import exit_process
 from store import Store
 from workflows._queues import DOMAINS, FLOWS
 from workflows.amend_contract import ContractWorkflow
+from workflows.amendment_intake import AmendmentIntakeWorkflow
 from workflows.invoice_project import InvoiceProjectWorkflow
 from workflows.monthly_invoicing import MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
@@ -56,6 +57,7 @@ def workflows() -> list[type]:
         ScheduledPostingWorkflow,
         PollClosedWonWorkflow,
         ContractWorkflow,
+        AmendmentIntakeWorkflow,
     ]
 
 
@@ -74,7 +76,13 @@ def activities(
     events = EventActivities(connectors.events)
     amendments = AmendmentActivities(connectors.kantata, connectors.netsuite, store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
-        "crm": [crm.read_engagement, crm.closed_won_since],
+        "crm": [
+            crm.read_engagement,
+            crm.closed_won_since,
+            crm.amendments_won_since,
+            crm.locate_amendment,
+            crm.read_amendment,
+        ],
         "psa": [
             psa.create_project,
             psa.close_project,
