@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.crm import CrmActivities
     from activities.events import EventActivities
-    from activities.models import AnalyticsRows, OpportunityRef
+    from activities.models import AmendmentRef, AnalyticsRows, OpportunityRef
     from canonical import ContractAmendment
     from canonical.events import CloudEvent
     from workflows import search_attributes as sa
@@ -56,7 +56,6 @@ TARGETS: tuple[Target, ...] = ("psa", "erp", "events")
 TARGET_NAMES: dict[str, str] = {"psa": "Kantata", "erp": "NetSuite", "events": "events"}
 EVENT_SOURCE = "psflow/contract-amendments"
 STEP_TIMEOUT = timedelta(seconds=60)
-READ_AMENDMENT = "crm.read_amendment"
 
 
 def contract_workflow_id(crm: str, contract_id: str) -> str:
@@ -306,11 +305,11 @@ class ContractWorkflow:
         return baseline.model_copy(update={"roles": tuple(sorted({*baseline.roles, *sold}))})
 
     async def _read_amendment(self, submission: AmendmentSubmission) -> ContractAmendment:
-        # CrmActivities.read_amendment(AmendmentRef) on the crm queue, by its activity name.
-        ref = {"crm": submission.crm, "contract_id": submission.contract_id, "record_id": submission.record_id}
+        assert submission.record_id is not None
+        ref = AmendmentRef(crm=submission.crm, contract_id=submission.contract_id, record_id=submission.record_id)
         try:
-            amendment: ContractAmendment = await workflow.execute_activity(
-                READ_AMENDMENT, ref, result_type=ContractAmendment, **self._options("crm", self._input.target_deadline)
+            amendment: ContractAmendment = await workflow.execute_activity_method(
+                CrmActivities.read_amendment, ref, **self._options("crm", self._input.target_deadline)
             )
         except ActivityError as failure:
             raise _refusal(failure) from None
