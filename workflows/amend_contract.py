@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.crm import CrmActivities
     from activities.events import EventActivities
     from activities.models import AmendmentRef, AnalyticsRows, OpportunityRef
+    from activities.posting import PostingActivities, RepriceRequest, RepriceResult
     from canonical import ContractAmendment
     from canonical.events import CloudEvent
     from workflows import search_attributes as sa
@@ -56,6 +57,8 @@ TARGETS: tuple[Target, ...] = ("psa", "erp", "events")
 TARGET_NAMES: dict[str, str] = {"psa": "Kantata", "erp": "NetSuite", "events": "events"}
 EVENT_SOURCE = "psflow/contract-amendments"
 STEP_TIMEOUT = timedelta(seconds=60)
+REPRICE_PATCH = "contract-reprice-posted-time"
+"""Runs from before it: a rate change reached the ERP job but posted time was not compared with it."""
 
 
 def contract_workflow_id(crm: str, contract_id: str) -> str:
@@ -393,6 +396,8 @@ class ContractWorkflow:
             if self._state.erp_job_id is None:
                 self._state.erp_job_id = applied.system_id
                 workflow.upsert_search_attributes([sa.ERP_JOB_ID.value_set(applied.system_id)])
+            if (amendment.rate_changes or amendment.added_roles) and workflow.patched(REPRICE_PATCH):
+                return f"{applied.detail}; {await self._reprice(amendment, options)}"
             return applied.detail
         await workflow.execute_activity_method(EventActivities.publish, self._event(amendment), **options)
         row = {
@@ -410,6 +415,25 @@ class ContractWorkflow:
             EventActivities.push_rows, AnalyticsRows(table="amendments", rows=[row]), **options
         )
         return "project.amended published"
+
+    async def _reprice(self, amendment: ContractAmendment, options: dict[str, Any]) -> str:
+        """Time posted at the old rate since the effective date: adjusted or an exception per entry (a setting).
+
+        Posting reads the rates from the PSA, so this waits until the PSA has this version's rates.
+        """
+        record = self._state.versions[amendment.version]
+        record.targets["erp"].detail = f"waiting for {TARGET_NAMES['psa']}'s rates of v{amendment.version}"
+        await workflow.wait_condition(lambda: record.targets["psa"].state == "applied")
+        request = RepriceRequest(
+            project_id=amendment.engagement_id, since=amendment.effective_date, amendment_id=amendment.id
+        )
+        result: RepriceResult = await workflow.execute_activity_method(
+            PostingActivities.reprice_posted, request, **options
+        )
+        if result.mode == "exception":
+            return f"{result.affected} posted entries re-rated: {result.exceptions} exceptions opened"
+        total = f" ({result.difference} {result.currency})" if result.currency else ""
+        return f"{result.affected} posted entries re-rated: {result.adjusted} adjusted{total}"
 
     def _event(self, amendment: ContractAmendment) -> CloudEvent:
         # One id per contract and version, whatever the run: a re-publish is a duplicate the sink drops.
