@@ -12,9 +12,11 @@ import asyncio
 import os
 import signal
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.client import Client
 
 import worker
@@ -188,3 +190,26 @@ async def test_a_worker_killed_mid_amendment_is_replaced_and_each_version_applie
     history = await temporal_client.get_workflow_handle(f"contract:salesforce:{deal}").fetch_history()
     started = [e for e in history.events if e.HasField("activity_task_started_event_attributes")]
     assert any(e.activity_task_started_event_attributes.attempt > 1 for e in started), "the ERP step was retried"
+
+
+async def test_the_demo_amends_a_provisioned_contract_in_both_targets(
+    temporal_client: Client,
+    flow_settings: Settings,
+    connectors: Connectors,
+    win_deal: WinDeal,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from commands.demo import amend_contract
+
+    async with worker.running_workers(temporal_client, flow_settings):
+        deal, engagement_id = await provisioned(temporal_client, flow_settings, win_deal)
+        before = await project(connectors, engagement_id)
+        await amend_contract(temporal_client, flow_settings, connectors, deal)
+        status = await settled(temporal_client, deal, 2)
+    printed = capsys.readouterr().out
+    assert "v1 applied in Kantata, applied in NetSuite, applied in events — applied" in printed
+    assert "v2 applied in Kantata, applied in NetSuite, applied in events — applied" in printed
+    assert status.versions[1].summary.endswith(f"/h from {status.versions[1].effective_date}")
+    after = await project(connectors, engagement_id)
+    assert after.end_date == before.end_date + timedelta(days=30)
+    assert after.budget.amount == (before.budget.amount * Decimal("1.2")).quantize(Decimal(1))
