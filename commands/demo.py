@@ -116,7 +116,7 @@ async def amend_contract(client: Client, config: Settings, connectors: Connector
     versions = [
         {
             "effective_date": project.start_date,
-            "budget": Money.of((project.budget.amount * Decimal("1.2")).quantize(Decimal(1)), currency),
+            "budget": Money.of((project.budget.amount * Decimal("1.2")).quantize(Decimal(1)), currency).rounded(),
             "end_date": project.end_date + timedelta(days=30),
             "reason": "Phase 2: more budget, a month longer",
         },
