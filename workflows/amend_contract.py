@@ -42,8 +42,10 @@ with workflow.unsafe.imports_passed_through():
         amendment_problems,
         rejected,
     )
+    from activities.crm import CrmActivities
     from activities.events import EventActivities
-    from activities.models import AnalyticsRows
+    from activities.models import AmendmentRef, AnalyticsRows, OpportunityRef
+    from activities.posting import PostingActivities, RepriceRequest, RepriceResult
     from canonical import ContractAmendment
     from canonical.events import CloudEvent
     from workflows import search_attributes as sa
@@ -55,7 +57,8 @@ TARGETS: tuple[Target, ...] = ("psa", "erp", "events")
 TARGET_NAMES: dict[str, str] = {"psa": "Kantata", "erp": "NetSuite", "events": "events"}
 EVENT_SOURCE = "psflow/contract-amendments"
 STEP_TIMEOUT = timedelta(seconds=60)
-READ_AMENDMENT = "crm.read_amendment"
+REPRICE_PATCH = "contract-reprice-posted-time"
+"""Runs from before it: a rate change reached the ERP job but posted time was not compared with it."""
 
 
 def contract_workflow_id(crm: str, contract_id: str) -> str:
@@ -260,20 +263,7 @@ class ContractWorkflow:
             return amendment.version
         async with self._baseline_lock:
             if self._state.baseline is None:
-                ref = ContractRef(contract_id=amendment.contract_id, engagement_id=amendment.engagement_id)
-                try:
-                    baseline = await workflow.execute_activity_method(
-                        AmendmentActivities.read_contract, ref, **self._options("psa", self._input.target_deadline)
-                    )
-                except ActivityError as failure:
-                    raise _refusal(failure) from None
-                self._state.baseline = baseline
-                workflow.upsert_search_attributes(
-                    [
-                        sa.CRM_OPPORTUNITY_ID.value_set(amendment.engagement_id.partition(":")[2]),
-                        sa.PSA_PROJECT_ID.value_set(baseline.psa_project_id),
-                    ]
-                )
+                self._state.baseline = await self._read_baseline(amendment)
         self._check_content(amendment)
         if amendment.version in self._state.versions:
             return amendment.version  # the same content arrived while the baseline was read
@@ -294,12 +284,35 @@ class ContractWorkflow:
         self._set_state()
         return amendment.version
 
-    async def _read_amendment(self, submission: AmendmentSubmission) -> ContractAmendment:
-        # CrmActivities.read_amendment(AmendmentRef) on the crm queue, by its activity name.
-        ref = {"crm": submission.crm, "contract_id": submission.contract_id, "record_id": submission.record_id}
+    async def _read_baseline(self, amendment: ContractAmendment) -> ContractBaseline:
+        """The contract as provisioned: the PSA's project, with the roles the deal sold (the PSA may not name them)."""
+        crm, _, opportunity = amendment.engagement_id.partition(":")
+        deadline = self._input.target_deadline
         try:
-            amendment: ContractAmendment = await workflow.execute_activity(
-                READ_AMENDMENT, ref, result_type=ContractAmendment, **self._options("crm", self._input.target_deadline)
+            baseline: ContractBaseline = await workflow.execute_activity_method(
+                AmendmentActivities.read_contract,
+                ContractRef(contract_id=amendment.contract_id, engagement_id=amendment.engagement_id),
+                **self._options("psa", deadline),
+            )
+            engagement = await workflow.execute_activity_method(
+                CrmActivities.read_engagement,
+                OpportunityRef(crm=crm, opportunity_id=opportunity),
+                **self._options("crm", deadline),
+            )
+        except ActivityError as failure:
+            raise _refusal(failure) from None
+        sold = {item.role for item in engagement.line_items if item.role}
+        workflow.upsert_search_attributes(
+            [sa.CRM_OPPORTUNITY_ID.value_set(opportunity), sa.PSA_PROJECT_ID.value_set(baseline.psa_project_id)]
+        )
+        return baseline.model_copy(update={"roles": tuple(sorted({*baseline.roles, *sold}))})
+
+    async def _read_amendment(self, submission: AmendmentSubmission) -> ContractAmendment:
+        assert submission.record_id is not None
+        ref = AmendmentRef(crm=submission.crm, contract_id=submission.contract_id, record_id=submission.record_id)
+        try:
+            amendment: ContractAmendment = await workflow.execute_activity_method(
+                CrmActivities.read_amendment, ref, **self._options("crm", self._input.target_deadline)
             )
         except ActivityError as failure:
             raise _refusal(failure) from None
@@ -383,6 +396,8 @@ class ContractWorkflow:
             if self._state.erp_job_id is None:
                 self._state.erp_job_id = applied.system_id
                 workflow.upsert_search_attributes([sa.ERP_JOB_ID.value_set(applied.system_id)])
+            if (amendment.rate_changes or amendment.added_roles) and workflow.patched(REPRICE_PATCH):
+                return f"{applied.detail}; {await self._reprice(amendment, options)}"
             return applied.detail
         await workflow.execute_activity_method(EventActivities.publish, self._event(amendment), **options)
         row = {
@@ -400,6 +415,25 @@ class ContractWorkflow:
             EventActivities.push_rows, AnalyticsRows(table="amendments", rows=[row]), **options
         )
         return "project.amended published"
+
+    async def _reprice(self, amendment: ContractAmendment, options: dict[str, Any]) -> str:
+        """Time posted at the old rate since the effective date: adjusted or an exception per entry (a setting).
+
+        Posting reads the rates from the PSA, so this waits until the PSA has this version's rates.
+        """
+        record = self._state.versions[amendment.version]
+        record.targets["erp"].detail = f"waiting for {TARGET_NAMES['psa']}'s rates of v{amendment.version}"
+        await workflow.wait_condition(lambda: record.targets["psa"].state == "applied")
+        request = RepriceRequest(
+            project_id=amendment.engagement_id, since=amendment.effective_date, amendment_id=amendment.id
+        )
+        result: RepriceResult = await workflow.execute_activity_method(
+            PostingActivities.reprice_posted, request, **options
+        )
+        if result.mode == "exception":
+            return f"{result.affected} posted entries re-rated: {result.exceptions} exceptions opened"
+        total = f" ({result.difference} {result.currency})" if result.currency else ""
+        return f"{result.affected} posted entries re-rated: {result.adjusted} adjusted{total}"
 
     def _event(self, amendment: ContractAmendment) -> CloudEvent:
         # One id per contract and version, whatever the run: a re-publish is a duplicate the sink drops.

@@ -117,6 +117,30 @@ class RateMethods(KantataBase):
                 versions.append(RateVersion(effective_date=version.day, rates=rates))
         return RateSchedule(currency=workspace.currency, versions=tuple(versions)) if versions else None
 
+    async def workspace_of(self, project_id: str) -> str | None:
+        """The workspace of a project known by its canonical id, or None.
+
+        Found without a request when this connector has read the project's time (the listing
+        resolves workspace ids to project ids), else by its external reference, else from a
+        ``kantata:<id>`` project id.
+        """
+        workspace_id = next((w for w, p in self._project_ids.items() if p == project_id), None)
+        if workspace_id is None:
+            workspace_id, _ = await self._find_subject("Workspace", "Project", project_id)
+        if workspace_id is None and project_id.startswith(f"{SYSTEM}:"):
+            workspace_id = project_id.removeprefix(f"{SYSTEM}:")
+        return workspace_id
+
+    async def project_rate_schedule(self, project_id: str) -> RateSchedule | None:
+        """`rate_schedule` of a project known by its canonical id (None when no workspace has it)."""
+        workspace_id = await self.workspace_of(project_id)
+        if workspace_id is None:
+            return None
+        try:
+            return await self.rate_schedule(workspace_id)
+        except NotFoundError:
+            return None
+
     async def add_rate_version(self, workspace_id: str, effective_date: date, rates: Sequence[RoleRate]) -> str:
         """Publish the workspace's rates from ``effective_date``: a set version cloned from the one in force.
 

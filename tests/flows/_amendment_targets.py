@@ -215,7 +215,13 @@ async def amendment_workers(client: Client, settings: Settings) -> AsyncIterator
     crm = CrmActivities(
         {"salesforce": SalesforceReader(connectors.salesforce), "hubspot": HubSpotReader(connectors.hubspot)}
     )
-    crm_activities = [crm.closed_won_since, crm.amendments_won_since, crm.locate_amendment, crm.read_amendment]
+    crm_activities = [
+        crm.read_engagement,
+        crm.closed_won_since,
+        crm.amendments_won_since,
+        crm.locate_amendment,
+        crm.read_amendment,
+    ]
     workers = [
         Worker(
             client,

@@ -25,8 +25,18 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.amendments import ApplyAmendment, ContractBaseline, ContractRef, TargetApplied
-from activities.models import AnalyticsRows
-from canonical import ContractAmendment, Money, RoleRate
+from activities.models import AnalyticsRows, OpportunityRef
+from canonical import (
+    BillingType,
+    ContractAmendment,
+    Customer,
+    Engagement,
+    LineItem,
+    Money,
+    RoleRate,
+    SystemName,
+    SystemRef,
+)
 from canonical.events import CloudEvent
 from stack.flows import submit_amendment
 from stack.settings import Settings
@@ -41,8 +51,25 @@ BASELINE = ContractBaseline(
     start_date=date(2026, 11, 1),
     end_date=date(2027, 1, 31),
     budget=Money.of("100000", "USD"),
-    roles=("Consultant", "Manager"),
+    roles=("Consultant",),
 )
+
+SOLD = Engagement(
+    id=ENGAGEMENT,
+    name="ERP implementation",
+    customer=Customer(id="salesforce:001TEST", name="Orchard Lane Hotels", currency="USD"),
+    opportunity=SystemRef(system=SystemName.SALESFORCE, id="0068d00000000TEST"),
+    billing_type=BillingType.TIME_AND_MATERIALS,
+    currency="USD",
+    budget=BASELINE.budget,
+    start_date=BASELINE.start_date,
+    end_date=BASELINE.end_date,
+    line_items=tuple(
+        LineItem(id=f"item-{role}", product_name=role, role=role, quantity=Decimal(10), unit_price=Money.of(150, "USD"))
+        for role in ("Consultant", "Manager")
+    ),
+)
+"""The deal as sold: the PSA names only one of its roles, the contract has both."""
 
 
 @dataclass
@@ -61,6 +88,10 @@ class Targets:
                 raise ApplicationError(f"no PSA project for {ref.engagement_id}", type="UnknownContract",
                                        non_retryable=True)  # fmt: skip
             return BASELINE
+
+        @activity.defn(name="crm.read_engagement")
+        async def read_engagement(ref: OpportunityRef) -> Engagement:
+            return SOLD
 
         @activity.defn(name="psa.apply_amendment")
         async def apply_to_psa(request: ApplyAmendment) -> TargetApplied:
@@ -84,7 +115,8 @@ class Targets:
         async def push_rows(rows: AnalyticsRows) -> None:
             return None
 
-        return {"psa": [read_contract, apply_to_psa], "erp": [apply_to_erp], "events": [publish, push_rows]}
+        registered = {"psa": [read_contract, apply_to_psa], "erp": [apply_to_erp], "events": [publish, push_rows]}
+        return {**registered, "crm": [read_engagement]}
 
 
 @pytest_asyncio.fixture
