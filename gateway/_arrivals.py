@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from canonical import OpportunityStage
 from canonical.record_ids import InvalidRecordId, opportunity_id
-from connectors.hubspot.webhooks import parse_webhook_events, won_deal_ids
+from connectors.hubspot.webhooks import deal_ids_moved_into, parse_webhook_events, won_deal_ids
 from connectors.salesforce.mapping import salesforce_id
 from connectors.salesforce.notifications import ChangeEvent, opportunity_ids_won
 from gateway._intake import Refusal
@@ -110,11 +110,14 @@ def hubspot_delivery(body: bytes, won_stage: str, change_order_stages: frozenset
             event_id=str(event.event_id),
             dedupe_key=f"{event.portal_id}:{event.event_id}:{event.occurred_at}",
             detail={"attempt": event.attempt_number, "portal": event.portal_id},
-            amendment=stage in change_order_stages,
+            amendment=amendment,
         )
         for index, event in enumerate(events)
-        for stage in (won_stage, *sorted(change_order_stages - {won_stage}))
-        for deal_id in won_deal_ids([event], stage)
+        for amendment, deal_ids in (
+            (False, won_deal_ids([event], won_stage)),
+            (True, deal_ids_moved_into([event], change_order_stages - {won_stage})),
+        )
+        for deal_id in deal_ids
     ]
     return Delivery(arrivals, ignored=len(events) - len(arrivals))
 

@@ -331,7 +331,7 @@ async def test_the_won_amendment_event_is_enriched_with_its_contract(
     assert [e.payload.header.change_type for e in events] == ["CREATE", "UPDATE"]
     won = events[1]
     assert won.payload.stage_name == "Closed Won"
-    assert (won.payload.model_extra or {})["SBQQ__AmendedContract__c"] == deal["ContractId"]
+    assert won.payload.amended_contract == deal["ContractId"]
     assert "SBQQ__AmendedContract__c" not in won.payload.header.changed_fields
     (contract_event,) = [
         ChangeEvent.model_validate(d["event"]) for d in await settled_deliveries(http, record_id=deal["ContractId"])
