@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 import worker
 from canonical import ContractAmendment, Money, Project, RoleRate
@@ -213,3 +214,21 @@ async def test_the_demo_amends_a_provisioned_contract_in_both_targets(
     after = await project(connectors, engagement_id)
     assert after.end_date == before.end_date + timedelta(days=30)
     assert after.budget.amount == (before.budget.amount * Decimal("1.2")).quantize(Decimal(1))
+
+
+async def test_an_amendment_of_a_contract_never_provisioned_is_refused_and_writes_nothing(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors
+) -> None:
+    stray = delivery("8008d000000NOPE", "salesforce:0068d000000NOPEAAA", 1, date(2026, 12, 1),
+                     budget=Money.of(1000, "USD"))  # fmt: skip
+    async with worker.running_workers(temporal_client, flow_settings):
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await submit_amendment(temporal_client, flow_settings, stray, wait=True)
+        status = await contract_status(temporal_client, "8008d000000NOPE")
+    assert isinstance(refused.value.cause, ApplicationError) and refused.value.cause.type == "UnknownContract"
+    assert refused.value.cause.message == (
+        "contract 8008d000000NOPE names engagement salesforce:0068d000000NOPEAAA, which has no PSA project: "
+        "provision it first (`psflow engagement provision`), then submit the amendment again"
+    )
+    assert status.versions == [] and status.engagement_id is None
+    assert await sink_events(flow_settings.sandbox_url, "salesforce:0068d000000NOPEAAA") == []

@@ -335,3 +335,24 @@ async def test_a_missing_version_opens_an_exception_after_the_wait_and_keeps_wai
     await until(lambda: _applied_everywhere(temporal_client, contract, 2))
     assert (await status(temporal_client, contract)).exceptions == []
     await record(temporal_client, contract, "missing_version")
+
+
+async def test_a_signalled_delivery_applies_like_an_update_and_a_refusal_is_kept_in_the_status(
+    temporal_client: Client, settings: Settings, targets: Targets
+) -> None:
+    contract = new_contract()
+    await submit_amendment(temporal_client, settings, submission(contract, 1), wait=True)
+    handle = temporal_client.get_workflow_handle(f"contract:salesforce:{contract}")
+    await handle.signal(ContractWorkflow.delivered, submission(contract, 2).model_copy(update={"source": "poll"}))
+    await until(lambda: _applied_everywhere(temporal_client, contract, 2))
+    await handle.signal(ContractWorkflow.delivered, submission(contract, 2, budget=Money.of("5", "USD")))
+    await handle.signal(ContractWorkflow.delivered, submission(contract, 3, budget=Money.of("9", "EUR")))
+
+    async def refused_twice() -> bool:
+        return len((await status(temporal_client, contract)).rejections) == 2
+
+    await until(refused_twice)
+    first, second = (await status(temporal_client, contract)).rejections
+    assert "v2 of contract:salesforce:" in first and "with different content" in first
+    assert "v3 is in EUR but the contract is in USD" in second
+    assert targets.applied["psa"] == [1, 2]
