@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
-from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, RetryState
@@ -49,133 +46,42 @@ with workflow.unsafe.imports_passed_through():
     from canonical import ContractAmendment
     from canonical.events import CloudEvent
     from workflows import search_attributes as sa
+    from workflows._contract_state import (
+        TARGET_NAMES,
+        TARGETS,
+        AmendmentOutcome,
+        AmendmentSubmission,
+        ContractInput,
+        ContractState,
+        ContractStatus,
+        RetryTarget,
+        TargetStatus,
+        VersionRecord,
+        content_hash,
+        contract_workflow_id,
+        summary,
+    )
     from workflows._queues import domain_queue
 
-Crm = Literal["salesforce", "hubspot"]
-Target = Literal["psa", "erp", "events"]
-TARGETS: tuple[Target, ...] = ("psa", "erp", "events")
-TARGET_NAMES: dict[str, str] = {"psa": "Kantata", "erp": "NetSuite", "events": "events"}
+__all__ = [
+    "TARGETS",
+    "TARGET_NAMES",
+    "AmendmentOutcome",
+    "AmendmentSubmission",
+    "ContractInput",
+    "ContractState",
+    "ContractStatus",
+    "ContractWorkflow",
+    "RetryTarget",
+    "TargetStatus",
+    "VersionRecord",
+    "content_hash",
+    "contract_workflow_id",
+]
 EVENT_SOURCE = "psflow/contract-amendments"
 STEP_TIMEOUT = timedelta(seconds=60)
 REPRICE_PATCH = "contract-reprice-posted-time"
 """Runs from before it: a rate change reached the ERP job but posted time was not compared with it."""
-
-
-def contract_workflow_id(crm: str, contract_id: str) -> str:
-    """The one workflow id per contract that every delivery converges on."""
-    return f"contract:{crm}:{contract_id}"
-
-
-def content_hash(amendment: ContractAmendment) -> str:
-    """What makes two deliveries of a version the same amendment: the contract's terms, not who sent them."""
-    terms = amendment.model_dump(
-        mode="json", include={"contract_id", "version", "effective_date", "budget", "end_date", "rate_changes",
-                              "added_roles"},
-    )  # fmt: skip
-    return hashlib.sha256(json.dumps(terms, sort_keys=True).encode()).hexdigest()[:16]
-
-
-class AmendmentSubmission(BaseModel):
-    """One delivery of an amendment: the CRM record to read it from, or the amendment itself (CLI)."""
-
-    crm: Crm
-    contract_id: str = Field(min_length=1)
-    record_id: str | None = None
-    amendment: ContractAmendment | None = None
-    source: Literal["webhook", "poll", "cli"]
-    event_id: str | None = None
-
-    @model_validator(mode="after")
-    def _one_of(self) -> AmendmentSubmission:
-        if (self.record_id is None) == (self.amendment is None):
-            raise ValueError("give exactly one of record_id (read it from the CRM) or amendment")
-        if self.amendment is not None and self.amendment.contract_id != self.contract_id:
-            raise ValueError(f"the amendment is for contract {self.amendment.contract_id}, not {self.contract_id}")
-        return self
-
-
-class TargetStatus(BaseModel):
-    """One version in one target: ``applied``, ``pending`` or ``failed`` (with the reason)."""
-
-    state: Literal["pending", "applied", "failed"] = "pending"
-    reason: str | None = None
-    detail: str | None = None
-    at: datetime | None = None
-    attempts: int = 0
-
-
-class VersionRecord(BaseModel):
-    """A received version: its content hash (for deduplication) and where it stands in each target."""
-
-    version: int
-    amendment_id: str
-    content_hash: str
-    effective_date: date
-    received_at: datetime
-    source: str
-    summary: str
-    record_key: str | None = None
-    targets: dict[str, TargetStatus] = Field(default_factory=lambda: {str(t): TargetStatus() for t in TARGETS})
-    amendment: ContractAmendment | None = None
-    """Kept until every target applied it, so a target that is retried later still has the content."""
-
-
-class ContractState(BaseModel):
-    """What continues into the next run (continue-as-new)."""
-
-    baseline: ContractBaseline | None = None
-    erp_job_id: str | None = None
-    versions: dict[int, VersionRecord] = Field(default_factory=dict)
-    exceptions: dict[int, str] = Field(default_factory=dict)
-    rejections: list[str] = Field(default_factory=list)
-
-
-class ContractInput(BaseModel):
-    """Which contract, and the limits its amendments are applied under."""
-
-    crm: Crm
-    contract_id: str = Field(min_length=1)
-    gap_wait: timedelta = timedelta(days=3)
-    """How long a version may wait for a missing earlier one before an exception opens (it keeps waiting)."""
-    target_deadline: timedelta = timedelta(hours=4)
-    """How long one target keeps retrying transient faults on a version before it is failed there."""
-    reply_within: timedelta = timedelta(seconds=60)
-    """Longest an update waits for its version before answering with where it stands (bounds updates in flight)."""
-    max_versions_per_run: int = 100
-    """Continue as new after this many versions received in one run (Temporal may suggest it sooner)."""
-    retry_initial_interval: timedelta = timedelta(milliseconds=500)
-    retry_maximum_interval: timedelta = timedelta(seconds=30)
-    carried: ContractState | None = None
-
-
-class AmendmentOutcome(BaseModel):
-    """What ``submit`` answers: the version's state and its status in each target."""
-
-    contract_id: str
-    version: int
-    state: Literal["applied", "pending", "waiting", "blocked", "failed"]
-    targets: dict[str, TargetStatus]
-    message: str
-
-
-class RetryTarget(BaseModel):
-    """Try a target's failed version again (``psflow amendment retry``)."""
-
-    target: Target
-
-
-class ContractStatus(BaseModel):
-    """What the ``status`` query returns and ``psflow amendment status`` renders."""
-
-    workflow_id: str
-    crm: str
-    contract_id: str
-    engagement_id: str | None
-    versions: list[VersionRecord]
-    waiting: str | None
-    exceptions: list[str]
-    rejections: list[str]
-    lines: list[str]
 
 
 @workflow.defn(name="Contract")
@@ -185,8 +91,7 @@ class ContractWorkflow:
     @workflow.init
     def __init__(self, input: ContractInput) -> None:
         self._input = input
-        carried = input.carried or ContractState()
-        self._state = carried
+        self._state = input.carried or ContractState()
         self._received_this_run = 0
         self._busy: set[str] = set()
         self._baseline_lock = asyncio.Lock()
@@ -208,7 +113,7 @@ class ContractWorkflow:
     def _idle(self) -> bool:
         return (
             not self._busy
-            and all(self._next_in(target) is None for target in TARGETS)
+            and all(self._state.next_in(target) is None for target in TARGETS)
             and workflow.all_handlers_finished()
         )
 
@@ -224,10 +129,12 @@ class ContractWorkflow:
     async def submit(self, submission: AmendmentSubmission) -> AmendmentOutcome:
         """Receive one amendment (CLI, gateway); answer once it is applied, held back, or after ``reply_within``."""
         version = await self._receive(submission)
+        contract = self._input.contract_id
         with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: self._outcome(version).state != "pending",
-                                          timeout=self._input.reply_within)  # fmt: skip
-        return self._outcome(version)
+            await workflow.wait_condition(
+                lambda: self._state.outcome(contract, version).state != "pending", timeout=self._input.reply_within
+            )
+        return self._state.outcome(contract, version)
 
     @submit.validator
     def _validate_submission(self, submission: AmendmentSubmission) -> None:
@@ -274,7 +181,7 @@ class ContractWorkflow:
             effective_date=amendment.effective_date,
             received_at=workflow.now(),
             source=submission.source,
-            summary=_summary(amendment),
+            summary=summary(amendment),
             record_key=record_key,
             amendment=amendment,
         )
@@ -333,38 +240,18 @@ class ContractWorkflow:
                     f"submit the change as v{max(self._state.versions) + 1}"
                 )
             return
-        contract = self._contract_now()
+        contract = self._state.contract_now()
         if contract is not None:
             problems = amendment_problems(amendment, contract)
             if problems:
                 raise rejected(f"{self._id}: " + "; ".join(problems))
 
-    def _contract_now(self) -> ContractBaseline | None:
-        """The baseline amended by every received version, in version order."""
-        contract = self._state.baseline
-        if contract is None:
-            return None
-        for version in sorted(self._state.versions):
-            amendment = self._state.versions[version].amendment
-            if amendment is not None:
-                contract = contract.amended(amendment)
-        return contract
-
     # Applying ------------------------------------------------------------------------------------
-
-    def _next_in(self, target: str) -> VersionRecord | None:
-        """The lowest version ``target`` has not applied, if it is received and not failed there."""
-        version = 1 + max((v for v, r in self._state.versions.items() if r.targets[target].state == "applied"),
-                          default=0)  # fmt: skip
-        record = self._state.versions.get(version)
-        if record is None or record.targets[target].state != "pending" or record.amendment is None:
-            return None
-        return record
 
     async def _apply_in(self, target: str) -> None:
         while True:
-            await workflow.wait_condition(lambda: self._next_in(target) is not None)
-            record = self._next_in(target)
+            await workflow.wait_condition(lambda: self._state.next_in(target) is not None)
+            record = self._state.next_in(target)
             assert record is not None and record.amendment is not None
             status = record.targets[target]
             self._busy.add(target)
@@ -458,7 +345,7 @@ class ContractWorkflow:
     @workflow.update
     async def retry(self, request: RetryTarget) -> str:
         """Try a target's failed version again; later versions follow it there once it applies."""
-        record = self._failed_in(request.target)
+        record = self._state.failed_in(request.target)
         assert record is not None
         record.targets[request.target] = TargetStatus(attempts=record.targets[request.target].attempts)
         self._set_state()
@@ -466,28 +353,14 @@ class ContractWorkflow:
 
     @retry.validator
     def _validate_retry(self, request: RetryTarget) -> None:
-        if self._failed_in(request.target) is None:
+        if self._state.failed_in(request.target) is None:
             raise ValueError(f"{TARGET_NAMES[request.target]} has no failed version in {self._id}: nothing to retry")
-
-    def _failed_in(self, target: str) -> VersionRecord | None:
-        return next((r for _, r in sorted(self._state.versions.items()) if r.targets[target].state == "failed"), None)
 
     # Waiting for a missing version ---------------------------------------------------------------
 
-    def _gap(self) -> tuple[int, datetime] | None:
-        """The lowest missing version below a received one, and since when a later one waits for it."""
-        versions = self._state.versions
-        if not versions:
-            return None
-        missing = [v for v in range(1, max(versions)) if v not in versions]
-        if not missing:
-            return None
-        since = min(r.received_at for v, r in versions.items() if v > missing[0])
-        return missing[0], since
-
     async def _watch_gap(self) -> None:
-        gap = self._gap()
-        changed = lambda: self._gap() != gap or self._should_continue_as_new()  # noqa: E731
+        gap = self._state.gap()
+        changed = lambda: self._state.gap() != gap or self._should_continue_as_new()  # noqa: E731
         if gap is None or gap[0] in self._state.exceptions:
             await workflow.wait_condition(changed)
             return
@@ -518,57 +391,10 @@ class ContractWorkflow:
 
     # What the query and the outcome show ---------------------------------------------------------
 
-    def _outcome(self, version: int) -> AmendmentOutcome:
-        record = self._state.versions[version]
-        gap = self._gap()
-        waiting = gap is not None and gap[0] < version
-        held = {t for t in TARGETS if self._blocked(t, version)}
-        states = {status.state for status in record.targets.values()}
-        moving = [t for t, status in record.targets.items() if status.state == "pending" and t not in held]
-        state: Literal["applied", "pending", "waiting", "blocked", "failed"]
-        if states == {"applied"}:
-            state = "applied"
-        elif waiting:
-            state = "waiting"
-        elif moving:
-            state = "pending"
-        elif "failed" in states:
-            state = "failed"
-        else:
-            state = "blocked"
-        return AmendmentOutcome(
-            contract_id=self._input.contract_id,
-            version=version,
-            state=state,
-            targets={t: s.model_copy() for t, s in record.targets.items()},
-            message=self._line(record),
-        )
-
-    def _blocked(self, target: str, version: int) -> bool:
-        failed = self._failed_in(target)
-        return failed is not None and failed.version < version
-
-    def _line(self, record: VersionRecord) -> str:
-        """``v3 applied in Kantata, pending in NetSuite (blocked by v2), applied in events``."""
-        gap = self._gap()
-        parts = []
-        for target, status in record.targets.items():
-            text = f"{status.state} in {TARGET_NAMES[target]}"
-            if status.state == "failed":
-                text = f"failed in {TARGET_NAMES[target]} ({status.reason})"
-            elif status.state == "pending":
-                failed = self._failed_in(target)
-                if gap is not None and gap[0] < record.version:
-                    text += f" (waiting for v{gap[0]} since {gap[1]:%Y-%m-%d %H:%M} UTC)"
-                elif failed is not None and failed.version < record.version:
-                    text += f" (blocked by v{failed.version}, failed there)"
-            parts.append(text)
-        return f"v{record.version} " + ", ".join(parts)
-
     @workflow.query
     def status(self) -> ContractStatus:
         """Every version and where it stands in each target."""
-        gap = self._gap()
+        gap = self._state.gap()
         baseline = self._state.baseline
         records = [self._state.versions[v] for v in sorted(self._state.versions)]
         return ContractStatus(
@@ -580,22 +406,11 @@ class ContractWorkflow:
             waiting=None if gap is None else f"waiting for v{gap[0]} since {gap[1]:%Y-%m-%d %H:%M} UTC",
             exceptions=list(self._state.exceptions.values()),
             rejections=list(self._state.rejections),
-            lines=[self._line(record) for record in records],
+            lines=[self._state.line(record) for record in records],
         )
 
     def _set_state(self) -> None:
-        records = self._state.versions.values()
-        if self._state.exceptions:
-            state = "exception"
-        elif any(t.state == "failed" for r in records for t in r.targets.values()):
-            state = "failed"
-        elif self._gap() is not None:
-            state = "waiting"
-        elif any(t.state == "pending" for r in records for t in r.targets.values()):
-            state = "applying"
-        else:
-            state = "up_to_date"
-        workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(state)])
+        workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(self._state.flow_state())])
 
     def _options(self, domain: str, deadline: timedelta) -> dict[str, Any]:
         return {
@@ -610,19 +425,6 @@ class ContractWorkflow:
                 non_retryable_error_types=NON_RETRYABLE_TYPES,
             ),
         }
-
-
-def _summary(amendment: ContractAmendment) -> str:
-    parts = []
-    if amendment.budget is not None:
-        parts.append(f"budget {amendment.budget}")
-    if amendment.end_date is not None:
-        parts.append(f"end {amendment.end_date}")
-    for rate in amendment.rate_changes:
-        parts.append(f"{rate.role} {rate.hourly_rate}/h")
-    for rate in amendment.added_roles:
-        parts.append(f"new role {rate.role} {rate.hourly_rate}/h")
-    return f"{', '.join(parts)} from {amendment.effective_date}"
 
 
 def _refusal(failure: ActivityError) -> ApplicationError:
