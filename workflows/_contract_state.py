@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from activities.amendments import ContractBaseline
-from canonical import ContractAmendment
+from canonical import ContractAmendment, Money, RoleRate
 
 Crm = Literal["salesforce", "hubspot"]
 Target = Literal["psa", "erp", "events"]
@@ -29,11 +29,26 @@ def contract_workflow_id(crm: str, contract_id: str) -> str:
 
 
 def content_hash(amendment: ContractAmendment) -> str:
-    """What makes two deliveries of a version the same amendment: the contract's terms, not who sent them."""
-    terms = amendment.model_dump(
-        mode="json", include={"contract_id", "version", "effective_date", "budget", "end_date", "rate_changes",
-                              "added_roles"},
-    )  # fmt: skip
+    """What makes two deliveries of a version the same amendment: the contract's terms, not who sent them.
+
+    Amounts count by value (``180000`` and ``180000.00`` are the same budget) and rates by role, in any order.
+    """
+
+    def money(value: Money | None) -> list[str] | None:
+        return None if value is None else [format(value.amount.normalize(), "f"), value.currency]
+
+    def rates(values: tuple[RoleRate, ...]) -> list[list[str]]:
+        return sorted([rate.role, *(money(rate.hourly_rate) or [])] for rate in values)
+
+    terms = {
+        "contract_id": amendment.contract_id,
+        "version": amendment.version,
+        "effective_date": amendment.effective_date.isoformat(),
+        "budget": money(amendment.budget),
+        "end_date": amendment.end_date.isoformat() if amendment.end_date else None,
+        "rate_changes": rates(amendment.rate_changes),
+        "added_roles": rates(amendment.added_roles),
+    }
     return hashlib.sha256(json.dumps(terms, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from canonical import ContractAmendment, Money
+from canonical import ContractAmendment, Money, RoleRate
 from workflows._contract_state import ContractState, TargetStatus, VersionRecord, content_hash
 
 AT = datetime(2026, 12, 4, 10, 12, tzinfo=UTC)
@@ -66,3 +66,6 @@ def test_the_content_hash_ignores_who_sent_a_version_and_when() -> None:
     again = first.model_copy(update={"id": "cli:800A:v1", "signed_at": datetime(2027, 1, 1, tzinfo=UTC), "reason": "x"})
     assert content_hash(first) == content_hash(again)
     assert content_hash(first) != content_hash(amendment(1, "1001"))
+    assert content_hash(first) == content_hash(amendment(1, "1000.00")), "amounts count by value"
+    a, b = (RoleRate(role=r, hourly_rate=Money.of("150", "USD")) for r in ("Consultant", "Manager"))
+    assert content_hash(amendment(1, rate_changes=(a, b))) == content_hash(amendment(1, rate_changes=(b, a)))
