@@ -33,7 +33,7 @@ async def test_a_rate_raised_back_over_posted_time_adjusts_each_later_entry_once
         role = next(str(item.role) for item in sold.line_items if item.role)
         currency = (await project(connectors, engagement_id)).budget.currency
         old, new = Money.of("150.00", currency), Money.of("175.00", currency)
-        first_day = anchor_month_day(1, 1)
+        first_day = anchor_month_day(3, 1)
         v1 = delivery(deal, engagement_id, 1, first_day, rate_changes=(RoleRate(role=role, hourly_rate=old),))
         await submit_amendment(temporal_client, flow_settings, v1, wait=True)
         await settled(temporal_client, deal, 1)
@@ -51,7 +51,7 @@ async def test_a_rate_raised_back_over_posted_time_adjusts_each_later_entry_once
             user_id=await kantata.participant(seeded),
             role_id=next(r["id"] for r in roles.values() if r["name"] == role),
         )
-        days = [anchor_month_day(1, d) for d in (3, 4, 8, 9)]
+        days = [anchor_month_day(3, d) for d in (3, 4, 8, 9)]  # days no other test posts on
         entries = {
             day: await log_time(kantata, on, day, minutes)
             for day, minutes in zip(days, (100, 95, 100, 125), strict=True)
@@ -60,7 +60,7 @@ async def test_a_rate_raised_back_over_posted_time_adjusts_each_later_entry_once
         for day in days:
             assert (await post(temporal_client, flow_settings, day)).posted == 1
 
-        raise_from = anchor_month_day(1, 5)
+        raise_from = anchor_month_day(3, 5)
         v2 = delivery(deal, engagement_id, 2, raise_from, rate_changes=(RoleRate(role=role, hourly_rate=new),))
         await submit_amendment(temporal_client, flow_settings, v2, wait=True)
         status = await settled(temporal_client, deal, 2)
