@@ -55,9 +55,7 @@ async def test_a_charge_is_upserted_by_external_id_and_prices_quantity_times_rat
     assert first.status_code == 204, first.text
     again = await http.put(f"{RECORD}/charge/eid:kantata:1:rate:AMD-1", json=body)
     assert again.headers["Location"] == first.headers["Location"]
-    charge = (
-        await http.get(first.headers["Location"].split("/services/rest")[-1].join(["/netsuite/services/rest", ""]))
-    ).json()
+    charge = (await http.get(httpx.URL(first.headers["Location"]).path)).json()
     assert charge["amount"] == 41.67 and charge["billTo"]["id"] == job and charge["stage"] == "READY_FOR_BILLING"
 
 
