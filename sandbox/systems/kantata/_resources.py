@@ -49,8 +49,8 @@ class Resource:
 
 
 _WORKSPACE_FIELDS = frozenset({
-    "title", "description", "creator_role", "start_date", "due_date", "budgeted", "price_in_cents",
-    "currency", "archived", "status", "rate_card_id", "workspace_group_ids",
+    "title", "description", "creator_role", "start_date", "due_date", "budgeted", "price",
+    "change_orders_enabled", "currency", "archived", "status", "rate_card_id", "workspace_group_ids",
     "stories_are_fixed_fee_by_default", "require_time_approvals", "require_expense_approvals"
 })  # fmt: skip
 _STORY_FIELDS = frozenset({

@@ -22,6 +22,7 @@ from typing import Any
 from sandbox._db import SandboxDB
 from sandbox.seed import ROLES, DemoFirm, Project
 from sandbox.systems.kantata._approvals import EXPENSES, STATUSES, TIME, submit
+from sandbox.systems.kantata._budget import budget_fields
 from sandbox.systems.kantata._rates import default_set, rate_card_created
 from sandbox.systems.kantata._store import NAME, timestamp, upsert_reference
 
@@ -137,8 +138,8 @@ def _workspace(
             "creator_id": ids["users"][project.project_manager_id],
             "start_date": project.start_date.isoformat(),
             "due_date": project.end_date.isoformat(),
-            "budgeted": True,
-            "price_in_cents": cents(project.budget),
+            **budget_fields(price_in_cents=cents(project.budget), currency=project.currency, budgeted=True),
+            "change_orders_enabled": True,
             "currency": project.currency,
             "rate_card_id": ids["cards"][project.rate_card_id],
             "stories_are_fixed_fee_by_default": project.billing_type == "fixed_fee",

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from sandbox._db import SandboxDB
+from sandbox.systems.kantata._budget import prepare_budget
 from sandbox.systems.kantata._pricing import rate_on
 from sandbox.systems.kantata._store import NAME, Problem
 
@@ -70,6 +71,15 @@ def _currency(body: Mapping[str, Any]) -> list[Problem]:
     return []
 
 
+def _ends_after_start(workspace: Mapping[str, Any]) -> list[Problem]:
+    start, due = workspace.get("start_date"), workspace.get("due_date")
+    if not (_present(start) and _present(due)) or _iso_date(workspace, "start_date") + _iso_date(workspace, "due_date"):
+        return []
+    if date.fromisoformat(str(due)) < date.fromisoformat(str(start)):
+        return [Problem(f"due_date {due} must not be before the start date {start}", "due_date")]
+    return []
+
+
 def prepare_workspace(db: SandboxDB, body: dict[str, Any], current: dict[str, Any] | None) -> list[Problem]:
     """Workspaces (projects): title and creator role are required; groups are the clients."""
     merged = {**(current or {}), **body}
@@ -79,8 +89,8 @@ def prepare_workspace(db: SandboxDB, body: dict[str, Any], current: dict[str, An
     )
     if merged.get("creator_role") not in (None, "maven", "buyer"):
         problems.append(Problem("creator_role must be 'maven' (provider) or 'buyer' (client)", "creator_role"))
-    problems += _non_negative_int(body, "price_in_cents") + _currency(body)
-    problems += _iso_date(body, "start_date") + _iso_date(body, "due_date")
+    problems += _currency(body) + _iso_date(body, "start_date") + _iso_date(body, "due_date")
+    problems += _ends_after_start(merged) + prepare_budget(body, current)
     groups = body.pop("workspace_group_ids", None)
     if groups is not None:
         body["_workspace_group_ids"] = [str(g) for g in groups]
@@ -92,8 +102,6 @@ def prepare_workspace(db: SandboxDB, body: dict[str, Any], current: dict[str, An
         body.setdefault("archived", False)
         body.setdefault("status", dict(WORKSPACE_STATUS_ACTIVE))
         body.setdefault("currency", "USD")
-        body.setdefault("price_in_cents", 0)
-        body.setdefault("budgeted", bool(body.get("price_in_cents")))
         body.setdefault("require_time_approvals", True)
         body.setdefault("require_expense_approvals", True)
         body.setdefault("stories_are_fixed_fee_by_default", False)

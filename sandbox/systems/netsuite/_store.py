@@ -20,6 +20,7 @@ from sandbox.systems.netsuite._errors import (
     USER_ERROR,
     bad_request,
 )
+from sandbox.systems.netsuite._projects import check_job
 from sandbox.systems.netsuite._types import NAME, RecordType, Ref, period_key
 
 PERIOD_KIND = "accountingPeriod"
@@ -159,6 +160,8 @@ def _validate(db: SandboxDB, record_type: RecordType, record: dict[str, Any]) ->
         # Line math (research apis-round2 §6): no amount given → quantity * rate, rounded to the cent.
         amount = Decimal(str(record.get("quantity") or 1)) * Decimal(str(record.get("rate") or 0))
         record["amount"] = float(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    if record_type.name == "job":
+        check_job(db, record)
 
 
 def _check_ref(db: SandboxDB, field_type: Ref, path: str, value: str) -> None:
