@@ -29,8 +29,9 @@ from typing import Literal
 
 from pydantic import Field
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities._errors import classified
+from activities._errors import INVALID_DATA, classified
 from activities.posting.rules import rate_in_force
 from canonical import CanonicalModel, Money, TimeEntry, bill_for_minutes, format_minutes
 from connectors._core import paginate
@@ -184,7 +185,12 @@ class RepriceActivities:
     async def _job_id(self, project_id: str) -> str:
         job = await self._reprice_erp.find_job(project_id)
         if job is None:
-            raise ValueError(f"project {project_id!r} has posted time but no ERP job: its job was removed")
+            raise ApplicationError(
+                f"project {project_id!r} has posted time but NetSuite has no job with that external id: "
+                "restore the job, then run the repricing again",
+                type=INVALID_DATA,
+                non_retryable=True,
+            )
         return job.internal_id
 
     async def _adjust(
