@@ -23,7 +23,7 @@ from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
 from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoicedActivities
-from activities.posting import PostingActivities
+from activities.posting import PostingActivities, RetroRateChanges
 from activities.psa import PsaActivities
 from activities.stack import ping_activity
 from stack.client import connect
@@ -57,7 +57,11 @@ def workflows() -> list[type]:
 
 
 def activities(
-    connectors: Connectors, store: Store, *, invoice_lines: LineGrouping = "entry"
+    connectors: Connectors,
+    store: Store,
+    *,
+    invoice_lines: LineGrouping = "entry",
+    retro_rate_changes: RetroRateChanges = "adjust",
 ) -> dict[str, list[Callable[..., Any]]]:
     """Every activity, by the domain whose task queue it runs on."""
     crm = CrmActivities(
@@ -67,7 +71,7 @@ def activities(
     erp = ErpActivities(connectors.netsuite, store)
     invoicing = InvoicingActivities(connectors.netsuite, store, lines=invoice_lines)
     not_invoiced = WorkNotInvoicedActivities(connectors.kantata, store)
-    posting = PostingActivities(connectors.kantata, connectors.netsuite, store)
+    posting = PostingActivities(connectors.kantata, connectors.netsuite, store, retro_rate_changes=retro_rate_changes)
     events = EventActivities(connectors.events)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [crm.read_engagement, crm.closed_won_since],
@@ -82,6 +86,7 @@ def activities(
             invoicing.post_invoice,
             posting.post_approved_page,
             posting.settle_exceptions,
+            posting.reprice_posted,
         ],
         "events": [events.publish, events.push_rows],
     }
@@ -121,7 +126,10 @@ async def running_workers(client: Client, settings: Settings) -> AsyncIterator[S
     store = Store(settings.store_url)
     await asyncio.to_thread(store.upgrade)
     connectors = Connectors.build(settings)
-    workers = build_workers(client, settings, activities(connectors, store, invoice_lines=settings.invoice_lines))
+    domain_activities = activities(
+        connectors, store, invoice_lines=settings.invoice_lines, retro_rate_changes=settings.retro_rate_changes
+    )
+    workers = build_workers(client, settings, domain_activities)
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
     try:
         yield workers

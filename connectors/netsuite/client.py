@@ -24,6 +24,7 @@ import httpx
 from canonical import BillingType, Customer, Expense, Invoice, Money, Project, Task, TimeEntry
 from connectors._core import OAuth1HmacSha256, OAuth2JwtBearerAssertion, PermanentError
 from connectors.netsuite import mapping
+from connectors.netsuite._charges import ChargeMethods
 from connectors.netsuite._jobs import JobAmendments
 from connectors.netsuite._queries import Queries
 from connectors.netsuite._signing import SigningTransport
@@ -76,7 +77,7 @@ def _auth(
     return auth, transport
 
 
-class NetSuiteConnector(JobAmendments, Queries):
+class NetSuiteConnector(JobAmendments, ChargeMethods, Queries):
     """Typed access to one NetSuite account.
 
     Args:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sandbox._db import SandboxDB
 from sandbox.systems.kantata._budget import prepare_budget
+from sandbox.systems.kantata._pricing import rate_on
 from sandbox.systems.kantata._store import NAME, Problem
 
 Prepare = Callable[[SandboxDB, dict[str, Any], dict[str, Any] | None], list[Problem]]
@@ -163,15 +164,8 @@ def _line_item_defaults(db: SandboxDB, kind: str, body: dict[str, Any]) -> None:
     body["currency"] = workspace.get("currency", "USD")
     body.update(approved=False, is_invoiced=False, recent_submission_id=None, active_submission_id=None)
     if kind == "time_entries" and "rate_in_cents" not in body:
-        body["rate_in_cents"] = _rate_for(db, workspace, body.get("role_id"))
-
-
-def _rate_for(db: SandboxDB, workspace: Mapping[str, Any], role_id: str | None) -> int:
-    card_id = workspace.get("rate_card_id")
-    if card_id is None or role_id is None:
-        return 0
-    rows = db.query(NAME, "rate_card_roles", where={"rate_card_id": card_id, "role_id": role_id}, limit=1)
-    return int(rows[0]["rate"]) if rows else 0
+        # Priced from the card version in force on the entry's day (``_pricing``); an explicit rate wins.
+        body["rate_in_cents"] = rate_on(db, workspace, body.get("role_id"), str(body["date_performed"]))
 
 
 def _unique(
@@ -239,12 +233,6 @@ _custom_value_link = prepare_link(
     unique=("subject_type", "subject_id", "custom_field_id"),
     extra=("subject_type", "subject_id"),
 )
-_rate_card_role_link = prepare_link(
-    "rate_card_roles",
-    {"rate_card_id": ("rate_cards", "Rate card"), "role_id": ("roles", "Role")},
-    unique=("rate_card_id", "role_id"),
-    extra=("rate",),
-)
 
 
 def prepare_custom_value(db: SandboxDB, body: dict[str, Any], current: dict[str, Any] | None) -> list[Problem]:
@@ -254,16 +242,3 @@ def prepare_custom_value(db: SandboxDB, body: dict[str, Any], current: dict[str,
     if "value" in body:
         body["display_value"] = None if body["value"] is None else str(body["value"])
     return problems
-
-
-def prepare_rate_card(db: SandboxDB, body: dict[str, Any], current: dict[str, Any] | None) -> list[Problem]:
-    """Rate cards: a title and a currency."""
-    problems = _required(
-        {**(current or {}), **body}, {"title": "title is required", "currency": "currency is required"}
-    )
-    return problems + _currency(body)
-
-
-def prepare_rate_card_role(db: SandboxDB, body: dict[str, Any], current: dict[str, Any] | None) -> list[Problem]:
-    """Rate card roles: the bill rate of one role, in cents per hour."""
-    return _rate_card_role_link(db, body, current) + _non_negative_int(body, "rate")

@@ -265,6 +265,29 @@ RECORD_TYPES: dict[str, RecordType] = {
             id_space="transaction",
             posting_date="tranDate",
         ),
+        # SuiteBilling's charge: "a single billable amount that a client must pay", billed on an invoice
+        # later. REST sample: {billTo, stage: "READY_FOR_BILLING", chargeDate, chargeType (an internal
+        # id), billingItem, rate, quantity}; SOAP adds timeRecord, description, amount, currency, invoice.
+        _record(
+            "charge",
+            {
+                "billTo": Ref(("job", "customer")),
+                "stage": TEXT,
+                "chargeDate": DATE,
+                "chargeType": Ref(),
+                "billingItem": Ref(),
+                "projectTask": Ref(("projectTask",)),
+                "timeRecord": Ref(("timeBill",)),
+                "description": TEXT,
+                "rate": NUMBER,
+                "quantity": NUMBER,
+                "amount": NUMBER,
+                "currency": Ref(),
+                "invoice": Ref(("invoice",)),
+            },
+            required=("billTo", "stage", "chargeDate", "chargeType", "billingItem"),
+            defaults={"quantity": 1},
+        ),
         _record(
             "accountingPeriod",
             {
