@@ -13,7 +13,8 @@ per the ``PSFLOW_RETRO_RATE_CHANGES`` setting:
   ``rate_adjustment`` row, which the project's next invoice bills. The external id and the ledger
   row make it exactly once: a retry, or a second call for the same amendment, posts nothing again.
 - ``exception`` opens a posting exception (kind ``rate_change``, reason ``rate_changed``, the
-  amendment and the amounts in its values) per affected entry, for a person to decide.
+  amendment and the amounts in its values) per affected entry, for a person to decide. Repricing
+  again with ``adjust`` posts the differences and resolves those exceptions.
 
 The difference is taken against everything already posted for the entry (its time bill and any
 earlier adjustments), so a second amendment adjusts by what it changes, never twice.
@@ -28,15 +29,16 @@ from typing import Literal
 
 from pydantic import Field
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities._errors import classified
+from activities._errors import INVALID_DATA, classified
 from activities.posting.rules import rate_in_force
 from canonical import CanonicalModel, Money, TimeEntry, bill_for_minutes, format_minutes
 from connectors._core import paginate
 from connectors.kantata import KantataConnector
 from connectors.netsuite import NetSuiteConnector
 from store import LedgerEntry, Store
-from store.posting import Posting, Problem, posted_since, record_exceptions, record_postings
+from store.posting import Posting, Problem, posted_since, record_exceptions, record_postings, resolve_exceptions
 
 RetroRateChanges = Literal["adjust", "exception"]
 ADJUSTMENT = "rate_adjustment"
@@ -118,6 +120,7 @@ class RepriceActivities:
         counts = {"checked": len(time_rows), "affected": 0, "adjusted": 0, "already_adjusted": 0, "exceptions": 0}
         difference = Decimal(0)
         problems: list[Problem] = []
+        settled: list[str] = []
         job_id: str | None = None
         for row in sorted(time_rows, key=lambda r: (r.business_date, r.source_id)):
             entry = entries.get(row.source_id)
@@ -126,6 +129,7 @@ class RepriceActivities:
                 continue
             if adjustment_id(row.source_id, request.amendment_id) in done:
                 counts["already_adjusted"] += 1
+                settled.append(row.source_id)
                 continue
             # The ledger keeps 4 places; amounts are in the currency's minor units.
             so_far = Money(amount=row.amount + adjusted.get(row.source_id, Decimal(0)), currency=row.currency)
@@ -142,6 +146,17 @@ class RepriceActivities:
                 job_id = await self._job_id(request.project_id)
             await self._adjust(request, row, entry, rate, Money(amount=due - posted, currency=row.currency), job_id)
             counts["adjusted"] += 1
+            settled.append(row.source_id)
+        if settled:
+            # Entries a person was asked about earlier (the setting was `exception` then) are decided now.
+            await asyncio.to_thread(
+                resolve_exceptions,
+                self._reprice_store,
+                target_system=_TARGET,
+                kind=RATE_CHANGE,
+                source_ids=settled,
+                note=f"adjusted for amendment {request.amendment_id}",
+            )
         if problems:
             await asyncio.to_thread(
                 record_exceptions,
@@ -170,7 +185,12 @@ class RepriceActivities:
     async def _job_id(self, project_id: str) -> str:
         job = await self._reprice_erp.find_job(project_id)
         if job is None:
-            raise ValueError(f"project {project_id!r} has posted time but no ERP job: its job was removed")
+            raise ApplicationError(
+                f"project {project_id!r} has posted time but NetSuite has no job with that external id: "
+                "restore the job, then run the repricing again",
+                type=INVALID_DATA,
+                non_retryable=True,
+            )
         return job.internal_id
 
     async def _adjust(

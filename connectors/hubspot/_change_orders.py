@@ -9,7 +9,6 @@ apis-round2 §3), which deals are change orders of a given deal, and their line 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,13 +26,14 @@ from connectors.hubspot.amendments import (
 )
 from connectors.hubspot.api import BATCH_LIMIT, HubSpotApi
 from connectors.hubspot.errors import SYSTEM
-from connectors.hubspot.mapping import LINE_ITEM_PROPERTIES, epoch_ms, ids_in_order
-from connectors.hubspot.models import CrmObject, Pipeline
+from connectors.hubspot.mapping import LINE_ITEM_PROPERTIES, ids_in_order
+from connectors.hubspot.models import CrmObject, ObjectPage, Pipeline
 from connectors.hubspot.settings import HubSpotSettings
 
 __all__ = ["ChangeOrderReader"]
 
 _DEALS = "deals"
+_MODIFIED = "hs_lastmodifieddate"
 
 
 def _invalid(exc: ChangeOrderError) -> PermanentError:
@@ -164,8 +164,8 @@ class ChangeOrderReader:
                 SYSTEM, f"change-order deal {record_id} is not a valid amendment: {problems}", code="invalid_amendment"
             ) from exc
 
-    async def won_page(self, since: datetime, after: str | None = None) -> tuple[list[str], str | None]:
-        """One page of ids of change-order deals in a won stage modified at or after `since`."""
+    async def won_search(self, lower_ms: str, after: str | None) -> ObjectPage:
+        """One search page of change-order deals in a won stage modified at or after `lower_ms`, oldest first."""
         pipeline = await self.pipeline()
         won = sorted(stage.id for stage in pipeline.stages if stage.is_won)
         body: dict[str, Any] = {
@@ -174,18 +174,17 @@ class ChangeOrderReader:
                     "filters": [
                         {"propertyName": "pipeline", "operator": "EQ", "value": pipeline.id},
                         {"propertyName": "dealstage", "operator": "IN", "values": won},
-                        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": epoch_ms(since)},
+                        {"propertyName": _MODIFIED, "operator": "GTE", "value": lower_ms},
                     ]
                 }
             ],
-            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-            "properties": ["dealstage"],
+            "sorts": [{"propertyName": _MODIFIED, "direction": "ASCENDING"}],
+            "properties": ["dealstage", _MODIFIED],
             "limit": self.settings.search_page_size,
         }
         if after:
             body["after"] = after
-        page = await self.api.search_page(_DEALS, body)
-        return [deal.id for deal in page.results], page.next_after
+        return await self.api.search_page(_DEALS, body)
 
     # -- plumbing -----------------------------------------------------------------------------
 

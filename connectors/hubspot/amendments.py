@@ -5,8 +5,9 @@ associated with the original deal by the USER_DEFINED label "Change order of" an
 original deal's id in ``psflow_parent_deal_id`` (research note apis-round2 §3, §7.3). Change orders
 hold deltas; the canonical amendment holds new values:
 
-- budget: the original deal's ``amount`` plus the ``amount`` of every earlier change order plus
-  this one's (None when this change order's amount is empty or zero);
+- budget: the original deal's ``amount`` (without one, the sum of its line items, as provisioning
+  reads it) plus the ``amount`` of every earlier change order plus this one's (None when this change
+  order's amount is empty or zero);
 - rates: each line item names a role (``psflow_role``) and its hourly ``price``; a role the
   contract already has at another rate is a rate change, a role it does not have is an added role,
   a role at the rate it already has only adds hours (its value is in the amount);
@@ -114,6 +115,21 @@ def _amount(deal: CrmObject) -> Decimal:
         raise ChangeOrderError("unmappable_record", f"deal {deal.id} amount {text!r} is not a number") from None
 
 
+def _contract_value(contract: ChangeOrder) -> Decimal:
+    """The original deal's value: its ``amount``, else the sum of its line items (as `deal_to_opportunity` reads it)."""
+    if contract.deal.prop("amount") is not None:
+        return _amount(contract.deal)
+    total = Decimal(0)
+    for item in contract.line_items:
+        try:
+            total += Decimal(item.prop("quantity") or 0) * Decimal(item.prop("price") or 0)
+        except InvalidOperation:
+            raise ChangeOrderError(
+                "unmappable_record", f"line item {item.id} has an unreadable quantity or price"
+            ) from None
+    return total
+
+
 def _currency(deal: CrmObject, default: str) -> str:
     return deal.prop("deal_currency_code") or default
 
@@ -189,7 +205,7 @@ def change_order_to_amendment(
     delta = _amount(change_order.deal)
     budget = None
     if delta != 0:
-        total = _amount(contract.deal) + sum((_amount(order.deal) for order in earlier), Decimal(0)) + delta
+        total = _contract_value(contract) + sum((_amount(order.deal) for order in earlier), Decimal(0)) + delta
         budget = Money(amount=total, currency=currency)
     deal = change_order.deal
     try:

@@ -213,9 +213,13 @@ class HubSpotConnector(BaseConnector[HubSpotSettings]):
         return await self._change_orders.won_stages()
 
     async def change_orders_won_page(self, since: datetime, cursor: str | None = None) -> Page[str]:
-        """One page of ids of change-order deals in a won stage modified at or after `since` (the polling fallback)."""
-        ids, after = await self._change_orders.won_page(since, cursor)
-        return Page(ids, after)
+        """One page of ids of change-order deals in a won stage modified at or after `since` (the polling fallback).
+
+        The cursor works as `closed_won_page`'s does, so a backlog past the search result cap is read in full.
+        """
+        lower, _, after = (cursor or f"{epoch_ms(since)}/").partition("/")
+        page = await self._change_orders.won_search(lower, after or None)
+        return Page([deal.id for deal in page.results], self._next_search_cursor(lower, page))
 
     async def change_orders_won_since(self, since: datetime) -> AsyncIterator[str]:
         """Ids of won change-order deals modified at or after `since`, across all pages."""

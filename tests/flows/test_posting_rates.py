@@ -247,3 +247,13 @@ async def test_with_the_exception_setting_each_re_rated_entry_waits_for_a_person
     }
     assert all(row.reason == "rate_changed" and row.values["amendment_id"] == "AMD-8" for row in opened)
     assert all(row.attempts == 1 for row in opened)
+
+    # The person decides to post the differences: repricing with `adjust` posts them and closes the exceptions.
+    async with worker.running_workers(temporal_client, flow_settings):
+        decided = await reprice(temporal_client, flow_settings, request)
+    assert (decided.adjusted, decided.exceptions) == (2, 0), decided
+    assert sorted((await charges(connectors, rated)).values()) == [Decimal("41.67"), Decimal("52.08")]
+    store = Store(settings.store_url)
+    still_open = [row for row in list_exceptions(store, status="open") if row.source_id in set(entries.values())]
+    store.engine.dispose()
+    assert still_open == []

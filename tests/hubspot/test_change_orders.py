@@ -20,7 +20,13 @@ import pytest
 from canonical import Money, RoleRate
 from connectors._core import NotFoundError, PermanentError
 from connectors.hubspot import HubSpotConnector, HubSpotSettings, deal_ids_moved_into, parse_webhook_events
-from connectors.hubspot.amendments import ChangeOrderError, resolve_parent, version_key
+from connectors.hubspot.amendments import (
+    ChangeOrder,
+    ChangeOrderError,
+    change_order_to_amendment,
+    resolve_parent,
+    version_key,
+)
 from connectors.hubspot.models import CrmObject
 from sandbox.seed import ROLES
 from sandbox.systems.hubspot._seed import CHANGE_ORDER_PIPELINE, CHANGE_ORDER_STAGES, deal_id
@@ -263,6 +269,17 @@ async def test_the_polling_fallback_lists_won_change_orders_only(firm: Firm) -> 
     assert [deal async for deal in firm.hubspot.change_orders_won_since(since)] == [won]
 
 
+async def test_the_polling_fallback_reads_past_the_search_result_cap(firm: Firm, base_url: str) -> None:
+    since = datetime.now(UTC)
+    won = [await firm.change_order(amount="100", stage=SIGNED, closedate="2026-12-03") for _ in range(5)]
+    (await firm.raw.put("/_admin/hubspot/limits", json={"search_result_cap": 4})).raise_for_status()
+    capped = HubSpotSettings(base_url=f"{base_url}/hubspot", search_page_size=2, search_result_cap=4)
+    async with HubSpotConnector(capped) as hubspot:
+        seen = [deal async for deal in hubspot.change_orders_won_since(since)]
+    # A query restarted from the last modification time may repeat the boundary deal, nothing more.
+    assert set(seen) == set(won) and len(seen) <= len(won) + 2
+
+
 async def test_a_signed_change_order_is_told_apart_in_the_webhook_and_leads_to_its_contract(firm: Firm) -> None:
     change_order = await firm.change_order(amount="100")
     with receiver() as hook:
@@ -293,3 +310,20 @@ def test_the_label_decides_the_parent_and_the_property_stands_in() -> None:
     with pytest.raises(ChangeOrderError) as error:
         resolve_parent(_deal("2"), ["1", "3"])
     assert error.value.code == "ambiguous_parent"
+
+
+def test_a_contract_without_an_amount_is_worth_its_line_items() -> None:
+    contract = ChangeOrder(
+        _deal("1", deal_currency_code="GBP"),
+        (
+            CrmObject.model_validate(
+                {"id": "11", "properties": {"psflow_role": "Analyst", "price": "100", "quantity": "10"}}
+            ),
+            CrmObject.model_validate(
+                {"id": "12", "properties": {"psflow_role": "Manager", "price": "200", "quantity": "5"}}
+            ),
+        ),
+    )
+    change = ChangeOrder(_deal("2", amount="500", closedate="2026-12-01T00:00:00Z"))
+    amendment = change_order_to_amendment(contract, [], change, default_currency="GBP")
+    assert (amendment.budget, amendment.effective_date) == (gbp("2500"), date(2026, 12, 1))

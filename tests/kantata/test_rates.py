@@ -9,11 +9,14 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from canonical import Money, RoleRate
 from connectors._core import BusinessError, TransientError
 from connectors.kantata import KantataConnector
 from sandbox.seed import DemoFirm, Project
+from sandbox.systems.kantata import DEMO_ACCESS_TOKEN
+from tests.kantata.conftest import CountingTransport, settings_for
 
 Admin = Callable[..., Awaitable[httpx.Response]]
 API = "/kantata/api/v1"
@@ -159,3 +162,37 @@ async def test_a_lost_publish_answer_is_completed_by_the_retry(
     assert schedule is not None and [v.effective_date for v in schedule.versions] == [FIRST, date(2026, 11, 16)]
     assert (await api.get(f"{API}/rate_card_sets.json")).json()["count"] == 2
     assert await kantata.add_rate_version(workspace_id, date(2026, 11, 16), rates) == version_id
+
+
+async def test_what_reading_a_schedule_and_amending_cost_in_requests(app: FastAPI, firm: DemoFirm) -> None:
+    transport = CountingTransport(app)
+    async with KantataConnector(settings_for(access_token=DEMO_ACCESS_TOKEN), transport=transport) as connector:
+        project, _ = _sharing(firm)
+        workspace_id = await _workspace(connector, project)
+        role = firm.rate_card(project.rate_card_id).rates[0].role
+        await connector._role_names()  # account roles are read once per connector
+        transport.sent.clear()
+        await connector.rate_schedule(workspace_id)
+        assert transport.sent == ["GET /workspaces.json", "GET /rate_card_versions.json"]
+        transport.sent.clear()
+        await connector.add_rate_version(workspace_id, date(2026, 11, 16), [_rate(project, firm, role, "25")])
+        first = list(transport.sent)
+        transport.sent.clear()
+        await connector.add_rate_version(workspace_id, date(2026, 12, 1), [_rate(project, firm, role, "30")])
+        assert transport.sent == [
+            "GET /workspaces.json",
+            "GET /external_references.json",  # the workspace's own set
+            "GET /rate_cards.json",
+            "GET /rate_card_versions.json",
+            "GET /rate_cards/" + transport.sent[4].rsplit("/", 1)[-1],
+            "POST /rate_card_set_versions.json",
+            "GET /rate_card_versions.json",
+            f"PUT {transport.sent[7].split(' ', 1)[1]}",
+            f"PUT {transport.sent[8].split(' ', 1)[1]}",
+        ]
+        assert transport.sent[7].endswith(".json") and "/rate_card_table_rows/" in transport.sent[7]
+        assert transport.sent[8].endswith("/publish.json")
+        # The first amendment also makes the workspace's own card and copies the shared version's role rates.
+        copied = [r for r in first if "/rate_card_table_rows/" in r and "/rate_card_set_versions/2/" in r]
+        assert len(copied) == len(firm.rate_card(project.rate_card_id).rates)
+        assert len(first) == 17 + len(copied), first

@@ -156,12 +156,12 @@ def _validate(db: SandboxDB, record_type: RecordType, record: dict[str, Any]) ->
         record["postingPeriod"] = period["id"]
     if record_type.name in ("expenseReport", "invoice"):
         _total(record_type, record)
-    if record_type.name == "job":
-        check_job(db, record)
     if record_type.name == "charge" and record.get("amount") is None:
         # Line math (research apis-round2 §6): no amount given → quantity * rate, rounded to the cent.
         amount = Decimal(str(record.get("quantity") or 1)) * Decimal(str(record.get("rate") or 0))
         record["amount"] = float(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    if record_type.name == "job":
+        check_job(db, record)
 
 
 def _check_ref(db: SandboxDB, field_type: Ref, path: str, value: str) -> None:
