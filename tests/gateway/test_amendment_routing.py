@@ -123,6 +123,29 @@ async def test_a_won_cpq_amendment_is_submitted_to_its_contract_not_provisioned(
     assert not await routed.exists(workflow_id("salesforce", amendment))
 
 
+async def test_an_amendment_its_contract_run_does_not_accept_in_time_gets_503_and_its_redelivery_is_acted_on(
+    routed: Gateway, flow_settings: Settings, temporal_client: Client
+) -> None:
+    salesforce = SalesforceSandbox(flow_settings.sandbox_url)
+    contract = await salesforce.unused_contract()
+    amendment = await salesforce.won_amendment(contract, hours=8, close_date="2026-12-14")
+    event = change_event(amendment)
+    event["payload"]["SBQQ__AmendedContract__c"] = contract["contract_id"]
+    body = encode(event)
+    # No worker yet: the contract's run cannot accept the update within the gateway's 3 s.
+    refused = await routed.post(SALESFORCE, body, relay_headers(body))
+    assert (refused.status_code, refused.headers["Retry-After"]) == (503, "10")
+    async with amendment_workers(temporal_client, flow_settings) as targets:
+        retried = await routed.post(SALESFORCE, body, relay_headers(body))
+        (applied,) = await targets.applied_to(contract["contract_id"])
+    assert retried.json() == {
+        "accepted": [contract_workflow_id("salesforce", contract["contract_id"])],
+        "duplicates": 0,
+        "ignored": 0,
+    }
+    assert applied.id == f"salesforce:{amendment}"
+
+
 @pytest.fixture
 def subscribed(served_gateway: str, flow_settings: Settings) -> Iterator[str]:
     """The served gateway, subscribed to the session sandbox for the duration of the test."""

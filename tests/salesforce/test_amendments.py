@@ -116,6 +116,13 @@ async def test_contract_rules(http: httpx.AsyncClient) -> None:
         f"{API}/sobjects/Contract/{contract['Id']}", json={"EndDate": "2030-01-01"}, headers=headers
     )
     assert computed.json()[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    draft = await http.patch(
+        "/salesforce/services/apexrest/SBQQ/ServiceRouter",
+        params={"loader": AMENDER, "uid": contract["Id"]},
+        json={},
+        headers=headers,
+    )
+    assert (draft.status_code, draft.json()[0]["errorCode"]) == (400, "FIELD_INTEGRITY_EXCEPTION")  # not activated
     activated = await http.patch(
         f"{API}/sobjects/Contract/{contract['Id']}", json={"Status": "Activated"}, headers=headers
     )
@@ -174,6 +181,13 @@ async def test_the_contract_amender_creates_the_amendment_opportunity_and_its_qu
         SERVICE_ROUTER, params={"loader": AMENDER, "uid": "8008d00000000ZZAAA"}, json={}, headers=await bearer(http)
     )
     assert unknown.status_code == 404
+    quote_id = await http.patch(
+        SERVICE_ROUTER,
+        params={"loader": AMENDER, "uid": deal["ContractId"]},
+        json={"context": {"returnOnlyQuoteId": True}},
+        headers=await bearer(http),
+    )
+    assert quote_id.status_code == 200 and quote_id.json().startswith("a0q")
     other = await http.patch(
         SERVICE_ROUTER,
         params={"loader": "SBQQ.QuoteAPI.QuoteReader", "uid": deal["ContractId"]},
