@@ -255,6 +255,7 @@ async def submit_amendment(
         search_attributes=TypedSearchAttributes([SearchAttributePair(sa.CONTRACT_ID, submission.contract_id)]),
         static_summary=f"Amendments of {submission.crm} contract {submission.contract_id}",
     )
+    _settle_start_when_done(start)
     if wait:
         outcome = await client.execute_update_with_start_workflow(
             ContractWorkflow.submit, submission, id=update_id, start_workflow_operation=start
@@ -268,3 +269,15 @@ async def submit_amendment(
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
     return AmendmentReceipt(workflow_id=run_id, update_id=update_id)
+
+
+def _settle_start_when_done(start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Read the start operation's outcome whenever it comes, even after the caller gave up.
+
+    The SDK resolves the operation's handle on its own, also with an error when the update fails or
+    the call is cancelled (the gateway's timeout); nobody awaits it then, and asyncio reports the
+    error as never retrieved. A waiter that reads it keeps that out of the logs: the caller already
+    has the failure that matters.
+    """
+    waiter = asyncio.ensure_future(start.workflow_handle())
+    waiter.add_done_callback(lambda done: done.cancelled() or done.exception())
