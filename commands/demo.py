@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
-from canonical import OpportunityStage
+from canonical import ContractAmendment, Money, OpportunityStage, RoleRate
 from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url
 from stack.connectors import Connectors
 from stack.settings import Settings
+from workflows.amend_contract import AmendmentSubmission, ContractWorkflow, contract_workflow_id
 from workflows.provision_engagement import workflow_id
 
 DEALS = (("salesforce", 2), ("hubspot", 1))
@@ -49,8 +51,12 @@ async def arrival(client: Client, run_id: str, timeout_s: float = 10.0) -> bool:
     return False
 
 
-async def win_and_provision(client: Client, config: Settings, connectors: Connectors) -> None:
-    """Win a few open deals in the sandbox CRMs; their webhooks reach the gateway, which starts each run."""
+async def win_and_provision(client: Client, config: Settings, connectors: Connectors) -> list[tuple[str, str]]:
+    """Win a few open deals in the sandbox CRMs; their webhooks reach the gateway, which starts each run.
+
+    Returns:
+        The (crm, deal) of every deal that was provisioned.
+    """
     from stack.flows import trigger_provisioning
 
     runs = []
@@ -63,6 +69,7 @@ async def win_and_provision(client: Client, config: Settings, connectors: Connec
             runs.append((crm, deal))
     rows = table("CRM", "opportunity", "client", "trigger", "state", "PSA project", "ERP job")
     links: list[str] = []
+    provisioned = []
     for crm, deal in runs:
         run_id = workflow_id(crm, deal)
         trigger = "webhook"
@@ -80,9 +87,64 @@ async def win_and_provision(client: Client, config: Settings, connectors: Connec
         except WorkflowFailureError as failure:
             state, client_name, psa, erp = f"failed: {failure.cause}", "", "", ""
         rows.add_row(crm, deal, client_name or "", trigger, state, psa or "", erp or "")
+        if state == "provisioned":
+            provisioned.append((crm, deal))
         links.append(f"  {deal}: {search_url(config, f'CrmOpportunityId={deal!r}')}")
     out.print(rows)
     out.print("Find each run in the Web UI by its opportunity id:", *links, sep="\n", soft_wrap=True, highlight=False)
+    return provisioned
+
+
+async def amend_contract(client: Client, config: Settings, connectors: Connectors, deal: str) -> None:
+    """Two amendments of a provisioned Salesforce deal's contract, submitted as `psflow amendment submit` does.
+
+    v1 raises the budget and moves the end date; v2 raises the first sold role's rate from a date.
+    The demo names the contract by its deal (as a firm without CRM contracts would).
+    """
+    from commands.amendment import status_table
+    from stack.flows import submit_amendment
+
+    engagement = f"salesforce:{deal}"
+    workspace = await connectors.kantata.find_project_by_external_id(engagement)
+    if workspace is None:
+        raise UserError(f"{engagement} has no PSA project: nothing to amend")
+    project = await connectors.kantata.get_project(workspace)
+    sold = await connectors.salesforce.get_opportunity(deal)
+    item = next(line for line in sold.line_items if line.role)
+    currency = project.budget.currency
+    rate_from = max(project.start_date, (await sandbox_anchor(config)).replace(day=1)) + timedelta(days=14)
+    versions = [
+        {
+            "effective_date": project.start_date,
+            "budget": Money.of((project.budget.amount * Decimal("1.2")).quantize(Decimal(1)), currency).rounded(),
+            "end_date": project.end_date + timedelta(days=30),
+            "reason": "Phase 2: more budget, a month longer",
+        },
+        {
+            "effective_date": rate_from,
+            "rate_changes": (
+                RoleRate(role=str(item.role), hourly_rate=item.unit_price.times(Decimal("1.1")).rounded()),
+            ),
+            "reason": f"{item.role} rate +10% from {rate_from}",
+        },
+    ]
+    for version, terms in enumerate(versions, start=1):
+        amendment = ContractAmendment(
+            id=f"cli:{deal}:v{version}",
+            contract_id=deal,
+            engagement_id=engagement,
+            version=version,
+            signed_at=datetime.now(UTC),
+            **terms,
+        )
+        submission = AmendmentSubmission(crm="salesforce", contract_id=deal, amendment=amendment, source="cli")
+        receipt = await submit_amendment(client, config, submission, wait=True)
+        if receipt.outcome is not None:
+            out.print(f"{receipt.outcome.message} — {receipt.outcome.state}", highlight=False)
+    status = await client.get_workflow_handle(contract_workflow_id("salesforce", deal)).query(ContractWorkflow.status)
+    out.print(status_table(status))
+    out.print(f"  psflow amendment status salesforce:{deal}", highlight=False)
+    out.print(f"  {workflow_url(config, contract_workflow_id('salesforce', deal))}", soft_wrap=True, highlight=False)
 
 
 async def sandbox_anchor(config: Settings) -> date:
@@ -154,7 +216,7 @@ async def stack_check(client: Client, config: Settings) -> None:
 
 @friendly
 def demo() -> None:
-    """Bring the stack up, provision won deals through their webhooks, post a day to the ERP, invoice it."""
+    """Bring the stack up, provision won deals through their webhooks, amend one, post a day to the ERP, invoice it."""
     from stack.local import devstack
 
     config = settings()
@@ -166,7 +228,11 @@ def demo() -> None:
         try:
             await stack_check(client, config)
             out.rule("Engagement provisioning: won deals become PSA projects and ERP jobs")
-            await win_and_provision(client, config, connectors)
+            provisioned = await win_and_provision(client, config, connectors)
+            deals = [deal for crm, deal in provisioned if crm == "salesforce"]
+            if deals:
+                out.rule("Contract amendments: two versions applied in order, in the PSA and the ERP")
+                await amend_contract(client, config, connectors, deals[0])
             await post_and_invoice(client, config, connectors)
         finally:
             await connectors.aclose()

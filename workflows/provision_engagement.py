@@ -487,10 +487,15 @@ class ProvisionEngagementWorkflow:
 def _gave_up_at_deadline(failure: BaseException) -> bool:
     """True when an activity's retries ended because its schedule-to-close deadline came.
 
-    The server ends them with a timeout, or with the last failure when the next attempt would start
-    past the deadline; either way the retry state says so.
+    The server ends them in one of two ways. When the next attempt would start past the deadline it
+    returns the last failure with retry state TIMEOUT. When the deadline comes during an attempt (or
+    its backoff) it times the activity out as SCHEDULE_TO_CLOSE, and then reports the retry state as
+    NON_RETRYABLE_FAILURE (seen on server 1.29.1), so the timeout type is what says so.
     """
-    return isinstance(failure, ActivityError) and failure.retry_state == RetryState.TIMEOUT
+    if not isinstance(failure, ActivityError):
+        return False
+    timed_out = isinstance(failure.cause, ActivityTimeout) and failure.cause.type == TimeoutType.SCHEDULE_TO_CLOSE
+    return failure.retry_state == RetryState.TIMEOUT or timed_out
 
 
 def _describe(failure: BaseException) -> str:

@@ -10,7 +10,11 @@
   each with or without a trailing slash.
 - Errors are ``[{"message", "errorCode", "fields"}]``; every data response carries
   ``Sforce-Limit-Info``; the daily allocation ends in 403 ``REQUEST_LIMIT_EXCEEDED``.
-- Opportunity creates and stage changes are pushed, signed, to subscribers (``_relay``).
+- Contracts (``800``) and Salesforce CPQ's amendment objects and fields; ``PATCH
+  /services/apexrest/SBQQ/ServiceRouter?loader=SBQQ.ContractManipulationAPI.ContractAmender&uid=``
+  amends a contract (``_cpq``).
+- Opportunity creates and stage changes, Contract and quote changes are pushed, signed, to
+  subscribers of their channel (``_relay``).
 - ``/_admin/salesforce/...`` — allocation, batch size, subscriptions, deliveries, JWT keys.
 """
 
@@ -21,7 +25,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from sandbox._framework import SandboxSystem
-from sandbox.systems.salesforce import _admin, _auth, _routes, _soap
+from sandbox.systems.salesforce import _admin, _auth, _cpq, _routes, _soap
 from sandbox.systems.salesforce._auth import HOSTS
 from sandbox.systems.salesforce._schema import API_VERSION, NAME, SOBJECTS
 from sandbox.systems.salesforce._seed import seed
@@ -50,6 +54,7 @@ router = APIRouter()
 router.include_router(_auth.router)
 router.include_router(_soap.router)
 router.include_router(_routes.router)
+router.include_router(_cpq.router)
 
 SYSTEM = SandboxSystem(
     name=NAME,
