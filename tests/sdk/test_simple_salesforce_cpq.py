@@ -123,6 +123,11 @@ def test_the_contract_amender_through_apexecute(sf: Salesforce) -> None:
     only_id = _amend(sf, deal["ContractId"], {"context": json.dumps({"returnOnlyQuoteId": True})})
     assert isinstance(only_id, str) and only_id.startswith("a0q")
 
+    with pytest.raises(SalesforceMalformedRequest) as garbled:
+        _amend(sf, deal["ContractId"], {"context": "{returnOnlyQuoteId"})
+    assert garbled.value.content[0]["errorCode"] == "JSON_PARSER_ERROR"
+    amendments = f"SELECT Id FROM Opportunity WHERE SBQQ__AmendedContract__c = '{deal['ContractId']}'"
+    assert sf.query(amendments)["totalSize"] == 2  # the refused call amended nothing
     with pytest.raises(SalesforceResourceNotFound):
         _amend(sf, "8008d00000000ZZAAA")
     draft = sf.Contract.create({"AccountId": _account_id(sf), "StartDate": "2027-01-01", "ContractTerm": 12})
@@ -178,6 +183,9 @@ def test_updated_opportunities_include_the_amendment(sf: Salesforce) -> None:
     with pytest.raises(SalesforceMalformedRequest) as too_old:
         sf.Opportunity.updated(minute - timedelta(days=31), minute)
     assert too_old.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
+    with pytest.raises(SalesforceMalformedRequest) as backwards:
+        sf.Opportunity.updated(minute, minute - timedelta(minutes=5))
+    assert backwards.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
 
 
 def test_api_usage_is_parsed_from_every_answer(sf: Salesforce, admin: httpx.Client) -> None:
