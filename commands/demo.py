@@ -243,7 +243,7 @@ async def amend_contract(
         )
     ]
     line = lines[0]
-    role, price = str(line["Role__c"]), Decimal(str(line["UnitPrice"]))
+    role, price = str(line["Role__c"]), Decimal(str(line["UnitPrice"])).quantize(Decimal("0.01"))
     new_price = (price * Decimal("1.1")).quantize(Decimal("0.01"))
     signed = max(project.start_date, (await sandbox_anchor(config)).replace(day=1))
     rate_from = signed + timedelta(days=14)
