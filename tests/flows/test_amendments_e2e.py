@@ -239,6 +239,21 @@ async def test_the_demo_amends_a_provisioned_contract_in_both_targets(
     )
 
 
+async def test_the_demo_says_what_it_saw_when_no_webhook_delivers_the_amendment(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, win_deal: WinDeal
+) -> None:
+    from commands._common import UserError
+    from commands.demo import amend_contract
+
+    async with worker.running_workers(temporal_client, flow_settings):
+        deal, _ = await provisioned(temporal_client, flow_settings, win_deal)
+        with pytest.raises(UserError) as stuck:  # no gateway subscribed: v2's change event goes nowhere
+            await amend_contract(temporal_client, flow_settings, connectors, deal, timeout_s=1)
+    message = str(stuck.value)
+    assert message.startswith("v2's delivery through the gateway did not happen within 1 s")
+    assert "the contract's run has no version yet" in message and "`psflow dev status`" in message
+
+
 async def test_an_amendment_of_a_contract_never_provisioned_is_refused_and_writes_nothing(
     temporal_client: Client, flow_settings: Settings, connectors: Connectors
 ) -> None:
