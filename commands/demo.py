@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -166,7 +167,9 @@ class SalesRep:
             json={},
             idempotent=False,
         )
-        return str(model["record"]["SBQQ__Opportunity2__c"])
+        # CPQ's ServiceRouter answers the QuoteModel as a JSON-encoded string (docs/connectors/salesforce.md).
+        answer = json.loads(model) if isinstance(model, str) else model
+        return str(answer["record"]["SBQQ__Opportunity2__c"])
 
     async def edit(self, opportunity: str, close_date: date, lines: list[dict[str, Any]], end: date | None) -> None:
         """Type the amendment's delta lines and dates into its quote (sandbox admin route)."""
