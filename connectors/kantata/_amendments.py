@@ -11,22 +11,14 @@ from collections.abc import Sequence
 from datetime import date
 
 from canonical import Money
-from connectors._core import BusinessError, NotFoundError
+from connectors._core import BusinessError
 from connectors.kantata._base import SYSTEM
 from connectors.kantata._projects import ProjectMethods
 from connectors.kantata.mapping import kantata_id, price_from_money, role_task, workspace_amendment
-from connectors.kantata.models import RawWorkspace
 
 
 class WorkspaceAmendmentMethods(ProjectMethods):
     """Budget, end date and roles of an existing workspace."""
-
-    async def _workspace(self, workspace_id: str) -> RawWorkspace:
-        envelope = await self._get("/workspaces.json", {"only": workspace_id, "archived": "include"})
-        found = envelope.primary("workspaces", RawWorkspace)
-        if not found:
-            raise NotFoundError(SYSTEM, f"workspace {workspace_id} does not exist or is not visible", status=404)
-        return found[0]
 
     async def amend_workspace(self, workspace_id: str, *, budget: Money | None, end_date: date | None) -> None:
         """Give the workspace a new budget and/or end date; nothing is written when it has them already.

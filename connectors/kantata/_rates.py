@@ -193,13 +193,6 @@ class RateMethods(KantataBase):
 
     # -- reading -----------------------------------------------------------------------------------
 
-    async def _workspace(self, workspace_id: str) -> RawWorkspace:
-        envelope = await self._get("/workspaces.json", {"only": workspace_id, "archived": "include"})
-        found = envelope.primary("workspaces", RawWorkspace)
-        if not found:
-            raise NotFoundError(SYSTEM, f"workspace {workspace_id} does not exist or is not visible", status=404)
-        return found[0]
-
     async def _card_versions(self, card_id: str) -> list[_Version]:
         """Every version of a card with its set version and role rates, by effective date."""
         params = {"rate_card_id": card_id, "include": "rate_card_set_version,rate_card_roles", "per_page": 200}

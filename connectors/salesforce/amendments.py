@@ -129,6 +129,8 @@ def amendment_from_records(
     changes = _new_rates(this, rates)
     quote_end = this.quote.end_date if this.quote is not None else None
     effective = (this.quote.start_date if this.quote is not None else None) or this.close_date
+    # Currency fields arrive as JSON numbers (84080.0); they hold the currency's decimal places, so the
+    # amounts are stated in its minor unit like every other amount psflow carries.
     return ContractAmendment(
         id=canonical_id(this.id),
         contract_id=contract.id,
@@ -136,15 +138,15 @@ def amendment_from_records(
         version=version,
         effective_date=effective,
         signed_at=datetime.combine(this.close_date, time(0), UTC),
-        budget=Money(amount=budget + delta, currency=currency) if delta else None,
+        budget=Money(amount=budget + delta, currency=currency).rounded() if delta else None,
         end_date=quote_end if quote_end is not None and quote_end != end else None,
         rate_changes=tuple(
-            RoleRate(role=role, hourly_rate=Money(amount=price, currency=currency))
+            RoleRate(role=role, hourly_rate=Money(amount=price, currency=currency).rounded())
             for role, price in changes.items()
             if role in rates
         ),
         added_roles=tuple(
-            RoleRate(role=role, hourly_rate=Money(amount=price, currency=currency))
+            RoleRate(role=role, hourly_rate=Money(amount=price, currency=currency).rounded())
             for role, price in changes.items()
             if role not in rates
         ),

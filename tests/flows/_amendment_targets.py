@@ -9,6 +9,7 @@ record every amendment each target was asked to apply.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -88,7 +89,8 @@ class SalesforceSandbox:
                 headers=headers,
             )
             assert model.status_code == 200, model.text
-            opportunity_id = str(model.json()["record"]["SBQQ__Opportunity2__c"])
+            # CPQ's ServiceRouter answers the QuoteModel as a JSON-encoded string.
+            opportunity_id = str(json.loads(model.json())["record"]["SBQQ__Opportunity2__c"])
             delta = {"product": line["Product2"]["Name"], "role": line["Role__c"], "quantity": hours}
             edited = await http.put(
                 f"{self.admin}/amendments/{opportunity_id}",

@@ -13,6 +13,7 @@ import os
 import signal
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,11 +25,13 @@ import worker
 from canonical import ContractAmendment, Money, Project, RoleRate
 from stack.connectors import Connectors
 from stack.flows import submit_amendment, trigger_provisioning
+from stack.local.subscriptions import GatewaySecrets, subscribe_sandbox, unsubscribe_sandbox
 from stack.settings import Settings
 from tests.conftest import anchor_month_day
 from tests.flows.conftest import WinDeal, inject, sink_events
 from tests.flows.test_amendments_replay import save_history
 from tests.flows.test_provisioning_crash import start_worker
+from tests.gateway.conftest import gateway_process
 from workflows.amend_contract import AmendmentSubmission, ContractStatus, ContractWorkflow, RetryTarget
 
 
@@ -198,22 +201,57 @@ async def test_the_demo_amends_a_provisioned_contract_in_both_targets(
     flow_settings: Settings,
     connectors: Connectors,
     win_deal: WinDeal,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from commands.demo import amend_contract
+    """The demo's step as a firm with Salesforce CPQ does it: Amend twice, win v2 first, the gateway delivers."""
+    from commands.demo import EXTRA_HOURS, amend_contract
 
     async with worker.running_workers(temporal_client, flow_settings):
         deal, engagement_id = await provisioned(temporal_client, flow_settings, win_deal)
         before = await project(connectors, engagement_id)
-        await amend_contract(temporal_client, flow_settings, connectors, deal)
-        status = await settled(temporal_client, deal, 2)
+        with gateway_process(flow_settings, tmp_path / "gateway.log") as gateway:
+            subscribe_sandbox(flow_settings.sandbox_url, gateway, GatewaySecrets.from_settings(flow_settings))
+            try:
+                contract = await amend_contract(temporal_client, flow_settings, connectors, deal, timeout_s=60)
+            finally:
+                unsubscribe_sandbox(flow_settings.sandbox_url, gateway)
+        status = await contract_status(temporal_client, contract)
     printed = capsys.readouterr().out
-    assert "v1 applied in Kantata, applied in NetSuite, applied in events — applied" in printed
-    assert "v2 applied in Kantata, applied in NetSuite, applied in events — applied" in printed
-    assert status.versions[1].summary.endswith(f"/h from {status.versions[1].effective_date}")
+    assert contract.startswith("800")
+    waiting, applied = printed.index("waiting for v1 since"), printed.index("v1 applied in Kantata")
+    assert waiting < applied, "v2 was shown waiting for v1 before both applied"
+    assert "v1 applied in Kantata, applied in NetSuite, applied in events" in printed
+    assert "v2 applied in Kantata, applied in NetSuite, applied in events" in printed
+    assert f"psflow amendment status salesforce:{contract}" in printed
+    assert f"query=ContractId%3D%27{contract}%27" in printed
+    v1, v2 = status.versions
+    assert (v1.amendment_id.startswith("salesforce:006"), v2.amendment_id.startswith("salesforce:006")) == (True, True)
+    assert v2.summary.endswith(f"/h from {v2.effective_date}") and v1.effective_date < v2.effective_date
+    events = await sink_events(flow_settings.sandbox_url, engagement_id)
+    assert amended_types(events) == [1, 2]
+    sold = await connectors.salesforce.get_opportunity(deal)
+    price = next(item.unit_price.amount for item in sold.line_items if item.role)
     after = await project(connectors, engagement_id)
-    assert after.end_date == before.end_date + timedelta(days=30)
-    assert after.budget.amount == (before.budget.amount * Decimal("1.2")).quantize(Decimal(1))
+    assert after.end_date is not None and after.end_date > before.end_date
+    assert after.budget.amount == before.budget.amount + EXTRA_HOURS * price + EXTRA_HOURS * (
+        (price * Decimal("1.1")).quantize(Decimal("0.01")) - price
+    )
+
+
+async def test_the_demo_says_what_it_saw_when_no_webhook_delivers_the_amendment(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, win_deal: WinDeal
+) -> None:
+    from commands._common import UserError
+    from commands.demo import amend_contract
+
+    async with worker.running_workers(temporal_client, flow_settings):
+        deal, _ = await provisioned(temporal_client, flow_settings, win_deal)
+        with pytest.raises(UserError) as stuck:  # no gateway subscribed: v2's change event goes nowhere
+            await amend_contract(temporal_client, flow_settings, connectors, deal, timeout_s=1)
+    message = str(stuck.value)
+    assert message.startswith("v2's delivery through the gateway did not happen within 1 s")
+    assert "the contract's run has no version yet" in message and "`psflow dev status`" in message
 
 
 async def test_an_amendment_of_a_contract_never_provisioned_is_refused_and_writes_nothing(

@@ -7,6 +7,7 @@ primary Amendment quote holding the dates.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -47,12 +48,12 @@ async def _won_deal(http: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def amend(http: httpx.AsyncClient, contract_id: str) -> dict[str, Any]:
-    """Call the ContractAmender; the QuoteModel."""
+    """Call the ContractAmender; the QuoteModel (CPQ answers it as a JSON-encoded string)."""
     response = await http.patch(
         SERVICE_ROUTER, params={"loader": AMENDER, "uid": contract_id}, json={}, headers=await bearer(http)
     )
     assert response.status_code == 200, response.text
-    model: dict[str, Any] = response.json()
+    model: dict[str, Any] = json.loads(response.json())
     return model
 
 
@@ -188,6 +189,13 @@ async def test_the_contract_amender_creates_the_amendment_opportunity_and_its_qu
         headers=await bearer(http),
     )
     assert quote_id.status_code == 200 and quote_id.json().startswith("a0q")
+    serialized = await http.patch(
+        SERVICE_ROUTER,
+        params={"loader": AMENDER, "uid": deal["ContractId"]},
+        json={"context": json.dumps({"returnOnlyQuoteId": True})},
+        headers=await bearer(http),
+    )
+    assert serialized.status_code == 200 and serialized.json().startswith("a0q")
     other = await http.patch(
         SERVICE_ROUTER,
         params={"loader": "SBQQ.QuoteAPI.QuoteReader", "uid": deal["ContractId"]},

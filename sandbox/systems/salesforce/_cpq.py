@@ -17,16 +17,29 @@ amends an activated contract as CPQ does (research apis-round2.md §2, "Amendmen
 The amendment opportunity starts without lines: what the customer adds or changes is added to it
 as **deltas** (a line of +40 hours; -20 hours at the old rate and +20 at the new one), so its
 ``Amount`` is the change in contract value. The body is ignored except for an optional
-``AmendmentContext`` (``{"returnOnlyQuoteId": true}`` answers only the quote id, Winter '21).
+``AmendmentContext`` in ``context`` (``{"returnOnlyQuoteId": true}`` answers only the quote id, Winter '21).
+
+**The answer is a JSON string, not an object.** ``SBQQ.ServiceRouter``'s global methods are
+``String read(reader, uid)``, ``String load(loader, uid, context)`` and ``String save(saver, model)``
+(CPQ Developer Guide, "Service Router",
+https://developer.salesforce.com/docs/revenue/cpq-developer-guide/guide/cpq-api-service-router.html), and
+Apex REST renders a returned ``String`` as a JSON string literal; the Contract Amender API page says so
+("The actual response is a JSON formatted string",
+https://developer.salesforce.com/docs/atlas.en-us.cpq_dev_api.meta/cpq_dev_api/cpq_api_contract_amender.htm).
+A client therefore decodes twice: ``json.loads(sf.apexecute(...))`` with simple-salesforce. The ``context``
+``load()`` receives is likewise a serialized JSON string (the Configuration Load Rule Executor API's example
+body is ``{"context": "{\"quote\": ...}"}``); an object is accepted too.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
+from fastapi.encoders import jsonable_encoder
 
 from sandbox._db import SandboxDB
 from sandbox._framework import DB
@@ -158,19 +171,34 @@ def service_router(
     loader: str | None = None,
     uid: str | None = None,
     body: Annotated[Any, Body()] = None,
-) -> Any:
-    """The CPQ ServiceRouter's ``load``: only the ContractAmender loader is emulated."""
+) -> str:
+    """The CPQ ServiceRouter's ``load``: only the ContractAmender loader is emulated.
+
+    Answers ``String``, as ``load()`` does: the QuoteModel serialized (a JSON string in the body), or
+    only the quote id when the context asks for it.
+    """
     if loader != AMENDER:
         raise SaveError(
             400, "APEX_ERROR", f"SBQQ.ServiceRouter: unsupported loader {loader!r}; the sandbox emulates {AMENDER}"
         )
     if not uid:
         raise SaveError(400, "APEX_ERROR", "SBQQ.ServiceRouter: uid (the contract id) is required")
+    context = _amendment_context(body)
     ctx = SaveContext(db=db, version=API_VERSION, now=format_datetime(datetime.now(UTC)))
     with db.transaction():
         contract, quote = amend(ctx, uid)
     publish(request.app.state, db, ctx.events, f"com/salesforce/api/rest/{API_VERSION}")
+    if context.get("returnOnlyQuoteId"):
+        return str(quote["Id"])
+    return json.dumps(jsonable_encoder(_quote_model(db, contract, quote)))
+
+
+def _amendment_context(body: Any) -> Row:
+    """The ``AmendmentContext`` in the body's ``context``: a serialized JSON string, or an object."""
     context = body.get("context") if isinstance(body, dict) else None
-    if isinstance(context, dict) and context.get("returnOnlyQuoteId"):
-        return quote["Id"]
-    return _quote_model(db, contract, quote)
+    if isinstance(context, str):
+        try:
+            context = json.loads(context)
+        except ValueError as exc:
+            raise SaveError(400, "JSON_PARSER_ERROR", f"SBQQ.ServiceRouter: context is not JSON: {exc}") from exc
+    return context if isinstance(context, dict) else {}
