@@ -266,6 +266,10 @@ class ProvisionEngagementWorkflow:
         )
         workflow.upsert_search_attributes([*self._unset, sa.ERP_JOB_ID.value_set(self._result.erp_job_id or "")])
         self._unset = []
+        if self._lean and workflow.now() > self._sla_end:
+            # No timer watched the SLA: a step reached at the deadline gets LAST_CHANCE and may still succeed,
+            # after it. The engagement is in both systems, but late.
+            await self._breach()
 
         activated = self._event("project.activated", engagement, project.code)
         retracted = self._event("project.retracted", engagement)
