@@ -15,6 +15,7 @@ from commands import engagement as engagement_commands
 from commands._common import err, friendly, out, settings
 from commands._common import table as table_
 from commands._errors import OneLineErrors, fail
+from commands.amendment import app as amendment_app
 from commands.exceptions import app as exceptions_app
 from commands.gateway import app as gateway_app
 from commands.invoice import app as invoice_app
@@ -39,6 +40,7 @@ app.add_typer(kpis_app, name="kpis")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(posting_app, name="posting")
 app.add_typer(exceptions_app, name="exceptions")
+app.add_typer(amendment_app, name="amendment")
 
 
 @dev_app.command("up")

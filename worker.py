@@ -19,11 +19,12 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.amendments import AmendmentActivities
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
 from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoicedActivities
-from activities.posting import PostingActivities
+from activities.posting import PostingActivities, RetroRateChanges
 from activities.psa import PsaActivities
 from activities.stack import ping_activity
 from stack.client import connect
@@ -32,6 +33,8 @@ from stack.settings import Settings, SettingsError, load_settings
 from stack.telemetry import exit_process
 from store import Store
 from workflows._queues import DOMAINS, FLOWS
+from workflows.amend_contract import ContractWorkflow
+from workflows.amendment_intake import AmendmentIntakeWorkflow
 from workflows.invoice_project import InvoiceProjectWorkflow
 from workflows.monthly_invoicing import MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
@@ -53,11 +56,17 @@ def workflows() -> list[type]:
         PostTimeExpensesWorkflow,
         ScheduledPostingWorkflow,
         PollClosedWonWorkflow,
+        ContractWorkflow,
+        AmendmentIntakeWorkflow,
     ]
 
 
 def activities(
-    connectors: Connectors, store: Store, *, invoice_lines: LineGrouping = "entry"
+    connectors: Connectors,
+    store: Store,
+    *,
+    invoice_lines: LineGrouping = "entry",
+    retro_rate_changes: RetroRateChanges = "adjust",
 ) -> dict[str, list[Callable[..., Any]]]:
     """Every activity, by the domain whose task queue it runs on."""
     crm = CrmActivities(
@@ -67,11 +76,24 @@ def activities(
     erp = ErpActivities(connectors.netsuite, store)
     invoicing = InvoicingActivities(connectors.netsuite, store, lines=invoice_lines)
     not_invoiced = WorkNotInvoicedActivities(connectors.kantata, store)
-    posting = PostingActivities(connectors.kantata, connectors.netsuite, store)
+    posting = PostingActivities(connectors.kantata, connectors.netsuite, store, retro_rate_changes=retro_rate_changes)
     events = EventActivities(connectors.events)
+    amendments = AmendmentActivities(connectors.kantata, connectors.netsuite, store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
-        "crm": [crm.read_engagement, crm.closed_won_since],
-        "psa": [psa.create_project, psa.close_project, not_invoiced.work_not_invoiced],
+        "crm": [
+            crm.read_engagement,
+            crm.closed_won_since,
+            crm.amendments_won_since,
+            crm.locate_amendment,
+            crm.read_amendment,
+        ],
+        "psa": [
+            psa.create_project,
+            psa.close_project,
+            not_invoiced.work_not_invoiced,
+            amendments.read_contract,
+            amendments.apply_to_psa,
+        ],
         "hr": [],
         "erp": [
             erp.upsert_customer,
@@ -82,6 +104,8 @@ def activities(
             invoicing.post_invoice,
             posting.post_approved_page,
             posting.settle_exceptions,
+            amendments.apply_to_erp,
+            posting.reprice_posted,
         ],
         "events": [events.publish, events.push_rows],
     }
@@ -121,7 +145,10 @@ async def running_workers(client: Client, settings: Settings) -> AsyncIterator[S
     store = Store(settings.store_url)
     await asyncio.to_thread(store.upgrade)
     connectors = Connectors.build(settings)
-    workers = build_workers(client, settings, activities(connectors, store, invoice_lines=settings.invoice_lines))
+    domain_activities = activities(
+        connectors, store, invoice_lines=settings.invoice_lines, retro_rate_changes=settings.retro_rate_changes
+    )
+    workers = build_workers(client, settings, domain_activities)
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
     try:
         yield workers

@@ -1,4 +1,5 @@
-"""CRM activities (``crm`` task queue): read a won deal as a canonical engagement; find recently won deals."""
+"""CRM activities (``crm`` task queue): read a won deal as a canonical engagement; find recently won deals;
+locate and read contract amendments (Salesforce CPQ amendment opportunities, HubSpot change-order deals)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from temporalio.exceptions import ApplicationError
 
 from activities._errors import INVALID_DATA, classified, invalid_data
 from activities._heartbeat import heartbeating
-from activities.models import ClosedWonQuery, OpportunityRef
-from canonical import Customer, Engagement, Opportunity, OpportunityStage
+from activities.models import AmendmentRef, ClosedWonQuery, OpportunityRef
+from canonical import ContractAmendment, Customer, Engagement, Opportunity, OpportunityStage
 from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import SalesforceConnector
 
 DEFAULT_ENGAGEMENT_DAYS = 90
+NOT_AN_AMENDMENT = "NotAnAmendment"
+"""The record a delivery or poll named amends no contract."""
 
 
 class CrmReader(Protocol):
@@ -28,6 +31,12 @@ class CrmReader(Protocol):
     async def customer(self, account_id: str) -> Customer: ...
 
     def closed_won_since(self, since: datetime) -> AsyncIterator[str]: ...
+
+    async def contract_of(self, record_id: str) -> str | None: ...
+
+    async def read_amendment(self, contract_id: str, record_id: str) -> ContractAmendment: ...
+
+    def amendments_won_since(self, since: datetime) -> AsyncIterator[str]: ...
 
 
 class SalesforceReader:
@@ -45,6 +54,15 @@ class SalesforceReader:
     def closed_won_since(self, since: datetime) -> AsyncIterator[str]:
         return self._connector.closed_won_since(since)
 
+    async def contract_of(self, record_id: str) -> str | None:
+        return await self._connector.contract_of(record_id)
+
+    async def read_amendment(self, contract_id: str, record_id: str) -> ContractAmendment:
+        return await self._connector.read_amendment(contract_id, record_id)
+
+    def amendments_won_since(self, since: datetime) -> AsyncIterator[str]:
+        return self._connector.amendments_won_since(since)
+
 
 class HubSpotReader:
     """HubSpot as a CrmReader: deal + company."""
@@ -60,6 +78,15 @@ class HubSpotReader:
 
     def closed_won_since(self, since: datetime) -> AsyncIterator[str]:
         return self._connector.closed_won_since(since)
+
+    async def contract_of(self, record_id: str) -> str | None:
+        return await self._connector.parent_deal_of(record_id)
+
+    async def read_amendment(self, contract_id: str, record_id: str) -> ContractAmendment:
+        return await self._connector.read_amendment(contract_id, record_id)
+
+    def amendments_won_since(self, since: datetime) -> AsyncIterator[str]:
+        return self._connector.change_orders_won_since(since)
 
 
 def build_engagement(opportunity: Opportunity, customer: Customer) -> Engagement:
@@ -128,3 +155,36 @@ class CrmActivities:
     async def closed_won_since(self, query: ClosedWonQuery) -> list[str]:
         """Ids of deals won since an instant, for the polling fallback."""
         return [opportunity_id async for opportunity_id in self._crm(query.crm).closed_won_since(query.since)]
+
+    @activity.defn(name="crm.amendments_won_since")
+    @classified
+    @heartbeating
+    async def amendments_won_since(self, query: ClosedWonQuery) -> list[str]:
+        """Ids of amendment records won since an instant (CPQ amendment opportunities, change-order deals)."""
+        return [record_id async for record_id in self._crm(query.crm).amendments_won_since(query.since)]
+
+    @activity.defn(name="crm.locate_amendment")
+    @classified
+    @heartbeating
+    async def locate_amendment(self, ref: OpportunityRef) -> AmendmentRef:
+        """The contract a won amendment record amends; non-retryable ``NotAnAmendment`` when it amends none."""
+        contract_id = await self._crm(ref.crm).contract_of(ref.opportunity_id)
+        if contract_id is None:
+            raise ApplicationError(
+                f"{ref.crm} record {ref.opportunity_id} amends no contract (no SBQQ__AmendedContract__c, "
+                "or no change-order association to an original deal): nothing to apply",
+                type=NOT_AN_AMENDMENT,
+                non_retryable=True,
+            )
+        return AmendmentRef(crm=ref.crm, contract_id=contract_id, record_id=ref.opportunity_id)
+
+    @activity.defn(name="crm.read_amendment")
+    @classified
+    @heartbeating
+    async def read_amendment(self, ref: AmendmentRef) -> ContractAmendment:
+        """The amendment as new values (budget, end date, rates) with its version; non-retryable when invalid."""
+        what = f"{ref.crm} amendment {ref.record_id} of contract {ref.contract_id}"
+        try:
+            return await self._crm(ref.crm).read_amendment(ref.contract_id, ref.record_id)
+        except ValidationError as error:
+            raise invalid_data(what, error) from None

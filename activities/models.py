@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -15,6 +15,22 @@ class OpportunityRef(CanonicalModel):
 
     crm: str
     opportunity_id: str
+
+
+class AmendmentRef(CanonicalModel):
+    """A contract amendment recorded in a CRM.
+
+    Attributes:
+        crm: The CRM holding it.
+        contract_id: The contract it amends, as the CRM names it (Salesforce ``Contract.Id``;
+            HubSpot: the original deal's id).
+        record_id: The CRM record the amendment is (Salesforce: the CPQ amendment opportunity;
+            HubSpot: the change-order deal).
+    """
+
+    crm: Literal["salesforce", "hubspot"]
+    contract_id: str
+    record_id: str
 
 
 class ClosedWonQuery(CanonicalModel):

@@ -1,4 +1,9 @@
-"""Reading a verified delivery: which won deals it announces, and what identifies each announcement.
+"""Reading a verified delivery: which won deals and amendments it announces, and what identifies each.
+
+A won deal is a new engagement unless it records a contract amendment: a Salesforce CPQ amendment
+opportunity (the event names its contract, ``SBQQ__AmendedContract__c``) or a HubSpot deal moved to
+a won stage of the change-order pipeline (the webhook names only the deal; its contract is looked up
+later, by `workflows.amendment_intake`).
 
 Each arrival carries two identities. ``event_id`` is the sender's own id, recorded on the workflow's
 trigger so a person can match a run to the CRM's delivery log. ``dedupe_key`` is what the gateway
@@ -17,18 +22,20 @@ from pydantic import ValidationError
 
 from canonical import OpportunityStage
 from canonical.record_ids import InvalidRecordId, opportunity_id
-from connectors.hubspot.webhooks import parse_webhook_events, won_deal_ids
+from connectors.hubspot.webhooks import deal_ids_moved_into, parse_webhook_events, won_deal_ids
+from connectors.salesforce.mapping import salesforce_id
 from connectors.salesforce.notifications import ChangeEvent, opportunity_ids_won
 from gateway._intake import Refusal
 
-__all__ = ["Arrival", "Delivery", "hubspot_delivery", "salesforce_delivery"]
+__all__ = ["Arrival", "Delivery", "hubspot_delivery", "moves_to_other_stage", "salesforce_delivery"]
 
 Crm = Literal["salesforce", "hubspot"]
+CONTRACT_PREFIX = "800"
 
 
 @dataclass(frozen=True)
 class Arrival:
-    """One event announcing that one deal was won."""
+    """One event announcing that one deal (or one amendment) was won."""
 
     crm: Crm
     opportunity_id: str
@@ -36,6 +43,10 @@ class Arrival:
     dedupe_key: str
     detail: dict[str, str | int] = field(default_factory=dict)
     """Sender metadata worth logging (attempt number, replay id); never body content."""
+    amendment: bool = False
+    """The deal records an amendment of a contract, not a new engagement."""
+    contract_id: str | None = None
+    """The amended contract, when the delivery names it (Salesforce)."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +76,27 @@ def _deal(crm: Crm, value: str, where: str) -> str:
         raise Refusal(400, "bad_request", f"{where}: {exc.reason}; nothing was started") from None
 
 
-def hubspot_delivery(body: bytes, won_stage: str) -> Delivery:
-    """The won deals in a HubSpot webhook body (a JSON array of events); 400 if it is not one."""
+def moves_to_other_stage(body: bytes, won_stage: str) -> bool:
+    """Whether a HubSpot delivery moves a deal to a stage other than ``won_stage`` (False if it is no delivery)."""
+    try:
+        events = parse_webhook_events(body)
+    except ValidationError:
+        return False
+    return any(
+        event.subscription_type == "deal.propertyChange"
+        and event.property_name == "dealstage"
+        and event.property_value != won_stage
+        for event in events
+    )
+
+
+def hubspot_delivery(body: bytes, won_stage: str, change_order_stages: frozenset[str] = frozenset()) -> Delivery:
+    """The won deals and change orders in a HubSpot webhook body (a JSON array of events); 400 if it is not one.
+
+    Args:
+        won_stage: The stage id of a won deal (a new engagement).
+        change_order_stages: The stage ids of a won change order (an amendment).
+    """
     try:
         events = parse_webhook_events(body)
     except ValidationError as exc:
@@ -80,9 +110,14 @@ def hubspot_delivery(body: bytes, won_stage: str) -> Delivery:
             event_id=str(event.event_id),
             dedupe_key=f"{event.portal_id}:{event.event_id}:{event.occurred_at}",
             detail={"attempt": event.attempt_number, "portal": event.portal_id},
+            amendment=amendment,
         )
         for index, event in enumerate(events)
-        for deal_id in won_deal_ids([event], won_stage)
+        for amendment, deal_ids in (
+            (False, won_deal_ids([event], won_stage)),
+            (True, deal_ids_moved_into([event], change_order_stages - {won_stage})),
+        )
+        for deal_id in deal_ids
     ]
     return Delivery(arrivals, ignored=len(events) - len(arrivals))
 
@@ -100,6 +135,7 @@ def salesforce_delivery(body: bytes, stage_map: Mapping[str, OpportunityStage] |
         _deal("salesforce", record_id, f"payload.ChangeEventHeader.recordIds[{index}]")
         for index, record_id in enumerate(opportunity_ids_won(event, stage_map=stage_map))
     ]
+    contract = _contract(event.payload.amended_contract) if won else None
     arrivals = [
         Arrival(
             crm="salesforce",
@@ -107,7 +143,27 @@ def salesforce_delivery(body: bytes, stage_map: Mapping[str, OpportunityStage] |
             event_id=header.transaction_key,
             dedupe_key=f"{header.transaction_key}:{header.sequence_number or 0}:{record_id}",
             detail={"replay_id": event.event.replay_id},
+            amendment=contract is not None,
+            contract_id=contract,
         )
         for record_id in won
     ]
     return Delivery(arrivals, ignored=0 if arrivals else 1)
+
+
+def _contract(value: str | None) -> str | None:
+    """The amended Contract's id; 400 when the field holds no Contract id."""
+    if not value:
+        return None
+    try:
+        contract = salesforce_id(value)
+    except ValueError as exc:
+        raise Refusal(400, "bad_request", f"payload.SBQQ__AmendedContract__c: {exc}; nothing was started") from None
+    if not contract.startswith(CONTRACT_PREFIX):
+        raise Refusal(
+            400,
+            "bad_request",
+            f"payload.SBQQ__AmendedContract__c: {value!r} is no Contract id (they start with {CONTRACT_PREFIX}); "
+            "nothing was started",
+        )
+    return contract

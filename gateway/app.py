@@ -1,4 +1,4 @@
-"""psflow's inbound HTTP gateway: CRM webhooks in, engagement provisioning started or signalled.
+"""psflow's inbound HTTP gateway: CRM webhooks in, engagement provisioning or contract amendments started.
 
 Every webhook goes through the same steps, in this order, and nothing reaches Temporal before the
 signature is verified:
@@ -10,7 +10,12 @@ signature is verified:
    ``engagement-provisioning:{crm}:{opportunity_id}``, recording the event in the same store
    transaction, committed only once the signal succeeded (a redelivery counts as a duplicate and
    signals nothing; if Temporal or the store fails, nothing is recorded and the answer is 503 with
-   ``Retry-After``, so the sender's retry is acted on);
+   ``Retry-After``, so the sender's retry is acted on). A won amendment goes to its contract instead,
+   with the same recording and 503s: a Salesforce CPQ amendment opportunity (its event names the
+   contract) is submitted to ``contract:salesforce:{contract_id}`` (`stack.flows.submit_amendment`,
+   update-with-start, answered once accepted); a HubSpot change order (a deal moved to a won stage
+   of the change-order pipeline, `gateway._change_orders`) starts
+   ``amendment-intake:hubspot:{deal_id}``, which finds the contract and delivers it there;
 5. 202 ``{"accepted": [workflow ids], "duplicates": n, "ignored": n}``.
 
 Steps 1-3 read only the request: anything they raise is the request's fault and a 400, never a 5xx.
@@ -30,7 +35,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from canonical import OpportunityStage
 from connectors.hubspot import HubSpotSettings
@@ -39,16 +44,16 @@ from connectors.hubspot.webhooks import TIMESTAMP_HEADER as HUBSPOT_TIMESTAMP
 from connectors.salesforce import SalesforceSettings
 from connectors.salesforce.notifications import SIGNATURE_HEADER as RELAY_SIGNATURE
 from connectors.salesforce.notifications import TIMESTAMP_HEADER as RELAY_TIMESTAMP
-from gateway._arrivals import Arrival, Delivery, hubspot_delivery, salesforce_delivery
+from gateway._arrivals import Arrival, Delivery, hubspot_delivery, moves_to_other_stage, salesforce_delivery
+from gateway._change_orders import ChangeOrderStages, StageLookup, hubspot_lookup
 from gateway._dedupe import InboundEvents
 from gateway._intake import Refusal, read_body, reading, required_header, shown
+from gateway._routing import route, run_id_of
 from gateway._verify import verify_hubspot, verify_relay
 from stack.client import connect
-from stack.flows import trigger_provisioning
 from stack.settings import Settings
 from stack.webhooks import HUBSPOT_PATH, SALESFORCE_PATH
 from store import Store
-from workflows.provision_engagement import workflow_id
 
 __all__ = ["ClientFactory", "create_app"]
 
@@ -71,6 +76,7 @@ class _Gateway:
     client: Client
     events: InboundEvents
     hubspot_won_stage: str
+    hubspot_change_order_stages: ChangeOrderStages
     salesforce_stages: dict[str, OpportunityStage]
 
 
@@ -91,12 +97,16 @@ def _signed_uri(settings: Settings, request: Request) -> str:
     return str(request.url)
 
 
-def create_app(settings: Settings, client_factory: ClientFactory = connect) -> FastAPI:
+def create_app(
+    settings: Settings, client_factory: ClientFactory = connect, change_order_stages: StageLookup | None = None
+) -> FastAPI:
     """The gateway's ASGI app.
 
     Args:
         settings: psflow's settings (``gateway_*`` for secrets and limits, ``temporal``, the store URL).
         client_factory: Makes the Temporal client, once, when the app starts (tests pass their own).
+        change_order_stages: Looks up the HubSpot change-order pipeline's won stage ids, once, when a
+            delivery first needs them; HubSpot's by default (`gateway._change_orders`).
     """
 
     @asynccontextmanager
@@ -110,6 +120,7 @@ def create_app(settings: Settings, client_factory: ClientFactory = connect) -> F
                 client=client,
                 events=InboundEvents(store),
                 hubspot_won_stage=HubSpotSettings().won_stage,
+                hubspot_change_order_stages=ChangeOrderStages(change_order_stages or hubspot_lookup(settings)),
                 salesforce_stages=dict(SalesforceSettings().stage_map),
             )
             log.info(
@@ -137,7 +148,7 @@ def create_app(settings: Settings, client_factory: ClientFactory = connect) -> F
 
     @app.post(HUBSPOT_PATH, status_code=202)
     async def hubspot(request: Request) -> JSONResponse:
-        """HubSpot webhooks (signature v3): deals moved to the won stage are provisioned."""
+        """HubSpot webhooks (signature v3): won deals are provisioned, won change orders go to their contract."""
         gateway: _Gateway = request.app.state.gateway
         with reading("hubspot"):
             signature = required_header(request, HUBSPOT_SIGNATURE)
@@ -151,12 +162,14 @@ def create_app(settings: Settings, client_factory: ClientFactory = connect) -> F
                 client_secret=settings.gateway_hubspot_client_secret.get_secret_value(),
                 now=datetime.now(UTC),
             )
-            delivery = hubspot_delivery(body, gateway.hubspot_won_stage)
+            stages = await _change_order_stages(gateway, body)
+            delivery = hubspot_delivery(body, gateway.hubspot_won_stage, stages)
         return await _accept(gateway, "hubspot", request, delivery)
 
     @app.post(SALESFORCE_PATH, status_code=202)
     async def salesforce(request: Request) -> JSONResponse:
-        """Opportunity change events from the Salesforce CDC relay (HMAC-SHA256): won deals are provisioned."""
+        """Opportunity change events from the Salesforce CDC relay (HMAC-SHA256): won deals are provisioned,
+        won CPQ amendment opportunities go to their contract."""
         gateway: _Gateway = request.app.state.gateway
         with reading("salesforce"):
             signature = required_header(request, RELAY_SIGNATURE)
@@ -175,17 +188,21 @@ def create_app(settings: Settings, client_factory: ClientFactory = connect) -> F
     return app
 
 
-async def _start(gateway: _Gateway, arrival: Arrival) -> tuple[WorkflowHandle[Any, Any], bool]:
-    """Signal-with-start the arrival's run, within `START_TIMEOUT_S`."""
+async def _change_order_stages(gateway: _Gateway, body: bytes) -> frozenset[str]:
+    """The change-order won stages, looked up only when a deal moved to another stage than won.
+
+    Deliveries of won deals (and of nothing) never wait on the lookup, so HubSpot being unreachable
+    never slows them down.
+    """
+    if not moves_to_other_stage(body, gateway.hubspot_won_stage):
+        return frozenset()
+    return await gateway.hubspot_change_order_stages.get()
+
+
+async def _start(gateway: _Gateway, arrival: Arrival) -> tuple[str, bool]:
+    """Start, signal or update the arrival's run within `START_TIMEOUT_S`; its id, and whether it was already done."""
     async with asyncio.timeout(START_TIMEOUT_S):
-        return await trigger_provisioning(
-            gateway.client,
-            gateway.settings,
-            crm=arrival.crm,
-            opportunity_id=arrival.opportunity_id,
-            source="webhook",
-            event_id=arrival.event_id,
-        )
+        return await route(gateway.client, gateway.settings, arrival)
 
 
 async def _accept(gateway: _Gateway, source: str, request: Request, delivery: Delivery) -> JSONResponse:
@@ -194,10 +211,10 @@ async def _accept(gateway: _Gateway, source: str, request: Request, delivery: De
     accepted: list[str] = []
     duplicates = 0
     for arrival in delivery.arrivals:
-        run_id = workflow_id(arrival.crm, arrival.opportunity_id)
+        run_id = run_id_of(arrival)
         fields = {"event_id": arrival.event_id, "workflow_id": run_id, **arrival.detail}
 
-        def start(arrival: Arrival = arrival) -> tuple[WorkflowHandle[Any, Any], bool]:
+        def start(arrival: Arrival = arrival) -> tuple[str, bool]:
             # Runs in the store's thread; the event is recorded only once this returned.
             return asyncio.run_coroutine_threadsafe(_start(gateway, arrival), loop).result()
 
@@ -217,9 +234,9 @@ async def _accept(gateway: _Gateway, source: str, request: Request, delivery: De
             duplicates += 1
             _decision("duplicate", source, request, **fields)
             continue
-        handle, already = outcome
-        accepted.append(handle.id)
-        _decision("accepted", source, request, already_provisioned=already, **fields)
+        started_id, already = outcome
+        accepted.append(started_id)
+        _decision("accepted", source, request, already_provisioned=already, amendment=arrival.amendment, **fields)
     if delivery.ignored:
         _decision("ignored", source, request, events=delivery.ignored, reason="'no deal moved to the won stage'")
     return JSONResponse({"accepted": accepted, "duplicates": duplicates, "ignored": delivery.ignored}, status_code=202)

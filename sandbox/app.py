@@ -36,7 +36,7 @@ from sandbox._framework import (
     register_systems,
     system_for_path,
 )
-from sandbox.seed import SEED_MARKER, seed_demo
+from sandbox.seed import SEED_MARKER, SEED_VERSION, seed_demo
 
 __all__ = ["DEFAULT_DB_PATH", "DEFAULT_PUBLIC_URL", "create_app", "create_system_app", "discover_systems"]
 
@@ -136,8 +136,8 @@ def create_app(
         today: Anchor date of the demo firm (default: today).
 
     Raises:
-        ValueError: Unknown seed, duplicate or reserved system name, or a fault config that
-            names an unknown system.
+        ValueError: Unknown seed, a DB seeded by an older sandbox, duplicate or reserved system name, or a
+            fault config that names an unknown system.
     """
     if seed not in (None, "demo"):
         raise ValueError(f"unknown seed {seed!r}: the only seed is 'demo'")
@@ -172,8 +172,14 @@ def create_app(
     app.include_router(build_admin_router(served))
     _install_error_handlers(app)
 
-    if seed == "demo" and db.is_empty() and db.kv_get(*SEED_MARKER) is None:
+    marker = db.kv_get(*SEED_MARKER)
+    if seed == "demo" and db.is_empty() and marker is None:
         seed_demo(db, served, today=today)
+    elif seed == "demo" and marker is not None and marker.get("version", 1) != SEED_VERSION:
+        raise ValueError(
+            f"{db_path} holds the demo firm as an older sandbox seeded it (version {marker.get('version', 1)}, "
+            f"this one seeds version {SEED_VERSION}): start from a fresh DB (`make clean`, or delete the file)"
+        )
 
     for name, config in (faults if faults is not None else faults_from_env() or {}).items():
         if name not in by_name:

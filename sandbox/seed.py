@@ -47,6 +47,7 @@ from sandbox._firm import (
 __all__ = [
     "ROLES",
     "SEED_MARKER",
+    "SEED_VERSION",
     "STAGES",
     "Address",
     "Client",
@@ -70,6 +71,9 @@ __all__ = [
 ]
 
 SEED_MARKER = ("_sandbox", "seed")
+SEED_VERSION = 2
+"""Bumped when the demo firm gains records older DBs lack (2: contracts, change-order pipeline, billing
+schedules), so a DB seeded by an older sandbox is refused rather than half-working."""
 _T = TypeVar("_T")
 TODAY_ENV = "PSFLOW_SANDBOX_TODAY"
 
@@ -201,7 +205,9 @@ def seed_all(db: SandboxDB, systems: Iterable[Seeded], firm: DemoFirm) -> None:
         if system.seed is not None:
             with db.transaction():
                 system.seed(db, firm)
-    db.kv_set(*SEED_MARKER, {"name": "demo", "seed": firm.seed, "today": firm.today.isoformat()})
+    db.kv_set(
+        *SEED_MARKER, {"name": "demo", "seed": firm.seed, "today": firm.today.isoformat(), "version": SEED_VERSION}
+    )
 
 
 def seed_demo(db: SandboxDB, systems: Iterable[Seeded], *, today: date | None = None) -> DemoFirm:

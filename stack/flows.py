@@ -10,6 +10,9 @@ used, so a repeated start joins or reports the existing run instead of doing the
 - posting: one run per business date, joined while it runs (the schedule and backfills start the
   same id through `ScheduledPostingWorkflow`).
 - invoicing: one run per project, month and invoice number; the month's run invoices every project.
+- contract amendments: update-with-start on ``contract:{crm}:{contract_id}`` (joined while it runs).
+  The update id comes from the CRM record, or from the contract, version and content of an amendment
+  given by hand, so a re-delivery gets the first delivery's answer from Temporal itself.
 
 The schedules that start flows on a clock are in `stack.schedules`.
 """
@@ -20,7 +23,8 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from temporalio.client import Client, WorkflowHandle
+from pydantic import BaseModel
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateStage
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -36,6 +40,14 @@ from store import Store
 from store.invoicing import invoice_to_run
 from workflows import invoice_project, post_time_expenses, provision_engagement
 from workflows import search_attributes as sa
+from workflows.amend_contract import (
+    AmendmentOutcome,
+    AmendmentSubmission,
+    ContractInput,
+    ContractWorkflow,
+    content_hash,
+    contract_workflow_id,
+)
 from workflows.invoice_project import InvoiceProjectInput, InvoiceProjectResult, InvoiceProjectWorkflow
 from workflows.monthly_invoicing import (
     MonthlyInvoicingInput,
@@ -47,7 +59,15 @@ from workflows.post_time_expenses import PostTimeExpensesInput, PostTimeExpenses
 from workflows.provision_engagement import ProvisionEngagementInput, ProvisionEngagementWorkflow, Trigger
 from workflows.stack_check import StackCheckInput, StackCheckResult, StackCheckWorkflow
 
-__all__ = ["check_stack", "start_invoice", "start_monthly_invoicing", "start_posting", "trigger_provisioning"]
+__all__ = [
+    "AmendmentReceipt",
+    "check_stack",
+    "start_invoice",
+    "start_monthly_invoicing",
+    "start_posting",
+    "submit_amendment",
+    "trigger_provisioning",
+]
 
 Source = Literal["webhook", "poll", "cli"]
 
@@ -191,3 +211,73 @@ async def check_stack(
     return await client.execute_workflow(
         StackCheckWorkflow.run, check, id=workflow_id, task_queue=settings.task_queue("flows")
     )
+
+
+class AmendmentReceipt(BaseModel):
+    """Where an amendment went: the contract's run, the update's id, and its outcome when waited for."""
+
+    workflow_id: str
+    update_id: str
+    outcome: AmendmentOutcome | None = None
+
+
+def amendment_update_id(submission: AmendmentSubmission) -> str:
+    """The same delivery gets the same update id: by CRM record, or by contract, version and content."""
+    if submission.record_id is not None:
+        return f"amendment:{submission.crm}:{submission.record_id}"
+    assert submission.amendment is not None
+    amendment = submission.amendment
+    return f"amendment:{submission.crm}:{amendment.contract_id}:v{amendment.version}:{content_hash(amendment)}"
+
+
+async def submit_amendment(
+    client: Client, settings: Settings, submission: AmendmentSubmission, *, wait: bool = False, **limits: Any
+) -> AmendmentReceipt:
+    """Deliver an amendment to its contract's run, starting the run if there is none (update-with-start).
+
+    Args:
+        wait: Wait for the update's answer (the version applied, held back, or where it stands after the
+            run's ``reply_within``); without it, return once the run has accepted the amendment.
+        limits: Overrides of ``ContractInput`` for a run this call starts (``gap_wait``, ``target_deadline``...).
+
+    Raises:
+        temporalio.client.WorkflowUpdateFailedError: The amendment was refused (its cause says why);
+            nothing was applied.
+    """
+    run_id = contract_workflow_id(submission.crm, submission.contract_id)
+    update_id = amendment_update_id(submission)
+    start = WithStartWorkflowOperation(
+        ContractWorkflow.run,
+        ContractInput(crm=submission.crm, contract_id=submission.contract_id, **limits),
+        id=run_id,
+        task_queue=settings.task_queue("flows"),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(sa.CONTRACT_ID, submission.contract_id)]),
+        static_summary=f"Amendments of {submission.crm} contract {submission.contract_id}",
+    )
+    _settle_start_when_done(start)
+    if wait:
+        outcome = await client.execute_update_with_start_workflow(
+            ContractWorkflow.submit, submission, id=update_id, start_workflow_operation=start
+        )
+        return AmendmentReceipt(workflow_id=run_id, update_id=update_id, outcome=outcome)
+    await client.start_update_with_start_workflow(
+        ContractWorkflow.submit,
+        submission,
+        id=update_id,
+        start_workflow_operation=start,
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    return AmendmentReceipt(workflow_id=run_id, update_id=update_id)
+
+
+def _settle_start_when_done(start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Read the start operation's outcome whenever it comes, even after the caller gave up.
+
+    The SDK resolves the operation's handle on its own, also with an error when the update fails or
+    the call is cancelled (the gateway's timeout); nobody awaits it then, and asyncio reports the
+    error as never retrieved. A waiter that reads it keeps that out of the logs: the caller already
+    has the failure that matters.
+    """
+    waiter = asyncio.ensure_future(start.workflow_handle())
+    waiter.add_done_callback(lambda done: done.cancelled() or done.exception())

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         default="entry",
         description="Invoice lines: one per time entry, or one per hourly rate (entries rounded at posting apart)",
     )
+    retro_rate_changes: Literal["adjust", "exception"] = Field(
+        default="adjust",
+        description="A rate amendment dated back over posted time: post the differences as ERP charges, "
+        "or open an exception per entry for a person to decide",
+    )
     gateway_host: str = Field(default="127.0.0.1", description="Where `psflow gateway serve` listens")
     gateway_port: int = Field(default=8701, ge=1, le=65535)
     gateway_public_url: str | None = Field(

@@ -23,6 +23,8 @@ from store.db import Store, upsert_insert
 from store.tables import LedgerEntry, PostingException, PostingFingerprint
 
 OPEN, RESOLVED, IGNORED = "open", "resolved", "ignored"
+POSTED_KINDS = ("time_entry", "expense")
+"""The kinds of PSA record a posting run reads (exceptions may have others, e.g. ``rate_change``)."""
 _IDS_PER_QUERY = 500
 
 
@@ -83,6 +85,23 @@ def posting_runs(store: Store, target_system: str, kind: str, source_ids: Sequen
             )
             runs.update({source_id: run_id for source_id, run_id in rows})
     return runs
+
+
+def posted_since(
+    store: Store, *, target_system: str, project_id: str, since: date, kinds: Sequence[str]
+) -> list[LedgerEntry]:
+    """A project's ledger rows of these kinds dated on or after ``since`` (what a repricing compares)."""
+    with store.session() as session:
+        return list(
+            session.exec(
+                select(LedgerEntry).where(
+                    LedgerEntry.project_id == project_id,
+                    LedgerEntry.target_system == target_system,
+                    col(LedgerEntry.kind).in_(kinds),
+                    LedgerEntry.business_date >= since,
+                )
+            ).all()
+        )
 
 
 @dataclass(frozen=True)
@@ -240,6 +259,8 @@ def settle_run(store: Store, *, target_system: str, business_date: date, run_id:
                 PostingException.business_date == business_date,
                 PostingException.status == OPEN,
                 PostingException.last_run_id != run_id,
+                # Only what a posting run reads; a rate change over posted time waits for a person.
+                col(PostingException.kind).in_(POSTED_KINDS),
             )
         ).all()
         now = datetime.now(UTC)

@@ -11,8 +11,17 @@ import pytest
 from pydantic import ValidationError
 
 from activities.posting.rejections import Reason, Rejection, refused, unreadable
-from activities.posting.rules import Approved, ErpJob, ErpSetup, Findings, check_expense, check_time_entry, fingerprint
-from canonical import ApprovalState, Expense, Money, TimeEntry
+from activities.posting.rules import (
+    Approved,
+    ErpJob,
+    ErpSetup,
+    Findings,
+    check_expense,
+    check_time_entry,
+    fingerprint,
+    rate_in_force,
+)
+from canonical import ApprovalState, Expense, Money, RateSchedule, RateVersion, RoleRate, TimeEntry, bill_for_minutes
 from connectors._core import FieldError, FieldProblem, Unreadable
 
 DAY = date(2026, 11, 25)
@@ -311,3 +320,46 @@ def test_an_erp_refusal_names_the_record_and_the_erp_message() -> None:
     other = refused("expense", "kantata:2", "Invalid employee reference", closed_period=False)
     assert closed.reason is Reason.PERIOD_CLOSED and "time entry kantata:1" in closed.message
     assert other.reason is Reason.ERP_REFUSED and other.values == {"erp_error": "Invalid employee reference"}
+
+
+RAISE_FROM = date(2026, 11, 16)
+SCHEDULE = RateSchedule(
+    currency="USD",
+    versions=(
+        RateVersion(
+            effective_date=date(2026, 1, 1), rates=(RoleRate(role="Director", hourly_rate=Money.of("380", "USD")),)
+        ),
+        RateVersion(effective_date=RAISE_FROM, rates=(RoleRate(role="Director", hourly_rate=Money.of("400", "USD")),)),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "record", "rate"),
+    [
+        ("the day before the raise: the old rate", entry(date_performed=date(2026, 11, 15)), "380"),
+        ("from the raise on: the new rate, whatever the entry carries", entry(date_performed=RAISE_FROM), "400"),
+        (
+            "a role the schedule lacks: the entry's own rate",
+            entry(role="Analyst", bill_rate=Money.of("140", "USD")),
+            "140",
+        ),
+        ("no role: the entry's own rate", entry(role=None, bill_rate=Money.of("150", "USD")), "150"),
+        (
+            "before the first version: the entry's own rate",
+            entry(date_performed=date(2025, 12, 31), bill_rate=Money.of("1", "USD")),
+            "1",
+        ),
+    ],
+)
+def test_time_posts_at_the_rate_in_force_on_its_date(case: str, record: TimeEntry, rate: str) -> None:
+    decision = check_time_entry(record, FOUND, ERP, SCHEDULE)
+    assert isinstance(decision, Approved), case
+    assert decision.rate == Money.of(rate, "USD")
+    assert decision.amount == bill_for_minutes(Money.of(rate, "USD"), record.minutes)
+    assert rate_in_force(record, SCHEDULE) == Money.of(rate, "USD")
+
+
+def test_without_a_schedule_time_posts_at_its_own_rate() -> None:
+    decision = check_time_entry(entry(date_performed=RAISE_FROM), FOUND, ERP, None)
+    assert isinstance(decision, Approved) and decision.rate == Money.of("380.00", "USD")

@@ -3,6 +3,12 @@
 A Schedule starts this every few minutes, for webhooks that never arrived. It converges on the same
 workflow id as the webhook and the CLI: a deal already being provisioned only gets a ``poll``
 signal; a deal already provisioned is left alone.
+
+Won amendment records (Salesforce CPQ amendment opportunities, HubSpot change-order deals) are not
+new engagements: the CRM activities leave them out of the won deals and list them apart, and each
+gets an `AmendmentIntakeWorkflow` (``amendment-intake:{crm}:{record_id}``), which delivers it to its
+contract's run. An intake that completed is not started again; one that failed can be. Histories
+recorded before this part existed replay without it (``workflow.patched``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.models import ClosedWonQuery
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue
+    from workflows.amendment_intake import AmendmentIntakeInput, AmendmentIntakeWorkflow, intake_workflow_id
     from workflows.provision_engagement import (
         ProvisionEngagementInput,
         ProvisionEngagementWorkflow,
@@ -29,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
 
 Crm = Literal["salesforce", "hubspot"]
 CRMS: tuple[Crm, ...] = ("salesforce", "hubspot")
+AMENDMENTS_PATCH = "amendment-intake"
+"""Marks runs that also route won amendment records (histories from before it replay without)."""
 
 
 class PollClosedWonInput(BaseModel):
@@ -45,6 +54,10 @@ class PollClosedWonResult(BaseModel):
     started: list[str] = Field(default_factory=list)
     already_running: list[str] = Field(default_factory=list)
     already_done: list[str] = Field(default_factory=list)
+    amendments_started: list[str] = Field(default_factory=list)
+    """Intake runs started for won amendment records."""
+    amendments_already: list[str] = Field(default_factory=list)
+    """Amendment records whose intake already ran or runs."""
 
 
 @workflow.defn(name="PollClosedWon")
@@ -66,7 +79,33 @@ class PollClosedWonWorkflow:
             )
             for deal in deals:
                 await self._ensure_run(crm, deal.removeprefix(f"{crm}:"), input, result)
+            if workflow.patched(AMENDMENTS_PATCH):
+                amendments = await workflow.execute_activity_method(
+                    CrmActivities.amendments_won_since,
+                    ClosedWonQuery(crm=crm, since=since),
+                    task_queue=domain_queue("crm"),
+                    start_to_close_timeout=timedelta(minutes=2),
+                    heartbeat_timeout=timedelta(seconds=10),
+                    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5),
+                )
+                for record in amendments:
+                    await self._ensure_intake(crm, record.removeprefix(f"{crm}:"), result)
         return result
+
+    async def _ensure_intake(self, crm: Crm, record: str, result: PollClosedWonResult) -> None:
+        run_id = intake_workflow_id(crm, record)
+        try:
+            await workflow.start_child_workflow(
+                AmendmentIntakeWorkflow.run,
+                AmendmentIntakeInput(crm=crm, record_id=record, source="poll"),
+                id=run_id,
+                task_queue=workflow.info().task_queue,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            )
+            result.amendments_started.append(run_id)
+        except WorkflowAlreadyStartedError:
+            result.amendments_already.append(run_id)
 
     async def _ensure_run(self, crm: Crm, deal: str, input: PollClosedWonInput, result: PollClosedWonResult) -> None:
         run_id = workflow_id(crm, deal)

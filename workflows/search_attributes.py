@@ -1,4 +1,8 @@
-"""Search attributes psflow sets, so the Web UI and ``temporal workflow list`` find runs by business key."""
+"""Search attributes psflow sets, so the Web UI and ``temporal workflow list`` find runs by business key.
+
+SQL visibility (a self-hosted cluster on PostgreSQL or MySQL) allows 10 Keyword attributes per
+namespace and 3 of every other type; ``ALL`` stays within that (tests/test_search_attributes.py counts).
+"""
 
 from temporalio.common import SearchAttributeKey
 
@@ -9,6 +13,8 @@ ERP_JOB_ID = SearchAttributeKey.for_keyword("ErpJobId")
 FLOW_STATE = SearchAttributeKey.for_keyword("PsflowState")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 BUSINESS_DATE = SearchAttributeKey.for_keyword("BusinessDate")
+CONTRACT_ID = SearchAttributeKey.for_keyword("ContractId")
+AMENDMENT_VERSION = SearchAttributeKey.for_int("AmendmentVersion")
 
 ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     CLIENT,
@@ -18,6 +24,8 @@ ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     FLOW_STATE,
     SLA_BREACHED,
     BUSINESS_DATE,
+    CONTRACT_ID,
+    AMENDMENT_VERSION,
 )
 
 

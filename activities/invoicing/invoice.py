@@ -2,7 +2,8 @@
 
 `build_invoice` makes the canonical `Invoice` of one currency's reserved rows (its lines from
 `activities.invoicing.lines`), `posted_invoice` the figures the workflow reports and publishes:
-every amount a sum of posted amounts, never re-derived from hours.
+every amount a sum of posted amounts, never re-derived from hours. Rate adjustments (the differences
+a retroactive rate change posted as charges) are fees, billed on their own lines.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from activities.invoicing.models import PostedInvoice
 from canonical import DateRange, Invoice, Money
 from store import LedgerEntry
 
+RATE_ADJUSTMENT = "rate_adjustment"
+"""The ledger kind of a rate difference posted after a retroactive rate change (`activities.posting._reprice`)."""
 DEFAULT_TERMS_DAYS = 30
 """Days to pay when the customer's terms are not set or not of the form 'Net N'."""
 _NET_TERMS = re.compile(r"net\s*(\d+)", re.IGNORECASE)
@@ -64,6 +67,7 @@ def build_invoice(
     currency = currencies.pop()
     time: list[PostedTime] = []
     expenses: list[PostedExpense] = []
+    adjustments: list[PostedExpense] = []
     for row in rows:
         amount = Money(amount=row.amount, currency=currency).rounded()
         if amount.amount != row.amount:
@@ -75,8 +79,12 @@ def build_invoice(
             time.append(PostedTime(row.source_id, row.business_date, row.minutes, rate, amount))
         elif row.kind == "expense":
             expenses.append(PostedExpense(row.source_id, row.business_date, amount))
+        elif row.kind == RATE_ADJUSTMENT:
+            adjustments.append(PostedExpense(row.source_id, row.business_date, amount))
         else:
-            raise invalid(f"ledger row {row.source_id} has kind {row.kind!r}; expected time_entry or expense")
+            raise invalid(
+                f"ledger row {row.source_id} has kind {row.kind!r}; expected time_entry, expense or {RATE_ADJUSTMENT}"
+            )
     return Invoice(
         id=invoice_id,
         customer_id=customer_id,
@@ -85,7 +93,7 @@ def build_invoice(
         currency=currency,
         issue_date=issue_date,
         due_date=due_date,
-        lines=tuple(invoice_lines(time, expenses, grouping)),
+        lines=tuple(invoice_lines(time, expenses, grouping, adjustments)),
     )
 
 
@@ -94,7 +102,7 @@ def posted_invoice(
 ) -> PostedInvoice:
     """The invoice as posted: its figures summed from the rows' posted amounts, which its lines equal."""
     currency = invoice.currency
-    fees = sum((row.amount for row in rows if row.kind == "time_entry"), Decimal(0))
+    fees = sum((row.amount for row in rows if row.kind in ("time_entry", RATE_ADJUSTMENT)), Decimal(0))
     expenses = sum((row.amount for row in rows if row.kind == "expense"), Decimal(0))
     total = Money(amount=fees + expenses, currency=currency).rounded().amount
     if total != invoice.total.amount:

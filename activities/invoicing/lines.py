@@ -126,9 +126,14 @@ def _rate_lines(entries: Iterable[PostedTime]) -> list[InvoiceLine]:
 
 
 def invoice_lines(
-    time: Sequence[PostedTime], expenses: Sequence[PostedExpense], grouping: LineGrouping = "entry"
+    time: Sequence[PostedTime],
+    expenses: Sequence[PostedExpense],
+    grouping: LineGrouping = "entry",
+    adjustments: Sequence[PostedExpense] = (),
 ) -> list[InvoiceLine]:
-    """The lines that bill these posted entries: time first (as ``grouping`` says), then each expense.
+    """The lines that bill these posted entries: time first (as ``grouping`` says), then each expense, then
+    each rate adjustment (the difference a retroactive rate change posted for one time entry, one unit at
+    its amount).
 
     Raises:
         ValueError: The lines would not add up to the posted amounts (a bug, never a rounding).
@@ -143,7 +148,18 @@ def invoice_lines(
         )
         for expense in expenses
     ]
-    posted = sum(entry.amount.amount for entry in time) + sum(expense.amount.amount for expense in expenses)
+    lines += [
+        InvoiceLine(
+            description=f"Rate adjustment of {adjustment.day:%Y-%m-%d} ({adjustment.source_id})",
+            quantity=Decimal(1),
+            unit_price=adjustment.amount,
+            source_entry_ids=(adjustment.source_id,),
+        )
+        for adjustment in adjustments
+    ]
+    posted = sum(entry.amount.amount for entry in time) + sum(
+        other.amount.amount for other in (*expenses, *adjustments)
+    )
     billed = sum(line.amount.amount for line in lines)
     if billed != posted:
         raise ValueError(f"invoice lines add up to {billed}, the posted entries to {posted}")

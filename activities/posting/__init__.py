@@ -4,11 +4,25 @@
   activities, their paging and heartbeats;
 - ``_pages``: one page read from Kantata, checked, posted to NetSuite and written to the ledger;
 - ``_erp_facts``: the jobs, employees and periods a run looks up once;
+- ``_rates``: each project's rates by date, read once per run, that time is priced with;
+- ``_reprice``: ``erp.reprice_posted``, posted time an amendment re-rated: adjustments or exceptions;
 - `rules`: what a record must satisfy to be posted (pure), `rejections`: why one was not;
 - `models`: what the workflow hands over and gets back (cursors and counts, never records).
 """
 
 from activities.posting._activity import PostingActivities
+from activities.posting._reprice import RepriceRequest, RepriceResult, RetroRateChanges
 from activities.posting.models import KINDS, Kind, PostingCounts, PostPageRequest, PostPageResult, SettleRequest
 
-__all__ = ["KINDS", "Kind", "PostPageRequest", "PostPageResult", "PostingActivities", "PostingCounts", "SettleRequest"]
+__all__ = [
+    "KINDS",
+    "Kind",
+    "PostPageRequest",
+    "PostPageResult",
+    "PostingActivities",
+    "PostingCounts",
+    "RepriceRequest",
+    "RepriceResult",
+    "RetroRateChanges",
+    "SettleRequest",
+]

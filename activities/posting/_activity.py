@@ -31,6 +31,7 @@ from activities._errors import classified
 from activities._heartbeat import Checkpoints
 from activities.posting._erp_facts import ErpFacts
 from activities.posting._pages import TARGET, PostedPage, PostingPages
+from activities.posting._reprice import RepriceActivities, RetroRateChanges
 from activities.posting.models import Checkpoint, PostPageRequest, PostPageResult, SettleRequest
 from connectors._core import ConnectorError, cursor_to_int
 from connectors.kantata import KantataConnector
@@ -44,10 +45,18 @@ _RUNS_REMEMBERED = 16
 """Posting runs whose ERP facts a worker keeps: a scheduled run's day and its look-back, with room."""
 
 
-class PostingActivities:
-    """Posts one business date's approved PSA records to the ERP, exactly once each."""
+class PostingActivities(RepriceActivities):
+    """Posts one business date's approved PSA records to the ERP, exactly once each; reprices after rate changes."""
 
-    def __init__(self, kantata: KantataConnector, netsuite: NetSuiteConnector, store: Store) -> None:
+    def __init__(
+        self,
+        kantata: KantataConnector,
+        netsuite: NetSuiteConnector,
+        store: Store,
+        *,
+        retro_rate_changes: RetroRateChanges = "adjust",
+    ) -> None:
+        self._init_reprice(kantata, netsuite, store, retro_rate_changes)
         self._netsuite = netsuite
         self._store = store
         self._pages = PostingPages(kantata, netsuite, store)

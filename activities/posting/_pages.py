@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from activities._heartbeat import Checkpoints
 from activities.posting._erp_facts import ErpFacts
+from activities.posting._rates import RunRates
 from activities.posting.models import Checkpoint, Kind, PostingCounts, PostPageRequest
 from activities.posting.rejections import Rejection, refused, unreadable
 from activities.posting.rules import Approved, ErpSetup, Record, check_expense, check_time_entry, fingerprint
@@ -72,6 +73,7 @@ class PostingPages:
         self._kantata = kantata
         self._netsuite = netsuite
         self._store = store
+        self._rates = RunRates(kantata)  # each project's rates by date, read once per run
         self._erp = ErpSetup(
             currencies=frozenset(netsuite.settings.currency_ids),
             expense_categories=frozenset(netsuite.settings.expense_category_ids),
@@ -103,15 +105,17 @@ class PostingPages:
             run_id=request.run_id,
         )
         todo = [r for r in records if r.id not in ledger]
-        failure = await facts.prefetch(todo, day)
+        rates = self._rates.of_run(request.run_id)
+        faults = await asyncio.gather(facts.prefetch(todo, day), rates.prefetch(todo))
+        failure = faults[0] or faults[1]
         checked = CheckedPage(records=records, ledger=ledger, problems=list(page.problems), failure=failure)
         # A record whose facts a transient fault kept unknown waits for the next attempt, the rest go on.
-        for position, record in enumerate(r for r in todo if facts.known(r, day)):
+        for position, record in enumerate(r for r in todo if facts.known(r, day) and rates.known(r)):
             if position % _YIELD_EVERY == _YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # let responses in: ERP slots must not wait on a page's checks
             findings = facts.findings(record, day, duplicates.get(record.id))
             decision = (
-                check_time_entry(record, findings, self._erp)
+                check_time_entry(record, findings, self._erp, rates.schedule_of(record))
                 if isinstance(record, TimeEntry)
                 else check_expense(record, findings, self._erp)
             )

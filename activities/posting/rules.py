@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 
 from activities.posting.rejections import Reason, Rejection
-from canonical import Expense, Money, TimeEntry, bill_for_minutes
+from canonical import Expense, Money, RateSchedule, TimeEntry, bill_for_minutes
 from connectors.kantata.mapping import hours_from_minutes
 
 
@@ -145,19 +145,39 @@ def _duplicate(record: Record, found: Findings, what: str) -> Rejection | None:
     )
 
 
-def check_time_entry(entry: TimeEntry, found: Findings, erp: ErpSetup) -> Approved | Rejection:
+def rate_in_force(entry: TimeEntry, schedule: RateSchedule | None) -> Money | None:
+    """The hourly rate an entry posts at: its role's rate on its date in the project's schedule, else its own.
+
+    Kantata prices an entry once, when it is logged, from the rate card version in force on its
+    date, and never reprices it (research apis-round2 §1, §7.1). An entry logged before a rate
+    amendment reached Kantata therefore carries the old rate; the schedule, read at posting time,
+    has the amended one. Without a schedule, a role or a rate for the role on that date, the
+    entry's own rate stands (today's behaviour for projects without effective-dated rates).
+    """
+    if schedule is not None and entry.role is not None:
+        scheduled = schedule.rate_on(entry.role, entry.date_performed)
+        if scheduled is not None:
+            return scheduled
+    return entry.bill_rate
+
+
+def check_time_entry(
+    entry: TimeEntry, found: Findings, erp: ErpSetup, schedule: RateSchedule | None = None
+) -> Approved | Rejection:
     """Whether a time entry can be posted, and at which rate.
 
-    The rate is the entry's bill rate: Kantata prices each entry from the project's rate card by
-    role when it is logged, and leaves zero when the card has no rate for the role. Billable time
-    needs a rate above zero; non-billable time without one posts at zero.
+    The rate is the one in force on the entry's date (`rate_in_force`): from the project's rate
+    schedule when it has one for the entry's role, else the entry's bill rate, which Kantata prices
+    from the project's rate card by role when it is logged (zero when the card has no rate for the
+    role). Billable time needs a rate above zero; non-billable time without one posts at zero.
     """
     what = "time entry"
     common = _common(entry, found, what)
     if isinstance(common, Rejection):
         return common
     job, employee_id = common
-    rate = entry.bill_rate if entry.bill_rate is not None and entry.bill_rate.amount > 0 else None
+    priced = rate_in_force(entry, schedule)
+    rate = priced if priced is not None and priced.amount > 0 else None
     if rate is None and entry.billable:
         given = "missing" if entry.bill_rate is None else str(entry.bill_rate)
         return Rejection(

@@ -125,6 +125,7 @@ class RateBudget:
         self._tolerance = ((burst or 1) - 1) * (self._interval or 0.0)
         self._window_s = window[1] if window else 0.0
         self._window_starts: deque[float] | None = deque(maxlen=window[0]) if window else None
+        self._actual_starts: deque[float] = deque(maxlen=window[0] if window else 1)
         self._slots = _Slots(max_concurrency) if max_concurrency else None
         self._max_penalty_wait_s = max_penalty_wait_s
         self._lock = threading.Lock()
@@ -197,6 +198,7 @@ class RateBudget:
             await self._slots.acquire()
         try:
             await self._wait_until(self._reserve(time.monotonic()))
+            await self._wait_for_window()
             with self._lock:
                 self._in_flight += 1
                 self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
@@ -231,6 +233,25 @@ class RateBudget:
                 self._window_starts.append(start)
             self._last_start = start
             return start
+
+    async def _wait_for_window(self) -> None:
+        """Start only if fewer than the window's count of requests *actually* started within it.
+
+        Reservations space the planned starts, but a caller woken late (a busy event loop) starts
+        after its planned time, and the next one on time: the server counts actual arrivals, so
+        the window is checked again, against them, when the request is about to go.
+        """
+        if self._window_starts is None:
+            return
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                starts = self._actual_starts
+                if len(starts) < (starts.maxlen or 0) or starts[0] + self._window_s <= now:
+                    starts.append(now)
+                    return
+                delay = starts[0] + self._window_s - now
+            await asyncio.sleep(delay)
 
     async def _wait_until(self, start: float) -> None:
         while True:

@@ -12,12 +12,19 @@ Inbound webhooks are verified and read with `connectors.hubspot.webhooks`.
 from connectors.hubspot.client import HubSpotConnector
 from connectors.hubspot.errors import parse_hubspot_error, rate_limit_delay
 from connectors.hubspot.settings import HubSpotSettings
-from connectors.hubspot.webhooks import WebhookEvent, parse_webhook_events, verify_signature_v3, won_deal_ids
+from connectors.hubspot.webhooks import (
+    WebhookEvent,
+    deal_ids_moved_into,
+    parse_webhook_events,
+    verify_signature_v3,
+    won_deal_ids,
+)
 
 __all__ = [
     "HubSpotConnector",
     "HubSpotSettings",
     "WebhookEvent",
+    "deal_ids_moved_into",
     "parse_hubspot_error",
     "parse_webhook_events",
     "rate_limit_delay",

@@ -1,4 +1,4 @@
-"""`HubSpotApi`: the raw CRM v3 endpoints the connector uses, in HubSpot's own shapes.
+"""`HubSpotApi`: the raw CRM endpoints the connector uses (v3 objects and pipelines, v4 associations).
 
 It sends through the connector's client and handles 429s; `HubSpotConnector` owns the client and
 builds the canonical methods on top.
@@ -14,13 +14,23 @@ import httpx
 
 from connectors._core import OAuth2RefreshToken, RestClient, StaticBearerAuth
 from connectors.hubspot.errors import rate_limited_error
-from connectors.hubspot.models import BatchResult, CrmObject, ObjectPage
+from connectors.hubspot.models import (
+    AssociationBatch,
+    AssociationPage,
+    AssociationTypeList,
+    BatchResult,
+    CrmObject,
+    ObjectPage,
+    PipelineList,
+)
 from connectors.hubspot.settings import HubSpotSettings
 
-__all__ = ["BATCH_LIMIT", "HubSpotApi", "auth_of", "rate_limits"]
+__all__ = ["ASSOCIATION_PAGE", "BATCH_LIMIT", "HubSpotApi", "auth_of", "rate_limits"]
 
 BATCH_LIMIT = 100
 """Inputs HubSpot accepts in one batch call."""
+ASSOCIATION_PAGE = 500
+"""Associations per page of a v4 listing (HubSpot's maximum)."""
 
 # Our clock starts a window when a request leaves; HubSpot's when it arrives. A little slack
 # keeps a request that travelled faster than the one before it from landing in a full window.
@@ -106,6 +116,31 @@ class HubSpotApi:
             "POST", f"/crm/v3/objects/{object_type}/batch/{action}", json=dict(body), idempotent=True
         )
         return BatchResult.model_validate(raw)
+
+    async def pipelines(self, object_type: str) -> PipelineList:
+        """``GET /crm/v3/pipelines/{type}``: every pipeline with its stages (HubSpot does not page it)."""
+        return PipelineList.model_validate(await self._json("GET", f"/crm/v3/pipelines/{object_type}"))
+
+    async def association_types(self, from_type: str, to_type: str) -> AssociationTypeList:
+        """``GET /crm/v4/associations/{from}/{to}/labels``: every association type, labels included."""
+        raw = await self._json("GET", f"/crm/v4/associations/{from_type}/{to_type}/labels")
+        return AssociationTypeList.model_validate(raw)
+
+    async def associations_page(
+        self, from_type: str, record_id: str, to_type: str, *, after: str | None = None
+    ) -> AssociationPage:
+        """``GET /crm/v4/objects/{from}/{id}/associations/{to}``: one page (up to 500) with their types."""
+        params: dict[str, Any] = {"limit": ASSOCIATION_PAGE}
+        if after is not None:
+            params["after"] = after
+        path = f"/crm/v4/objects/{from_type}/{quote(record_id, safe='')}/associations/{to_type}"
+        return AssociationPage.model_validate(await self._json("GET", path, params))
+
+    async def batch_associations(self, from_type: str, to_type: str, record_ids: Sequence[str]) -> AssociationBatch:
+        """``POST /crm/v4/associations/{from}/{to}/batch/read``: several records' associations (read-only)."""
+        body = {"inputs": [{"id": record_id} for record_id in record_ids]}
+        path = f"/crm/v4/associations/{from_type}/{to_type}/batch/read"
+        return AssociationBatch.model_validate(await self._json("POST", path, json=body, idempotent=True))
 
     async def _json(
         self,

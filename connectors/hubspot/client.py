@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 
-from canonical import Customer, Opportunity, OpportunityStage, SystemName
+from canonical import ContractAmendment, Customer, Opportunity, OpportunityStage, SystemName
 from connectors._core import BaseConnector, BusinessError, Page, PermanentError, pages, paginate
+from connectors.hubspot._change_orders import ChangeOrderReader
 from connectors.hubspot.api import BATCH_LIMIT, HubSpotApi, auth_of, rate_limits
 from connectors.hubspot.errors import SYSTEM, parse_hubspot_error
 from connectors.hubspot.mapping import (
@@ -78,6 +79,7 @@ class HubSpotConnector(BaseConnector[HubSpotSettings]):
         self.api = HubSpotApi(self.client)
         self._stages = {**DEAL_STAGES, **settings.stage_map}
         self._stage_ids = {stage: stage_id for stage_id, stage in settings.stage_map.items()}
+        self._change_orders = ChangeOrderReader(self.api, settings)
 
     # -- deals --------------------------------------------------------------------------------
 
@@ -172,6 +174,56 @@ class HubSpotConnector(BaseConnector[HubSpotSettings]):
     async def closed_won_since(self, since: datetime) -> AsyncIterator[str]:
         """Ids of won deals modified at or after `since`, across all pages (the polling fallback)."""
         async for deal_id in paginate(lambda cursor: self.closed_won_page(since, cursor)):
+            yield deal_id
+
+    # -- change orders (contract amendments) -----------------------------------------------------
+
+    async def read_amendment(self, contract_id: str, record_id: str) -> ContractAmendment:
+        """The amendment a won change-order deal makes to its contract (the original deal).
+
+        New values come from the deltas the change orders carry; the version is the deal's place
+        among the contract's change orders that were not lost, by ``createdate`` then id
+        (`connectors.hubspot.amendments`, docs/amendment-sources-hubspot.md).
+
+        Args:
+            contract_id: The original deal's id.
+            record_id: The change-order deal's id.
+
+        Raises:
+            NotFoundError: Either deal does not exist.
+            PermanentError: The deal is not a won change order of that contract, or breaks an
+                amendment rule; ``code`` names the rule (``not_a_change_order``, ``not_signed``,
+                ``wrong_contract``, ``currency_change``, ``invalid_amendment`` …).
+        """
+        return await self._change_orders.read(_own_id(contract_id), _own_id(record_id))
+
+    async def parent_deal_of(self, record_id: str) -> str | None:
+        """The original deal a change-order deal belongs to; None when the deal is not in the change-order pipeline.
+
+        The "Change order of" association decides; ``psflow_parent_deal_id`` stands in when there is none.
+
+        Raises:
+            NotFoundError: No such deal.
+            PermanentError: A change order of no deal, of several, or with label and property disagreeing.
+        """
+        return await self._change_orders.parent_of(_own_id(record_id))
+
+    async def change_order_won_stages(self) -> set[str]:
+        """Stage ids of the change-order pipeline's won stage(s): a deal moved there is a signed change order."""
+        return await self._change_orders.won_stages()
+
+    async def change_orders_won_page(self, since: datetime, cursor: str | None = None) -> Page[str]:
+        """One page of ids of change-order deals in a won stage modified at or after `since` (the polling fallback).
+
+        The cursor works as `closed_won_page`'s does, so a backlog past the search result cap is read in full.
+        """
+        lower, _, after = (cursor or f"{epoch_ms(since)}/").partition("/")
+        page = await self._change_orders.won_search(lower, after or None)
+        return Page([deal.id for deal in page.results], self._next_search_cursor(lower, page))
+
+    async def change_orders_won_since(self, since: datetime) -> AsyncIterator[str]:
+        """Ids of won change-order deals modified at or after `since`, across all pages."""
+        async for deal_id in paginate(lambda cursor: self.change_orders_won_page(since, cursor)):
             yield deal_id
 
     # -- companies ----------------------------------------------------------------------------

@@ -8,6 +8,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AssociatedRecord",
+    "AssociationBatch",
+    "AssociationBatchRow",
+    "AssociationPage",
+    "AssociationTypeList",
+    "AssociationTypeRef",
     "BatchError",
     "BatchResult",
     "CrmObject",
@@ -15,7 +21,11 @@ __all__ = [
     "InlineAssociations",
     "NextPage",
     "ObjectPage",
+    "ObjectRef",
     "Paging",
+    "Pipeline",
+    "PipelineList",
+    "PipelineStage",
 ]
 
 
@@ -129,3 +139,103 @@ class BatchResult(HubSpotModel):
     results: list[CrmObject] = []
     errors: list[BatchError] = []
     num_errors: int = Field(default=0, alias="numErrors")
+
+
+class PipelineStage(HubSpotModel):
+    """A pipeline stage (``/crm/v3/pipelines``): its internal id, label and string ``metadata``."""
+
+    id: str
+    label: str = ""
+    display_order: int = Field(default=0, alias="displayOrder")
+    archived: bool = False
+    metadata: dict[str, str] = {}
+
+    @property
+    def is_won(self) -> bool:
+        """A closed stage with probability 1 (HubSpot's "won" for deals)."""
+        return self.metadata.get("isClosed") == "true" and _probability(self) == 1
+
+    @property
+    def is_lost(self) -> bool:
+        """A closed stage with probability 0."""
+        return self.metadata.get("isClosed") == "true" and _probability(self) == 0
+
+
+def _probability(stage: PipelineStage) -> float | None:
+    try:
+        return float(stage.metadata.get("probability", ""))
+    except ValueError:
+        return None
+
+
+class Pipeline(HubSpotModel):
+    """A deal pipeline and its stages."""
+
+    id: str
+    label: str = ""
+    archived: bool = False
+    stages: list[PipelineStage] = []
+
+
+class PipelineList(HubSpotModel):
+    """``GET /crm/v3/pipelines/{type}``: every pipeline, unpaged."""
+
+    results: list[Pipeline]
+
+
+class AssociationTypeRef(HubSpotModel):
+    """One association type as v4 lists it: ``{category, typeId, label}`` (label null when unlabelled)."""
+
+    category: str = "HUBSPOT_DEFINED"
+    type_id: int = Field(alias="typeId")
+    label: str | None = None
+
+
+class AssociationTypeList(HubSpotModel):
+    """``GET /crm/v4/associations/{from}/{to}/labels``."""
+
+    results: list[AssociationTypeRef]
+
+
+class AssociatedRecord(HubSpotModel):
+    """One associated record of a v4 listing, with every type that links it."""
+
+    to_object_id: str = Field(alias="toObjectId")
+    association_types: list[AssociationTypeRef] = Field(default=[], alias="associationTypes")
+
+
+class AssociationPage(HubSpotModel):
+    """One page of ``GET /crm/v4/objects/{type}/{id}/associations/{to}``."""
+
+    results: list[AssociatedRecord]
+    paging: Paging | None = None
+
+    @property
+    def next_after(self) -> str | None:
+        """The ``after`` cursor of the next page, or None on the last page."""
+        return self.paging.next.after if self.paging is not None and self.paging.next is not None else None
+
+
+class ObjectRef(HubSpotModel):
+    """``{id}`` of a record in a v4 batch answer."""
+
+    id: str
+
+
+class AssociationBatchRow(HubSpotModel):
+    """One record's associations in a v4 batch read."""
+
+    from_: ObjectRef = Field(alias="from")
+    to: list[AssociatedRecord] = []
+
+    @property
+    def from_id(self) -> str:
+        """The id of the record whose associations these are."""
+        return self.from_.id
+
+
+class AssociationBatch(HubSpotModel):
+    """``POST /crm/v4/associations/{from}/{to}/batch/read`` (200, or 207 naming unknown records)."""
+
+    results: list[AssociationBatchRow] = []
+    errors: list[BatchError] = []

@@ -49,6 +49,11 @@ class HubSpotSettings(ConnectorSettings):
         search_page_size: Records per search page (HubSpot allows up to 200).
         search_result_cap: Results one search query can page through (10,000 at HubSpot);
             longer result sets are read as several queries.
+        change_order_pipeline: The id of the deal pipeline change orders go through; when unset
+            it is found by ``change_order_pipeline_label``.
+        change_order_pipeline_label: The label of that pipeline.
+        change_order_label: The deal↔deal association label from a change-order deal to the deal
+            it changes (its type id is looked up: HubSpot gives each account its own).
     """
 
     model_config = SettingsConfigDict(env_prefix="PSFLOW_HUBSPOT_", extra="ignore")
@@ -67,6 +72,9 @@ class HubSpotSettings(ConnectorSettings):
     page_size: int = Field(default=100, ge=1, le=100)
     search_page_size: int = Field(default=200, ge=1, le=200)
     search_result_cap: int = Field(default=10_000, ge=1)
+    change_order_pipeline: str | None = None
+    change_order_pipeline_label: str = Field(default="Change orders", min_length=1)
+    change_order_label: str = Field(default="Change order of", min_length=1)
 
     @model_validator(mode="after")
     def _has_credentials(self) -> HubSpotSettings:

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -22,6 +22,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "WebhookEvent",
+    "deal_ids_moved_into",
     "parse_timestamp_ms",
     "parse_webhook_events",
     "sign_v3",
@@ -178,13 +179,21 @@ def parse_webhook_events(body: bytes) -> list[WebhookEvent]:
     return _EVENTS.validate_json(body)
 
 
-def won_deal_ids(events: Iterable[WebhookEvent], won_stage: str = "closedwon") -> list[str]:
-    """Ids of deals the events move into the won stage, in order, each once."""
-    won = (
+def deal_ids_moved_into(events: Iterable[WebhookEvent], stages: Collection[str]) -> list[str]:
+    """Ids of deals the events move into any of `stages`, in order, each once.
+
+    With `HubSpotConnector.change_order_won_stages()` these are the change orders just signed.
+    """
+    moved = (
         str(event.object_id)
         for event in events
         if event.subscription_type == "deal.propertyChange"
         and event.property_name == "dealstage"
-        and event.property_value == won_stage
+        and event.property_value in stages
     )
-    return list(dict.fromkeys(won))
+    return list(dict.fromkeys(moved))
+
+
+def won_deal_ids(events: Iterable[WebhookEvent], won_stage: str = "closedwon") -> list[str]:
+    """Ids of deals the events move into the won stage, in order, each once."""
+    return deal_ids_moved_into(events, {won_stage})

@@ -14,6 +14,7 @@ import httpx
 from connectors._core import (
     BaseConnector,
     BusinessError,
+    NotFoundError,
     OAuth2ClientCredentials,
     Page,
     StaticBearerAuth,
@@ -24,7 +25,14 @@ from connectors._core import (
 )
 from connectors.kantata.errors import parse_error
 from connectors.kantata.mapping import external_reference, referenced_id
-from connectors.kantata.models import Envelope, RawCustomField, RawCustomFieldValue, RawExternalReference, RawNamed
+from connectors.kantata.models import (
+    Envelope,
+    RawCustomField,
+    RawCustomFieldValue,
+    RawExternalReference,
+    RawNamed,
+    RawWorkspace,
+)
 from connectors.kantata.settings import KantataSettings
 
 SYSTEM = "kantata"
@@ -62,6 +70,18 @@ class KantataBase(BaseConnector[KantataSettings]):
 
     async def _put(self, path: str, body: Mapping[str, Any]) -> Envelope:
         return Envelope.model_validate(await self.client.put_json(path, body))
+
+    async def _workspace(self, workspace_id: str) -> RawWorkspace:
+        """One workspace by Kantata id, archived ones included.
+
+        Raises:
+            NotFoundError: It does not exist or the token cannot see it.
+        """
+        envelope = await self._get("/workspaces.json", {"only": workspace_id, "archived": "include"})
+        found = envelope.primary("workspaces", RawWorkspace)
+        if not found:
+            raise NotFoundError(SYSTEM, f"workspace {workspace_id} does not exist or is not visible", status=404)
+        return found[0]
 
     async def _page(self, path: str, params: Mapping[str, Any], cursor: str | None, per_page: int) -> Envelope:
         number = cursor_to_int(cursor, default=1)

@@ -1,4 +1,4 @@
-"""Projects, tasks, budgets and rate cards: what provisioning and contract amendments write.
+"""Projects, tasks and rate cards (an amendment's budget, end date and roles are in ``_amendments``).
 
 Kantata has no idempotency key, so exactly-once rests on external references: before creating an
 object the connector looks for one that references the same canonical id, unless what it already
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from canonical import Money, Project, RateCard, Task
+from canonical import Project, RateCard, Task
 from connectors._core import NotFoundError, PermanentError, TransientError
 from connectors.kantata._base import SYSTEM, KantataBase
 from connectors.kantata.mapping import (
@@ -195,11 +195,6 @@ class ProjectMethods(KantataBase):
             for s in envelope.primary("stories", RawStory)
         )
         return {task_id: story_id for task_id, story_id in found if task_id}
-
-    async def set_budget(self, workspace_id: str, budget: Money) -> None:
-        """Set the project's budget (a contract amendment)."""
-        budget_fields = {"price_in_cents": cents_from_money(budget), "currency": budget.currency, "budgeted": True}
-        await self._put(f"/workspaces/{workspace_id}.json", {"workspace": budget_fields})
 
     async def set_rate_card(self, workspace_id: str, rate_card: RateCard) -> None:
         """Point the project at a rate card holding these role rates (a contract amendment).

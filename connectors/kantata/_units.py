@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from canonical import Money
 
-__all__ = ["cents_from_money", "hours_from_minutes", "minutes_from_hours", "money_from_cents"]
+__all__ = ["cents_from_money", "hours_from_minutes", "minutes_from_hours", "money_from_cents", "price_from_money"]
 
 _HOUR_PLACES = Decimal("1E-10")
 
@@ -27,6 +27,19 @@ def cents_from_money(money: Money) -> int:
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{money} has fractions of a minor unit; round it to {money.minor_units} decimal places")
     return int(scaled)
+
+
+def price_from_money(money: Money) -> int:
+    """A workspace budget as Kantata's ``price`` takes it: whole base units (dollars, not cents).
+
+    Kantata keeps a workspace's budget in whole units of its currency, so cents are rounded
+    half-up (55,480.50 USD is written as 55481); the ERP's contract value keeps them.
+
+    Raises:
+        ValueError: The amount has fractions of a minor unit (see `cents_from_money`).
+    """
+    cents_from_money(money)
+    return int(money.amount.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def hours_from_minutes(minutes: int) -> Decimal:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from connectors.kantata._amendments import WorkspaceAmendmentMethods
 from connectors.kantata._people import PeopleMethods
-from connectors.kantata._projects import ProjectMethods
+from connectors.kantata._rates import RateMethods
 from connectors.kantata._time_expenses import TimeExpenseMethods
 
 __all__ = ["KantataConnector"]
 
 
-class KantataConnector(ProjectMethods, PeopleMethods, TimeExpenseMethods):
+class KantataConnector(WorkspaceAmendmentMethods, PeopleMethods, TimeExpenseMethods, RateMethods):
     """Kantata OX API v1 through the shared HTTP core, in canonical models.
 
     - Projects: `create_project`, `get_project`, `find_project_by_external_id`, `close_project`,
       `create_tasks`, `set_budget`, `set_rate_card`.
+    - Contract amendments: `amend_workspace` (budget, end date), `add_roles` (a task per new role).
     - People: `list_users`, `upsert_user`.
+    - Rates: `rate_schedule`, `add_rate_version` (effective-dated rate card set versions).
     - Time and expenses: `time_entries_page`, `expenses_page` (a page at a time, with the records
       that break a canonical rule on `Page.unreadable`).
 

@@ -9,13 +9,16 @@ Identity rules:
 - Consultants are identified by their email address (lower case) everywhere in this
   connector — on `Consultant.id` and on every time entry's and expense's ``consultant_id`` —
   because the email is the one key HR, the PSA and the ERP share.
-- Money is in the currency's minor units (``*_in_cents``); time in whole minutes.
+- Money is in the currency's minor units (``*_in_cents``), except a workspace's budget, which is
+  written as ``price`` in whole base units and read back as ``price_in_cents``; time in whole
+  minutes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from canonical import (
@@ -23,6 +26,7 @@ from canonical import (
     BillingType,
     Consultant,
     Expense,
+    Money,
     Project,
     ProjectStatus,
     SystemName,
@@ -31,7 +35,13 @@ from canonical import (
     TimeEntry,
 )
 from connectors._core import FieldError
-from connectors.kantata._units import cents_from_money, hours_from_minutes, minutes_from_hours, money_from_cents
+from connectors.kantata._units import (
+    cents_from_money,
+    hours_from_minutes,
+    minutes_from_hours,
+    money_from_cents,
+    price_from_money,
+)
 from connectors.kantata.models import (
     RawExpense,
     RawExternalReference,
@@ -53,13 +63,16 @@ __all__ = [
     "kantata_id",
     "minutes_from_hours",
     "money_from_cents",
+    "price_from_money",
     "project_from_workspace",
     "project_status",
     "referenced_id",
+    "role_task",
     "story_payload",
     "task_from_story",
     "time_entry_from_raw",
     "user_payload",
+    "workspace_amendment",
     "workspace_payload",
 ]
 
@@ -171,7 +184,7 @@ def workspace_payload(
         "start_date": project.start_date.isoformat(),
         "due_date": project.end_date.isoformat(),
         "budgeted": True,
-        "price_in_cents": cents_from_money(project.budget),
+        "price": price_from_money(project.budget),
         "currency": project.budget.currency,
         "stories_are_fixed_fee_by_default": project.billing_type is BillingType.FIXED_FEE,
         "workspace_group_ids": [group_id],
@@ -180,6 +193,34 @@ def workspace_payload(
     if rate_card_id is not None:
         body["rate_card_id"] = rate_card_id
     return body
+
+
+def role_task(project_id: str, role: str) -> Task:
+    """The task a role brought into a contract by an amendment gets: named after the role.
+
+    Its id (``<project id>:role:<role>``) is the story's external reference, so adding the same
+    role again finds it instead of creating a second one.
+    """
+    return Task(id=f"{project_id}:role:{role}", project_id=project_id, name=role, role=role)
+
+
+def workspace_amendment(workspace: RawWorkspace, *, price: int | None, end_date: date | None) -> dict[str, Any]:
+    """The ``workspace`` fields an amendment changes: only those that differ from what it has.
+
+    Args:
+        workspace: The workspace as read.
+        price: The new budget in whole base units (`price_from_money`), or None to keep it.
+        end_date: The new end date (``due_date``), or None to keep it.
+    """
+    changes: dict[str, Any] = {}
+    if price is not None:
+        cents = price * 10 ** Money(amount=Decimal(0), currency=workspace.currency or "USD").minor_units
+        # An unbudgeted workspace reads price_in_cents null, so this also budgets it.
+        if workspace.price_in_cents != cents:
+            changes |= {"budgeted": True, "price": price}
+    if end_date is not None and workspace.due_date != end_date:
+        changes["due_date"] = end_date.isoformat()
+    return changes
 
 
 def task_from_story(story: RawStory, *, task_id: str, project_id: str) -> Task:

@@ -129,7 +129,12 @@ class RawWorkspace(RawRecord):
     description: str | None = None
     start_date: date | None = None
     due_date: date | None = None
+    budgeted: bool = False
     price_in_cents: int | None = None
+    """The budget in minor units; null when the workspace is unbudgeted."""
+    price: str | None = None
+    """The budget as Kantata displays it (``"$1,000"``, ``"TBD"``); written as whole base units."""
+    change_orders_enabled: bool = False
     currency: str | None = None
     archived: bool = False
     status: RawStatus | None = None

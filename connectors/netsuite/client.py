@@ -24,6 +24,8 @@ import httpx
 from canonical import BillingType, Customer, Expense, Invoice, Money, Project, Task, TimeEntry
 from connectors._core import OAuth1HmacSha256, OAuth2JwtBearerAssertion, PermanentError
 from connectors.netsuite import mapping
+from connectors.netsuite._charges import ChargeMethods
+from connectors.netsuite._jobs import JobAmendments
 from connectors.netsuite._queries import Queries
 from connectors.netsuite._signing import SigningTransport
 from connectors.netsuite._values import MappingError, differences, lookup_id
@@ -75,7 +77,7 @@ def _auth(
     return auth, transport
 
 
-class NetSuiteConnector(Queries):
+class NetSuiteConnector(JobAmendments, ChargeMethods, Queries):
     """Typed access to one NetSuite account.
 
     Args:

@@ -22,6 +22,7 @@ from connectors._core import ConnectorSettings
 
 DEMO_CURRENCY_IDS = {"USD": "1", "GBP": "2", "CAD": "3", "EUR": "4"}
 DEMO_TERMS_IDS = {"Net 15": "1", "Net 30": "2", "Net 45": "3", "Net 60": "4", "Due on receipt": "5"}
+DEMO_BILLING_SCHEDULE_IDS = {"TM": "1", "FBM": "2", "FBI": "3", "CB": "4"}
 DEMO_EXPENSE_CATEGORY_IDS = {"Airfare": "1", "Lodging": "2", "Meals": "3", "Mileage": "4", "Rail": "5", "Taxi": "6"}
 MAX_PAGE_SIZE = 1000
 
@@ -49,6 +50,8 @@ class NetSuiteSettings(ConnectorSettings):
         currency_ids: ISO currency code → the account's currency internal id.
         terms_ids: Payment terms name → the account's terms internal id.
         expense_category_ids: Expense category name → the account's expense category id.
+        billing_schedule_ids: Project billing type (``TM``, ``FBI``, ``FBM``, ``CB``) → the billing
+            schedule a job of that type is given by a contract amendment when it has none.
         invoice_item_id: The service item invoice lines are billed as.
         page_size: Rows per page of lists and SuiteQL (NetSuite allows at most 1000).
     """
@@ -71,6 +74,7 @@ class NetSuiteSettings(ConnectorSettings):
     currency_ids: dict[str, str] = Field(default_factory=lambda: dict(DEMO_CURRENCY_IDS))
     terms_ids: dict[str, str] = Field(default_factory=lambda: dict(DEMO_TERMS_IDS))
     expense_category_ids: dict[str, str] = Field(default_factory=lambda: dict(DEMO_EXPENSE_CATEGORY_IDS))
+    billing_schedule_ids: dict[str, str] = Field(default_factory=lambda: dict(DEMO_BILLING_SCHEDULE_IDS))
     invoice_item_id: str = "1"
     page_size: int = Field(default=MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 

@@ -1,4 +1,4 @@
-"""`SalesforceConnector`: the CRM calls provisioning makes, over the shared REST core.
+"""`SalesforceConnector`: the CRM calls provisioning and contract amendments make, over the shared REST core.
 
 Reads use SOQL (following ``nextRecordsUrl``) and sObject rows; writes are idempotent by
 business identity wherever Salesforce allows it: an upsert by the ``PSFlow_Id__c`` External ID,
@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from canonical import Customer, Opportunity, OpportunityStage, SystemName
+from canonical import ContractAmendment, Customer, Opportunity, OpportunityStage, SystemName
 from connectors._core import (
     BaseConnector,
     BusinessError,
@@ -26,6 +26,7 @@ from connectors._core import (
     next_url_cursor,
     paginate,
 )
+from connectors.salesforce.amendments import amendment_from_records
 from connectors.salesforce.auth import SalesforceOAuth
 from connectors.salesforce.errors import RULES, SYSTEM, parse_salesforce_error
 from connectors.salesforce.mapping import (
@@ -35,7 +36,14 @@ from connectors.salesforce.mapping import (
     salesforce_id,
     stage_to_salesforce,
 )
-from connectors.salesforce.models import QueryResult, SaveResult, SfAccount, SfOpportunity
+from connectors.salesforce.models import (
+    QueryResult,
+    SaveResult,
+    SfAccount,
+    SfAmendmentOpportunity,
+    SfContract,
+    SfOpportunity,
+)
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.usage import UsageRecorder
 
@@ -55,6 +63,11 @@ _LINE_ITEMS = (
 _OPPORTUNITY_FIELDS = (
     "Id, Name, AccountId, StageName, Amount, CloseDate, IsClosed, IsWon, "
     "Start_Date__c, End_Date__c, Billing_Type__c, Rate_Card__c"
+)
+
+_AMENDMENT_FIELDS = (
+    "Id, StageName, IsWon, IsClosed, Amount, CloseDate, CreatedDate, SBQQ__AmendedContract__c, "
+    "SBQQ__PrimaryQuote__r.SBQQ__StartDate__c, SBQQ__PrimaryQuote__r.SBQQ__EndDate__c"
 )
 
 
@@ -158,12 +171,16 @@ class SalesforceConnector(BaseConnector[SalesforceSettings]):
         async for row in paginate(fetch):
             yield row
 
-    def _closed_won_soql(self, since: datetime) -> str:
+    def _closed_won_soql(self, since: datetime, *, amendments: bool = False) -> str:
         if since.tzinfo is None:
             raise ValueError(f"since must be timezone-aware, got {since!r}")
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        kind = ""
+        if self.settings.cpq:
+            kind = f" AND SBQQ__AmendedContract__c {'!=' if amendments else '='} null"
         return (
-            f"SELECT Id FROM Opportunity WHERE IsWon = TRUE AND SystemModstamp >= {stamp} ORDER BY SystemModstamp, Id"
+            f"SELECT Id FROM Opportunity WHERE IsWon = TRUE{kind} AND SystemModstamp >= {stamp} "
+            "ORDER BY SystemModstamp, Id"
         )
 
     async def closed_won_page(self, since: datetime, cursor: str | None = None) -> Page[str]:
@@ -175,7 +192,8 @@ class SalesforceConnector(BaseConnector[SalesforceSettings]):
         """Ids of won opportunities modified at or after ``since`` (the polling fallback).
 
         At least once: an opportunity edited again after it was won comes back on a later
-        poll; the one-workflow-per-opportunity id makes that harmless.
+        poll; the one-workflow-per-opportunity id makes that harmless. CPQ amendment
+        opportunities are not new engagements and are left out (see `amendments_won_since`).
         """
 
         async def fetch(cursor: str | None) -> Page[str]:
@@ -183,6 +201,102 @@ class SalesforceConnector(BaseConnector[SalesforceSettings]):
 
         async for opportunity_id in paginate(fetch):
             yield opportunity_id
+
+    async def amendments_won_since(self, since: datetime) -> AsyncIterator[str]:
+        """Ids of won CPQ amendment opportunities modified at or after ``since`` (none without CPQ)."""
+        if not self.settings.cpq:
+            return
+        async for row in self.query(self._closed_won_soql(since, amendments=True)):
+            yield str(row["Id"])
+
+    # -- contracts ---------------------------------------------------------------------------
+
+    async def contract_of(self, record_id: str) -> str | None:
+        """The contract an opportunity amends (its ``SBQQ__AmendedContract__c``); None for any other deal.
+
+        Raises:
+            NotFoundError: No such opportunity.
+            BusinessError: The id is malformed.
+        """
+        opportunity_id = self._record_id(record_id)
+        if not self.settings.cpq:
+            await self._one("Opportunity", "Id", opportunity_id)
+            return None
+        row = await self._one("Opportunity", "SBQQ__AmendedContract__c", opportunity_id)
+        contract = row.get("SBQQ__AmendedContract__c")
+        return str(contract) if contract else None
+
+    async def _one(self, sobject: str, fields: str, record_id: str) -> dict[str, Any]:
+        page = await self.query_page(f"SELECT {fields} FROM {sobject} WHERE Id = '{record_id}'")
+        if not page.items:
+            raise NotFoundError(SYSTEM, f"no {sobject} {record_id}", code="NOT_FOUND")
+        return page.items[0]
+
+    async def _amendment_rows(self, where: str) -> list[SfAmendmentOpportunity]:
+        fields = _AMENDMENT_FIELDS + (", CurrencyIsoCode" if self.settings.multi_currency else "")
+        soql = f"SELECT {fields}, {_LINE_ITEMS} FROM Opportunity WHERE {where} ORDER BY CreatedDate, Id"
+        return [SfAmendmentOpportunity.model_validate(row) async for row in self.query(soql)]
+
+    async def read_amendment(self, contract_id: str, record_id: str) -> ContractAmendment:
+        """The won CPQ amendment opportunity ``record_id`` of ``contract_id``, as new values.
+
+        The opportunity's delta lines and its quote's dates become the contract's new budget,
+        end date and rates; ``version`` is the opportunity's place among the contract's amendment
+        opportunities by ``CreatedDate``, ``Id`` (see `connectors.salesforce.amendments`).
+
+        Raises:
+            NotFoundError: No such opportunity or contract.
+            BusinessError: A malformed id; the opportunity does not amend this contract, is not won,
+                changes nothing or breaks a canonical rule; the contract has no original deal.
+        """
+        contract_key, opportunity_key = self._record_id(contract_id), self._record_id(record_id)
+        found = await self._amendment_rows(f"Id = '{opportunity_key}'")
+        if not found:
+            raise NotFoundError(SYSTEM, f"no Opportunity {opportunity_key}", code="NOT_FOUND")
+        contract = SfContract.model_validate(
+            await self._one("Contract", "Id, StatusCode, StartDate, EndDate, SBQQ__Opportunity__c", contract_key)
+        )
+        amendment = found[0]
+        if amendment.amended_contract != contract.id:
+            raise BusinessError(
+                SYSTEM,
+                f"Opportunity {amendment.id} does not amend Contract {contract.id} "
+                f"(its SBQQ__AmendedContract__c is {amendment.amended_contract})",
+                code="NOT_AN_AMENDMENT",
+            )
+        if not amendment.is_won:
+            raise BusinessError(
+                SYSTEM,
+                f"amendment Opportunity {amendment.id} is not won (stage {amendment.stage_name!r}): "
+                "nothing to apply yet",
+                code="NOT_WON",
+            )
+        original_id = contract.opportunity
+        if original_id is None:
+            rows = await self.query_page(
+                f"SELECT Id FROM Opportunity WHERE ContractId = '{contract.id}' ORDER BY CreatedDate, Id LIMIT 1"
+            )
+            original_id = str(rows.items[0]["Id"]) if rows.items else None
+        originals = await self._amendment_rows(f"Id = '{original_id}'") if original_id else []
+        if not originals:
+            raise BusinessError(
+                SYSTEM,
+                f"Contract {contract.id} names no original opportunity (SBQQ__Opportunity__c, or an "
+                "Opportunity whose ContractId is the contract): link the won deal to it",
+                code="NO_ORIGINAL_OPPORTUNITY",
+            )
+        amendments = await self._amendment_rows(f"SBQQ__AmendedContract__c = '{contract.id}'")
+        return self._mapped(
+            lambda: amendment_from_records(
+                contract,
+                originals[0],
+                amendments,
+                amendment.id,
+                default_currency=self.settings.default_currency,
+            ),
+            "Opportunity",
+            amendment.id,
+        )
 
     # -- records -----------------------------------------------------------------------------
 

@@ -17,9 +17,12 @@ __all__ = [
     "SaveError",
     "SaveResult",
     "SfAccount",
+    "SfAmendmentOpportunity",
+    "SfContract",
     "SfLineItem",
     "SfOpportunity",
     "SfProductRef",
+    "SfQuoteDates",
     "SfRecords",
 ]
 
@@ -73,6 +76,39 @@ class SfOpportunity(_Raw):
     billing_type: str | None = Field(None, alias="Billing_Type__c")
     rate_card: str | None = Field(None, alias="Rate_Card__c")
     line_items: SfRecords[SfLineItem] | None = Field(None, alias="OpportunityLineItems")
+
+
+class SfQuoteDates(_Raw):
+    """The dates of a CPQ quote, as selected through ``SBQQ__PrimaryQuote__r``."""
+
+    start_date: date | None = Field(None, alias="SBQQ__StartDate__c")
+    end_date: date | None = Field(None, alias="SBQQ__EndDate__c")
+
+
+class SfAmendmentOpportunity(_Raw):
+    """An opportunity with its lines, seen as (a possible) CPQ amendment of a contract."""
+
+    id: str = Field(alias="Id")
+    stage_name: str = Field(alias="StageName")
+    is_won: bool | None = Field(None, alias="IsWon")
+    is_closed: bool | None = Field(None, alias="IsClosed")
+    amount: Decimal | None = Field(None, alias="Amount")
+    close_date: date = Field(alias="CloseDate")
+    created_date: str = Field(alias="CreatedDate")
+    currency: str | None = Field(None, alias="CurrencyIsoCode")
+    amended_contract: str | None = Field(None, alias="SBQQ__AmendedContract__c")
+    quote: SfQuoteDates | None = Field(None, alias="SBQQ__PrimaryQuote__r")
+    line_items: SfRecords[SfLineItem] | None = Field(None, alias="OpportunityLineItems")
+
+
+class SfContract(_Raw):
+    """A Contract with the CPQ link to the deal it was contracted from."""
+
+    id: str = Field(alias="Id")
+    status_code: str | None = Field(None, alias="StatusCode")
+    start_date: date | None = Field(None, alias="StartDate")
+    end_date: date | None = Field(None, alias="EndDate")
+    opportunity: str | None = Field(None, alias="SBQQ__Opportunity__c")
 
 
 class SfAccount(_Raw):

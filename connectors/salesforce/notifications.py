@@ -107,12 +107,18 @@ class ChangeEventHeader(_Event):
 
 
 class ChangeEventPayload(_Event):
-    """The header and the changed fields (only ``StageName`` is read; others are kept)."""
+    """The header and the changed fields (``StageName`` and the contract are read; others are kept).
+
+    ``SBQQ__AmendedContract__c`` is in every event of a CPQ amendment opportunity: in a create
+    because it is set, in an update because the org enriches Opportunity events with it (Change
+    Data Capture Enrichment, docs/amendment-sources.md).
+    """
 
     model_config = ConfigDict(populate_by_name=True, frozen=True, extra="allow")
 
     header: ChangeEventHeader = Field(alias="ChangeEventHeader")
     stage_name: str | None = Field(None, alias="StageName")
+    amended_contract: str | None = Field(None, alias="SBQQ__AmendedContract__c")
 
 
 class EventInfo(_Event):

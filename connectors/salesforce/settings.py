@@ -51,6 +51,9 @@ class SalesforceSettings(ConnectorSettings):
             `None` leaves Salesforce's default of 2000.
         client_name: Sent as ``Sforce-Call-Options: client=...`` so change events caused by psflow
             carry it in ``changeOrigin`` and can be told apart.
+        cpq: Whether the org runs Salesforce CPQ, whose amendment opportunities
+            (``SBQQ__AmendedContract__c``) psflow reads as contract amendments. Without it no query
+            names a CPQ field, and every won opportunity is a new engagement.
     """
 
     model_config = SettingsConfigDict(env_prefix="PSFLOW_SALESFORCE_", extra="ignore")
@@ -70,6 +73,7 @@ class SalesforceSettings(ConnectorSettings):
     stage_map: dict[str, OpportunityStage] = Field(default_factory=dict)
     query_batch_size: int | None = Field(default=None, ge=200, le=2000)
     client_name: str = "psflow"
+    cpq: bool = True
 
     @model_validator(mode="after")
     def _grant_has_credentials(self) -> SalesforceSettings:

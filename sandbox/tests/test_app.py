@@ -8,7 +8,9 @@ import pytest
 from fastapi import APIRouter
 
 from sandbox import SandboxSystem, system_error
+from sandbox._db import SandboxDB
 from sandbox.app import discover_systems
+from sandbox.seed import SEED_MARKER, SEED_VERSION
 
 from .conftest import asgi_client, fake_error_body, make_app, make_fake
 
@@ -82,7 +84,7 @@ async def test_demo_seed_runs_once_and_survives_restart(tmp_path: Path) -> None:
         status = (await client.get("/_admin/status")).json()
         items = (await client.get("/fake/items")).json()
     assert status["systems"]["fake"]["counts"] == {"item": 36}
-    assert status["seed"] == {"name": "demo", "seed": 42, "today": "2025-03-14"}
+    assert status["seed"] == {"name": "demo", "seed": 42, "today": "2025-03-14", "version": SEED_VERSION}
 
     second = make_app(tmp_path / "s.db", seed="demo", today=date(2030, 1, 1))
     async with asgi_client(second) as client:
@@ -92,6 +94,15 @@ async def test_demo_seed_runs_once_and_survives_restart(tmp_path: Path) -> None:
     other_file = make_app(tmp_path / "other.db", seed="demo", today=TODAY)
     async with asgi_client(other_file) as client:
         assert (await client.get("/fake/items")).json() == items  # deterministic
+
+
+def test_a_db_seeded_by_an_older_sandbox_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    db = SandboxDB(tmp_path / "old.db")
+    db.kv_set(*SEED_MARKER, {"name": "demo", "seed": 42, "today": "2025-03-14"})  # written before versions
+    with pytest.raises(
+        ValueError, match=r"older sandbox seeded it \(version 1, this one seeds version \d+\).*make clean"
+    ):
+        make_app(tmp_path / "old.db", seed="demo", today=TODAY)
 
 
 async def test_reset_wipes_and_optionally_reseeds(client: httpx.AsyncClient) -> None:

@@ -143,6 +143,8 @@ def up(
         record = state.get(service.name)
         if record and _alive(record):
             progress(f"{service.name} already running (pid {record['pid']})")
+            if service.after_start is not None:  # idempotent set-up a newer psflow may need
+                service.after_start()
             continue
         if record:
             progress(f"{service.name}: forgetting a stale record (pid {record.get('pid')} is gone)")

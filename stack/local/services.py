@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sys
 from collections.abc import Callable
@@ -11,8 +12,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from stack.client import connect
 from stack.local.subscriptions import GatewaySecrets, subscribe_sandbox
-from stack.local.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
+from stack.local.temporal_cli import dev_server_sqlite_flags, dev_server_tuning_flags, ensure_temporal_cli
+from stack.search_attributes import ensure_search_attributes
 from stack.settings import Settings
 from workflows.search_attributes import dev_server_flags
 
@@ -35,7 +38,8 @@ class Service:
     cwd: Path = PROJECT_ROOT
     env: dict[str, str] = field(default_factory=dict)
     after_start: Callable[[], None] | None = None
-    """Run once the service is ready (e.g. subscribe the gateway to the sandbox's webhooks)."""
+    """Idempotent set-up run once the service is ready, and again on a later ``up`` that finds it running
+    (subscribe the gateway to the sandbox's webhooks; register search attributes a newer psflow added)."""
 
 
 def _port_open(port: int) -> bool:
@@ -76,6 +80,17 @@ def _subscribe_gateway(settings: Settings, gateway_url: str) -> None:
     subscribe_sandbox(settings.sandbox_url, gateway_url, GatewaySecrets.from_settings(settings))
 
 
+def _register_search_attributes(settings: Settings, progress: Callable[[str], None]) -> None:
+    """Add the search attributes a dev-server database made by an older psflow lacks (idempotent)."""
+
+    async def register() -> list[str]:
+        return await ensure_search_attributes(await connect(settings))
+
+    added = asyncio.run(register())
+    if added:
+        progress(f"registered search attributes {', '.join(added)}")
+
+
 def services(settings: Settings, progress: Callable[[str], None]) -> list[Service]:
     """The stack: the Temporal dev server, the SaaS sandbox, the webhook gateway, then a worker."""
     data = settings.data_dir.resolve()
@@ -91,6 +106,7 @@ def services(settings: Settings, progress: Callable[[str], None]) -> list[Servic
             "--db-filename", str(data / "temporal.db"), "--log-level", "warn",
             *dev_server_flags(),
             *dev_server_tuning_flags(),
+            *dev_server_sqlite_flags(),
         ]  # fmt: skip
 
     def sandbox_command() -> list[str]:
@@ -107,6 +123,7 @@ def services(settings: Settings, progress: Callable[[str], None]) -> list[Servic
             command=temporal_command,
             ready=lambda: _port_open(temporal_port) and _port_open(ui_port),
             hint="stop it, or point PSFLOW_TEMPORAL__ADDRESS at that server and run the worker alone",
+            after_start=lambda: _register_search_attributes(settings, progress),
         ),
         Service(
             name="sandbox",

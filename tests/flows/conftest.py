@@ -34,7 +34,9 @@ async def _open_deals(connectors: Connectors, crm: str) -> list[str]:
         soql = "SELECT Id FROM Opportunity WHERE IsClosed = false ORDER BY Id"
         return [row["Id"] async for row in connectors.salesforce.query(soql)]
     still_open = {"propertyName": "dealstage", "operator": "NOT_IN", "values": ["closedwon", "closedlost"]}
-    body = {"filterGroups": [{"filters": [still_open]}], "properties": ["dealstage"], "limit": 100}
+    # Sales deals only: change orders (another pipeline) are never won as new deals.
+    sales = {"propertyName": "pipeline", "operator": "EQ", "value": "default"}
+    body = {"filterGroups": [{"filters": [still_open, sales]}], "properties": ["dealstage"], "limit": 100}
     page = await connectors.hubspot.api.search_page("deals", body)
     return sorted(record.id for record in page.results)
 

@@ -131,11 +131,13 @@ class Gateway:
         return True
 
 
-async def open_gateway(settings: Settings, temporal: Client) -> AsyncIterator[Gateway]:
+async def open_gateway(settings: Settings, temporal: Client, **options: Any) -> AsyncIterator[Gateway]:
+    """The app over ASGI; ``options`` go to `create_app` (``change_order_stages``)."""
+
     async def connected(_settings: Settings) -> Client:
         return temporal
 
-    app = create_app(settings, connected)
+    app = create_app(settings, connected, **options)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:

@@ -58,7 +58,9 @@ async def open_deal(connectors: Connectors, crm: str) -> str:
         ids = [str(row["Id"]) async for row in connectors.salesforce.query(soql)]
     else:
         still_open = {"propertyName": "dealstage", "operator": "NOT_IN", "values": ["closedwon", "closedlost"]}
-        body = {"filterGroups": [{"filters": [still_open]}], "properties": ["dealstage"], "limit": 100}
+        # Sales deals only: change orders (another pipeline) are never won as new deals.
+        sales = {"propertyName": "pipeline", "operator": "EQ", "value": "default"}
+        body = {"filterGroups": [{"filters": [still_open, sales]}], "properties": ["dealstage"], "limit": 100}
         ids = sorted(record.id for record in (await connectors.hubspot.api.search_page("deals", body)).results)
     deal = next(d for d in reversed(ids) if f"{crm}:{d}" not in _taken)
     _taken.add(f"{crm}:{deal}")

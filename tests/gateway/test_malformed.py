@@ -225,7 +225,7 @@ async def test_the_well_formed_twins_of_the_malformed_requests_are_accepted(
 async def test_what_no_check_names_is_still_a_400_while_reading(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def unforeseen(body: bytes, won_stage: str) -> None:
+    def unforeseen(body: bytes, *_stages: object) -> None:
         raise UnicodeDecodeError("utf-8", body, 0, 1, "a check the gateway lacks")
 
     monkeypatch.setattr("gateway.app.hubspot_delivery", unforeseen)

@@ -25,6 +25,7 @@ from connectors.kantata.mapping import (
     task_from_story,
     time_entry_from_raw,
     user_payload,
+    workspace_amendment,
     workspace_payload,
 )
 from connectors.kantata.models import (
@@ -185,7 +186,7 @@ def test_project_becomes_a_workspace_body_with_its_external_reference() -> None:
         "start_date": "2026-07-01",
         "due_date": "2026-09-30",
         "budgeted": True,
-        "price_in_cents": 125050,
+        "price": 1251,
         "currency": "GBP",
         "stories_are_fixed_fee_by_default": True,
         "workspace_group_ids": ["4"],
@@ -197,6 +198,22 @@ def test_project_becomes_a_workspace_body_with_its_external_reference() -> None:
         },
     }
     assert workspace_payload(project, group_id="4", rate_card_id="2", service_name="psflow")["rate_card_id"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("fields", "price", "end", "changes"),
+    [
+        ({}, 55480, date(2027, 1, 8), {}),
+        ({}, 60000, None, {"budgeted": True, "price": 60000}),
+        ({}, None, date(2027, 2, 1), {"due_date": "2027-02-01"}),
+        ({"price_in_cents": None, "budgeted": False}, 55480, None, {"budgeted": True, "price": 55480}),
+        ({"currency": "JPY", "price_in_cents": 9000000}, 9000000, None, {}),
+    ],
+)
+def test_an_amendment_changes_only_what_the_workspace_lacks(
+    fields: dict[str, Any], price: int | None, end: date | None, changes: dict[str, Any]
+) -> None:
+    assert workspace_amendment(_workspace(**fields), price=price, end_date=end) == changes
 
 
 def test_task_and_story_round_trip() -> None:

@@ -180,7 +180,7 @@ async def test_subscriptions_are_listed_without_secrets_and_can_be_removed(
 ) -> None:
     await subscribe(http, subscriber)
     (listed,) = (await http.get("/_admin/salesforce/subscriptions")).json()
-    assert listed == {"id": listed["id"], "url": subscriber.url}
+    assert listed == {"id": listed["id"], "url": subscriber.url, "channel": "/data/OpportunityChangeEvent"}
     assert (await http.delete(f"/_admin/salesforce/subscriptions/{listed['id']}")).status_code == 204
     assert (await http.get("/_admin/salesforce/subscriptions")).json() == []
     weak = await http.post("/_admin/salesforce/subscriptions", json={"url": subscriber.url, "secret": "short"})

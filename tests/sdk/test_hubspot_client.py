@@ -1,4 +1,4 @@
-"""hubspot-api-client against the sandbox, unpatched: paging, search, batch and associations.
+"""hubspot-api-client against the sandbox, unpatched: paging, search, batch, associations, pipelines, labels.
 
 The client is told only the emulator's own HTTPS port as its ``host`` and the sandbox's CA as its
 ``ssl_ca_cert``: the paths, bodies and answers are HubSpot's.
@@ -10,7 +10,12 @@ import uuid
 
 import pytest
 from hubspot import HubSpot
-from hubspot.crm.associations.v4 import AssociationSpec
+from hubspot.crm.associations.v4 import (
+    AssociationSpec,
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
+from hubspot.crm.associations.v4.schema import PublicAssociationDefinitionCreateRequest
 from hubspot.crm.deals import (
     BatchInputSimplePublicObjectBatchInput,
     BatchInputSimplePublicObjectBatchInputForCreate,
@@ -25,6 +30,7 @@ from hubspot.crm.deals import (
     SimplePublicObjectInputForCreate,
 )
 from hubspot.crm.deals.exceptions import NotFoundException
+from hubspot.crm.pipelines import PipelineInput, PipelineStageInput
 
 from tests.sdk.conftest import Sandbox
 
@@ -136,3 +142,73 @@ def test_associations_read_and_written(api: HubSpot) -> None:
     contacts = api.crm.associations.v4.basic_api.get_page("deals", deal.id, "contacts")
     assert [result.to_object_id for result in contacts.results] == [contact.id]
     assert 3 in {kind.type_id for kind in contacts.results[0].association_types}
+
+
+def test_pipelines_and_their_stages_parse(api: HubSpot) -> None:
+    pipelines = api.crm.pipelines.pipelines_api.get_all("deals").results
+    by_label = {pipeline.label: pipeline for pipeline in pipelines}
+    assert pipelines[0].id == "default"
+    change_orders = by_label["Change orders"]
+    signed = next(stage for stage in change_orders.stages if stage.label == "Signed")
+    assert signed.metadata == {"probability": "1.0", "isClosed": "true"}
+    assert signed.write_permissions == "CRM_PERMISSIONS_ENFORCEMENT"
+    assert api.crm.pipelines.pipelines_api.get_by_id("deals", change_orders.id).stages == change_orders.stages
+    created = api.crm.pipelines.pipelines_api.create(
+        "deals",
+        PipelineInput(
+            label=f"SDK pipeline {uuid.uuid4().hex[:6]}",
+            display_order=5,
+            stages=[PipelineStageInput(label="Open", display_order=0, metadata={"probability": "0.3"})],
+        ),
+    )
+    assert created.stages[0].id != "Open" and created.stages[0].metadata["isClosed"] == "false"
+
+
+def test_deal_to_deal_labels_and_labelled_associations_parse(api: HubSpot) -> None:
+    definitions = api.crm.associations.v4.schema.definitions_api
+    pair = definitions.create(
+        "deals",
+        "deals",
+        PublicAssociationDefinitionCreateRequest(
+            label="Follows", name=f"follows_{uuid.uuid4().hex[:6]}", inverse_label="Followed by"
+        ),
+    ).results
+    forward, backward = (next(t for t in pair if t.label == label) for label in ("Follows", "Followed by"))
+    assert forward.category == "USER_DEFINED" and forward.type_id != backward.type_id
+    listed = definitions.get_all("deals", "deals").results
+    assert {(t.category, t.type_id) for t in listed} >= {("HUBSPOT_DEFINED", 451), ("USER_DEFINED", forward.type_id)}
+
+    new, old = (
+        api.crm.deals.basic_api.create(
+            simple_public_object_input_for_create=SimplePublicObjectInputForCreate(
+                properties={"dealname": f"SDK deal {n}", "pipeline": "default", "dealstage": "qualifiedtobuy"}
+            )
+        ).id
+        for n in range(2)
+    )
+    labelled = api.crm.associations.v4.basic_api.create(
+        "deals",
+        new,
+        "deals",
+        old,
+        [AssociationSpec(association_category="USER_DEFINED", association_type_id=forward.type_id)],
+    )
+    assert labelled.labels == ["Follows"]
+    from_old = api.crm.associations.v4.basic_api.get_page("deals", old, "deals").results
+    assert [(t.category, t.type_id, t.label) for t in from_old[0].association_types] == [
+        ("HUBSPOT_DEFINED", 451, None),
+        ("USER_DEFINED", backward.type_id, "Followed by"),
+    ]
+    batch = api.crm.associations.v4.batch_api.get_page(
+        "deals",
+        "deals",
+        BatchInputPublicFetchAssociationsBatchRequest(inputs=[PublicFetchAssociationsBatchRequest(id=new)]),
+    )
+    assert [row.to[0].to_object_id for row in batch.results] == [old]
+
+
+def test_property_definitions_parse(api: HubSpot) -> None:
+    prop = api.crm.properties.core_api.get_by_name("deals", "psflow_parent_deal_id")
+    assert (prop.type, prop.field_type, prop.hubspot_defined) == ("string", "text", False)
+    names = {p.name for p in api.crm.properties.core_api.get_all("deals").results}
+    assert {"psflow_new_end_date", "psflow_effective_date", "dealstage"} <= names

@@ -1,18 +1,25 @@
-"""CRM v4 association routes: list a record's associations, associate, remove."""
+"""CRM v4 association routes: list a record's associations, associate, remove, read in batches.
+
+Association types are HubSpot's fixed ones or the account's USER_DEFINED labels (``_labels``); a
+listing names each with its category, id and label (``null`` for unlabelled types), as research
+note apis-round2 §3 describes.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from sandbox._framework import DB
 from sandbox.systems.hubspot import _store as records
-from sandbox.systems.hubspot._errors import HubSpotError
+from sandbox.systems.hubspot._errors import HubSpotError, body
+from sandbox.systems.hubspot._labels import lookup
 from sandbox.systems.hubspot._limits import HubSpotRoute, authorize
 from sandbox.systems.hubspot._paging import decode_cursor, encode_cursor, page_link
-from sandbox.systems.hubspot._schema import ASSOCIATION_TYPES, default_association
+from sandbox.systems.hubspot._schema import default_association
 from sandbox.systems.hubspot._values import now_iso
 
 __all__ = ["router"]
@@ -32,9 +39,19 @@ class AssociationSpecIn(BaseModel):
     associationTypeId: int
 
 
-def _type(type_id: int) -> dict[str, Any]:
-    spec = ASSOCIATION_TYPES[type_id]
-    return {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": spec.label}
+def _type(db: DB, type_id: int) -> dict[str, Any]:
+    spec = lookup(db, type_id)
+    if spec is None:  # a label deleted meanwhile
+        return {"category": "USER_DEFINED", "typeId": type_id, "label": None}
+    return {"category": spec.category, "typeId": type_id, "label": spec.label}
+
+
+def _listing(db: DB, listed: list[tuple[str, list[int]]]) -> list[dict[str, Any]]:
+    return [
+        {"toObjectId": int(to_id), "associationTypes": [_type(db, type_id) for type_id in type_ids]}
+        for to_id, type_ids in listed
+        if type_ids
+    ]
 
 
 @router.get(f"{_FROM}/{{to_type}}")
@@ -54,12 +71,7 @@ def list_associations(
     offset = decode_cursor(after)
     size = max(1, min(limit, MAX_PAGE))
     listed = records.associations_of(db, from_type, from_id, to_type)
-    result: dict[str, Any] = {
-        "results": [
-            {"toObjectId": int(to_id), "associationTypes": [_type(type_id) for type_id in type_ids]}
-            for to_id, type_ids in listed[offset : offset + size]
-        ]
-    }
+    result: dict[str, Any] = {"results": _listing(db, listed[offset : offset + size])}
     if offset + size < len(listed):
         result["paging"] = page_link(request, encode_cursor(offset + size))
     return result
@@ -103,7 +115,9 @@ def associate_labelled(
     source, target = records.object_type(from_type), records.object_type(to_type)
     records.require(db, source, from_id)
     records.require(db, target, to_id)
-    types = [records.association_type(item.associationTypeId, from_type) for item in payload]
+    types = [records.association_type(db, item.associationTypeId, from_type) for item in payload]
+    if from_type == to_type and from_id == to_id:
+        raise HubSpotError(400, "VALIDATION_ERROR", f"a {source.singular} cannot be associated with itself")
     if any(spec.to_type != to_type for spec in types):
         raise HubSpotError(400, "VALIDATION_ERROR", f"an associationTypeId does not lead to {to_type}")
     with db.transaction():
@@ -125,3 +139,46 @@ def remove_association(from_type: str, from_id: str, to_type: str, to_id: str, d
     with db.transaction():
         records.dissociate(db, from_type, from_id, to_type, to_id)
     return Response(status_code=204)
+
+
+class _ObjectId(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: str
+
+
+class BatchReadIn(BaseModel):
+    """``POST .../batch/read`` body: the records whose associations to list."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    inputs: list[_ObjectId]
+
+
+_BATCH = "/crm/v4/associations/{from_type}/{to_type}/batch"
+MAX_BATCH = 1000
+
+
+@router.post(f"{_BATCH}/read")
+def batch_read(from_type: str, to_type: str, payload: BatchReadIn, db: DB) -> JSONResponse:
+    """Several records' associations with one object type; unknown records are a 207's ``errors``."""
+    source = records.object_type(from_type)
+    records.object_type(to_type)
+    if len(payload.inputs) > MAX_BATCH:
+        raise HubSpotError(400, "VALIDATION_ERROR", f"{len(payload.inputs)} inputs: send at most {MAX_BATCH}")
+    started = now_iso()
+    results, missing = [], []
+    for item in payload.inputs:
+        if records.find(db, source, item.id) is None:
+            missing.append(item.id)
+            continue
+        listed = _listing(db, records.associations_of(db, from_type, item.id, to_type))
+        if listed:
+            results.append({"from": {"id": item.id}, "to": listed})
+    content: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": now_iso()}
+    if missing:
+        error = body(
+            "OBJECT_NOT_FOUND", f"No {source.singular} with id(s) {', '.join(missing)} exist", context={"ids": missing}
+        )
+        content |= {"numErrors": 1, "errors": [error]}
+    return JSONResponse(content, status_code=207 if missing else 200)

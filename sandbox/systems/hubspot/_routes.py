@@ -89,7 +89,7 @@ def create_with_associations(db: SandboxDB, spec: ObjectType, payload: CreateIn)
     properties = parse_properties(spec, payload.properties)
     record = records.create(db, spec, properties)
     for association in payload.associations:
-        types = [records.association_type(t.associationTypeId, spec.name) for t in association.types]
+        types = [records.association_type(db, t.associationTypeId, spec.name) for t in association.types]
         target = OBJECT_TYPES[types[0].to_type]
         if records.find(db, target, association.to.id) is None:
             raise HubSpotError(

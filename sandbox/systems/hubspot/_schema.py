@@ -74,6 +74,8 @@ class Property:
     options: tuple[str, ...] = ()
     unique: bool = False
     read_only: bool = False
+    pipeline_managed: bool = False
+    """Options are the account's pipelines (``pipeline``) or their stages (``dealstage``), not fixed."""
 
 
 @dataclass(frozen=True)
@@ -150,13 +152,17 @@ OBJECT_TYPES: dict[str, ObjectType] = {
             "amount": _NUMBER,
             "deal_currency_code": Property("enumeration", CURRENCIES),
             "closedate": Property("datetime"),
-            "dealstage": Property("enumeration", DEAL_STAGES),
-            "pipeline": Property("enumeration", ("default",)),
+            "dealstage": Property("enumeration", pipeline_managed=True),
+            "pipeline": Property("enumeration", pipeline_managed=True),
             "psflow_id": Property(unique=True),
             "psflow_start_date": _DATE,
             "psflow_end_date": _DATE,
             "psflow_billing_type": Property("enumeration", ("time_and_materials", "fixed_fee")),
             "psflow_rate_card": _TEXT,
+            # A change-order deal's contract: the original deal's id (the back-pointer of research §3).
+            "psflow_parent_deal_id": _TEXT,
+            "psflow_new_end_date": _DATE,
+            "psflow_effective_date": _DATE,
         },
         ("dealname", "amount", "closedate", "pipeline", "dealstage"),
         required=("dealname", "dealstage"),
@@ -220,7 +226,11 @@ OBJECT_TYPES: dict[str, ObjectType] = {
 
 @dataclass(frozen=True)
 class AssociationType:
-    """A HUBSPOT_DEFINED association type: one direction between two object types."""
+    """An association type: one direction between two object types.
+
+    HUBSPOT_DEFINED types are fixed (`ASSOCIATION_TYPES`); USER_DEFINED ones are the account's
+    labels, stored by ``_labels`` with ids of their own.
+    """
 
     type_id: int
     from_type: str
@@ -228,6 +238,7 @@ class AssociationType:
     name: str
     inverse: int
     label: str | None = None
+    category: str = "HUBSPOT_DEFINED"
 
 
 _HAS_PRIMARY = {("deals", "companies"), ("contacts", "companies")}
@@ -254,6 +265,8 @@ ASSOCIATION_TYPES: dict[int, AssociationType] = {
         *_pair("deals", "companies", 341, 342),
         *_pair("deals", "line_items", 19, 20),
         *_pair("deals", "contacts", 3, 4),
+        # Unlabelled deal↔deal is one id both ways; research §3 leaves its number open (inferred).
+        *_pair("deals", "deals", 451, 451),
         *_pair("contacts", "companies", 1, 2, "Primary"),
         *_pair("contacts", "companies", 279, 280),
     )

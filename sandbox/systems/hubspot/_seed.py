@@ -5,6 +5,11 @@ companies (with their contact), and those clients' opportunities as deals with l
 the other clients live in Salesforce. Ids are fixed so other systems can refer to them:
 client ``C-0009`` is company ``5100000009``, opportunity ``OPP-0002`` is deal ``9100000002``
 and its n-th line item is ``4100000200 + n``.
+
+The firm records change orders to signed deals the way research note apis-round2 §3 recommends:
+a "Change orders" deal pipeline with its own stages (`CHANGE_ORDER_PIPELINE`, `CHANGE_ORDER_STAGES`),
+and a paired deal↔deal association label "Change order of" / "Has change order". Neither draws
+from the firm's random numbers, so the rest of the seed is the same with or without them.
 """
 
 from __future__ import annotations
@@ -15,13 +20,26 @@ from typing import TYPE_CHECKING
 
 from sandbox._db import SandboxDB
 from sandbox.systems.hubspot import _store as records
+from sandbox.systems.hubspot._labels import create_label
+from sandbox.systems.hubspot._pipelines import new_stage, store_pipeline
 from sandbox.systems.hubspot._schema import INDUSTRIES, OBJECT_TYPES
-from sandbox.systems.hubspot._values import to_iso
+from sandbox.systems.hubspot._values import now_iso, to_iso
 
 if TYPE_CHECKING:
     from sandbox.seed import Client, DemoFirm, Opportunity
 
-__all__ = ["PRACTICE_CURRENCY", "company_id", "contact_id", "deal_id", "line_item_id", "seed"]
+__all__ = [
+    "CHANGE_ORDER_INVERSE_LABEL",
+    "CHANGE_ORDER_LABEL",
+    "CHANGE_ORDER_PIPELINE",
+    "CHANGE_ORDER_STAGES",
+    "PRACTICE_CURRENCY",
+    "company_id",
+    "contact_id",
+    "deal_id",
+    "line_item_id",
+    "seed",
+]
 
 PRACTICE_CURRENCY = "GBP"
 _COMPANY_BASE = 5_100_000_000
@@ -37,6 +55,17 @@ _STAGES = {
     "Closed Won": "closedwon",
     "Closed Lost": "closedlost",
 }
+CHANGE_ORDER_PIPELINE = "88400001"
+"""The id of the firm's "Change orders" deal pipeline."""
+CHANGE_ORDER_STAGES = {
+    "88400011": ("Drafted", "0.1", "false"),
+    "88400012": ("Sent to client", "0.5", "false"),
+    "88400013": ("Signed", "1.0", "true"),
+    "88400014": ("Withdrawn", "0.0", "true"),
+}
+"""Its stages: id → (label, probability, isClosed); "Signed" is the won stage."""
+CHANGE_ORDER_LABEL = "Change order of"
+CHANGE_ORDER_INVERSE_LABEL = "Has change order"
 # The firm's industry names whose HubSpot option is not the name in capitals.
 _INDUSTRIES = {
     "Education": "EDUCATION_MANAGEMENT",
@@ -144,8 +173,35 @@ def _deal(db: SandboxDB, opportunity: Opportunity, products: dict[str, str]) -> 
         records.associate(db, "deals", deal, "line_items", item_id, [19])
 
 
+def _change_orders(db: SandboxDB) -> None:
+    stamp = now_iso()
+    stages = [
+        new_stage(
+            db,
+            {"id": stage_id, "label": label, "displayOrder": order, "metadata": {"probability": p, "isClosed": closed}},
+            stamp,
+        )
+        for order, (stage_id, (label, p, closed)) in enumerate(CHANGE_ORDER_STAGES.items())
+    ]
+    pipeline = {
+        "id": CHANGE_ORDER_PIPELINE,
+        "label": "Change orders",
+        "displayOrder": 1,
+        "archived": False,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "stages": stages,
+    }
+    store_pipeline(db, pipeline)
+    create_label(db, "deals", "deals", CHANGE_ORDER_LABEL, "change_order_of", CHANGE_ORDER_INVERSE_LABEL)
+
+
 def seed(db: SandboxDB, firm: DemoFirm) -> None:
-    """Write the UK practice: GBP clients as companies and contacts, their opportunities as deals."""
+    """Write the UK practice: GBP clients as companies and contacts, their opportunities as deals.
+
+    Also the firm's change-order set-up: the "Change orders" pipeline and the deal↔deal label pair.
+    """
+    _change_orders(db)
     clients = [client for client in firm.clients if client.currency == PRACTICE_CURRENCY]
     opportunities = [o for o in firm.opportunities if o.currency == PRACTICE_CURRENCY]
     names = sorted({item.product for o in firm.opportunities for item in o.line_items})

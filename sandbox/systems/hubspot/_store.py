@@ -14,8 +14,9 @@ from typing import Any
 
 from sandbox._db import DuplicateKey, SandboxDB
 from sandbox.systems.hubspot._errors import HubSpotError
+from sandbox.systems.hubspot._labels import lookup
+from sandbox.systems.hubspot._pipelines import DEFAULT, check_deal_stage
 from sandbox.systems.hubspot._schema import (
-    ASSOCIATION_TYPES,
     META,
     NAME,
     OBJECT_TYPES,
@@ -26,6 +27,7 @@ from sandbox.systems.hubspot._schema import (
 from sandbox.systems.hubspot._values import now_iso
 
 __all__ = [
+    "ASSOCIATION",
     "associate",
     "association_type",
     "associations_of",
@@ -39,7 +41,7 @@ __all__ = [
     "values",
 ]
 
-_ASSOCIATION = "association"
+ASSOCIATION = "association"
 
 
 def object_type(name: str) -> ObjectType:
@@ -88,9 +90,10 @@ def public(
     inline: dict[str, Any] = {}
     for to_type in associations:
         listed = [
-            {"id": to_id, "type": ASSOCIATION_TYPES[type_id].name}
+            {"id": to_id, "type": association.name}
             for to_id, type_ids in associations_of(db, spec.name, record["id"], to_type)
-            for type_id in type_ids
+            for association in (lookup(db, type_id) for type_id in type_ids)
+            if association is not None
         ]
         if listed:
             inline[to_type] = {"results": listed}
@@ -158,7 +161,8 @@ def create(db: SandboxDB, spec: ObjectType, properties: dict[str, str], *, id: s
     """
     _require_creatable(spec, properties)
     if spec.name == "deals":
-        properties = {"pipeline": "default", **properties}
+        properties = {**properties, "pipeline": properties.get("pipeline") or DEFAULT}
+        check_deal_stage(db, properties["pipeline"], properties.get("dealstage"))
     stamp = now_iso()
     unique = spec.unique_property
     ext_key = (properties.get(unique) or None) if unique else None
@@ -176,6 +180,9 @@ def update(
     changed = {name: value for name, value in properties.items() if (record.get(name) or "") != value}
     if not changed:
         return record, {}
+    if spec.name == "deals" and {"pipeline", "dealstage"} & changed.keys():
+        merged = {**record, **changed}
+        check_deal_stage(db, merged.get("pipeline") or DEFAULT, merged.get("dealstage") or None)
     unique = spec.unique_property
     new_key: Any = {}
     if unique and unique in changed:
@@ -187,13 +194,13 @@ def update(
     return updated, changed
 
 
-def association_type(type_id: Any, from_type: str) -> AssociationType:
-    """A HUBSPOT_DEFINED association type that starts at `from_type`.
+def association_type(db: SandboxDB, type_id: Any, from_type: str) -> AssociationType:
+    """An association type (HubSpot's or one of the account's labels) that starts at `from_type`.
 
     Raises:
         HubSpotError: 400 for an unknown type id or one that starts elsewhere.
     """
-    spec = ASSOCIATION_TYPES.get(type_id) if isinstance(type_id, int) else None
+    spec = lookup(db, type_id) if isinstance(type_id, int) else None
     if spec is None or spec.from_type != from_type:
         raise HubSpotError(
             400, "VALIDATION_ERROR", f"associationTypeId {type_id!r} is not a {from_type} association type"
@@ -207,26 +214,33 @@ def associate(db: SandboxDB, from_type: str, from_id: str, to_type: str, to_id: 
     wanted = {*type_ids, *([default.type_id] if default else [])}
     for source_type, source_id, target_type, target_id, ids in (
         (from_type, from_id, to_type, to_id, wanted),
-        (to_type, to_id, from_type, from_id, {ASSOCIATION_TYPES[type_id].inverse for type_id in wanted}),
+        (to_type, to_id, from_type, from_id, {_inverse(db, type_id) for type_id in wanted}),
     ):
         key = f"{source_type}/{source_id}/{target_type}/{target_id}"
-        existing = db.find_by_ext_key(NAME, _ASSOCIATION, key)
+        existing = db.find_by_ext_key(NAME, ASSOCIATION, key)
         if existing is None:
             body = {"from_type": source_type, "from_id": source_id, "to_type": target_type, "to_id": target_id}
-            db.insert(NAME, _ASSOCIATION, {**body, "type_ids": sorted(ids)}, ext_key=key)
+            db.insert(NAME, ASSOCIATION, {**body, "type_ids": sorted(ids)}, ext_key=key)
         else:
-            db.update(NAME, _ASSOCIATION, existing["id"], {"type_ids": sorted({*existing["type_ids"], *ids})})
+            db.update(NAME, ASSOCIATION, existing["id"], {"type_ids": sorted({*existing["type_ids"], *ids})})
+
+
+def _inverse(db: SandboxDB, type_id: int) -> int:
+    spec = lookup(db, type_id)
+    if spec is None:
+        raise HubSpotError(400, "VALIDATION_ERROR", f"associationTypeId {type_id} does not exist")
+    return spec.inverse
 
 
 def dissociate(db: SandboxDB, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
     """Remove every association between two records, both directions."""
     for key in (f"{from_type}/{from_id}/{to_type}/{to_id}", f"{to_type}/{to_id}/{from_type}/{from_id}"):
-        existing = db.find_by_ext_key(NAME, _ASSOCIATION, key)
+        existing = db.find_by_ext_key(NAME, ASSOCIATION, key)
         if existing is not None:
-            db.delete(NAME, _ASSOCIATION, existing["id"])
+            db.delete(NAME, ASSOCIATION, existing["id"])
 
 
 def associations_of(db: SandboxDB, from_type: str, from_id: str, to_type: str) -> list[tuple[str, list[int]]]:
     """``(to_id, type_ids)`` of a record's associations with one object type, oldest first."""
-    rows = db.query(NAME, _ASSOCIATION, where={"from_type": from_type, "from_id": from_id, "to_type": to_type})
+    rows = db.query(NAME, ASSOCIATION, where={"from_type": from_type, "from_id": from_id, "to_type": to_type})
     return [(row["to_id"], row["type_ids"]) for row in rows]

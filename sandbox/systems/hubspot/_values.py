@@ -89,7 +89,7 @@ def _normalise(name: str, spec: Property, value: Any) -> str:
             raise InvalidValue(name, "INVALID_DATE", f"{value!r} is not midnight UTC, as date properties must be")
         return moment.astimezone(UTC).date().isoformat()
     text = str(value)
-    if spec.type == "enumeration" and text not in spec.options:
+    if spec.type == "enumeration" and not spec.pipeline_managed and text not in spec.options:
         raise InvalidValue(
             name, "INVALID_OPTION", f"{text} was not one of the allowed options: [{_options_hint(spec.options)}]"
         )

@@ -5,7 +5,8 @@ for the real service) and the token endpoint ``/kantata/oauth/token``.
 
 - Objects: workspaces (projects), workspace groups (clients), stories (tasks), users,
   participations, time entries, expenses, timesheet and expense report submissions, roles,
-  skills, skill memberships, custom fields and values, rate cards and rate card roles, and
+  skills, skill memberships, custom fields and values, rate card sets, set versions (effective
+  dated, published), rate cards, card versions and card roles (``_rates``, ``_rate_routes``), and
   external references (``GET /external_references``, ``POST /external_references/create_or_update``,
   or ``external_reference`` nested in a create/update).
 - Every answer is the normalized envelope (``count``, ``meta``, ``results``, per-type maps),
@@ -26,7 +27,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from sandbox._framework import SandboxSystem
-from sandbox.systems.kantata import _admin, _auth, _routes
+from sandbox.systems.kantata import _admin, _auth, _rate_routes, _routes
 from sandbox.systems.kantata._auth import DEMO_AUTHORIZATION_CODE, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from sandbox.systems.kantata._guard import DEMO_ACCESS_TOKEN
 from sandbox.systems.kantata._resources import RESOURCES
@@ -58,6 +59,7 @@ def error_body(status: int, code: str, message: str) -> tuple[Any, dict[str, str
 
 
 router = APIRouter(tags=["kantata"])
+router.include_router(_rate_routes.router)  # before the generic routes, which would take these paths
 router.include_router(_routes.router)
 router.include_router(_auth.router)
 

@@ -23,6 +23,7 @@ from sandbox._db import SandboxDB
 from sandbox._framework import DB, SandboxHTTPError
 from sandbox.systems.kantata._approvals import EXPENSES, STATUSES, TIME, resolve, submit
 from sandbox.systems.kantata._guard import limiter, set_rate_limit
+from sandbox.systems.kantata._pricing import rate_on
 from sandbox.systems.kantata._store import NAME, timestamp
 
 router = APIRouter(tags=["kantata admin"])
@@ -108,14 +109,6 @@ def _finish(db: SandboxDB, kind: str, created: list[dict[str, Any]], approval: s
     return {"ids": [record["id"] for record in created]}
 
 
-def _role_rate(db: SandboxDB, workspace: dict[str, Any], role_id: str | None) -> int:
-    if role_id is None or workspace.get("rate_card_id") is None:
-        return 0
-    where = {"rate_card_id": workspace["rate_card_id"], "role_id": role_id}
-    rows = db.query(NAME, "rate_card_roles", where=where, limit=1)
-    return int(rows[0]["rate"]) if rows else 0
-
-
 @router.post("/time_entries")
 def add_time(spec: NewTime, db: DB) -> dict[str, Any]:
     """One time entry per participant of every open project on ``date``."""
@@ -134,7 +127,7 @@ def add_time(spec: NewTime, db: DB) -> dict[str, Any]:
                     "date_performed": day,
                     "time_in_minutes": int(spec.hours * 60),
                     "billable": True,
-                    "rate_in_cents": _role_rate(db, workspace, role_id),
+                    "rate_in_cents": rate_on(db, workspace, role_id, day),
                     "currency": workspace["currency"],
                     "notes": f"Delivery work on {workspace['title']}",
                     "approved": False,

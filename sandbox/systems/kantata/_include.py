@@ -71,7 +71,16 @@ _HAS_MANY_BY_RESOURCE: dict[str, dict[str, HasMany]] = {
         "participations": _children("participations", "workspace_id"),
         "workspace_groups": _workspace_groups,
     },
-    "rate_cards": {"rate_card_roles": _children("rate_card_roles", "rate_card_id")},
+    "rate_cards": {
+        "rate_card_roles": _children("rate_card_roles", "rate_card_id"),
+        "rate_card_versions": _children("rate_card_versions", "_rate_card_id"),
+    },
+    "rate_card_sets": {
+        "rate_card_set_versions": _children("rate_card_set_versions", "_rate_card_set_id"),
+        "rate_cards": _children("rate_cards", "_rate_card_set_id"),
+    },
+    "rate_card_set_versions": {"rate_card_versions": _children("rate_card_versions", "_rate_card_set_version_id")},
+    "rate_card_versions": {"rate_card_roles": _children("rate_card_roles", "_rate_card_version_id")},
 }
 
 
@@ -106,6 +115,10 @@ def include(db: SandboxDB, resource: Resource, records: list[dict[str, Any]], na
         if name in resource.belongs_to:
             id_field, target = resource.belongs_to[name]
             ids = {str(r[id_field]) for r in records if r.get(id_field) is not None}
+            if id_field.startswith("_"):
+                # A foreign key Kantata shows only when its association is included.
+                for record in records:
+                    record[id_field[1:]] = record.get(id_field)
             included.setdefault(target, {}).update(_by_id(db, target, ids))
         elif name == "subject" and resource.key == EXTERNAL_REFERENCES:
             _subjects(db, records, included)

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sandbox._db import SandboxDB
+from sandbox.systems.kantata._rates import effective_on
 from sandbox.systems.kantata._resources import Resource
 from sandbox.systems.kantata._store import NAME, bad_request, page_meta, subjects_with_reference
 
@@ -171,6 +172,8 @@ def _special_filters(db: SandboxDB, resource: Resource, selection: Selection, pa
         )
         if range_param in params:
             _date_range(selection, range_param, params[range_param], range_field)
+    if key in ("rate_card_set_versions", "rate_card_versions") and "effective_on_date" in params:
+        selection.restrict("id", effective_on(db, key, params["effective_on_date"]))
     if key == "users":
         if "by_email_address" in params:
             selection.where["_email"] = params["by_email_address"].strip().lower()

@@ -6,9 +6,12 @@ create (single or bulk), update and delete.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from sandbox._db import SandboxDB
+from sandbox.systems.kantata import _rates as r
 from sandbox.systems.kantata import _validation as v
 
 
@@ -28,6 +31,7 @@ class Resource:
         prepare: Validation and defaults for creates and updates.
         read_only: Whether clients may only read it.
         bulk_limit: Objects one bulk create may hold (0: no bulk create).
+        created: What a create brings with it, run in the create's transaction (a card's versions).
     """
 
     key: str
@@ -41,11 +45,12 @@ class Resource:
     prepare: v.Prepare | None = None
     read_only: bool = False
     bulk_limit: int = 0
+    created: Callable[[SandboxDB, dict[str, Any]], None] | None = None
 
 
 _WORKSPACE_FIELDS = frozenset({
-    "title", "description", "creator_role", "start_date", "due_date", "budgeted", "price_in_cents",
-    "currency", "archived", "status", "rate_card_id", "workspace_group_ids",
+    "title", "description", "creator_role", "start_date", "due_date", "budgeted", "price",
+    "change_orders_enabled", "currency", "archived", "status", "rate_card_id", "workspace_group_ids",
     "stories_are_fixed_fee_by_default", "require_time_approvals", "require_expense_approvals"
 })  # fmt: skip
 _STORY_FIELDS = frozenset({
@@ -217,21 +222,63 @@ _ALL = (
         prepare=v.prepare_custom_value,
     ),
     Resource(
+        "rate_card_sets",
+        "rate_card_set",
+        "RateCardSet",
+        frozenset({"title"}),
+        orders=(*_STAMPS, "title"),
+        prepare=r.prepare_rate_card_set,
+    ),
+    Resource(
+        "rate_card_set_versions",
+        "rate_card_set_version",
+        "RateCardSetVersion",
+        frozenset({"effective_date"}),
+        belongs_to={"rate_card_set": ("_rate_card_set_id", "rate_card_sets")},
+        equality_filters={"rate_card_set_id": "_rate_card_set_id"},
+        orders=("created_at",),
+        prepare=r.prepare_set_version,
+    ),
+    Resource(
         "rate_cards",
         "rate_card",
         "RateCard",
-        frozenset({"title", "currency"}),
+        frozenset({"title", "currency", "rate_card_set_id"}),
+        belongs_to={"rate_card_set": ("_rate_card_set_id", "rate_card_sets")},
+        equality_filters={"rate_card_set_id": "_rate_card_set_id"},
         orders=(*_STAMPS, "title"),
-        prepare=v.prepare_rate_card,
+        prepare=r.prepare_rate_card,
+        created=r.rate_card_created,
+    ),
+    Resource(
+        "rate_card_versions",
+        "rate_card_version",
+        "RateCardVersion",
+        frozenset({"default_rate"}),
+        belongs_to={
+            "rate_card": ("_rate_card_id", "rate_cards"),
+            "rate_card_set_version": ("_rate_card_set_version_id", "rate_card_set_versions"),
+        },
+        equality_filters={"rate_card_id": "_rate_card_id", "rate_card_set_version_id": "_rate_card_set_version_id"},
+        orders=("created_at",),
+        prepare=r.prepare_card_version,
     ),
     Resource(
         "rate_card_roles",
         "rate_card_role",
         "RateCardRole",
-        frozenset({"rate_card_id", "role_id", "rate"}),
-        belongs_to={"role": ("role_id", "roles"), "rate_card": ("rate_card_id", "rate_cards")},
-        equality_filters={"rate_card_id": "rate_card_id", "role_id": "role_id"},
-        prepare=v.prepare_rate_card_role,
+        frozenset({"rate_card_id", "rate_card_version_id", "role_id", "rate"}),
+        belongs_to={
+            "role": ("role_id", "roles"),
+            "rate_card": ("rate_card_id", "rate_cards"),
+            "rate_card_version": ("_rate_card_version_id", "rate_card_versions"),
+        },
+        equality_filters={
+            "rate_card_id": "rate_card_id",
+            "role_id": "role_id",
+            "rate_card_version_id": "_rate_card_version_id",
+        },
+        prepare=r.prepare_rate_card_role,
     ),
 )
 

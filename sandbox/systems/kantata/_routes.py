@@ -149,6 +149,8 @@ async def create(name: str, request: Request, db: DB) -> Any:
             return _failed(problems)
         for fields, reference in prepared:
             record = db.insert(NAME, resource.key, {**fields, "created_at": now, "updated_at": now})
+            if resource.created is not None:
+                resource.created(db, record)
             if reference is not None:
                 upsert_reference(db, resource.subject_type, record["id"], reference)
             created.append(record)

@@ -22,6 +22,8 @@ from typing import Any
 from sandbox._db import SandboxDB
 from sandbox.seed import ROLES, DemoFirm, Project
 from sandbox.systems.kantata._approvals import EXPENSES, STATUSES, TIME, submit
+from sandbox.systems.kantata._budget import budget_fields
+from sandbox.systems.kantata._rates import default_set, rate_card_created
 from sandbox.systems.kantata._store import NAME, timestamp, upsert_reference
 
 SERVICE_NAME = "psflow"
@@ -95,18 +97,29 @@ def _users(
 
 
 def _rate_cards(db: SandboxDB, firm: DemoFirm, roles: Mapping[str, str], stamp: str) -> dict[str, str]:
+    """The firm's cards, one per currency, in the default set's first version (see ``_pricing``)."""
     cards: dict[str, str] = {}
+    rate_set = default_set(db)
     for card in firm.rate_cards:
         record = db.insert(
             NAME,
             "rate_cards",
-            {"title": card.name, "currency": card.currency, "created_at": stamp, "updated_at": stamp},
+            {
+                "title": card.name,
+                "currency": card.currency,
+                "_rate_card_set_id": rate_set["id"],
+                "created_at": stamp,
+                "updated_at": stamp,
+            },
         )
         cards[card.id] = record["id"]
         _reference(db, "RateCard", record["id"], "RateCard", card.id)
+        rate_card_created(db, record)
+        version = db.query(NAME, "rate_card_versions", where={"_rate_card_id": record["id"]})[0]
         for rate in card.rates:
             link = {"rate_card_id": record["id"], "role_id": roles[rate.role], "rate": cents(rate.hourly_rate)}
-            db.insert(NAME, "rate_card_roles", {**link, "created_at": stamp, "updated_at": stamp})
+            row = {**link, "_rate_card_version_id": version["id"], "created_at": stamp, "updated_at": stamp}
+            db.insert(NAME, "rate_card_roles", row)
     return cards
 
 
@@ -125,8 +138,8 @@ def _workspace(
             "creator_id": ids["users"][project.project_manager_id],
             "start_date": project.start_date.isoformat(),
             "due_date": project.end_date.isoformat(),
-            "budgeted": True,
-            "price_in_cents": cents(project.budget),
+            **budget_fields(price_in_cents=cents(project.budget), currency=project.currency, budgeted=True),
+            "change_orders_enabled": True,
             "currency": project.currency,
             "rate_card_id": ids["cards"][project.rate_card_id],
             "stories_are_fixed_fee_by_default": project.billing_type == "fixed_fee",

@@ -12,6 +12,8 @@ from datetime import date
 from typing import Any
 
 from sandbox._db import SandboxDB
+from sandbox.systems.kantata._budget import prepare_budget
+from sandbox.systems.kantata._pricing import rate_on
 from sandbox.systems.kantata._store import NAME, Problem
 
 Prepare = Callable[[SandboxDB, dict[str, Any], dict[str, Any] | None], list[Problem]]
@@ -69,6 +71,15 @@ def _currency(body: Mapping[str, Any]) -> list[Problem]:
     return []
 
 
+def _ends_after_start(workspace: Mapping[str, Any]) -> list[Problem]:
+    start, due = workspace.get("start_date"), workspace.get("due_date")
+    if not (_present(start) and _present(due)) or _iso_date(workspace, "start_date") + _iso_date(workspace, "due_date"):
+        return []
+    if date.fromisoformat(str(due)) < date.fromisoformat(str(start)):
+        return [Problem(f"due_date {due} must not be before the start date {start}", "due_date")]
+    return []
+
+
 def prepare_workspace(db: SandboxDB, body: dict[str, Any], current: dict[str, Any] | None) -> list[Problem]:
     """Workspaces (projects): title and creator role are required; groups are the clients."""
     merged = {**(current or {}), **body}
@@ -78,8 +89,8 @@ def prepare_workspace(db: SandboxDB, body: dict[str, Any], current: dict[str, An
     )
     if merged.get("creator_role") not in (None, "maven", "buyer"):
         problems.append(Problem("creator_role must be 'maven' (provider) or 'buyer' (client)", "creator_role"))
-    problems += _non_negative_int(body, "price_in_cents") + _currency(body)
-    problems += _iso_date(body, "start_date") + _iso_date(body, "due_date")
+    problems += _currency(body) + _iso_date(body, "start_date") + _iso_date(body, "due_date")
+    problems += _ends_after_start(merged) + prepare_budget(body, current)
     groups = body.pop("workspace_group_ids", None)
     if groups is not None:
         body["_workspace_group_ids"] = [str(g) for g in groups]
@@ -91,8 +102,6 @@ def prepare_workspace(db: SandboxDB, body: dict[str, Any], current: dict[str, An
         body.setdefault("archived", False)
         body.setdefault("status", dict(WORKSPACE_STATUS_ACTIVE))
         body.setdefault("currency", "USD")
-        body.setdefault("price_in_cents", 0)
-        body.setdefault("budgeted", bool(body.get("price_in_cents")))
         body.setdefault("require_time_approvals", True)
         body.setdefault("require_expense_approvals", True)
         body.setdefault("stories_are_fixed_fee_by_default", False)
@@ -155,15 +164,8 @@ def _line_item_defaults(db: SandboxDB, kind: str, body: dict[str, Any]) -> None:
     body["currency"] = workspace.get("currency", "USD")
     body.update(approved=False, is_invoiced=False, recent_submission_id=None, active_submission_id=None)
     if kind == "time_entries" and "rate_in_cents" not in body:
-        body["rate_in_cents"] = _rate_for(db, workspace, body.get("role_id"))
-
-
-def _rate_for(db: SandboxDB, workspace: Mapping[str, Any], role_id: str | None) -> int:
-    card_id = workspace.get("rate_card_id")
-    if card_id is None or role_id is None:
-        return 0
-    rows = db.query(NAME, "rate_card_roles", where={"rate_card_id": card_id, "role_id": role_id}, limit=1)
-    return int(rows[0]["rate"]) if rows else 0
+        # Priced from the card version in force on the entry's day (``_pricing``); an explicit rate wins.
+        body["rate_in_cents"] = rate_on(db, workspace, body.get("role_id"), str(body["date_performed"]))
 
 
 def _unique(
@@ -231,12 +233,6 @@ _custom_value_link = prepare_link(
     unique=("subject_type", "subject_id", "custom_field_id"),
     extra=("subject_type", "subject_id"),
 )
-_rate_card_role_link = prepare_link(
-    "rate_card_roles",
-    {"rate_card_id": ("rate_cards", "Rate card"), "role_id": ("roles", "Role")},
-    unique=("rate_card_id", "role_id"),
-    extra=("rate",),
-)
 
 
 def prepare_custom_value(db: SandboxDB, body: dict[str, Any], current: dict[str, Any] | None) -> list[Problem]:
@@ -246,16 +242,3 @@ def prepare_custom_value(db: SandboxDB, body: dict[str, Any], current: dict[str,
     if "value" in body:
         body["display_value"] = None if body["value"] is None else str(body["value"])
     return problems
-
-
-def prepare_rate_card(db: SandboxDB, body: dict[str, Any], current: dict[str, Any] | None) -> list[Problem]:
-    """Rate cards: a title and a currency."""
-    problems = _required(
-        {**(current or {}), **body}, {"title": "title is required", "currency": "currency is required"}
-    )
-    return problems + _currency(body)
-
-
-def prepare_rate_card_role(db: SandboxDB, body: dict[str, Any], current: dict[str, Any] | None) -> list[Problem]:
-    """Rate card roles: the bill rate of one role, in cents per hour."""
-    return _rate_card_role_link(db, body, current) + _non_negative_int(body, "rate")

@@ -2,9 +2,10 @@
 
 The account root ``/netsuite`` stands for ``https://<account>.suitetalk.api.netsuite.com``:
 
-- ``/services/rest/record/v1/{customer|job|projectTask|employee|timeBill|expenseReport|invoice|accountingPeriod}``
-  — create (204 + ``Location``), read, update and delete by internal id or ``eid:<externalId>``,
-  upsert with ``PUT .../eid:<externalId>``, list with ``q``/``limit``/``offset``.
+- ``/services/rest/record/v1/{type}`` for customer, job, projectTask, employee, timeBill,
+  expenseReport, invoice, billingSchedule and accountingPeriod — create (204 + ``Location``),
+  read, update and delete by internal id or ``eid:<externalId>``, upsert with
+  ``PUT .../eid:<externalId>``, list with ``q``/``limit``/``offset``.
 - ``/services/rest/query/v1/suiteql`` — a documented subset of SuiteQL.
 - ``/services/rest/async/v1/job/{id}`` — writes sent with ``Prefer: respond-async`` run as jobs;
   ``X-NetSuite-Idempotency-Key`` counts only on those (see ``_jobs``).

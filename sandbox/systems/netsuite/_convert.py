@@ -132,6 +132,12 @@ def parse_body(record_type: RecordType, body: Any) -> dict[str, Any]:
     for name, value in body.items():
         if name in READ_ONLY_FIELDS or name in _IGNORED_ON_WRITE:
             continue
+        if name in record_type.not_in_rest:
+            raise bad_request(
+                INVALID_CONTENT,
+                f"Field {name!r} of record type {record_type.name} is not available through REST web services: "
+                "read it with SuiteQL, write it with SOAP web services or a RESTlet.",
+            )
         if name in record_type.sublists:
             stored[name] = _parse_sublist(record_type, name, value)
             continue

@@ -7,6 +7,7 @@ names below as each reference's ``refName``. The connector's settings default to
 from __future__ import annotations
 
 __all__ = [
+    "BILLING_SCHEDULES",
     "BILLING_TYPE_IDS",
     "CURRENCY_IDS",
     "IN_PROGRESS_STATUS_ID",
@@ -19,6 +20,14 @@ CURRENCY_IDS = {"USD": "1", "GBP": "2", "CAD": "3", "EUR": "4"}
 TERMS_IDS = {"Net 15": "1", "Net 30": "2", "Net 45": "3", "Net 60": "4", "Due on receipt": "5"}
 BILLING_TYPE_IDS = {"time_and_materials": "TM", "fixed_fee": "FBM"}
 SUBSIDIARY_ID = "1"
+BILLING_SCHEDULES = {
+    "1": {"name": "Time and materials, monthly", "scheduleType": "TIME_AND_MATERIALS", "frequency": "MONTHLY"},
+    "2": {"name": "Fixed bid, milestones", "scheduleType": "FIXED_BID_MILESTONE", "frequency": "MILESTONE"},
+    "3": {"name": "Fixed bid, monthly", "scheduleType": "FIXED_BID_INTERVAL", "frequency": "MONTHLY"},
+    "4": {"name": "Charge-based, monthly", "scheduleType": "CHARGE_BASED", "frequency": "MONTHLY"},
+    "5": {"name": "Standard, 12 months", "scheduleType": "STANDARD", "frequency": "MONTHLY"},
+}
+"""The demo account's billing schedules (records, seeded by id), one of each type NetSuite has."""
 IN_PROGRESS_STATUS_ID = "2"
 
 LIST_NAMES: dict[str, dict[str, str]] = {

@@ -37,7 +37,7 @@ class RefNames:
         if kind == "employee":
             full = " ".join(str(record[n]) for n in ("firstName", "lastName") if record.get(n))
             return full or _text(record, "entityId")
-        return _text(record, "companyName", "entityId", "title", "periodName", "tranId")
+        return _text(record, "companyName", "entityId", "title", "periodName", "tranId", "name")
 
     def holder(self, ref: Ref, id: str) -> str | None:
         """Which of the reference's record types holds ``id`` (None: none, or a list value)."""

@@ -9,10 +9,11 @@ External ids are the firm's business keys, the one key every emulator shares:
 | job             | ``PRJ-0001``                      | project code              |
 | projectTask     | ``PRJ-0001-T01``                  | task code                 |
 
-Only clients with a won project become customers; every won project becomes a job with its
-tasks. Accounting periods are monthly, from twelve months before the firm's ``today`` to three
-after it; periods that ended before the start of last month are closed. List values use the
-demo account's internal ids (``_lists``), which the connector's settings default to.
+Only clients with a won project become customers; every won project becomes a job with its tasks.
+The account has one billing schedule of each type. Accounting periods are monthly, from twelve
+months before the firm's ``today`` to three after it; periods that ended before the start of last
+month are closed. List values use the demo account's internal ids (``_lists``), which the
+connector's settings default to.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from sandbox._db import SandboxDB
 from sandbox.seed import DemoFirm
 from sandbox.systems.netsuite._lists import (
+    BILLING_SCHEDULES,
     BILLING_TYPE_IDS,
     CURRENCY_IDS,
     IN_PROGRESS_STATUS_ID,
@@ -68,6 +70,8 @@ def _create(db: SandboxDB, kind: str, body: dict[str, Any]) -> str:
 def seed(db: SandboxDB, firm: DemoFirm) -> None:
     """Write the firm's ERP master data and accounting calendar."""
     _seed_periods(db, firm.today)
+    for schedule_id, schedule in BILLING_SCHEDULES.items():
+        db.insert(NAME, "billingSchedule", {**schedule, "isInactive": False}, id=schedule_id)
     employees = {
         consultant.employee_id: _create(
             db,

@@ -8,7 +8,7 @@ Callers run each write inside one DB transaction: a refused write stores nothing
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sandbox._db import DuplicateKey, SandboxDB
@@ -20,6 +20,7 @@ from sandbox.systems.netsuite._errors import (
     USER_ERROR,
     bad_request,
 )
+from sandbox.systems.netsuite._projects import check_job
 from sandbox.systems.netsuite._types import NAME, RecordType, Ref, period_key
 
 PERIOD_KIND = "accountingPeriod"
@@ -155,6 +156,12 @@ def _validate(db: SandboxDB, record_type: RecordType, record: dict[str, Any]) ->
         record["postingPeriod"] = period["id"]
     if record_type.name in ("expenseReport", "invoice"):
         _total(record_type, record)
+    if record_type.name == "charge" and record.get("amount") is None:
+        # Line math (research apis-round2 §6): no amount given → quantity * rate, rounded to the cent.
+        amount = Decimal(str(record.get("quantity") or 1)) * Decimal(str(record.get("rate") or 0))
+        record["amount"] = float(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    if record_type.name == "job":
+        check_job(db, record)
 
 
 def _check_ref(db: SandboxDB, field_type: Ref, path: str, value: str) -> None:

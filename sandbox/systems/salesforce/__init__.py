@@ -6,11 +6,15 @@
   ``POST /sobjects/T``), upsert by External ID (``PATCH /sobjects/T/{Field}/{value}``: 201/200/300),
   SOQL (``GET /query?q=``, ``/queryAll?q=``, ``GET /query/{locator}-{offset}``), describe
   (``GET /sobjects``, ``/sobjects/T``, ``/sobjects/T/describe``), sObject Collections
-  (``POST /composite/sobjects``, ``PATCH /composite/sobjects/T/{Field}``) and ``GET /limits`` —
-  each with or without a trailing slash.
+  (``POST /composite/sobjects``, ``PATCH /composite/sobjects/T/{Field}``), sObject Get Updated
+  (``GET /sobjects/T/updated?start=&end=``) and ``GET /limits`` — each with or without a trailing slash.
 - Errors are ``[{"message", "errorCode", "fields"}]``; every data response carries
   ``Sforce-Limit-Info``; the daily allocation ends in 403 ``REQUEST_LIMIT_EXCEEDED``.
-- Opportunity creates and stage changes are pushed, signed, to subscribers (``_relay``).
+- Contracts (``800``) and Salesforce CPQ's amendment objects and fields; ``PATCH
+  /services/apexrest/SBQQ/ServiceRouter?loader=SBQQ.ContractManipulationAPI.ContractAmender&uid=``
+  amends a contract and answers the QuoteModel as a JSON string, as CPQ does (``_cpq``).
+- Opportunity creates and stage changes, Contract and quote changes are pushed, signed, to
+  subscribers of their channel (``_relay``).
 - ``/_admin/salesforce/...`` — allocation, batch size, subscriptions, deliveries, JWT keys.
 """
 
@@ -21,7 +25,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from sandbox._framework import SandboxSystem
-from sandbox.systems.salesforce import _admin, _auth, _routes, _soap
+from sandbox.systems.salesforce import _admin, _auth, _cpq, _routes, _soap
 from sandbox.systems.salesforce._auth import HOSTS
 from sandbox.systems.salesforce._schema import API_VERSION, NAME, SOBJECTS
 from sandbox.systems.salesforce._seed import seed
@@ -50,6 +54,7 @@ router = APIRouter()
 router.include_router(_auth.router)
 router.include_router(_soap.router)
 router.include_router(_routes.router)
+router.include_router(_cpq.router)
 
 SYSTEM = SandboxSystem(
     name=NAME,

@@ -3,26 +3,34 @@
 - ``GET|PUT /settings`` — the daily API allocation (``api_daily_limit``), today's count
   (``api_used``), the query batch size (``query_batch_size``) and the logins being retired:
   ``soap_login`` and ``username_password_flow`` (both allowed unless set to false).
-- ``POST /subscriptions`` ``{url, secret}`` — push Opportunity change events to ``url``;
+- ``POST /subscriptions`` ``{url, secret, channel?}`` — push change events of a channel
+  (``/data/OpportunityChangeEvent`` by default, ``/data/ContractChangeEvent``, ...) to ``url``;
   ``GET /subscriptions``; ``DELETE /subscriptions/{id}``.
 - ``GET /deliveries?record_id=`` — every relay delivery and its attempts.
 - ``PUT /jwt-keys/{client_id}`` ``{public_key_pem}`` — accept JWT bearer assertions from that client.
+- ``PUT /amendments/{opportunity_id}`` ``{close_date, end_date?, lines: [{product, role, quantity,
+  unit_price}]}`` — what a sales rep does in the CPQ quote line editor after the ContractAmender
+  created the amendment: replaces the amendment opportunity's delta lines and sets its close date,
+  the quote's start (= that date) and, when given, the quote's end date.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, field_validator
 
 from sandbox._framework import DB, SandboxHTTPError
 from sandbox.systems.salesforce._auth import login_allowed, set_login_allowed
 from sandbox.systems.salesforce._limits import api_usage, set_api_usage
-from sandbox.systems.salesforce._relay import DELIVERY, SUBSCRIPTION
+from sandbox.systems.salesforce._relay import CHANNELS, DEFAULT_CHANNEL, DELIVERY, SUBSCRIPTION
 from sandbox.systems.salesforce._routes import BATCH_SIZE_KEY, MAX_BATCH_SIZE
-from sandbox.systems.salesforce._schema import NAME
+from sandbox.systems.salesforce._schema import API_VERSION, NAME, SOBJECTS
+from sandbox.systems.salesforce._store import SaveContext, SaveError, create, delete, find, format_datetime, update
 
 __all__ = ["router"]
 
@@ -44,6 +52,31 @@ class Subscription(BaseModel):
 
     url: HttpUrl
     secret: str = Field(min_length=8)
+    channel: str = DEFAULT_CHANNEL
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        if value not in CHANNELS:
+            raise ValueError(f"unknown channel {value!r}: one of {', '.join(CHANNELS)}")
+        return value
+
+
+class AmendmentLine(BaseModel):
+    """One delta line: hours added (or removed, negative) of a product, for a role, at a unit price."""
+
+    product: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+    quantity: Decimal
+    unit_price: Decimal
+
+
+class AmendmentEdit(BaseModel):
+    """The delta lines and dates of an amendment opportunity and its quote."""
+
+    close_date: date
+    end_date: date | None = None
+    lines: list[AmendmentLine] = Field(default_factory=list)
 
 
 class JwtKey(BaseModel):
@@ -85,14 +118,21 @@ def put_settings(db: DB, change: SettingsChange) -> dict[str, Any]:
 @router.post("/subscriptions", status_code=201)
 def subscribe(db: DB, subscription: Subscription) -> dict[str, Any]:
     """Register a change-event subscriber."""
-    stored = db.insert(NAME, SUBSCRIPTION, {"url": str(subscription.url), "secret": subscription.secret})
-    return {"id": stored["id"], "url": stored["url"]}
+    stored = db.insert(
+        NAME,
+        SUBSCRIPTION,
+        {"url": str(subscription.url), "secret": subscription.secret, "channel": subscription.channel},
+    )
+    return {"id": stored["id"], "url": stored["url"], "channel": stored["channel"]}
 
 
 @router.get("/subscriptions")
 def subscriptions(db: DB) -> list[dict[str, Any]]:
     """Registered subscribers (secrets are not shown)."""
-    return [{"id": s["id"], "url": s["url"]} for s in db.query(NAME, SUBSCRIPTION)]
+    return [
+        {"id": s["id"], "url": s["url"], "channel": s.get("channel") or DEFAULT_CHANNEL}
+        for s in db.query(NAME, SUBSCRIPTION)
+    ]
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204)
@@ -118,3 +158,47 @@ def put_jwt_key(db: DB, client_id: str, key: JwtKey) -> dict[str, str]:
         raise SandboxHTTPError(400, "invalid_request", f"public_key_pem is not a PEM public key: {exc}") from None
     db.kv_set(NAME, f"jwt_key:{client_id}", key.public_key_pem)
     return {"client_id": client_id}
+
+
+@router.put("/amendments/{opportunity_id}")
+def edit_amendment(db: DB, opportunity_id: str, edit: AmendmentEdit) -> dict[str, Any]:
+    """Set an amendment opportunity's delta lines, close date and its quote's dates."""
+    ctx = SaveContext(db=db, version=API_VERSION, now=format_datetime(datetime.now(UTC)))
+    opportunity_type, line_type, quote_type = (
+        SOBJECTS["opportunity"],
+        SOBJECTS["opportunitylineitem"],
+        SOBJECTS["sbqq__quote__c"],
+    )
+    try:
+        with db.transaction():
+            opportunity = find(db, opportunity_type, opportunity_id)
+            if not opportunity.get("SBQQ__AmendedContract__c") or not opportunity.get("SBQQ__PrimaryQuote__c"):
+                raise SaveError(
+                    400, "INVALID_OPERATION", f"Opportunity {opportunity_id} is no CPQ amendment opportunity"
+                )
+            for old in db.query(NAME, "OpportunityLineItem", where={"OpportunityId": opportunity["Id"]}):
+                delete(ctx, line_type, old["Id"])
+            for line in edit.lines:
+                products = db.query(NAME, "Product2", where={"Name": line.product})
+                if not products:
+                    raise SaveError(400, "INVALID_CROSS_REFERENCE_KEY", f"no Product2 named {line.product!r}")
+                create(
+                    ctx,
+                    line_type,
+                    {
+                        "OpportunityId": opportunity["Id"],
+                        "Product2Id": products[0]["Id"],
+                        "Quantity": str(line.quantity),
+                        "UnitPrice": str(line.unit_price),
+                        "Role__c": line.role,
+                    },
+                )
+            update(ctx, opportunity_type, opportunity["Id"], {"CloseDate": edit.close_date.isoformat()})
+            dates = {"SBQQ__StartDate__c": edit.close_date.isoformat()}
+            if edit.end_date is not None:
+                dates["SBQQ__EndDate__c"] = edit.end_date.isoformat()
+            update(ctx, quote_type, opportunity["SBQQ__PrimaryQuote__c"], dates)
+    except SaveError as exc:
+        raise SandboxHTTPError(exc.status, exc.code, exc.message) from None
+    saved = find(db, opportunity_type, opportunity_id)
+    return {"id": saved["Id"], "amount": saved.get("Amount"), "close_date": saved["CloseDate"]}

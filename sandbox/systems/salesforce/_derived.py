@@ -4,18 +4,32 @@ A line item takes its product, list price and currency from its price book entry
 ``PricebookEntryId``, or from ``Product2Id`` in the opportunity's price book); ``TotalPrice`` is
 ``Quantity * UnitPrice`` (or ``UnitPrice`` is derived from a given ``TotalPrice``), and the
 opportunity's ``Amount`` is the sum of its lines.
+
+A Contract's ``StatusCode`` follows its ``Status``; the API refuses the Terminated and Expired
+codes, and ``EndDate`` is ``StartDate`` + ``ContractTerm`` months - 1 day (ContractSettings
+``autoCalculateEndDate`` on); ``ContractNumber`` is an auto number (research apis-round2.md §2).
 """
 
 from __future__ import annotations
 
+import calendar
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sandbox._db import SandboxDB
 from sandbox.systems.salesforce._errors import SaveError
-from sandbox.systems.salesforce._schema import CLOSED_STAGES, NAME, STAGE_PROBABILITY, WON_STAGES, SObject
+from sandbox.systems.salesforce._schema import (
+    API_CONTRACT_STATUS_CODES,
+    CLOSED_STAGES,
+    CONTRACT_STATUSES,
+    NAME,
+    STAGE_PROBABILITY,
+    WON_STAGES,
+    SObject,
+)
 
-__all__ = ["CORPORATE_CURRENCY", "derive", "roll_up_amount"]
+__all__ = ["CORPORATE_CURRENCY", "contract_end_date", "derive", "roll_up_amount"]
 
 Row = dict[str, Any]
 CORPORATE_CURRENCY = "USD"
@@ -89,8 +103,45 @@ def _price_book_entry(db: SandboxDB, opportunity: Row, values: Row, currency: st
     return entry
 
 
+def contract_end_date(start: str | None, term: int | float | None) -> str | None:
+    """``StartDate`` + ``ContractTerm`` months - 1 day (a 12-month contract from 1 Jan ends on 31 Dec)."""
+    if start is None or term is None:
+        return None
+    first = date.fromisoformat(start)
+    months = first.month - 1 + int(term)
+    year, month = first.year + months // 12, months % 12 + 1
+    day = min(first.day, calendar.monthrange(year, month)[1])
+    return (date(year, month, day) - timedelta(days=1)).isoformat()
+
+
+def _contract(db: SandboxDB, record: Row, values: Row, *, creating: bool) -> Row:
+    derived: Row = {}
+    if creating:
+        derived["ContractNumber"] = f"{db.kv_incr(NAME, 'seq:ContractNumber') + 99:08d}"
+        if values.get("Status") is None:
+            derived["Status"] = "Draft"
+    status = derived.get("Status", values.get("Status", record.get("Status")))
+    code = CONTRACT_STATUSES[str(status)]
+    if "Status" in values and code not in API_CONTRACT_STATUS_CODES:
+        raise SaveError(
+            400,
+            "FIELD_INTEGRITY_EXCEPTION",
+            f"field integrity exception: Status ({status}: the API can set only the Draft, "
+            "In Approval Process and Activated statuses)",
+            ("Status",),
+        )
+    term = values.get("ContractTerm", record.get("ContractTerm"))
+    if term is not None and (term != int(term) or term < 1):
+        raise _integrity(f"ContractTerm ({term}: a whole number of months, at least 1)", "ContractTerm")
+    derived["StatusCode"] = code
+    derived["EndDate"] = contract_end_date(values.get("StartDate", record.get("StartDate")), term)
+    return derived
+
+
 def derive(db: SandboxDB, sobj: SObject, record: Row, values: Row, *, creating: bool) -> Row:
     """Fields Salesforce computes on save."""
+    if sobj.name == "Contract":
+        return _contract(db, record, values, creating=creating)
     if sobj.name == "Opportunity":
         stage = values.get("StageName", record.get("StageName"))
         derived: Row = {"IsClosed": stage in CLOSED_STAGES, "IsWon": stage in WON_STAGES}
@@ -109,6 +160,8 @@ def derive(db: SandboxDB, sobj: SObject, record: Row, values: Row, *, creating: 
             "CurrencyIsoCode": values.get("CurrencyIsoCode") or CORPORATE_CURRENCY,
             "IsActive": values.get("IsActive", True),
         }
+    if sobj.name == "SBQQ__Quote__c" and creating:
+        return {"Name": f"Q-{db.kv_incr(NAME, 'seq:QuoteNumber'):05d}"}
     if sobj.name == "Pricebook2" and creating:
         return {"IsStandard": False}
     return {}

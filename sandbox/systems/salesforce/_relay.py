@@ -1,4 +1,4 @@
-"""Opportunity change events, pushed to subscribers as a Change Data Capture relay would.
+"""Change events (Opportunity, Contract, CPQ quote), pushed to subscribers as a Change Data Capture relay would.
 
 Salesforce streams Change Data Capture over its Pub/Sub API (gRPC) or CometD to an
 authenticated subscriber and signs nothing. A firm that wants webhooks runs a small relay that
@@ -11,6 +11,20 @@ to every subscription and signs it with the subscription's secret:
 
 Deliveries run on a small thread pool, after the write has committed, with a few retries; each
 attempt is recorded for ``GET /_admin/salesforce/deliveries``.
+
+Each subscription names its channel (research apis-round2.md §2, "CDC"): ``/data/OpportunityChangeEvent``
+(the default: creates and stage changes), ``/data/ContractChangeEvent``, ``/data/SBQQ__Quote__ChangeEvent``
+or ``/data/ChangeEvents`` (all of them).
+
+The org enriches Opportunity change events with ``SBQQ__AmendedContract__c`` (Change Data Capture
+Enrichment: a field selected as an ``EnrichedField`` of the channel's ``PlatformEventChannelMember``
+is added to every update event while it is non-empty, even when unchanged: Tooling API
+``EnrichedField`` (atlas.en-us.250.0.api_tooling.meta/api_tooling/tooling_api_objects_enrichedfield.htm)
+and Metadata API ``PlatformEventChannelMember.enrichedFields``
+(atlas.en-us.240.0.api_meta.meta/api_meta/meta_platformeventchannelmember.htm), both under
+https://developer.salesforce.com/docs/), so the event announcing that a CPQ amendment opportunity
+was won names the contract it amends.
+The field is in the payload, not in ``changedFields``.
 """
 
 from __future__ import annotations
@@ -33,11 +47,20 @@ from sandbox.systems.salesforce._ids import id18
 from sandbox.systems.salesforce._query_ast import parse_datetime
 from sandbox.systems.salesforce._schema import NAME
 
-__all__ = ["DELIVERY", "SUBSCRIPTION", "publish", "sign"]
+__all__ = ["CHANNELS", "DEFAULT_CHANNEL", "DELIVERY", "ENRICHED_FIELDS", "SUBSCRIPTION", "publish", "sign"]
 
 SUBSCRIPTION = "relay_subscription"
 DELIVERY = "relay_delivery"
-SCHEMA_ID = "psflow-sandbox-OpportunityChangeEvent"
+DEFAULT_CHANNEL = "/data/OpportunityChangeEvent"
+CHANNELS: dict[str, frozenset[str]] = {
+    DEFAULT_CHANNEL: frozenset({"Opportunity"}),
+    "/data/ContractChangeEvent": frozenset({"Contract"}),
+    "/data/SBQQ__Quote__ChangeEvent": frozenset({"SBQQ__Quote__c"}),
+    "/data/ChangeEvents": frozenset({"Opportunity", "Contract", "SBQQ__Quote__c"}),
+}
+"""The channels a subscription may name, and the sObjects whose events each carries."""
+ENRICHED_FIELDS: dict[str, tuple[str, ...]] = {"Opportunity": ("SBQQ__AmendedContract__c",)}
+"""Fields added to every update event of an sObject while non-empty (CDC enrichment)."""
 COMMIT_USER = id18("0058d0000000001")
 RETRY_DELAYS_S = (0.2, 0.5, 1.0)
 _HIDDEN = frozenset({"Id", "id"})
@@ -50,16 +73,22 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
+def _schema_id(entity: str) -> str:
+    return f"psflow-sandbox-{entity.removesuffix('__c')}{'__' if entity.endswith('__c') else ''}ChangeEvent"
+
+
 def _message(
-    change_type: str, record: dict[str, Any], changed: list[str], replay_id: int, origin: str
+    entity: str, change_type: str, record: dict[str, Any], changed: list[str], replay_id: int, origin: str
 ) -> dict[str, Any]:
     if change_type == "CREATE":
         fields = {k: v for k, v in record.items() if k not in _HIDDEN and v is not None}
     else:
         fields = {name: record.get(name) for name in changed}
+        enriched = {name: record[name] for name in ENRICHED_FIELDS.get(entity, ()) if record.get(name) is not None}
+        fields = {**enriched, **fields}
     stamp = parse_datetime(record["LastModifiedDate"])
     header = {
-        "entityName": "Opportunity",
+        "entityName": entity,
         "recordIds": [record["Id"]],
         "changeType": change_type,
         "changeOrigin": origin,
@@ -72,7 +101,11 @@ def _message(
         "diffFields": [],
         "nulledFields": [name for name in changed if record.get(name) is None],
     }
-    return {"schema": SCHEMA_ID, "payload": {"ChangeEventHeader": header, **fields}, "event": {"replayId": replay_id}}
+    return {
+        "schema": _schema_id(entity),
+        "payload": {"ChangeEventHeader": header, **fields},
+        "event": {"replayId": replay_id},
+    }
 
 
 def _executor(state: State) -> ThreadPoolExecutor:
@@ -84,14 +117,17 @@ def _executor(state: State) -> ThreadPoolExecutor:
         return executor
 
 
-def publish(state: State, db: SandboxDB, events: list[tuple[str, dict[str, Any], list[str]]], origin: str) -> None:
-    """Queue a delivery of each event to each subscription; returns at once."""
+def publish(state: State, db: SandboxDB, events: list[tuple[str, str, dict[str, Any], list[str]]], origin: str) -> None:
+    """Queue a delivery of each event to each subscription on its channel; returns at once."""
     subscriptions = db.query(NAME, SUBSCRIPTION) if events else []
-    for change_type, record, changed in events:
+    for entity, change_type, record, changed in events:
+        listening = [s for s in subscriptions if entity in CHANNELS[s.get("channel") or DEFAULT_CHANNEL]]
+        if not listening:
+            continue
         replay_id = db.kv_incr(NAME, "relay:replay_id")
-        message = _message(change_type, record, changed, replay_id, origin)
+        message = _message(entity, change_type, record, changed, replay_id, origin)
         body = json.dumps(message, separators=(",", ":")).encode()
-        for subscription in subscriptions:
+        for subscription in listening:
             delivery = db.insert(
                 NAME,
                 DELIVERY,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, Request, Response
@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from sandbox._framework import DB, SandboxHTTPError
 from sandbox.systems.salesforce._describe import basic_info, describe, global_describe
 from sandbox.systems.salesforce._limits import DataRouter, api_usage
-from sandbox.systems.salesforce._query_ast import SoqlError
+from sandbox.systems.salesforce._query_ast import SoqlError, parse_datetime
 from sandbox.systems.salesforce._query_eval import execute
 from sandbox.systems.salesforce._query_parse import parse
 from sandbox.systems.salesforce._relay import publish
@@ -115,6 +115,44 @@ def sobject_info(version: Version, sobject_name: str) -> dict[str, Any]:
 def describe_sobject(version: Version, sobject_name: str) -> dict[str, Any]:
     """One type's fields, child relationships and record types (before the record route it shadows)."""
     return describe(_sobject(sobject_name), version)
+
+
+def _replication_moment(name: str, text: str) -> datetime:
+    try:
+        moment = parse_datetime(text.replace(" ", "+"))  # a "+" a client left unencoded arrives as a space
+    except ValueError as exc:
+        raise SaveError(400, "INVALID_REPLICATION_DATE", f"{name}: not an ISO 8601 date and time: {text}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+@router.get("/sobjects/{sobject_name}/updated")
+def get_updated(db: DB, version: Version, sobject_name: str, start: str, end: str) -> dict[str, Any]:
+    """sObject Get Updated: ids of the records added or changed in ``[start, end)``.
+
+    As the REST API Developer Guide's "sObject Get Updated" says
+    (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api/resources_getupdated.htm, and
+    ``GetUpdatedResult`` in the SOAP API guide): the seconds of ``start`` and ``end`` are ignored, a record
+    counts by its ``SystemModstamp``, ``start`` may be at most 30 days before the call, and the answer is
+    ``{"ids": [...], "latestDateCovered": ...}`` where ``latestDateCovered`` ≤ ``end`` is where the next
+    call should start. The sandbox has no long-running transactions, so every committed change before
+    ``end`` is listed; ``latestDateCovered`` is ``end``, or the start of the current minute when ``end`` is
+    later (a client starting there re-reads this minute rather than missing a change made later in it).
+    This is what simple-salesforce's ``sf.Opportunity.updated(start, end)`` calls (research
+    apis-round2.md §2, URLs).
+    """
+    sobj = _sobject(sobject_name)
+    low, high = _replication_moment("start", start), _replication_moment("end", end)
+    now = datetime.now(UTC)
+    if low < now.replace(second=0, microsecond=0) - timedelta(days=30):
+        raise SaveError(400, "INVALID_REPLICATION_DATE", "startDate cannot be more than 30 days ago")
+    if high < low:
+        raise SaveError(400, "INVALID_REPLICATION_DATE", "EndDate before startDate")
+    covered = min(high, now.replace(second=0, microsecond=0))
+    rows = db.query(NAME, sobj.name, predicate=lambda row: low <= parse_datetime(row["SystemModstamp"]) < high)
+    ordered = sorted(rows, key=lambda row: (row["SystemModstamp"], row["Id"]))
+    return {"ids": [row["Id"] for row in ordered], "latestDateCovered": format_datetime(covered)}
 
 
 @router.get("/sobjects/{sobject_name}/{record_id}")

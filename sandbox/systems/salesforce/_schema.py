@@ -5,6 +5,11 @@ answered in their canonical spelling. Custom fields (``__c``) are the ones psflo
 adds: ``PSFlow_Id__c`` (an External ID, not unique, so an upsert can meet 300 Multiple Choices),
 ``Payment_Terms__c`` on Account, ``Start_Date__c``/``End_Date__c``/``Billing_Type__c``/
 ``Rate_Card__c`` on Opportunity and ``Role__c`` on OpportunityLineItem.
+
+The Contract (key prefix ``800``) and the Salesforce CPQ managed package's fields and objects
+(``SBQQ__``: the amendment opportunity's ``SBQQ__AmendedContract__c`` and ``SBQQ__PrimaryQuote__c``,
+the quote ``SBQQ__Quote__c``, the contract's ``SBQQ__Opportunity__c`` ...) follow research note
+apis-round2.md §2 ("Contract", "Amendments").
 """
 
 from __future__ import annotations
@@ -37,6 +42,17 @@ STAGE_PROBABILITY = {
     "Closed Lost": 0,
 }
 WON_STAGES = frozenset({"Closed Won"})
+CONTRACT_STATUSES = {
+    "Draft": "Draft",
+    "In Approval Process": "InApproval",
+    "Activated": "Activated",
+    "Terminated": "Terminated",
+    "Expired": "Expired",
+}
+"""Contract ``Status`` values and the ``StatusCode`` each maps to (the org's picklist, Salesforce's codes)."""
+API_CONTRACT_STATUS_CODES = frozenset({"Draft", "InApproval", "Activated"})
+"""The status codes a Contract may be given through the API; Terminated and Expired are refused."""
+QUOTE_TYPES = ("Quote", "Amendment", "Renewal")
 CLOSED_STAGES = frozenset({"Closed Won", "Closed Lost"})
 
 
@@ -106,7 +122,11 @@ class SObject:
 
 
 def _ref(name: str, to: str, *, required: bool = False, updateable: bool = True) -> Field:
-    return Field(name, "reference", required=required, updateable=updateable, reference_to=to, relationship=to)
+    # A custom lookup's relationship is its name with __r (SBQQ__MasterContract__c -> SBQQ__MasterContract__r).
+    relationship = name.removesuffix("__c") + "__r" if name.endswith("__c") else to
+    return Field(
+        name, "reference", required=required, updateable=updateable, reference_to=to, relationship=relationship
+    )
 
 
 def _read_only(name: str, type_: str) -> Field:
@@ -148,6 +168,50 @@ SOBJECTS: dict[str, SObject] = {
             (
                 Child("Contacts", "Contact", "AccountId", cascade_delete=True),
                 Child("Opportunities", "Opportunity", "AccountId", cascade_delete=True),
+                Child("Contracts", "Contract", "AccountId", cascade_delete=True),
+            ),
+        ),
+        SObject(
+            "Contract",
+            "800",
+            (
+                *_SYSTEM_FIELDS,
+                _ref("AccountId", "Account", required=True),
+                Field("Name", "string"),
+                Field("Status", "picklist", values=tuple(CONTRACT_STATUSES)),
+                _read_only("StatusCode", "picklist"),
+                Field("StartDate", "date"),
+                Field("ContractTerm", "int"),
+                _read_only("EndDate", "date"),
+                _read_only("ContractNumber", "string"),
+                _read_only("ActivatedDate", "datetime"),
+                Field("Description", "textarea"),
+                _CURRENCY,
+                _ref("SBQQ__Opportunity__c", "Opportunity"),
+                _ref("SBQQ__Quote__c", "SBQQ__Quote__c"),
+                Field("SBQQ__RenewalForecast__c", "boolean"),
+                Field("SBQQ__RenewalQuoted__c", "boolean"),
+                Field("SBQQ__Evergreen__c", "boolean"),
+                Field("SBQQ__AmendmentRenewalBehavior__c", "picklist"),
+                Field("SBQQ__MasterContract__c", "boolean"),
+                _PSFLOW_ID,
+            ),
+        ),
+        SObject(
+            "SBQQ__Quote__c",
+            "a0q",
+            (
+                *_SYSTEM_FIELDS,
+                _read_only("Name", "string"),
+                Field("SBQQ__Type__c", "picklist", values=QUOTE_TYPES),
+                Field("SBQQ__Status__c", "picklist"),
+                _ref("SBQQ__Account__c", "Account"),
+                _ref("SBQQ__Opportunity2__c", "Opportunity"),
+                _ref("SBQQ__MasterContract__c", "Contract"),
+                Field("SBQQ__StartDate__c", "date"),
+                Field("SBQQ__EndDate__c", "date"),
+                Field("SBQQ__Primary__c", "boolean"),
+                _CURRENCY,
             ),
         ),
         SObject(
@@ -186,6 +250,9 @@ SOBJECTS: dict[str, SObject] = {
                 Field("End_Date__c", "date"),
                 Field("Billing_Type__c", "picklist", values=BILLING_TYPES),
                 Field("Rate_Card__c", "string"),
+                _ref("ContractId", "Contract"),
+                _ref("SBQQ__AmendedContract__c", "Contract"),
+                _ref("SBQQ__PrimaryQuote__c", "SBQQ__Quote__c"),
                 _PSFLOW_ID,
             ),
             (Child("OpportunityLineItems", "OpportunityLineItem", "OpportunityId", cascade_delete=True),),

@@ -4,8 +4,11 @@ Every client becomes an Account (``PSFlow_Id__c`` = the firm's client number, e.
 with its billing contact; every opportunity keeps the firm's stage names, probability, close
 date and custom fields, with one OpportunityLineItem per line (``PSFlow_Id__c`` = the firm's
 line id). Products come from the service catalogue with a price book entry per currency at the
-rate card's hourly rate for the product's role. Timestamps follow the firm's calendar, so the
-same seed writes the same records.
+rate card's hourly rate for the product's role. Every won deal has an activated Contract
+(``SBQQ__Opportunity__c`` = the deal, ``Opportunity.ContractId`` = the contract) starting on the
+deal's start date, for the firm's standard term of `CONTRACT_TERM_MONTHS` (which covers every
+deal's end date; a term drawn from the deal's own dates would change with the anchor date). Timestamps follow the firm's
+calendar, so the same seed writes the same records; nothing here draws a random number.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from sandbox.seed import DemoFirm
 from sandbox.systems.salesforce._schema import API_VERSION, NAME, SOBJECTS
 from sandbox.systems.salesforce._store import SaveContext, create, format_datetime
 
-__all__ = ["seed"]
+__all__ = ["CONTRACT_TERM_MONTHS", "seed"]
 
+CONTRACT_TERM_MONTHS = 12
+"""The demo firm's contracts run twelve months from the deal's start; its longest engagement runs about nine."""
 BILLING_TYPES = {"time_and_materials": "Time and Materials", "fixed_fee": "Fixed Fee"}
 
 
@@ -148,4 +153,20 @@ def seed(db: SandboxDB, firm: DemoFirm) -> None:
                 },
             )
         modified = _at(opp.close_date, 16) if closed else _at(firm.today - timedelta(days=3), 16)
-        db.update(NAME, "Opportunity", opp_id, {"LastModifiedDate": modified, "SystemModstamp": modified})
+        contract: dict[str, Any] = {}
+        if opp.stage == "Closed Won":
+            contract["ContractId"] = _save(
+                ctx,
+                "Contract",
+                _at(opp.close_date, 15),
+                {
+                    "AccountId": accounts[opp.client_id],
+                    "Name": opp.name,
+                    "Status": "Activated",
+                    "StartDate": opp.start_date.isoformat(),
+                    "ContractTerm": CONTRACT_TERM_MONTHS,
+                    "CurrencyIsoCode": opp.currency,
+                    "SBQQ__Opportunity__c": opp_id,
+                },
+            )
+        db.update(NAME, "Opportunity", opp_id, {**contract, "LastModifiedDate": modified, "SystemModstamp": modified})

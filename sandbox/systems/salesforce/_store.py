@@ -29,6 +29,8 @@ from sandbox.systems.salesforce._schema import (
 __all__ = ["SaveContext", "SaveError", "create", "delete", "find", "format_datetime", "public", "update", "upsert"]
 
 Row = dict[str, Any]
+_PUBLISHED = frozenset({"Opportunity", "Contract", "SBQQ__Quote__c"})
+"""sObjects whose changes the relay publishes (Opportunity: creates and stage changes only)."""
 
 
 @dataclass
@@ -36,14 +38,15 @@ class SaveContext:
     """One request's saves: the clock, the API version and the change events they cause.
 
     Attributes:
-        events: ``(change type, record, changed field names)`` for every Opportunity created or
-            whose stage changed; published after the transaction commits.
+        events: ``(sObject, change type, record, changed field names)`` for every Opportunity
+            created or whose stage changed, and every Contract or quote created or changed;
+            published after the transaction commits.
     """
 
     db: SandboxDB
     version: str
     now: str
-    events: list[tuple[str, Row, list[str]]] = field(default_factory=list)
+    events: list[tuple[str, str, Row, list[str]]] = field(default_factory=list)
 
 
 def format_datetime(moment: datetime) -> str:
@@ -90,6 +93,10 @@ def _coerce(db: SandboxDB, f: Field, value: Any) -> Any:
             number = None
         if number is None or not number.is_finite():
             raise _bad_type(f, value, "double")
+        if f.type == "int":
+            if number != number.to_integral_value():
+                raise _bad_type(f, value, "int")
+            return int(number)
         return float(number)
     if f.type == "boolean":
         if not isinstance(value, bool):
@@ -151,13 +158,15 @@ def create(ctx: SaveContext, sobj: SObject, body: Row) -> Row:
     """
     values = _check(ctx.db, sobj, body, creating=True)
     values.update(derive(ctx.db, sobj, {}, values, creating=True))
+    if values.get("StatusCode") == "Activated":
+        values["ActivatedDate"] = ctx.now
     record_id = new_id(ctx.db, sobj)
     stamps = {"CreatedDate": ctx.now, "LastModifiedDate": ctx.now, "SystemModstamp": ctx.now}
     record = ctx.db.insert(NAME, sobj.name, {"Id": record_id, **values, **stamps}, id=record_id)
     if sobj.name == "OpportunityLineItem":
         roll_up_amount(ctx.db, record["OpportunityId"], ctx.now)
-    if sobj.name == "Opportunity":
-        ctx.events.append(("CREATE", record, []))
+    if sobj.name in _PUBLISHED:
+        ctx.events.append((sobj.name, "CREATE", record, []))
     return record
 
 
@@ -166,13 +175,17 @@ def update(ctx: SaveContext, sobj: SObject, record_id: str, body: Row) -> Row:
     record = find(ctx.db, sobj, record_id)
     values = _check(ctx.db, sobj, body, creating=False)
     values.update(derive(ctx.db, sobj, record, values, creating=False))
+    if values.get("StatusCode") == "Activated" and record.get("StatusCode") != "Activated":
+        values["ActivatedDate"] = ctx.now
     changed = [name for name, value in values.items() if record.get(name) != value]
     stamps = {"LastModifiedDate": ctx.now, "SystemModstamp": ctx.now}
     saved = ctx.db.update(NAME, sobj.name, record["Id"], {**values, **stamps})
     if sobj.name == "OpportunityLineItem":
         roll_up_amount(ctx.db, saved["OpportunityId"], ctx.now)
-    if sobj.name == "Opportunity" and "StageName" in changed:
-        ctx.events.append(("UPDATE", saved, [*changed, *stamps]))
+    if (sobj.name == "Opportunity" and "StageName" in changed) or (
+        sobj.name in _PUBLISHED - {"Opportunity"} and changed
+    ):
+        ctx.events.append((sobj.name, "UPDATE", saved, [*changed, *stamps]))
     return saved
 
 
