@@ -22,7 +22,7 @@ _TEMPLATES = (
     "Account.BillingState, Account.BillingPostalCode, Account.BillingCountry, Account.CurrencyIsoCode, "
     "Account.Payment_Terms__c, "
     "(SELECT PricebookEntryId, Quantity, UnitPrice, Role__c, ServiceDate FROM OpportunityLineItems) "
-    "FROM Opportunity WHERE IsClosed = false ORDER BY Id"
+    "FROM Opportunity WHERE IsClosed = false AND SBQQ__AmendedContract__c = null ORDER BY Id"
 )
 _ACCOUNT_FIELDS = (
     "Industry",

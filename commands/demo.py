@@ -32,7 +32,8 @@ def search_url(config: Settings, query: str) -> str:
 async def open_deals(connectors: Connectors, crm: str, count: int) -> list[str]:
     """The first open deals of a CRM, to win for the demo."""
     if crm == "salesforce":
-        soql = f"SELECT Id FROM Opportunity WHERE IsClosed = false ORDER BY Id LIMIT {count}"
+        new_deals = "IsClosed = false AND SBQQ__AmendedContract__c = null"  # not amendment opportunities
+        soql = f"SELECT Id FROM Opportunity WHERE {new_deals} ORDER BY Id LIMIT {count}"
         return [row["Id"] async for row in connectors.salesforce.query(soql)]
     still_open = {"propertyName": "dealstage", "operator": "NOT_IN", "values": ["closedwon", "closedlost"]}
     page = await connectors.hubspot.api.search_page(

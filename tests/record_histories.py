@@ -28,7 +28,9 @@ async def record() -> None:
     settings = load_settings(task_queue_prefix="record-histories-")
     client = await connect(settings)
     connectors = Connectors.build(settings)
-    soql = "SELECT Id FROM Opportunity WHERE IsClosed = false ORDER BY Id DESC LIMIT 2"
+    soql = (
+        "SELECT Id FROM Opportunity WHERE IsClosed = false AND SBQQ__AmendedContract__c = null ORDER BY Id DESC LIMIT 2"
+    )
     happy, failing = [row["Id"] async for row in connectors.salesforce.query(soql)]
     for deal in (happy, failing):
         await connectors.salesforce.set_opportunity_stage(deal, OpportunityStage.CLOSED_WON)

@@ -31,7 +31,7 @@ async def connectors(flow_settings: Settings) -> AsyncIterator[Connectors]:
 
 async def _open_deals(connectors: Connectors, crm: str) -> list[str]:
     if crm == "salesforce":
-        soql = "SELECT Id FROM Opportunity WHERE IsClosed = false ORDER BY Id"
+        soql = "SELECT Id FROM Opportunity WHERE IsClosed = false AND SBQQ__AmendedContract__c = null ORDER BY Id"
         return [row["Id"] async for row in connectors.salesforce.query(soql)]
     still_open = {"propertyName": "dealstage", "operator": "NOT_IN", "values": ["closedwon", "closedlost"]}
     # Sales deals only: change orders (another pipeline) are never won as new deals.

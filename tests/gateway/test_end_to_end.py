@@ -52,9 +52,9 @@ def subscribed(served_gateway: str, flow_settings: Settings) -> Iterator[str]:
 
 
 async def open_deal(connectors: Connectors, crm: str) -> str:
-    """An open deal no test has used, from the end of the list."""
+    """An open deal no test has used, from the end of the list (new deals, not amendment opportunities)."""
     if crm == "salesforce":
-        soql = "SELECT Id FROM Opportunity WHERE IsClosed = false ORDER BY Id"
+        soql = "SELECT Id FROM Opportunity WHERE IsClosed = false AND SBQQ__AmendedContract__c = null ORDER BY Id"
         ids = [str(row["Id"]) async for row in connectors.salesforce.query(soql)]
     else:
         still_open = {"propertyName": "dealstage", "operator": "NOT_IN", "values": ["closedwon", "closedlost"]}
