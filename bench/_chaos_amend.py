@@ -67,11 +67,12 @@ class AmendedContract:
     contract_id: str
     versions: list[str]
     """Amendment opportunity ids, v1 first."""
-    role: str
+    role: str | None
+    """The role whose rate v2 raises (None: no rate change, HubSpot's change orders here)."""
     new_price: Decimal
     rate_from: date
     expected_budget: Decimal
-    expected_end: date
+    expected_end: date | None
     noop: str | None = None
     """A further amendment opportunity whose delta changes nothing (must be refused)."""
     won_order: list[int] = field(default_factory=list)
@@ -98,9 +99,10 @@ class AmendmentCounts:
 
 
 async def arrange_amendments(
-    settings: Settings, connectors: Connectors, deals: Sequence[Deal], count: int, anchor: date
+    settings: Settings, connectors: Connectors, deals: Sequence[Deal], count: int, anchor: date, hubspot: int = 0
 ) -> list[AmendedContract]:
-    """Contracts and amendment opportunities (not won) for the first ``count`` Salesforce deals; before faults."""
+    """Contracts and amendment opportunities (not won) for the first ``count`` Salesforce deals, and drafted
+    change orders for the first ``hubspot`` HubSpot deals; before faults."""
     rep = SalesRep(settings, connectors)
     amended: list[AmendedContract] = []
     for deal in [d for d in deals if d.crm == "salesforce"][:count]:
@@ -144,13 +146,73 @@ async def arrange_amendments(
                 expected_end=new_end, noop=noop,
             )
         )  # fmt: skip
+    for deal in [d for d in deals if d.crm == "hubspot"][:hubspot]:
+        amended.append(await _change_orders(settings, connectors, deal, anchor))
     return amended
 
 
+HUBSPOT_TOKEN = {"Authorization": "Bearer pat-na1-psflow-demo-0000-private-app"}
+CHANGE_ORDERS = "Change orders"
+CHANGE_ORDER_OF = "Change order of"
+CHANGE_ORDER_AMOUNTS = (Decimal("1200"), Decimal("800"))
+"""v1 and v2 of a HubSpot contract: this much more budget each; v1 also ends it 30 days later."""
+
+
+async def _hubspot(settings: Settings, method: str, path: str, **options: Any) -> Any:
+    async with httpx.AsyncClient(base_url=f"{settings.sandbox_url}/hubspot", headers=HUBSPOT_TOKEN, timeout=30) as h:
+        response = await h.request(method, path, **options)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+
+async def _change_order_stages(settings: Settings) -> tuple[str, str, str]:
+    """The change-order pipeline's id, its first open stage and its won stage, found by label."""
+    pipelines = await _hubspot(settings, "GET", "/crm/v3/pipelines/deals")
+    pipeline = next(p for p in pipelines["results"] if p["label"] == CHANGE_ORDERS)
+    stages = sorted(pipeline["stages"], key=lambda stage: stage["displayOrder"])
+    drafted = next(stage["id"] for stage in stages if stage["metadata"].get("isClosed") in ("false", False))
+    won = next(stage["id"] for stage in stages if float(stage["metadata"].get("probability", 0)) == 1.0)
+    return pipeline["id"], drafted, won
+
+
+async def _change_orders(settings: Settings, connectors: Connectors, deal: Deal, anchor: date) -> AmendedContract:
+    """Two drafted change orders of a HubSpot deal (v1: more budget and a later end; v2: more budget)."""
+    original = await connectors.hubspot.get_deal(deal.id)
+    pipeline, drafted, _ = await _change_order_stages(settings)
+    labels = await _hubspot(settings, "GET", "/crm/v4/associations/deals/deals/labels")
+    label = next(t["typeId"] for t in labels["results"] if t["label"] == CHANGE_ORDER_OF)
+    kind = {"associationCategory": "USER_DEFINED", "associationTypeId": label}
+    effective = max(original.start_date or anchor, anchor.replace(day=1))
+    new_end = original.end_date + timedelta(days=30) if original.end_date else None
+    ids = []
+    for number, amount in enumerate(CHANGE_ORDER_AMOUNTS, start=1):
+        properties = {
+            "dealname": f"Chaos change order v{number} of {deal.id}", "pipeline": pipeline, "dealstage": drafted,
+            "amount": str(amount), "deal_currency_code": original.amount.currency, "psflow_parent_deal_id": deal.id,
+            "psflow_effective_date": effective.isoformat(),
+        }  # fmt: skip
+        if number == 1 and new_end is not None:
+            properties["psflow_new_end_date"] = new_end.isoformat()
+        body = {"properties": properties, "associations": [{"to": {"id": deal.id}, "types": [kind]}]}
+        ids.append(str((await _hubspot(settings, "POST", "/crm/v3/objects/deals", json=body))["id"]))
+    return AmendedContract(
+        deal=deal, contract_id=deal.id, versions=ids, role=None, new_price=Decimal(0), rate_from=effective,
+        expected_budget=original.amount.amount + sum(CHANGE_ORDER_AMOUNTS), expected_end=new_end,
+    )  # fmt: skip
+
+
 async def win_amendments(
-    client: Client, connectors: Connectors, contracts: Sequence[AmendedContract], rng: random.Random, until: Deadline
+    client: Client,
+    settings: Settings,
+    connectors: Connectors,
+    contracts: Sequence[AmendedContract],
+    rng: random.Random,
+    until: Deadline,
 ) -> list[str]:
     """Win each contract's amendments in a seeded random order once its deal is provisioned; problems seen."""
+    won_stage = ""
+    if any(c.deal.crm == "hubspot" for c in contracts):
+        _, _, won_stage = await _change_order_stages(settings)
     orders = {c.contract_id: rng.sample(range(len(c.versions)), len(c.versions)) for c in contracts}
     pauses = {c.contract_id: [rng.uniform(0.0, 3.0) for _ in c.versions] for c in contracts}
     problems: list[str] = []
@@ -163,7 +225,10 @@ async def win_amendments(
             await asyncio.sleep(2)
         for index, pause in zip(orders[contract.contract_id], pauses[contract.contract_id], strict=True):
             await asyncio.sleep(pause)
-            await _win(connectors, contract.versions[index])
+            if contract.deal.crm == "hubspot":
+                await _sign(settings, contract.versions[index], won_stage, contract.rate_from)
+            else:
+                await _win(connectors, contract.versions[index])
             contract.won_order.append(index + 1)
         if contract.noop is not None:
             await _win(connectors, contract.noop)
@@ -178,6 +243,14 @@ async def _win(connectors: Connectors, opportunity: str) -> None:
     await with_retries(
         f"winning amendment {opportunity}",
         lambda: connectors.salesforce.set_opportunity_stage(opportunity, OpportunityStage.CLOSED_WON),
+    )
+
+
+async def _sign(settings: Settings, change_order: str, won_stage: str, day: date) -> None:
+    properties = {"dealstage": won_stage, "closedate": f"{day.isoformat()}T00:00:00Z"}
+    await with_retries(
+        f"signing change order {change_order}",
+        lambda: _hubspot(settings, "PATCH", f"/crm/v3/objects/deals/{change_order}", json={"properties": properties}),
     )
 
 
@@ -230,7 +303,7 @@ async def send_malformed_amendments(
 
 async def contract_status(client: Client, contract: AmendedContract) -> ContractStatus | None:
     """The contract run's status, or None when it has none."""
-    handle = client.get_workflow_handle(contract_workflow_id("salesforce", contract.contract_id))
+    handle = client.get_workflow_handle(contract_workflow_id(contract.deal.crm, contract.contract_id))
     try:
         status: ContractStatus = await handle.query(ContractWorkflow.status)
     except RPCError:
@@ -310,12 +383,12 @@ async def count_amendments(
                 project = await connectors.kantata.get_project(workspace)
                 if project.budget is None or project.budget.amount != contract.expected_budget:
                     wrong.append(f"Kantata budget {project.budget}, expected {contract.expected_budget}")
-                if project.end_date != contract.expected_end:
+                if contract.expected_end is not None and project.end_date != contract.expected_end:
                     wrong.append(f"Kantata end {project.end_date}, expected {contract.expected_end}")
                 schedule = await connectors.kantata.rate_schedule(workspace)
                 on_day = [v for v in (schedule.versions if schedule else ()) if v.effective_date == contract.rate_from]
                 rates = {r.role: r.hourly_rate.amount for v in on_day for r in v.rates}
-                if rates.get(contract.role) != contract.new_price:
+                if contract.role is not None and rates.get(contract.role) != contract.new_price:
                     found = rates.get(contract.role)
                     wrong.append(f"Kantata rate of {contract.role} from {contract.rate_from}: {found}")
                 if len(on_day) > 1:
@@ -323,14 +396,18 @@ async def count_amendments(
             job = await connectors.netsuite.client.get_json(f"/record/v1/job/eid:{contract.deal.key}")
             if Decimal(str(job.get("jobPrice"))) != contract.expected_budget:
                 wrong.append(f"NetSuite jobPrice {job.get('jobPrice')}, expected {contract.expected_budget}")
-            if str(job.get("endDate"))[:10] != contract.expected_end.isoformat():
+            end = contract.expected_end
+            if end is not None and str(job.get("endDate"))[:10] != end.isoformat():
                 wrong.append(f"NetSuite endDate {job.get('endDate')}, expected {contract.expected_end}")
             recorded = json.loads(job.get(RATES_FIELD) or '{"versions": []}')
             dated = [v for v in recorded["versions"] if v["effective_date"] == contract.rate_from.isoformat()]
-            if not dated or Decimal(str(dated[0]["rates"].get(contract.role))) != contract.new_price:
+            if contract.role is not None and (
+                not dated or Decimal(str(dated[0]["rates"].get(contract.role))) != contract.new_price
+            ):
                 wrong.append(f"NetSuite {RATES_FIELD} on {contract.rate_from}: {dated}")
             events = [e for e in await _sink(http, contract.deal.key) if e["type"] == AMENDED]
-            mine = [e for e in events if contract.contract_id in str(e.get("id"))]
+            run_id = contract_workflow_id(contract.deal.crm, contract.contract_id)
+            mine = [e for e in events if str(e.get("id")).startswith(f"{run_id}:")]
             versions = [int(e["data"]["version"]) for e in mine]
             seen = Counter(versions)
             for number in range(1, len(contract.versions) + 1):

@@ -88,6 +88,8 @@ class ChaosOptions:
     cli_inputs: int = 25
     amended_contracts: int = 4
     """Salesforce deals whose contract gets two CPQ amendments, won during the faults (`bench._chaos_amend`)."""
+    amended_hubspot: int = 1
+    """HubSpot deals that get two change orders, signed during the faults."""
     deadline_seconds: float = 1800.0
     today: date | None = None
     """The day the run counts "last month" from (default: the sandbox's anchor, which is today unless
@@ -212,7 +214,7 @@ class Run:
         self.say(f"sent {len(self.malformed_amendments)} malformed amendment deliveries: {len(bad)} 5xx or accepted")
         until = Deadline(self.deadline.at - 2 * reserve)
         rng = random.Random(self.options.seed * 7919 + 1)  # its own stream: the order does not depend on other steps
-        self.problems += await win_amendments(self.stack.client, self.connectors, self.contracts, rng, until)
+        self.problems += await win_amendments(self.stack.client, settings, self.connectors, self.contracts, rng, until)
         orders = ", ".join(f"{c.deal.id}: v{'/v'.join(map(str, c.won_order))}" for c in self.contracts)
         self.say(f"won the amendments of {len(self.contracts)} contracts ({orders})")
 
@@ -291,7 +293,9 @@ async def _run(run: Run) -> dict[str, Any]:
     period = f"{days[0]:%Y-%m}"
     deals, restart_deal = await choose_deals(run.connectors, o.deals, run.rng, uuid.uuid4().hex[:8], run.say)
     entries = await create_entries(stack.settings.sandbox_url, days, o.entries, run.rng)
-    run.contracts = await arrange_amendments(stack.settings, run.connectors, deals, o.amended_contracts, run.today)
+    run.contracts = await arrange_amendments(
+        stack.settings, run.connectors, deals, o.amended_contracts, run.today, o.amended_hubspot
+    )
     run.say(f"{len(deals)} deals to win, {len(entries)} entries on {', '.join(map(str, days))}, invoicing {period}")
     sid = await create_poll_schedule(client, stack.settings)
     plan = run.plan(deals, restart_deal, entries, days, period)

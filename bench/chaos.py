@@ -233,10 +233,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--amended-contracts", type=int, default=defaults.amended_contracts, help="contracts amended twice (default 4)"
     )
+    parser.add_argument(
+        "--amended-hubspot", type=int, default=defaults.amended_hubspot, help="HubSpot deals with 2 change orders"
+    )
     parser.add_argument("--deadline-minutes", type=float, default=defaults.deadline_seconds / 60, help="hard stop")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, databases)")
     args = parser.parse_args(argv)
-    for name, minimum in (("deals", 1), ("entries", 1), ("days", 1), ("worker_kills", 0), ("server_restarts", 0)):
+    for name, minimum in (
+        ("deals", 1), ("entries", 1), ("days", 1), ("worker_kills", 0), ("server_restarts", 0),
+        ("amended_contracts", 0), ("amended_hubspot", 0),
+    ):  # fmt: skip
         if getattr(args, name) < minimum:
             parser.error(f"--{name.replace('_', '-')} must be at least {minimum}, got {getattr(args, name)}")
     if not 0 <= args.fault_rate <= 1:
@@ -260,6 +266,7 @@ def options_from(args: argparse.Namespace) -> ChaosOptions:
         latency_ms=args.latency_ms, worker_kills=args.worker_kills, server_restarts=args.server_restarts,
         fault_seconds=args.fault_seconds, poll_every_s=args.poll_every, cli_inputs=args.cli_inputs,
         outage_seconds=args.outage_seconds, amended_contracts=args.amended_contracts,
+        amended_hubspot=args.amended_hubspot,
         deadline_seconds=args.deadline_minutes * 60,
     )  # fmt: skip
 

@@ -47,8 +47,8 @@ async def test_a_small_chaos_run_loses_and_duplicates_nothing(tmp_path: Path) ->
     assert probe["status"] == 503 and probe["retry_after"], wrong
     assert probe["redelivery"][-1] == 202, wrong
     amendments = result["amendments"]
-    assert amendments["contracts"] == 1 and amendments["expected"] == 2, wrong
-    assert amendments["applied"] == 2, wrong
+    assert amendments["contracts"] == 2 and amendments["expected"] == 4, wrong
+    assert amendments["applied"] == 4, wrong
     assert not amendments["out_of_order"] and not amendments["malformed_left_a_trace"], wrong
     assert not amendments["malformed_wrongly_accepted"], wrong
     assert len(amendments["noop_refused"]) == 1, wrong
