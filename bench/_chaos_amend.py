@@ -355,6 +355,7 @@ async def _malformed_runs(client: Client, malformed: Sequence[WebhookOutcome], c
                 if status is not None and status.versions:
                     counts.malformed_left_a_trace.append(f"{outcome.name}: {workflow_id} holds {status.lines}")
                 state += f", {len(status.versions) if status else 0} versions"
+                state += "".join(f"; refused: {refusal[:160]}" for refusal in (status.rejections if status else []))
             counts.malformed_runs[workflow_id] = state
 
 
