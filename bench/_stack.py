@@ -31,7 +31,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from stack.client import connect
 from stack.local.devstack import status
 from stack.local.services import PROJECT_ROOT, worker_environment
-from stack.local.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli, find_existing
+from stack.local.temporal_cli import (
+    dev_server_sqlite_flags,
+    dev_server_tuning_flags,
+    ensure_temporal_cli,
+    find_existing,
+)
 from stack.settings import Settings, TemporalSettings, load_settings
 from workflows.search_attributes import dev_server_flags
 
@@ -211,6 +216,7 @@ async def fresh_stack(
             str(cli), "server", "start-dev", "--ip", "127.0.0.1", "--port", address.rpartition(":")[2], "--headless",
             "--db-filename", str(workdir / "temporal.db"), "--log-level", "warn", *dev_server_flags(),
             *dev_server_tuning_flags(),
+            *dev_server_sqlite_flags(),
             *(flag for value in dynamic_config for flag in ("--dynamic-config-value", value)),
         ]  # fmt: skip
         server = launch("temporal", command).popen

@@ -15,8 +15,9 @@ validate, look up, post, ledger, history). Raw: the second day's entries, read t
 connector and turned into the connector's time bill bodies before timing, then PUT by external
 id with plain httpx at the same concurrency. The last line of stdout is one JSON object.
 
-Targets (issue 5): ratio (orchestrated/raw entries per second) >= 0.9; worker peak RSS <= 300 MB
-at 100k; 100k takes at most 11x the time of 10k (judged across runs, see docs/BENCHMARKS.md).
+Targets (issue 18): ratio (orchestrated/raw entries per second) >= 0.95 from 5k to 20k entries and
+>= 0.9 at 100k; worker peak RSS <= 200 MB; 100k takes at most 10.5x the time of 10k (judged across
+runs, see docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -56,9 +57,12 @@ from workflows.post_time_expenses import PostTimeExpensesWorkflow
 
 __all__ = ["PostingOptions", "main", "run_posting", "summary_table"]
 
-TARGET_RATIO = 0.9
-TARGET_RSS_MB_AT_100K = 300.0
-TARGET_SCALING_100K_OVER_10K = 11.0
+TARGET_RATIO = 0.95
+"""Orchestrated / raw entries per second from 5k to 20k entries (issue 18)."""
+TARGET_RATIO_AT_100K = 0.9
+_PROGRESS_EVERY_S = 5.0
+TARGET_RSS_MB_AT_100K = 200.0
+TARGET_SCALING_100K_OVER_10K = 10.5
 
 Say = Callable[[str], None]
 Advance = Callable[[str, int, int], None]
@@ -104,7 +108,9 @@ async def _orchestrated(
     handle = await start_posting(client, settings, day, page_size=options.page_size)
     result = asyncio.ensure_future(handle.result())
     while not result.done():
-        await asyncio.wait([result], timeout=1)
+        # The progress moves when an activity call hands back (every 2 minutes at most): no need to
+        # ask more often, and each query is work for the server and the worker being measured.
+        await asyncio.wait([result], timeout=_PROGRESS_EVERY_S)
         if not result.done():
             try:
                 progress = await handle.query(PostTimeExpensesWorkflow.progress)
@@ -164,9 +170,14 @@ async def _raw(
     }
 
 
+def target_ratio(entries: int) -> float:
+    """The ratio a run of this size must reach: a little less at 100k, where the PSA's deep pages cost more."""
+    return TARGET_RATIO_AT_100K if entries >= 100_000 else TARGET_RATIO
+
+
 def judge(entries: int, ratio: float | None, rss_mb: float) -> dict[str, Any]:
     """Which targets this run can judge, and whether it meets them (scaling needs a 10k and a 100k run)."""
-    meets: dict[str, Any] = {"ratio": ratio is not None and ratio >= TARGET_RATIO}
+    meets: dict[str, Any] = {"ratio": ratio is not None and ratio >= target_ratio(entries)}
     meets["worker_peak_rss_mb_at_100k"] = rss_mb <= TARGET_RSS_MB_AT_100K if entries >= 100_000 else None
     meets["scaling_100k_over_10k"] = None
     return meets
@@ -218,7 +229,7 @@ async def run_posting(
         "worker_peak_rss_mb": rss_mb,
         "netsuite": {key: value for key, value in governance.items() if key not in ("periods", "counts")},
         "targets": {
-            "ratio": TARGET_RATIO,
+            "ratio": target_ratio(options.entries),
             "worker_peak_rss_mb_at_100k": TARGET_RSS_MB_AT_100K,
             "scaling_100k_over_10k": TARGET_SCALING_100K_OVER_10K,
         },
@@ -240,7 +251,7 @@ def summary_table(result: dict[str, Any]) -> Table:
     table.add_row("entries/s", str(orchestrated["entries_per_s"]), str(raw["entries_per_s"]))
     table.add_row("posted", str(orchestrated["posted"]), str(raw["posted"]))
     table.add_row("rejected / failed", f"{orchestrated['rejected']} / {orchestrated['failed']}", "")
-    table.add_row("ratio (target >= 0.9)", str(result["ratio"]), "")
+    table.add_row(f"ratio (target >= {result['targets']['ratio']})", str(result["ratio"]), "")
     table.add_row("worker peak RSS MB", str(result["worker_peak_rss_mb"]), "")
     machine = result["machine"]
     table.caption = (

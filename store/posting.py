@@ -227,8 +227,9 @@ def claim_fingerprints(
             }
             for source_id, key in fingerprints
         ]
-        for row in rows:  # one statement per row: executemany would not promise the order of new ids
-            session.execute(statement, row)
+        # One executemany: both drivers the store runs on (sqlite3, psycopg) execute its rows one after
+        # another in list order (no multi-row VALUES without RETURNING), so new ids follow source order.
+        session.execute(statement, rows)
         keys = {key for _, key in fingerprints}
         first: dict[str, str] = {}
         for fingerprint_key, source_id in session.execute(

@@ -19,10 +19,33 @@ HISTORIES = sorted((Path(__file__).resolve().parent / "histories").glob("provisi
 
 
 def test_there_are_histories_for_both_outcomes() -> None:
+    """Runs from before the fewer-round-trips patch (issue 18) and since it: both must replay."""
     assert {path.stem for path in HISTORIES} >= {
         "provision_engagement_provisioned",
         "provision_engagement_compensated",
+        "provision_engagement_provisioned_fewer_round_trips",
+        "provision_engagement_compensated_fewer_round_trips",
     }
+
+
+def test_the_recent_histories_take_the_lean_path() -> None:
+    """The new histories are the patched path: no SLA timer on the happy path, the client set with the state and
+    the PSA project id with the ERP job id."""
+    path = HISTORIES[0].parent / "provision_engagement_provisioned_fewer_round_trips.json"
+    history = WorkflowHistory.from_json("lean", path.read_text(encoding="utf-8"))
+    assert not any(event.HasField("timer_started_event_attributes") for event in history.events)
+    upserts = [
+        sorted(event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        for event in history.events
+        if event.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    # The patch's own TemporalChangeVersion, client+state, PSA+ERP ids, provisioned (were 5 without the first).
+    assert upserts == [
+        ["TemporalChangeVersion"],
+        ["PsflowClient", "PsflowState"],
+        ["ErpJobId", "PsaProjectId"],
+        ["PsflowState"],
+    ]
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)

@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from store import LedgerEntry, Posting, Store, alembic_config
-from store.posting import posting_runs, record_postings
+from store.posting import claim_fingerprints, posting_runs, record_postings
 from tests import ledger
 
 
@@ -73,6 +73,25 @@ def test_a_page_of_ledger_rows_is_one_write_that_names_the_new_ones(store: Store
     assert runs == {"kantata:1": "run-1", "kantata:2": "run-2", "kantata:3": "run-2"}
     second = ledger.find(store, "netsuite", "time_entry", "kantata:2")
     assert second is not None and second.amount == Decimal("1875.0000")
+
+
+def test_of_records_with_the_same_content_the_first_the_source_lists_is_the_original(store: Store) -> None:
+    def claim(pairs: list[tuple[str, str]], run: str = "run-1") -> dict[str, str]:
+        return claim_fingerprints(
+            store,
+            target_system="netsuite",
+            kind="time_entry",
+            business_date=date(2026, 11, 23),
+            fingerprints=pairs,
+            run_id=run,
+        )
+
+    # A page written in one statement: source order decides, not the ids' own order.
+    page = [(f"kantata:{n}", "same" if n % 3 == 0 else f"own-{n}") for n in range(60, 0, -1)]
+    assert claim(page) == {f"kantata:{n}": "kantata:60" for n in range(57, 0, -3)}
+    # A later page, and a re-read of the first, keep the original that came first.
+    assert claim([("kantata:100", "same"), ("kantata:60", "same")], run="run-2") == {"kantata:100": "kantata:60"}
+    assert claim([], run="run-2") == {}
 
 
 def test_audit_trail_keeps_order_and_detail(store: Store) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -368,9 +368,11 @@ class ContractWorkflow:
         remaining = since + self._input.gap_wait - workflow.now()
         try:
             await workflow.wait_condition(changed, timeout=max(remaining, timedelta(seconds=1)))
-            return
         except TimeoutError:
-            pass
+            await self._open_gap_exception(missing, since)
+
+    async def _open_gap_exception(self, missing: int, since: datetime) -> None:
+        """The missing version did not come within ``gap_wait``: say so in the status and raise the alert."""
         text = (
             f"v{missing} has not arrived; later versions wait for it since {since:%Y-%m-%d %H:%M} UTC "
             f"(more than {self._input.gap_wait}): find v{missing} in the CRM and deliver it, or submit it by hand"

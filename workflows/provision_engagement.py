@@ -38,6 +38,11 @@ with workflow.unsafe.imports_passed_through():
 
 DEADLINE_BREACH_PATCH = "provisioning-deadline-is-a-breach"
 """Runs from before it: a step that gave up at the deadline left the breach to the SLA timer."""
+FEWER_ROUND_TRIPS_PATCH = "provisioning-fewer-round-trips"
+"""Runs from before it: the client, the state, the PSA project id and the ERP job id each in its own
+search-attribute upsert, and an SLA timer from the start. Runs since: the client with the state, the PSA
+project id with the ERP job id (or with "compensating"), and no timer unless the run waits for a person or
+compensates (issue 18, docs/BENCHMARKS.md)."""
 EVENT_SOURCE = "psflow/engagement-provisioning"
 NOT_PROVISIONED = "EngagementNotProvisioned"
 
@@ -144,21 +149,32 @@ class ProvisionEngagementWorkflow:
         self._deadline = datetime.min.replace(tzinfo=UTC)
         self._compensations: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
         self._result = ProvisionEngagementResult(engagement_id="", state="reading")
+        self._lean = False
+        self._sla_end = self._deadline
+        self._sla_watch: asyncio.Task[None] | None = None
+        self._unset: list[Any] = []
+        """Search attribute values known but not yet upserted (lean runs set them with the next upsert)."""
 
     @workflow.run
     async def run(self, input: ProvisionEngagementInput) -> ProvisionEngagementResult:
         self._input = input
         self._engagement_id = f"{input.crm}:{input.opportunity_id}"
         self._deadline = workflow.now() + input.sla
+        self._sla_end = self._deadline
+        self._lean = workflow.patched(FEWER_ROUND_TRIPS_PATCH)
         # Signals sent with the start (signal-with-start) are handled before run() begins: keep them.
         self._result = ProvisionEngagementResult(
             engagement_id=self._engagement_id, state="reading", triggers=list(self._triggers)
         )
-        sla_watch = asyncio.create_task(self._watch_sla())
+        if not self._lean:
+            # Runs from before FEWER_ROUND_TRIPS_PATCH: a timer from the start, cancelled when ERP has the job.
+            self._sla_watch = asyncio.create_task(self._watch_sla())
         try:
             await self._provision()
         except (ActivityError, ApplicationError, asyncio.CancelledError) as failure:
             self._result.error = _describe(failure)
+            # Compensation has no deadline: the SLA is watched while it runs (a no-op if it already is).
+            self._start_sla_watch()
             # A step that gave up at the deadline is the SLA breached, even when the server ended
             # its retries a moment before the SLA timer fires and compensation would finish first.
             breach = (
@@ -170,6 +186,8 @@ class ProvisionEngagementWorkflow:
             await asyncio.shield(asyncio.ensure_future(self._compensate()))
             if breach is not None:
                 await breach
+            if self._lean and self._sla_breached and self._sla_watch is not None:
+                await asyncio.shield(self._sla_watch)  # the breach it found: its alert must go out, not be cancelled
             self._result.state = self._state
             if isinstance(failure, asyncio.CancelledError):
                 raise
@@ -180,7 +198,8 @@ class ProvisionEngagementWorkflow:
                 non_retryable=True,
             ) from failure
         finally:
-            sla_watch.cancel()
+            if self._sla_watch is not None:
+                self._sla_watch.cancel()
         self._result.state = self._state
         self._result.sla_breached = self._sla_breached
         return self._result
@@ -197,15 +216,19 @@ class ProvisionEngagementWorkflow:
         assert isinstance(engagement, Engagement)
         self._client = engagement.customer.name
         self._result.client = self._client
-        workflow.upsert_search_attributes([sa.CLIENT.value_set(self._client)])
+        # Lean runs set the client with the next state, in one upsert.
+        with_state = [sa.CLIENT.value_set(self._client)] if self._lean else []
+        if not self._lean:
+            workflow.upsert_search_attributes([sa.CLIENT.value_set(self._client)])
 
         customer = engagement.customer
         if not customer.billable:
-            customer = await self._ask_person(customer)
+            customer = await self._ask_person(customer, with_state)
+            with_state = []
             # The person may answer after the SLA: the writes still get a full SLA to outlast outages.
             self._deadline = workflow.now() + self._input.sla
         engagement = engagement.model_copy(update={"customer": customer})
-        self._set_state("provisioning")
+        self._set_state("provisioning", with_state)
 
         self._result.customer_erp_id = await self._step(
             "erp_customer",
@@ -223,7 +246,12 @@ class ProvisionEngagementWorkflow:
                 **self._options("psa"),
             ),
         )
-        workflow.upsert_search_attributes([sa.PSA_PROJECT_ID.value_set(self._result.psa_project_id or "")])
+        psa_id = sa.PSA_PROJECT_ID.value_set(self._result.psa_project_id or "")
+        if self._lean:
+            # Set with the ERP job's id (or with "compensating" if that step fails): one upsert fewer.
+            self._unset = [psa_id]
+        else:
+            workflow.upsert_search_attributes([psa_id])
 
         self._register("erp_job", ErpActivities.inactivate_job, project_ref, "erp")
         self._result.erp_job_id = await self._step(
@@ -236,7 +264,12 @@ class ProvisionEngagementWorkflow:
                 **self._options("erp"),
             ),
         )
-        workflow.upsert_search_attributes([sa.ERP_JOB_ID.value_set(self._result.erp_job_id or "")])
+        workflow.upsert_search_attributes([*self._unset, sa.ERP_JOB_ID.value_set(self._result.erp_job_id or "")])
+        self._unset = []
+        if self._lean and workflow.now() > self._sla_end:
+            # No timer watched the SLA: a step reached at the deadline gets LAST_CHANCE and may still succeed,
+            # after it. The engagement is in both systems, but late.
+            await self._breach()
 
         activated = self._event("project.activated", engagement, project.code)
         retracted = self._event("project.retracted", engagement)
@@ -294,20 +327,22 @@ class ProvisionEngagementWorkflow:
         self._compensations.append((name, undo))
 
     async def _compensate(self) -> None:
-        self._set_state("compensating")
+        self._set_state("compensating", self._unset)
+        self._unset = []
         for name, undo in reversed(self._compensations):
             await undo()
             self._steps[name].state = "compensated"
             self._result.compensated.append(name)
         self._set_state("compensated")
 
-    async def _ask_person(self, customer: Customer) -> Customer:
+    async def _ask_person(self, customer: Customer, with_state: list[Any]) -> Customer:
         missing = [field for field in ("billing_address", "payment_terms") if getattr(customer, field) is None]
         self._question = (
             f"{customer.name} ({customer.id}) has no {' or '.join(missing)} for the ERP: "
             f"answer with `psflow engagement resolve {self._engagement_id} ...`"
         )
-        self._set_state("waiting_for_person")
+        self._set_state("waiting_for_person", with_state)
+        self._start_sla_watch()
         try:
             await workflow.wait_condition(lambda: self._resolution is not None, timeout=self._input.resolution_timeout)
         except TimeoutError:
@@ -357,10 +392,25 @@ class ProvisionEngagementWorkflow:
             triggers=list(self._triggers),
         )
 
+    def _start_sla_watch(self) -> None:
+        """Lean runs watch the SLA only while they wait for a person or compensate: every forward step's
+        schedule-to-close timeout already ends at the deadline, and a step that gives up there is a breach.
+        """
+        if self._lean and self._sla_watch is None:
+            self._sla_watch = asyncio.create_task(self._watch_sla())
+
+    def _in_both(self) -> bool:
+        return self._result.erp_job_id is not None or self._state == "compensated"
+
     async def _watch_sla(self) -> None:
-        in_both = lambda: self._result.erp_job_id is not None or self._state == "compensated"  # noqa: E731
+        # Until the SLA's end as of the start, as runs from before the lean path had it.
+        left = self._sla_end - workflow.now() if self._lean else self._input.sla
+        if left <= timedelta(0):
+            if not self._in_both():
+                await self._breach()
+            return
         try:
-            await workflow.wait_condition(in_both, timeout=self._input.sla)
+            await workflow.wait_condition(self._in_both, timeout=left)
         except TimeoutError:
             await self._breach()
 
@@ -388,9 +438,10 @@ class ProvisionEngagementWorkflow:
             retry_policy=self._retry_policy(),
         )
 
-    def _set_state(self, state: State) -> None:
+    def _set_state(self, state: State, also: list[Any] | None = None) -> None:
+        """The state in the Web UI, with any other search attributes that change now (one upsert)."""
         self._state = state
-        workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(state)])
+        workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(state), *(also or [])])
 
     def _event_id(self, kind: str) -> str:
         """One id per run and kind: retries of a publish dedupe, a redo's events are new ones.

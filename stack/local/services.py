@@ -14,7 +14,7 @@ import httpx
 
 from stack.client import connect
 from stack.local.subscriptions import GatewaySecrets, subscribe_sandbox
-from stack.local.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
+from stack.local.temporal_cli import dev_server_sqlite_flags, dev_server_tuning_flags, ensure_temporal_cli
 from stack.search_attributes import ensure_search_attributes
 from stack.settings import Settings
 from workflows.search_attributes import dev_server_flags
@@ -106,6 +106,7 @@ def services(settings: Settings, progress: Callable[[str], None]) -> list[Servic
             "--db-filename", str(data / "temporal.db"), "--log-level", "warn",
             *dev_server_flags(),
             *dev_server_tuning_flags(),
+            *dev_server_sqlite_flags(),
         ]  # fmt: skip
 
     def sandbox_command() -> list[str]:

@@ -33,6 +33,19 @@ def dev_server_tuning_flags() -> list[str]:
     return [flag for value in DEV_SERVER_TUNING for flag in ("--dynamic-config-value", value)]
 
 
+DEV_SERVER_SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL")
+"""SQLite pragmas for a dev server with a database file. With the default rollback journal every
+persistence write is a commit that syncs the journal and the database to disk; a provisioning run makes
+dozens. In WAL mode with ``synchronous=NORMAL`` a commit appends to the log and syncs only at checkpoints:
+the database survives a crash of the server, and may lose the last commits on a power cut, which is
+acceptable for a development stack (bench.provisioning: docs/BENCHMARKS.md, issue 18)."""
+
+
+def dev_server_sqlite_flags() -> list[str]:
+    """``--sqlite-pragma`` flags for a dev server started with ``--db-filename`` (dev stack, benchmarks)."""
+    return [flag for value in DEV_SERVER_SQLITE_PRAGMAS for flag in ("--sqlite-pragma", value)]
+
+
 Progress = Callable[[str], None]
 
 

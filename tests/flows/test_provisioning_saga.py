@@ -194,6 +194,26 @@ async def test_an_outage_longer_than_eight_attempts_is_outlasted_and_nothing_is_
     assert types == ["com.psflow.project.activated"]
 
 
+async def test_a_step_reached_at_the_deadline_that_still_succeeds_is_a_late_engagement(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, win_deal: WinDeal, clear_faults: None
+) -> None:
+    # Kantata takes 3.3 s of the 4 s SLA to create the workspace, so the ERP job step is scheduled with the
+    # deadline under a second away and gets LAST_CHANCE (1 s); NetSuite answers in 0.7 s, after the SLA.
+    deal = await win_deal("salesforce")
+    await inject(
+        flow_settings.sandbox_url, "kantata", latency_ms=3300, methods=["POST"], path_regex="/workspaces.json$"
+    )
+    await inject(flow_settings.sandbox_url, "netsuite", latency_ms=700, methods=["PUT"], path_regex="/record/v1/job/")
+    async with worker.running_workers(temporal_client, flow_settings):
+        handle = await provision(temporal_client, flow_settings, "salesforce", deal, sla=timedelta(seconds=4))
+        result = await handle.result()
+    assert result.state == "provisioned" and result.erp_job_id is not None, result
+    assert result.sla_breached is True
+    assert [event["type"] for event in await sink_events(flow_settings.sandbox_url, f"salesforce:{deal}")].count(
+        "com.psflow.engagement.sla_breached"
+    ) == 1
+
+
 async def test_an_outage_past_the_provisioning_deadline_is_compensated(
     temporal_client: Client, flow_settings: Settings, connectors: Connectors, win_deal: WinDeal, clear_faults: None
 ) -> None:

@@ -7,6 +7,7 @@ parameters are ignored, as Kantata ignores them.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +22,9 @@ MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 20
 _SQL_DATE_SPAN_DAYS = 400
 _ORDER_ALIASES = {"alphabetical": "full_name"}
+_DAY_FIELDS = {"time_entries": "date_performed", "expenses": "date"}
+_STAMP_ORDERS = ("created_at", "updated_at")
+_ordered_indexes: weakref.WeakKeyDictionary[SandboxDB, set[tuple[str, ...]]] = weakref.WeakKeyDictionary()
 _EXTERNAL_FILTERS = {
     "external_reference_service_name": "service_name",
     "external_reference_service_model": "service_model",
@@ -234,9 +238,28 @@ def fetch_page(
         offset = (page - 1) * per_page
     predicate = selection.predicate()
     if predicate is None:
+        _ensure_order_index(db, resource, selection, order_by)
         total = db.count(NAME, resource.key, where=selection.where)
         records = db.query(NAME, resource.key, where=selection.where, order_by=order_by, offset=offset, limit=per_page)
     else:
         matched = db.query(NAME, resource.key, where=selection.where, predicate=predicate, order_by=order_by)
         total, records = len(matched), matched[offset : offset + per_page]
     return records, page_meta(total, page, per_page)
+
+
+def _ensure_order_index(db: SandboxDB, resource: Resource, selection: Selection, order_by: str) -> None:
+    """An index that hands a day's approved line items over in ``created_at`` (``updated_at``) order.
+
+    The posting reads a day's approved time entries (expenses) page by page in creation order.
+    Without an index on that order every page sorted the whole day: ~0.3 s a page for a 100k-entry
+    day, held under the database lock that NetSuite's writes wait on too. With it, a page is an index
+    walk of ``offset + per_page`` entries. Built once per database, when first asked for.
+    """
+    day_field = _DAY_FIELDS.get(resource.key)
+    if day_field is None or order_by not in _STAMP_ORDERS or not {day_field, "approved"} <= selection.where.keys():
+        return
+    fields = (day_field, "approved", order_by)
+    built = _ordered_indexes.setdefault(db, set())
+    if fields not in built:
+        db.ensure_index(fields)
+        built.add(fields)
