@@ -75,6 +75,8 @@ class AmendedContract:
     expected_end: date | None
     noop: str | None = None
     """A further amendment opportunity whose delta changes nothing (must be refused)."""
+    won_stage: str = ""
+    """A HubSpot change order's won stage, looked up before the faults."""
     won_order: list[int] = field(default_factory=list)
 
 
@@ -178,7 +180,7 @@ async def _change_order_stages(settings: Settings) -> tuple[str, str, str]:
 async def _change_orders(settings: Settings, connectors: Connectors, deal: Deal, anchor: date) -> AmendedContract:
     """Two drafted change orders of a HubSpot deal (v1: more budget and a later end; v2: more budget)."""
     original = await connectors.hubspot.get_deal(deal.id)
-    pipeline, drafted, _ = await _change_order_stages(settings)
+    pipeline, drafted, won = await _change_order_stages(settings)
     labels = await _hubspot(settings, "GET", "/crm/v4/associations/deals/deals/labels")
     label = next(t["typeId"] for t in labels["results"] if t["label"] == CHANGE_ORDER_OF)
     kind = {"associationCategory": "USER_DEFINED", "associationTypeId": label}
@@ -197,7 +199,7 @@ async def _change_orders(settings: Settings, connectors: Connectors, deal: Deal,
         ids.append(str((await _hubspot(settings, "POST", "/crm/v3/objects/deals", json=body))["id"]))
     return AmendedContract(
         deal=deal, contract_id=deal.id, versions=ids, role=None, new_price=Decimal(0), rate_from=effective,
-        expected_budget=original.amount.amount + sum(CHANGE_ORDER_AMOUNTS), expected_end=new_end,
+        expected_budget=original.amount.amount + sum(CHANGE_ORDER_AMOUNTS), expected_end=new_end, won_stage=won,
     )  # fmt: skip
 
 
@@ -210,9 +212,6 @@ async def win_amendments(
     until: Deadline,
 ) -> list[str]:
     """Win each contract's amendments in a seeded random order once its deal is provisioned; problems seen."""
-    won_stage = ""
-    if any(c.deal.crm == "hubspot" for c in contracts):
-        _, _, won_stage = await _change_order_stages(settings)
     orders = {c.contract_id: rng.sample(range(len(c.versions)), len(c.versions)) for c in contracts}
     pauses = {c.contract_id: [rng.uniform(0.0, 3.0) for _ in c.versions] for c in contracts}
     problems: list[str] = []
@@ -226,7 +225,7 @@ async def win_amendments(
         for index, pause in zip(orders[contract.contract_id], pauses[contract.contract_id], strict=True):
             await asyncio.sleep(pause)
             if contract.deal.crm == "hubspot":
-                await _sign(settings, contract.versions[index], won_stage, contract.rate_from)
+                await _sign(settings, contract.versions[index], contract.won_stage, contract.rate_from)
             else:
                 await _win(connectors, contract.versions[index])
             contract.won_order.append(index + 1)
@@ -276,10 +275,12 @@ async def send_malformed_amendments(
     other = contracts[0].deal.id if contracts else "0068d0000CHAOS1AAA"
     relay("contract id of another object (an opportunity)", other, None)
     relay("well-formed contract id Salesforce does not have", "8008d0000CHAOS9AAA", None)
-    try:
-        stages = sorted(await connectors.hubspot.change_order_won_stages())
-    except Exception:
-        stages = []
+    stages = sorted({c.won_stage for c in contracts if c.won_stage})
+    if not stages:
+        try:
+            stages = sorted(await connectors.hubspot.change_order_won_stages())
+        except Exception:
+            stages = []  # faulted: the case is left out
     for stage in stages[:1]:
         body = _json([hubspot_event(UNKNOWN_HUBSPOT_DEAL, propertyValue=stage)])
         cases.append(
@@ -321,9 +322,10 @@ def _settled(status: ContractStatus | None, contract: AmendedContract) -> bool:
 
 
 async def wait_applied(client: Client, contracts: Sequence[AmendedContract], deadline: Deadline, say: Any) -> None:
-    """Wait until every won version of every contract is applied (or failed) in every target, within the deadline."""
+    """Wait until the versions of every contract whose versions were all won are applied (or failed) everywhere."""
     while not deadline.passed():
-        pending = [c.contract_id for c in contracts if not _settled(await contract_status(client, c), c)]
+        won = [c for c in contracts if len(c.won_order) == len(c.versions)]  # what was never won never settles
+        pending = [c.contract_id for c in won if not _settled(await contract_status(client, c), c)]
         if not pending:
             return
         await asyncio.sleep(2)
