@@ -8,21 +8,17 @@ processes agree whatever the real date.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 
 from sandbox import DB, DuplicateKey, SandboxDB, SandboxHTTPError, SandboxSystem, create_app
-from sandbox.__main__ import _bind
 from sandbox._auth import check_bearer, issue_refresh_token, issue_token, redeem_refresh_token
 from sandbox.seed import DemoFirm
 from sandbox.systems.sink import SYSTEM as SINK
@@ -129,23 +125,3 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def bearer(client: httpx.AsyncClient) -> dict[str, str]:
     tokens = (await client.post("/fake/token")).json()
     return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port in a thread; yield its base URL."""
-    sock = _bind("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -13,7 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from .conftest import make_app, serving
+from sandbox.testing import serving
+
+from .conftest import make_app
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -30,7 +30,8 @@ from connectors.hubspot.amendments import (
 from connectors.hubspot.models import CrmObject
 from sandbox.seed import ROLES
 from sandbox.systems.hubspot._seed import CHANGE_ORDER_PIPELINE, CHANGE_ORDER_STAGES, deal_id
-from tests.hubspot.conftest import UK_DEALS, auth_headers, make_app, serving, wait_for
+from sandbox.testing import serving
+from tests.hubspot.conftest import UK_DEALS, auth_headers, make_app, wait_for
 from tests.hubspot.test_socket import receiver, subscribe
 
 WON = next(o for o in UK_DEALS if o.stage == "Closed Won")

@@ -26,6 +26,7 @@ from connectors.hubspot.webhooks import (
     won_deal_ids,
 )
 from sandbox.systems.hubspot._seed import deal_id
+from sandbox.testing import serving
 from tests.hubspot.conftest import (
     OPEN_UK_DEALS,
     SIX_ITEM_CLIENT_NAME,
@@ -33,7 +34,6 @@ from tests.hubspot.conftest import (
     WON_UK_DEALS,
     auth_headers,
     make_app,
-    serving,
     wait_for,
 )
 

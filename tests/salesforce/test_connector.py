@@ -15,7 +15,8 @@ from canonical import Address, BillingType, Customer, Money, OpportunityStage, S
 from connectors._core import AuthError, BusinessError, NotFoundError, Outcome, RateLimitedError
 from connectors.salesforce import SalesforceConnector, SalesforceSettings
 from sandbox.seed import DemoFirm
-from tests.salesforce.conftest import admin_settings, serving, settings
+from sandbox.testing import serving
+from tests.salesforce.conftest import admin_settings, settings
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from canonical import Customer
 from connectors._core import RateLimitedError, TransientError
 from connectors.salesforce import SalesforceConnector
-from tests.salesforce.conftest import serving, set_faults, settings
+from sandbox.testing import serving
+from tests.salesforce.conftest import set_faults, settings
 
 ACCOUNT = "0018d0000000001AAA"
 DATA = "/services/data/"
