@@ -30,6 +30,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench._chaos_amend import (
+    AmendedContract,
+    add_amendments,
+    arrange_amendments,
+    count_amendments,
+    send_malformed_amendments,
+    wait_applied,
+    win_amendments,
+)
 from bench._chaos_cli import cli_cases, run_bad_cli
 from bench._chaos_count import count_deals, count_entries, count_invoices
 from bench._chaos_faults import ProcessChaos, fault_config, faults_off, faults_on, outage
@@ -77,6 +86,10 @@ class ChaosOptions:
     outage_seconds: float = 0.0
     """NetSuite answers every request 503 for this long (at most 0.7 T), from 0.25 T (0: no outage)."""
     cli_inputs: int = 25
+    amended_contracts: int = 4
+    """Salesforce deals whose contract gets two CPQ amendments, won during the faults (`bench._chaos_amend`)."""
+    amended_hubspot: int = 1
+    """HubSpot deals that get two change orders, signed during the faults."""
     deadline_seconds: float = 1800.0
     today: date | None = None
     """The day the run counts "last month" from (default: the sandbox's anchor, which is today unless
@@ -108,6 +121,8 @@ class Run:
         self.webhooks: list[Any] = []
         self.cli_outcomes: list[Any] = []
         self.cli_ok: dict[str, bool] = {}
+        self.contracts: list[AmendedContract] = []
+        self.malformed_amendments: list[Any] = []
 
     def say(self, message: str) -> None:
         self.say_raw(f"[{time.monotonic() - self.started:6.1f}s] {message}")
@@ -137,6 +152,8 @@ class Run:
             steps.append((0.35 * t, "bad CLI inputs", self._bad_cli(period)))
         if o.outage_seconds:
             steps.append((0.25 * t, "NetSuite outage", self._outage))
+        if self.contracts:
+            steps.append((0.55 * t, "amendments", self._amend))
         for index in range(o.worker_kills):
             offset = t * ((index + 0.5) / o.worker_kills * 0.85 + rng.uniform(-0.04, 0.04))
             steps.append((max(0.05 * t, offset), f"worker kill {index + 1}", self._kill))
@@ -189,6 +206,17 @@ class Run:
         self.webhooks = await send_hostile_webhooks(self.stack.settings, self.rng, [d for d in replay if d])
         bad = [w for w in self.webhooks if w.server_error or w.wrongly_accepted]
         self.say(f"sent {len(self.webhooks)} hostile webhooks: {len(bad)} answered 5xx or wrongly accepted")
+
+    async def _amend(self) -> None:
+        settings, reserve = self.stack.settings, counting_reserve(self.options.deadline_seconds)
+        self.malformed_amendments = await send_malformed_amendments(settings, self.connectors, self.contracts)
+        bad = [w for w in self.malformed_amendments if w.server_error or w.wrongly_accepted]
+        self.say(f"sent {len(self.malformed_amendments)} malformed amendment deliveries: {len(bad)} 5xx or accepted")
+        until = Deadline(self.deadline.at - 2 * reserve)
+        rng = random.Random(self.options.seed * 7919 + 1)  # its own stream: the order does not depend on other steps
+        self.problems += await win_amendments(self.stack.client, settings, self.connectors, self.contracts, rng, until)
+        orders = ", ".join(f"{c.deal.id}: v{'/v'.join(map(str, c.won_order))}" for c in self.contracts)
+        self.say(f"won the amendments of {len(self.contracts)} contracts ({orders})")
 
     def _bad_cli(self, period: str) -> Callable[[], Awaitable[None]]:
         async def go() -> None:
@@ -265,6 +293,9 @@ async def _run(run: Run) -> dict[str, Any]:
     period = f"{days[0]:%Y-%m}"
     deals, restart_deal = await choose_deals(run.connectors, o.deals, run.rng, uuid.uuid4().hex[:8], run.say)
     entries = await create_entries(stack.settings.sandbox_url, days, o.entries, run.rng)
+    run.contracts = await arrange_amendments(
+        stack.settings, run.connectors, deals, o.amended_contracts, run.today, o.amended_hubspot
+    )
     run.say(f"{len(deals)} deals to win, {len(entries)} entries on {', '.join(map(str, days))}, invoicing {period}")
     sid = await create_poll_schedule(client, stack.settings)
     plan = run.plan(deals, restart_deal, entries, days, period)
@@ -301,6 +332,7 @@ async def _run(run: Run) -> dict[str, Any]:
     reported_left_out = await _invoice_again_if_told(run, period, settle)
     if reported_left_out:
         invoicing = await wait_closed(client, [invoicing_id(period)], "invoicing", settle, run.say)
+    await wait_applied(client, run.contracts, settle, run.say)
     stop_polling.set()
     stop_watching.set()
     triggers = await polling
@@ -319,4 +351,8 @@ async def _run(run: Run) -> dict[str, Any]:
         injected=injected, poll_triggers=triggers, settle_s=settle_s, left_out=reported_left_out,
         deliveries=await sandbox_deliveries(stack.settings.sandbox_url),
     )  # fmt: skip
-    return build_report(run, days, period, deal_counts, entry_counts, invoice_counts, observed)
+    amendments = await count_amendments(
+        client, stack.settings.sandbox_url, run.connectors, run.contracts, run.malformed_amendments
+    )
+    result = build_report(run, days, period, deal_counts, entry_counts, invoice_counts, observed)
+    return add_amendments(result, amendments, run.malformed_amendments)

@@ -47,6 +47,7 @@ __all__ = ["ChaosOptions", "findings", "main", "passed", "run_chaos", "summary_t
 def passed(result: dict[str, Any]) -> bool:
     """Nothing lost, duplicated or half-provisioned, no 5xx from the gateway, and a 503 while Temporal was down."""
     wrong = result["lost"] or result["duplicated"] or result["half_provisioned"] or result["gateway_5xx"]
+    wrong = wrong or result.get("amendments_wrong", 0)
     return not wrong and result["restart_probe_ok"]
 
 
@@ -114,6 +115,19 @@ def findings(result: dict[str, Any]) -> list[str]:
             f"finding 6 (CLI errors): tracebacks {result['cli']['tracebacks']}, exit 0 {result['cli']['exit_0']}, "
             f"not one line {result['cli']['not_one_line']}"
         )
+    amendments = result.get("amendments")
+    if amendments and (
+        amendments["lost"] or amendments["duplicated"] or amendments["out_of_order"]
+        or amendments["malformed_left_a_trace"] or amendments["malformed_wrongly_accepted"]
+        or amendments["malformed_5xx_or_dropped"]
+    ):  # fmt: skip
+        found.append(
+            f"NEW (amendments): lost {amendments['lost']}, duplicated {amendments['duplicated']}, out of order "
+            f"{amendments['out_of_order']}, malformed left a trace {amendments['malformed_left_a_trace']}, "
+            f"malformed accepted {amendments['malformed_wrongly_accepted']}, "
+            f"5xx {amendments['malformed_5xx_or_dropped']}; "
+            f"wrong values {amendments['wrong_values']}"
+        )
     found += [f"harness: {problem}" for problem in result["problems"]]
     return found
 
@@ -174,6 +188,16 @@ def summary_table(result: dict[str, Any]) -> Table:
         "",
         "",
     )
+    amendments = result.get("amendments")
+    if amendments:
+        table.add_row(
+            "amendment versions applied (PSA + ERP + events)", str(amendments["expected"]), str(amendments["applied"]),
+            str(len(amendments["lost"])), str(len(amendments["duplicated"])),
+            f"{len(amendments['out_of_order'])} out of order, {len(amendments['malformed_deliveries'])} malformed "
+            f"({len(amendments['malformed_wrongly_accepted'])} accepted, "
+            f"{len(amendments['malformed_left_a_trace'])} left a trace)",
+            _names(amendments["lost"] + amendments["duplicated"] + amendments["out_of_order"]),
+        )  # fmt: skip
     table.add_row(
         "CLI: bad inputs", str(cli["inputs"]), "", "", "",
         f"{len(cli['tracebacks'])} tracebacks, {len(cli['exit_0'])} exit 0, {len(cli['not_one_line'])} not one line",
@@ -206,10 +230,19 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--poll-every", type=float, default=defaults.poll_every_s, help="seconds between polls")
     parser.add_argument("--cli-inputs", type=int, default=defaults.cli_inputs, help="bad CLI inputs (0-25)")
+    parser.add_argument(
+        "--amended-contracts", type=int, default=defaults.amended_contracts, help="contracts amended twice (default 4)"
+    )
+    parser.add_argument(
+        "--amended-hubspot", type=int, default=defaults.amended_hubspot, help="HubSpot deals with 2 change orders"
+    )
     parser.add_argument("--deadline-minutes", type=float, default=defaults.deadline_seconds / 60, help="hard stop")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, databases)")
     args = parser.parse_args(argv)
-    for name, minimum in (("deals", 1), ("entries", 1), ("days", 1), ("worker_kills", 0), ("server_restarts", 0)):
+    for name, minimum in (
+        ("deals", 1), ("entries", 1), ("days", 1), ("worker_kills", 0), ("server_restarts", 0),
+        ("amended_contracts", 0), ("amended_hubspot", 0),
+    ):  # fmt: skip
         if getattr(args, name) < minimum:
             parser.error(f"--{name.replace('_', '-')} must be at least {minimum}, got {getattr(args, name)}")
     if not 0 <= args.fault_rate <= 1:
@@ -232,7 +265,8 @@ def options_from(args: argparse.Namespace) -> ChaosOptions:
         seed=args.seed, deals=args.deals, entries=args.entries, days=args.days, fault_rate=args.fault_rate,
         latency_ms=args.latency_ms, worker_kills=args.worker_kills, server_restarts=args.server_restarts,
         fault_seconds=args.fault_seconds, poll_every_s=args.poll_every, cli_inputs=args.cli_inputs,
-        outage_seconds=args.outage_seconds,
+        outage_seconds=args.outage_seconds, amended_contracts=args.amended_contracts,
+        amended_hubspot=args.amended_hubspot,
         deadline_seconds=args.deadline_minutes * 60,
     )  # fmt: skip
 

@@ -26,6 +26,7 @@ SMALL = ChaosOptions(
     fault_seconds=60.0,
     poll_every_s=15.0,
     cli_inputs=0,
+    amended_contracts=1,
     deadline_seconds=200.0,
 )
 
@@ -45,4 +46,10 @@ async def test_a_small_chaos_run_loses_and_duplicates_nothing(tmp_path: Path) ->
     probe = result["gateway"]["restart_probe"]
     assert probe["status"] == 503 and probe["retry_after"], wrong
     assert probe["redelivery"][-1] == 202, wrong
+    amendments = result["amendments"]
+    assert amendments["contracts"] == 2 and amendments["expected"] == 4, wrong
+    assert amendments["applied"] == 4, wrong
+    assert not amendments["out_of_order"] and not amendments["malformed_left_a_trace"], wrong
+    assert not amendments["malformed_wrongly_accepted"], wrong
+    assert len(amendments["noop_refused"]) == 1, wrong
     assert passed(result)

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from bench._chaos_amend import AmendmentCounts, add_amendments
 from bench._chaos_count import _hours, _iso
 from bench._chaos_faults import fault_config
+from bench._chaos_webhooks import WebhookOutcome
 from bench._chaos_world import ArrangeError, chaos_days
 from bench.chaos import findings, main, passed
 
@@ -109,3 +111,30 @@ def test_bad_options_are_refused_in_one_line(
         main(argv)
     assert exit_info.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("counts", "malformed", "totals"),
+    [
+        (AmendmentCounts(lost=["salesforce:006x v2: no event"]), [], {"lost": 1, "duplicated": 0}),
+        (AmendmentCounts(duplicated=["salesforce:006x v1: 2 events"]), [], {"lost": 0, "duplicated": 1}),
+        (AmendmentCounts(out_of_order=["salesforce:006x: events in order [2, 1]"]), [], {"amendments_wrong": 1}),
+        (AmendmentCounts(malformed_left_a_trace=["events for hubspot:9"]), [], {"amendments_wrong": 1}),
+        (AmendmentCounts(), [WebhookOutcome("amendment: no id", 202, True)], {"amendments_wrong": 1}),
+        (AmendmentCounts(), [WebhookOutcome("amendment: unknown contract", 500, None)], {"gateway_5xx": 1}),
+    ],
+)
+def test_a_wrong_amendment_count_fails_the_run_and_names_amendments(
+    counts: AmendmentCounts, malformed: list[WebhookOutcome], totals: dict[str, int]
+) -> None:
+    result = add_amendments(_result(), counts, malformed)
+
+    assert {key: result[key] for key in totals} == totals
+    assert not passed(result)
+    assert any("amendments" in finding for finding in findings(result)) or result["gateway_5xx"]
+
+
+def test_amendments_applied_everywhere_pass() -> None:
+    result = add_amendments(_result(), AmendmentCounts(contracts=1, expected=2, applied=2), [])
+
+    assert passed(result) and findings(result) == []
