@@ -111,6 +111,11 @@ class Firm:
         )
 
 
+BEFORE_THIS_SANDBOX = datetime(2000, 1, 1, tzinfo=UTC)
+"""A polling start before any record: each test gets a fresh sandbox whose seed has no change orders, so
+whatever the poll finds, the test made (and no test depends on the wall clock or the anchor date)."""
+
+
 @pytest.fixture
 def base_url(tmp_path: Path) -> Iterator[str]:
     app = make_app(tmp_path / "s.db")
@@ -264,14 +269,14 @@ async def test_an_unknown_deal_is_not_found(firm: Firm) -> None:
 
 
 async def test_the_polling_fallback_lists_won_change_orders_only(firm: Firm) -> None:
-    since = datetime.now(UTC)
+    since = BEFORE_THIS_SANDBOX
     won = await firm.change_order(amount="100", stage=SIGNED, closedate="2026-12-03")
     await firm.change_order(amount="100")
     assert [deal async for deal in firm.hubspot.change_orders_won_since(since)] == [won]
 
 
 async def test_the_polling_fallback_reads_past_the_search_result_cap(firm: Firm, base_url: str) -> None:
-    since = datetime.now(UTC)
+    since = BEFORE_THIS_SANDBOX
     won = [await firm.change_order(amount="100", stage=SIGNED, closedate="2026-12-03") for _ in range(5)]
     (await firm.raw.put("/_admin/hubspot/limits", json={"search_result_cap": 4})).raise_for_status()
     capped = HubSpotSettings(base_url=f"{base_url}/hubspot", search_page_size=2, search_result_cap=4)
