@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import signal
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 
 from bench._chaos_run import ChaosOptions, run_chaos
 from bench._chaos_world import ArrangeError
+from bench._cli import finish_workdir, run_cli
 from bench._deals import DealSetupError
 from bench._stack import StackStartError
 from stack.local.temporal_cli import TemporalCliError
@@ -288,24 +288,20 @@ async def _main(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         succeeded = passed(result)
         return result
     finally:
-        if args.keep or not succeeded:
-            console.print(f"the stack's logs and databases are in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        finish_workdir(workdir, keep=args.keep, succeeded=succeeded, console=console)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.chaos``: progress on stderr, the table and then the JSON line on stdout."""
     args = _parse(argv)
-    progress = Console(stderr=True)
-    try:
-        result = asyncio.run(_main(args, progress))
-    except (StackStartError, ArrangeError, DealSetupError, TemporalCliError) as exc:
-        progress.print(f"[red]error:[/red] {exc}", highlight=False)
-        return 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        progress.print("interrupted: the stack was stopped")
-        return 130
+    return run_cli(
+        lambda progress: _main(args, progress),
+        (StackStartError, ArrangeError, DealSetupError, TemporalCliError),
+        _report,
+    )
+
+
+def _report(result: dict[str, Any], progress: Console) -> int:
     Console(width=200).print(summary_table(result))
     for finding in findings(result):
         progress.print(f"- {finding}", highlight=False, soft_wrap=True)

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from temporalio.client import Client
 
+from bench._cli import finish_workdir, run_cli
 from bench._cpu import CpuMeter
 from bench._posting_data import RssSampler, SeedError, post_raw, quiet_dates, raw_bodies, seed_entries
 from bench._stack import StackStartError, fresh_stack
@@ -308,24 +308,16 @@ async def _main(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         succeeded = True
         return result
     finally:
-        if args.keep or not succeeded:
-            console.print(f"the stack's logs and databases are in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        finish_workdir(workdir, keep=args.keep, succeeded=succeeded, console=console)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.posting``: progress on stderr, the table and then the JSON line on stdout."""
     args = _parse(argv)
-    progress_console = Console(stderr=True)
-    try:
-        result = asyncio.run(_main(args, progress_console))
-    except (StackStartError, SeedError, TemporalCliError) as exc:
-        progress_console.print(f"[red]error:[/red] {exc}", highlight=False)
-        return 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        progress_console.print("interrupted: the stack was stopped")
-        return 130
+    return run_cli(lambda progress: _main(args, progress), (StackStartError, SeedError, TemporalCliError), _report)
+
+
+def _report(result: dict[str, Any], _progress: Console) -> int:
     Console().print(summary_table(result))
     print(json.dumps(result), flush=True)
     return 0

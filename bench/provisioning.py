@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import platform
-import shutil
 import signal
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from temporalio.client import Client
 
+from bench._cli import finish_workdir, run_cli
 from bench._cpu import CpuMeter
 from bench._deals import DealSetupError, create_open_deals
 from bench._load import Arrivals, BenchOptions, Done, Phase, drive
@@ -241,24 +241,20 @@ async def _main(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         succeeded = True
         return result
     finally:
-        if workdir is not None and (args.keep or not succeeded):
-            console.print(f"the stack's logs and databases are in {workdir}")
-        elif workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        finish_workdir(workdir, keep=args.keep, succeeded=succeeded, console=console)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.provisioning``: progress on stderr, the table and then the JSON line on stdout."""
     args = _parse(argv)
-    progress_console = Console(stderr=True)
-    try:
-        result = asyncio.run(_main(args, progress_console))
-    except (StackStartError, DealSetupError, TemporalCliError, RequestCountError) as exc:
-        progress_console.print(f"[red]error:[/red] {exc}", highlight=False)
-        return 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        progress_console.print("interrupted: the stack was stopped")
-        return 130
+    return run_cli(
+        lambda progress: _main(args, progress),
+        (StackStartError, DealSetupError, TemporalCliError, RequestCountError),
+        _report,
+    )
+
+
+def _report(result: dict[str, Any], _progress: Console) -> int:
     Console().print(summary_table(result))
     for name, found in result["first_failures"].items():
         Console().print(f"{name} failures (first {len(found)}): " + "; ".join(found), highlight=False)
