@@ -137,6 +137,8 @@ class SandboxDB:
         )
         self._lock = threading.RLock()
         self._depth = 0
+        self._indexed: set[tuple[str, ...]] = set()
+        """Indexes made by `ensure_index` on this connection's database (they outlive resets: rows go, tables stay)."""
         self._conn = self._engine.connect()
         if self.path != ":memory:":
             self._conn.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -163,11 +165,14 @@ class SandboxDB:
         """
         if not fields:
             raise ValueError("an index needs at least one field")
+        if fields in self._indexed:
+            return  # cheap enough to call on every page that needs it
         columns = ", ".join(_field_sql(field) for field in fields)
         name = "records_by_" + "_".join(fields)
         with self._lock:
             self._exec(f"CREATE INDEX IF NOT EXISTS {name} ON records (system, kind, {columns}, num, id)")
             self._conn.commit()
+            self._indexed.add(fields)
 
     # -- transactions -----------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ parameters are ignored, as Kantata ignores them.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +23,6 @@ _SQL_DATE_SPAN_DAYS = 400
 _ORDER_ALIASES = {"alphabetical": "full_name"}
 _DAY_FIELDS = {"time_entries": "date_performed", "expenses": "date"}
 _STAMP_ORDERS = ("created_at", "updated_at")
-_ordered_indexes: weakref.WeakKeyDictionary[SandboxDB, set[tuple[str, ...]]] = weakref.WeakKeyDictionary()
 _EXTERNAL_FILTERS = {
     "external_reference_service_name": "service_name",
     "external_reference_service_model": "service_model",
@@ -258,8 +256,4 @@ def _ensure_order_index(db: SandboxDB, resource: Resource, selection: Selection,
     day_field = _DAY_FIELDS.get(resource.key)
     if day_field is None or order_by not in _STAMP_ORDERS or not {day_field, "approved"} <= selection.where.keys():
         return
-    fields = (day_field, "approved", order_by)
-    built = _ordered_indexes.setdefault(db, set())
-    if fields not in built:
-        db.ensure_index(fields)
-        built.add(fields)
+    db.ensure_index((day_field, "approved", order_by))
