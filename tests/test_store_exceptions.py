@@ -49,7 +49,13 @@ def test_a_later_success_resolves_it_and_names_the_run_and_a_new_failure_reopens
     [ident] = exc.record(store, [occurrence()], run_id="run-1", now=MONDAY_9)
     assert (
         exc.resolve(
-            store, flow="posting", system="netsuite", kind="time_entry", business_keys=["kantata:1"], run_id="run-2"
+            store,
+            flow="posting",
+            system="netsuite",
+            kind="time_entry",
+            business_keys=["kantata:1"],
+            run_id="run-2",
+            now=MONDAY_9 + timedelta(days=1),
         )
         == 1
     )
