@@ -71,7 +71,7 @@ def list_cells(row: ExceptionRecord, as_of: datetime) -> tuple[str, ...]:
 
 
 def list_table(rows: Sequence[ExceptionRecord], as_of: datetime, title: str) -> Table:
-    """The list as a rich table."""
+    """The list as a rich table (cells fold in a narrow terminal; ``--format tsv`` never folds)."""
     result = table(*LIST_COLUMNS, title=title)
     for row in rows:
         result.add_row(*list_cells(row, as_of))
