@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
@@ -65,9 +65,15 @@ def list_cells(row: ExceptionRecord, as_of: datetime) -> tuple[str, ...]:
         row.state,
         row.owner or "-",
         str(row.occurrences),
-        duration(as_of - utc(row.first_seen)),
+        duration(age(row, as_of)),
         str(row.escalation_level),
     )
+
+
+def age(row: ExceptionRecord, as_of: datetime) -> timedelta:
+    """How long it has been open: to ``as_of``, or to its closing when it is resolved or ignored."""
+    end = utc(row.closed_at) if row.closed_at is not None and row.state not in ("open", "acknowledged") else as_of
+    return end - utc(row.first_seen)
 
 
 def list_table(rows: Sequence[ExceptionRecord], as_of: datetime, title: str) -> Table:
@@ -120,7 +126,7 @@ def details(row: ExceptionRecord, as_of: datetime) -> Table:
         ("owner", row.owner or "-"),
         ("reason", row.reason),
         ("message", row.message),
-        ("first seen", f"{when(row.first_seen)} ({duration(as_of - utc(row.first_seen))} ago)"),
+        ("first seen", f"{when(row.first_seen)} (open {duration(age(row, as_of))})"),
         ("last seen", when(row.last_seen)),
         ("occurrences", str(row.occurrences)),
         ("last run", row.last_run_id),

@@ -152,9 +152,7 @@ def _print_exceptions(
     if not resolving:
         out.print(f"exceptions resolved {first}..{last}: none", highlight=False)
         return
-    resolved = table(
-        "flow", "resolved", "p50", "p95", "max", title=f"time to resolve exceptions resolved {first}..{last}"
-    )
+    resolved = table("flow", "resolved", "p50", "p95", "max", title=f"time to resolve, {first}..{last}")
     for flow, distribution in resolving.items():
         resolved.add_row(*_row(flow, distribution))
     out.print(resolved)

@@ -91,11 +91,14 @@ def test_list_shows_every_flow_with_age_and_escalation_level(store: Store, psflo
         now=NOW - timedelta(hours=5),
     )
     [invoice] = exc.record(
-        store, [occurrence("PRJ-1:2026-10", flow="invoicing", kind="invoice")], run_id="inv-1", now=NOW
+        store,
+        [occurrence("PRJ-1:2026-10", flow="invoicing", kind="invoice")],
+        run_id="inv-1",
+        now=NOW - timedelta(days=1),
     )
     escalated = exc.escalate_due(store, now=NOW)
     assert [step.id for step in escalated] == [posting]
-    exc.act(store, invoice, "resolve", actor="ana", now=NOW)
+    exc.act(store, invoice, "resolve", actor="ana", now=NOW - timedelta(hours=2))
 
     rows = tsv(psflow("exceptions", "list", "--format", "tsv", "--as-of", NOW.isoformat()))
     assert [(r["id"], r["flow"], r["kind"], r["key"], r["state"]) for r in rows] == [
@@ -111,8 +114,13 @@ def test_list_shows_every_flow_with_age_and_escalation_level(store: Store, psflo
     assert table.exit_code == 0, table.output
     assert "active exceptions" in table.output and "hubspot:8123" in table.output and "4d 2h" in table.output
     assert "project of kantata:1 is not in NetSuite" in table.output and "PRJ-1:2026-10" not in table.output
-    everything = tsv(psflow("exceptions", "list", "--status", "all", "--format", "tsv"))
-    assert [r["id"] for r in everything] == [str(posting), str(provisioning), str(invoice)]
+    later = (NOW + timedelta(days=10)).isoformat()
+    everything = tsv(psflow("exceptions", "list", "--status", "all", "--format", "tsv", "--as-of", later))
+    assert [(r["id"], r["age"]) for r in everything] == [
+        (str(posting), "14d 2h"),
+        (str(provisioning), "10d 5h"),
+        (str(invoice), "22h 0m"),  # open until it was resolved
+    ]
 
 
 def test_list_filters_by_flow_kind_state_owner_escalation_and_date(store: Store, psflow: Any) -> None:
@@ -185,7 +193,7 @@ def test_show_prints_fields_values_records_retry_input_and_history(store: Store,
         "hours_mismatch",
         "2026-10:PRJ-1",
         "PSA has 8h, ERP has 7.5h",
-        "2026-11-24 12:00 UTC (2d 0h ago)",
+        "2026-11-24 12:00 UTC (open 2d 0h)",
         "bo knows the client",
         "reconcile:2026-10",
     ):
