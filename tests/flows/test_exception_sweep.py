@@ -6,16 +6,18 @@ week, so the deterministic event ids of two tests' exception 1 never meet in the
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
 
 import worker
 from activities.exception_sweep import EVENT_TYPE
+from stack.schedules import EXCEPTION_SWEEP, exception_sweep_schedule, schedule_id
 from stack.settings import Settings
 from store import Store
 from store import exceptions as exc
@@ -166,3 +168,32 @@ async def test_a_sweep_with_more_than_a_page_pages_and_continues_as_new_with_its
     assert result.pages == 5 and result.runs == 3
     assert len(await _escalation_events(config.sandbox_url, set(keys))) == 14
     store.engine.dispose()
+
+
+async def test_a_scheduled_sweep_escalates_as_of_its_scheduled_time(
+    temporal_client: Client, flow_settings: Settings
+) -> None:
+    config = _config(flow_settings)
+    _store(config).engine.dispose()
+    schedule = temporal_client.get_schedule_handle(schedule_id(config, EXCEPTION_SWEEP))
+    async with worker.running_workers(temporal_client, config):
+        await temporal_client.create_schedule(schedule.id, exception_sweep_schedule(config))
+        try:
+            await schedule.trigger()
+            for _ in range(600):  # until the triggered run has finished (the server's clock, not ours)
+                info = (await schedule.describe()).info
+                if info.num_actions and not info.running_actions:
+                    break
+                await asyncio.sleep(0.1)
+            runs = [
+                (action.scheduled_at, await temporal_client.get_workflow_handle(
+                    action.action.workflow_id, result_type=ExceptionSweepResult).result())
+                for action in info.recent_actions
+                if isinstance(action.action, ScheduleActionExecutionStartWorkflow)
+            ]  # fmt: skip
+        finally:
+            await schedule.delete()
+
+    assert runs, info
+    for scheduled_at, result in runs:  # the search attribute holds the scheduled time to the second
+        assert result.as_of == scheduled_at.replace(microsecond=0) and result.pages == 1, result
