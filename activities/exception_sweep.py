@@ -53,8 +53,8 @@ class EscalatedPage(BaseModel):
 
 
 def _utc(instant: datetime) -> datetime:
-    """An instant read back from the store (SQLite gives it without its UTC offset) in UTC."""
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+    """The instant in UTC: event ids and comparisons must not depend on the zone an instant came in."""
+    return instant.astimezone(UTC)
 
 
 def escalation_event(escalated: exc.Escalated, as_of: datetime) -> CloudEvent:
