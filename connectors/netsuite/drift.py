@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from connectors.netsuite.client import NetSuiteConnector
+from connectors._core import PermanentError
+from connectors.netsuite._values import format_duration, ref
+from connectors.netsuite.client import SYSTEM, NetSuiteConnector
+from connectors.netsuite.models import JsonObject
 
 __all__ = ["create_job_by_hand", "delete_time_bill", "set_invoice_line_amount", "set_time_bill_hours"]
 
@@ -23,7 +26,8 @@ async def set_time_bill_hours(erp: NetSuiteConnector, internal_id: str, minutes:
         NotFoundError: No such time bill.
         BusinessError: NetSuite refused it (a closed period, a duration outside 0:01 to 24:00).
     """
-    raise NotImplementedError
+    body = {"hours": format_duration(minutes)}
+    await erp.client.request("PATCH", f"/record/v1/timeBill/{internal_id}", json=body, idempotent=True)
 
 
 async def delete_time_bill(erp: NetSuiteConnector, internal_id: str) -> None:
@@ -32,7 +36,7 @@ async def delete_time_bill(erp: NetSuiteConnector, internal_id: str) -> None:
     Raises:
         NotFoundError: No such time bill.
     """
-    raise NotImplementedError
+    await erp.client.request("DELETE", f"/record/v1/timeBill/{internal_id}")
 
 
 async def create_job_by_hand(
@@ -50,7 +54,21 @@ async def create_job_by_hand(
     Returns:
         The new job's internal id.
     """
-    raise NotImplementedError
+    body: JsonObject = {
+        "companyName": name,
+        "parent": ref(customer_internal_id),
+        "subsidiary": ref(erp.settings.subsidiary_id),
+        "currency": ref(erp.settings.currency_ids[currency]),
+    }
+    if code is not None:
+        body["entityId"] = code
+    # A person's create is not retried: a lost answer would make a second job, as in the UI.
+    response = await erp.client.request("POST", "/record/v1/job", json=body, idempotent=False)
+    location = str(response.headers.get("Location", ""))
+    internal_id = location.rstrip("/").rsplit("/", 1)[-1]
+    if not internal_id.isdigit():
+        raise PermanentError(SYSTEM, f"the job create answered without a record Location: {location!r}")
+    return internal_id
 
 
 async def set_invoice_line_amount(
@@ -65,4 +83,7 @@ async def set_invoice_line_amount(
         NotFoundError: No such invoice.
         BusinessError: NetSuite refused it (its period is closed).
     """
-    raise NotImplementedError
+    lines: list[JsonObject] = [{} for _ in range(line)]
+    lines.append({"amount": float(amount)})
+    body = {"item": {"items": lines}}
+    await erp.client.request("PATCH", f"/record/v1/invoice/{invoice_internal_id}", json=body, idempotent=True)

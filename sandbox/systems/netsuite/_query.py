@@ -8,9 +8,10 @@ Supported::
     [ORDER BY column [ASC | DESC]]
 
 where a condition is ``column = | <> | != | < | <= | > | >= literal``, ``column BETWEEN literal
-AND literal`` or ``column IS [NOT] NULL``, and a literal is ``'text'``, a number or
-``TO_DATE('2026-01-31', 'YYYY-MM-DD')``. Tables: customer, job, projecttask, employee, timebill,
-expensereport, invoice, accountingperiod. Anything else — joins, OR, functions, GROUP BY,
+AND literal``, ``column IN (literal, ...)`` or ``column IS [NOT] NULL``, and a literal is ``'text'``,
+a number or ``TO_DATE('2026-01-31', 'YYYY-MM-DD')``. Tables: customer, job, projecttask, employee,
+timebill, expensereport, invoice, charge, accountingperiod, and transactionline (the lines of
+expense reports and invoices, see ``_lines``). Anything else — joins, OR, functions, GROUP BY,
 aliases — is refused with 400 ``INVALID_PARAMETER`` naming what is unsupported, never
 answered wrongly.
 """
@@ -28,9 +29,13 @@ from typing import Any
 from sandbox._db import SandboxDB
 from sandbox.systems.netsuite._convert import comparable, literal, row, stored_equal
 from sandbox.systems.netsuite._errors import INVALID_PARAMETER, bad_request
+from sandbox.systems.netsuite._lines import TRANSACTION_LINE, transaction_lines
 from sandbox.systems.netsuite._types import CUSTOM_PREFIXES, NAME, TABLES, TEXT, FieldType, RecordType
 
 MAX_ROWS = 100_000
+MAX_IN_VALUES = 1000
+"""Values one ``IN`` list may hold, as Oracle's own ``IN`` limit (ORA-01795) [inferred for SuiteQL]."""
+_QUERY_TABLES = {**TABLES, TRANSACTION_LINE.table: TRANSACTION_LINE}
 
 _TOKEN = re.compile(r"\s*(?:('(?:[^']|'')*')|(\d+(?:\.\d+)?)|(>=|<=|<>|!=|=|<|>|\*|,|\(|\))|([A-Za-z_][\w.]*)|(\S))")
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -147,6 +152,9 @@ def _condition(parser: _Parser, query: Query) -> None:
         parser.expect("NULL")
         query.predicates.append(lambda record: (record.get(name) is None) is not negate)
         return
+    if parser.keyword("IN"):
+        _in_list(parser, query, name, field_type)
+        return
     if parser.keyword("BETWEEN"):
         low = _typed(field_type, _literal(parser))
         parser.expect("AND")
@@ -165,6 +173,22 @@ def _condition(parser: _Parser, query: Query) -> None:
             return
     compare = _OPERATORS[symbol]
     query.predicates.append(lambda record: _holds(compare, field_type, record.get(name), wanted))
+
+
+def _in_list(parser: _Parser, query: Query, name: str, field_type: FieldType) -> None:
+    parser.expect("(")
+    values = [_typed(field_type, _literal(parser))]
+    while parser.keyword(","):
+        values.append(_typed(field_type, _literal(parser)))
+    parser.expect(")")
+    if len(values) > MAX_IN_VALUES:
+        raise _unsupported(f"An IN list holds at most {MAX_IN_VALUES} values, not {len(values)}.")
+    stored = [stored_equal(field_type, value) for value in values]
+    if name not in query.where and all(in_sql for in_sql, _ in stored):
+        query.where[name] = [value for _, value in stored]
+        return
+    wanted = set(values)
+    query.predicates.append(lambda record: comparable(field_type, record.get(name)) in wanted)
 
 
 def _typed(field_type: FieldType, value: Any) -> Any:
@@ -201,7 +225,7 @@ def parse(text: str) -> Query:
                 raise _unsupported(f"{name} is not supported: select plain columns.")
     parser.expect("FROM")
     table = parser.take().lower()
-    record_type = TABLES.get(table)
+    record_type = _QUERY_TABLES.get(table)
     if record_type is None:
         raise bad_request(INVALID_PARAMETER, f"Invalid search query. Record '{table}' was not found.")
     query = Query(record_type, None if names is None else [_column(record_type, n)[0] for n in names])
@@ -220,6 +244,14 @@ def parse(text: str) -> Query:
     return query
 
 
+def _sort(records: list[dict[str, Any]], record_type: RecordType, query: Query) -> None:
+    field_type = record_type.field_type(query.order_by) or TEXT
+    records.sort(
+        key=lambda record: (record.get(query.order_by) is None, comparable(field_type, record.get(query.order_by))),
+        reverse=query.descending,
+    )
+
+
 def run(db: SandboxDB, query: Query, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
     """Execute a parsed query: one page of rows and the total number of matching rows.
 
@@ -228,7 +260,12 @@ def run(db: SandboxDB, query: Query, *, offset: int, limit: int) -> tuple[list[d
     """
     record_type = query.record_type
     predicates = tuple(query.predicates)
-    if not predicates and query.order_by == "id":
+    if record_type is TRANSACTION_LINE:
+        matched = [r for r in transaction_lines(db, query.where) if all(check(r) for check in predicates)]
+        if query.order_by != "id" or query.descending:
+            _sort(matched, record_type, query)
+        records, total = matched[offset : offset + limit], len(matched)
+    elif not predicates and query.order_by == "id":
         order = "-id" if query.descending else "id"
         records = db.query(NAME, record_type.name, where=query.where, offset=offset, limit=limit, order_by=order)
         total = db.count(NAME, record_type.name, where=query.where)
@@ -241,14 +278,7 @@ def run(db: SandboxDB, query: Query, *, offset: int, limit: int) -> tuple[list[d
             order_by="-id" if query.order_by == "id" and query.descending else "id",
         )
         if query.order_by != "id":
-            field_type = record_type.field_type(query.order_by) or TEXT
-            matched.sort(
-                key=lambda record: (
-                    record.get(query.order_by) is None,
-                    comparable(field_type, record.get(query.order_by)),
-                ),
-                reverse=query.descending,
-            )
+            _sort(matched, record_type, query)
         records, total = matched[offset : offset + limit], len(matched)
     rows = []
     for record in records:
