@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict
 from canonical import ProjectStatus
 from connectors._core import Page
 from connectors.kantata._base import KantataBase
+from connectors.kantata.mapping import project_status
+from connectors.kantata.models import RawNamed, RawReferenced, RawWorkspace
+
+_GROUP_BATCH = 200
 
 __all__ = ["ProjectListing", "ProjectRow"]
 
@@ -60,4 +64,48 @@ class ProjectListing(KantataBase):
             cursor: The page to read (None: the first).
             per_page: Workspaces per page (at most 200; default: the settings' page size).
         """
-        raise NotImplementedError
+        params = {
+            "archived": "include",
+            "include": "external_references,workspace_groups",
+            "order": "created_at:asc",
+        }
+        envelope = await self._page("/workspaces.json", params, cursor, per_page or self.settings.page_size)
+        workspaces = envelope.primary("workspaces", RawWorkspace)
+        groups = envelope.side_loaded("workspace_groups", RawNamed)
+        clients = {
+            workspace.id: next((g for g in workspace.workspace_group_ids if g in groups and groups[g].company), None)
+            for workspace in workspaces
+        }
+        customers = await self._customer_ids({g for g in clients.values() if g is not None})
+        rows = []
+        for workspace in workspaces:
+            group_id = clients[workspace.id]
+            rows.append(
+                ProjectRow(
+                    workspace_id=workspace.id,
+                    project_id=self._referenced(envelope, workspace.external_reference_ids, "Project"),
+                    name=workspace.title,
+                    customer_id=customers.get(group_id) if group_id else None,
+                    client_name=groups[group_id].name if group_id else None,
+                    currency=workspace.currency,
+                    status=project_status(workspace),
+                    archived=workspace.archived,
+                    start_date=workspace.start_date,
+                    end_date=workspace.due_date,
+                )
+            )
+        return Page(rows, self._next_cursor(envelope))
+
+    async def _customer_ids(self, group_ids: set[str]) -> dict[str, str]:
+        """The canonical customer id each client group references (groups without one are left out)."""
+        found: dict[str, str] = {}
+        ordered = sorted(group_ids, key=lambda i: (len(i), i))
+        for start in range(0, len(ordered), _GROUP_BATCH):
+            batch = ordered[start : start + _GROUP_BATCH]
+            params = {"only": ",".join(batch), "include": "external_references", "per_page": _GROUP_BATCH}
+            envelope = await self._get("/workspace_groups.json", params)
+            for group in envelope.primary("workspace_groups", RawReferenced):
+                customer = self._referenced(envelope, group.external_reference_ids, "Customer")
+                if customer is not None:
+                    found[group.id] = customer
+        return found

@@ -7,7 +7,10 @@ vendor SDK would, so a test or the demo exercises the same path a real account w
 
 from __future__ import annotations
 
+from connectors._core import BusinessError, NotFoundError
+from connectors.kantata._base import SYSTEM
 from connectors.kantata.connector import KantataConnector
+from connectors.kantata.models import Envelope, RawTimeEntry
 
 __all__ = ["unapprove_time_entry"]
 
@@ -29,6 +32,20 @@ async def unapprove_time_entry(psa: KantataConnector, entry_id: str, *, reason: 
 
     Raises:
         NotFoundError: No such time entry.
-        BusinessError: The entry is not approved (no approved submission to reject).
+        BusinessError: The entry is not approved, or was approved without a submission.
     """
-    raise NotImplementedError
+    raw_id = entry_id.removeprefix("kantata:")
+    params = {"only": raw_id, "from_archived_workspaces": "true"}
+    envelope = Envelope.model_validate(await psa.client.get_json("/time_entries.json", params=params))
+    found = envelope.primary("time_entries", RawTimeEntry)
+    if not found:
+        raise NotFoundError(SYSTEM, f"time entry {raw_id} does not exist or is not visible", status=404)
+    entry = found[0]
+    if not entry.approved:
+        raise BusinessError(SYSTEM, f"time entry {raw_id} is not approved: there is no approval to take back")
+    if entry.recent_submission_id is None:
+        problem = "is approved without a timesheet submission (its project needs no approval): nothing to reject"
+        raise BusinessError(SYSTEM, f"time entry {raw_id} {problem}")
+    body = {"resolution": {"description": reason}}
+    await psa.client.put_json(f"/timesheet_submissions/{entry.recent_submission_id}/reject.json", json=body)
+    return entry.recent_submission_id
