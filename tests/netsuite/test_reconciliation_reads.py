@@ -169,3 +169,23 @@ async def test_suiteql_in_lists_are_bounded(netsuite: NetSuiteConnector) -> None
     wanted = ", ".join(str(row["id"]) for row in customers.items)
     found = await netsuite.suiteql_page(f"SELECT id, externalid FROM customer WHERE id IN ({wanted}) ORDER BY id")
     assert [row["id"] for row in found.items] == [row["id"] for row in customers.items]
+
+
+async def test_transaction_lines_are_suiteql_only_and_follow_their_transaction(netsuite: NetSuiteConnector) -> None:
+    job = await netsuite.get_job("PRJ-0001")
+    assert job is not None and job.customer_internal_id is not None
+    invoice = _invoice("PRJ-0001", PRJ_0001_CLIENT, day_offset=0, hours=3)
+    refs = {"customer_internal_id": job.customer_internal_id, "job_internal_id": job.internal_id}
+    internal = (await netsuite.upsert_invoice(invoice, **refs)).internal_id
+    query = (
+        "SELECT transaction, linesequencenumber, entity, foreignamount, quantity FROM transactionline "
+        f"WHERE transaction IN ({internal}) AND foreignamount > 400 ORDER BY linesequencenumber DESC"
+    )
+    rows = (await netsuite.suiteql_page(query)).items
+    three = {"quantity": 3}
+    assert rows == [
+        {"transaction": internal, "linesequencenumber": n, "entity": job.internal_id, "foreignamount": 450, **three}
+        for n in (2, 1)
+    ]
+    response = await netsuite.client.request("GET", "/record/v1/transactionLine/1", allow={404})
+    assert response.status_code == 404 and "transactionLine" in response.text
