@@ -62,3 +62,28 @@ def firm_midnight(day: date, time_zone: str) -> datetime:
         ValueError: The time zone is unknown.
     """
     return datetime.combine(day, time(0), tzinfo=_zone(time_zone))
+
+
+def add_business_days(instant: datetime, days: int, time_zone: str) -> datetime:
+    """The instant ``days`` business days (Monday to Friday in the firm's zone) after ``instant``.
+
+    The wall-clock time is kept: Friday 15:00 plus one business day is Monday 15:00, also across a
+    change of the clocks. An instant on a Saturday or Sunday counts from the Monday after it, 00:00.
+    There is no holiday calendar yet: a public holiday counts as a business day.
+
+    Raises:
+        ValueError: The time zone is unknown, or ``days`` is negative.
+    """
+    if days < 0:
+        raise ValueError(f"business days must not be negative, got {days}")
+    zone = _zone(time_zone)
+    local = instant.astimezone(zone)
+    day, at = local.date(), local.time().replace(tzinfo=None)
+    if day.weekday() >= 5:
+        day, at = day + timedelta(days=7 - day.weekday()), time(0)
+    left = days
+    while left:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return datetime.combine(day, at, tzinfo=zone)

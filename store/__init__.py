@@ -2,10 +2,21 @@
 
 from store.db import Store, alembic_config
 from store.posting import Posting
-from store.tables import AuditEvent, IdMapping, InboundEvent, LedgerEntry, PostingException, PostingFingerprint
+from store.tables import (
+    AuditEvent,
+    ExceptionEvent,
+    ExceptionRecord,
+    IdMapping,
+    InboundEvent,
+    LedgerEntry,
+    PostingException,
+    PostingFingerprint,
+)
 
 __all__ = [
     "AuditEvent",
+    "ExceptionEvent",
+    "ExceptionRecord",
     "IdMapping",
     "InboundEvent",
     "LedgerEntry",

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, create_engine, select
 
+from store._sla import SlaPolicy
 from store.tables import AuditEvent, IdMapping
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -57,9 +58,11 @@ def alembic_config(url: str) -> Config:
 class Store:
     """Access to the id map, the posting ledger and the audit trail."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, exception_policy: SlaPolicy | None = None) -> None:
         self.url = url
         self.engine = _engine(url)
+        self.exception_policy = exception_policy or SlaPolicy()
+        """When exceptions recorded through this store escalate (the worker builds it from settings)."""
 
     def upgrade(self) -> list[str]:
         """Create or migrate the schema to the newest revision. Safe to run repeatedly.

@@ -1,4 +1,4 @@
-"""The store's tables: cross-system id map, posting ledger, posting exceptions and audit trail.
+"""The store's tables: cross-system id map, posting ledger, exceptions and audit trail.
 
 These are persistence rows, never sent through Temporal (SQLModel table models skip validation);
 activities convert them to canonical models or plain results.
@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -140,3 +140,60 @@ class PostingFingerprint(SQLModel, table=True):
     business_date: date = Field(index=True)
     fingerprint: str = Field(max_length=64)
     last_run_id: str = Field(max_length=255)
+
+
+class ExceptionRecord(SQLModel, table=True):
+    """Something a flow could not do, for a person to see, age, fix and close: one model for every flow.
+
+    One row per business key: the same failure seen again updates the row (reason, values,
+    ``last_seen``, ``occurrences``); a later successful run for the key resolves it (``resolved_by``
+    names the run). ``next_escalation_at`` is when it escalates next (None past the last level).
+    """
+
+    __tablename__ = "exception"
+    __table_args__ = (
+        UniqueConstraint("flow", "system", "kind", "business_key", name="uq_exception_key"),
+        Index("ix_exception_state_flow", "state", "flow", "kind"),
+        Index("ix_exception_due", "state", "next_escalation_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow: str = Field(
+        max_length=16, description="posting | provisioning | invoicing | reconciliation | amendment | resources"
+    )
+    system: str = Field(max_length=32, description="the system the exception is about, e.g. netsuite")
+    kind: str = Field(max_length=32, description="what failed, per flow: time_entry, engagement, hours_mismatch, ...")
+    business_key: str = Field(max_length=255, description="the failed item's identity within flow, system and kind")
+    business_date: date | None = Field(default=None, index=True)
+    reason: str = Field(max_length=32, description="a code: unknown_project, missing_rate, hours_mismatch, ...")
+    message: str = Field(max_length=2000)
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    records: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    retry_input: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True), description="the failed item's editable input"
+    )
+    state: str = Field(default="open", max_length=16, description="open | acknowledged | resolved | ignored")
+    owner: str | None = Field(default=None, max_length=128)
+    first_seen: datetime = Field(default_factory=_now)
+    last_seen: datetime = Field(default_factory=_now)
+    occurrences: int = 1
+    last_run_id: str = Field(max_length=255)
+    escalation_level: int = 0
+    escalated_at: datetime | None = None
+    next_escalation_at: datetime | None = None
+    closed_at: datetime | None = None
+    resolved_by: str | None = Field(default=None, max_length=255, description="the run, or the person, that closed it")
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ExceptionEvent(SQLModel, table=True):
+    """One step in an exception's history: who did what, when (opened, seen, acknowledged, retried, ...)."""
+
+    __tablename__ = "exception_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    exception_id: int = Field(sa_column=Column(Integer, ForeignKey("exception.id"), nullable=False, index=True))
+    at: datetime = Field(default_factory=_now)
+    actor: str = Field(max_length=128, description="a run (workflow id) or a person")
+    action: str = Field(max_length=32)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

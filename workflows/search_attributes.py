@@ -15,6 +15,7 @@ SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 BUSINESS_DATE = SearchAttributeKey.for_keyword("BusinessDate")
 CONTRACT_ID = SearchAttributeKey.for_keyword("ContractId")
 AMENDMENT_VERSION = SearchAttributeKey.for_int("AmendmentVersion")
+RECON_PERIOD = SearchAttributeKey.for_keyword("ReconPeriod")
 
 ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     CLIENT,
@@ -26,6 +27,7 @@ ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     BUSINESS_DATE,
     CONTRACT_ID,
     AMENDMENT_VERSION,
+    RECON_PERIOD,
 )
 
 
