@@ -280,11 +280,12 @@ async def _retry(config: Settings, exception_id: int, edits: dict[str, str], act
 
     try:
         return await retry_exception(client, config, exception_id, edits, actor=actor)
-    except (LookupError, ValueError) as error:
-        raise UserError(f"exception {exception_id}: {error}") from None
+    except (LookupError, ValueError) as error:  # refused before anything started: the reason names the exception
+        raise UserError(str(error)) from None
 
 
 def _outcome_fields(outcome: Any) -> list[tuple[str, str]]:
+    """The retry's outcome, field by field, without what the first line already said (the id, the edits)."""
     dump = getattr(outcome, "model_dump", None)
-    values = dump(mode="json") if callable(dump) else {}
+    values = dump(mode="json", exclude={"exception_id", "edits"}) if callable(dump) else {}
     return [(name, str(value)) for name, value in views.flatten(values)]

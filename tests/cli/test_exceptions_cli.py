@@ -291,10 +291,13 @@ def test_retry_passes_the_edits_and_the_person_to_the_retry_flow(
         from pydantic import BaseModel
 
         class Outcome(BaseModel):
+            exception_id: int
             workflow_id: str
-            state: str
+            outcome: str
+            edits: dict[str, str]
 
-        return Outcome(workflow_id=f"exception-retry:{exception_id}:1", state="resolved")
+        run = f"exception-retry:{exception_id}:1"
+        return Outcome(exception_id=exception_id, workflow_id=run, outcome="resolved", edits=edits)
 
     monkeypatch.setattr(exceptions_command, "temporal", reachable)
     monkeypatch.setattr(stack.flows, "retry_exception", retry_exception, raising=False)
@@ -304,7 +307,24 @@ def test_retry_passes_the_edits_and_the_person_to_the_retry_flow(
     assert result.exit_code == 0, result.output
     assert calls == [("client", 12, {"rate": "150.00", "note": "a=b", "role": ""}, "ana")]
     assert "retried exception 12 (rate=150.00, note=a=b, role=)" in result.output
-    assert "workflow_id: exception-retry:12:1" in result.output and "state: resolved" in result.output
+    assert "workflow_id: exception-retry:12:1" in result.output and "outcome: resolved" in result.output
+    assert "edits" not in result.output and "exception_id" not in result.output
+
+
+def test_a_retry_the_flow_refuses_is_one_line(store: Store, psflow: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def reachable(config: Any) -> str:
+        return "client"
+
+    async def retry_exception(*_: Any, **__: Any) -> Any:
+        raise ValueError("exception 12 has no field 'colour' to edit; its fields are rate, role")
+
+    monkeypatch.setattr(exceptions_command, "temporal", reachable)
+    monkeypatch.setattr(stack.flows, "retry_exception", retry_exception, raising=False)
+
+    one_line_error(
+        psflow("exceptions", "retry", "12", "--set", "colour=red"),
+        "error: exception 12 has no field 'colour' to edit; its fields are rate, role",
+    )
 
 
 def test_parse_edits_keeps_everything_after_the_first_equals_sign() -> None:
