@@ -276,7 +276,7 @@ def retry(
 
 async def _retry(config: Settings, exception_id: int, edits: dict[str, str], actor: str) -> Any:
     client = await temporal(config)
-    from stack.flows import retry_exception  # type: ignore[attr-defined, unused-ignore]  # helper C adds it
+    from stack.flows import retry_exception  # type: ignore[attr-defined, unused-ignore]  # until the retry flow is merged
 
     try:
         return await retry_exception(client, config, exception_id, edits, actor=actor)
