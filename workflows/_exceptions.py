@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.exceptions import ExceptionActivities, ExceptionOccurrence, RecordExceptions, ResolveExceptions
@@ -21,6 +21,8 @@ PATCH = "exceptions"
 """Runs from before it raised no exception when they failed and resolved none when they succeeded."""
 DEADLINE = timedelta(minutes=10)
 """How long a record or resolve keeps retrying while the store is unreachable."""
+LOCAL_ATTEMPTS = 3
+"""Attempts of a local resolve before the events queue's activity takes over."""
 _RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
 
 
@@ -64,20 +66,25 @@ async def record(occurrence: ExceptionOccurrence) -> None:
 async def resolve(*, flow: str, system: str, kind: str, business_key: str, local: bool) -> int:
     """Resolve the key's active exception, naming this run; returns how many were resolved.
 
-    ``local``: run in this workflow's own worker as a local activity. A run that cannot tell whether an
+    ``local``: first as a local activity in this workflow's own worker. A run that cannot tell whether an
     earlier run of its key failed resolves on every success; as a local activity that costs one marker in
-    the run's last workflow task instead of an activity's round trip through the server.
+    the run's last workflow task instead of an activity's round trip through the server. Its attempts are
+    few (schedule-to-close does not bound a local activity's attempts); when they fail, the events queue's
+    activity takes over, with the store's full deadline.
     """
     request = ResolveExceptions(flow=flow, system=system, kind=kind, business_keys=[business_key], run_id=this_run())
-    try:
-        if local:
+    if local:
+        try:
             return await workflow.execute_local_activity_method(
                 ExceptionActivities.resolve,
                 request,
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=DEADLINE,
-                retry_policy=_RETRY,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=LOCAL_ATTEMPTS),
             )
+        except FailureError as failure:
+            # A local activity's last failure arrives as raised (an ApplicationError...), not as an ActivityError.
+            workflow.logger.info("resolving %s on the events queue: %s", business_key, failure)
+    try:
         return await workflow.execute_activity_method(
             ExceptionActivities.resolve,
             request,

@@ -7,6 +7,7 @@ cleared, and the store says what was opened, with which values, and which run re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from datetime import timedelta
@@ -14,10 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 import worker
+from activities.exceptions import ResolveExceptions
 from stack.connectors import Connectors
 from stack.flows import start_invoice, submit_amendment, trigger_provisioning
 from stack.settings import Settings
@@ -25,13 +28,15 @@ from store import Store
 from store import exceptions as exc
 from store.tables import ExceptionRecord
 from tests.flows._kantata import Kantata
-from tests.flows.conftest import WinDeal, inject
+from tests.flows.conftest import MakeDeal, WinDeal, inject
 from tests.flows.test_amendments_e2e import contract_status, delivery, project, provisioned, settled
 from tests.flows.test_amendments_replay import DIRECTORY, _without_stack_traces
 from tests.flows.test_invoicing import DAYS, ISSUED, PERIOD, Work, new_project, post_work
 from tests.flows.test_provisioning_saga import QUICK_RETRIES
+from workflows._exceptions import LOCAL_ATTEMPTS
 from workflows.amend_contract import ContractWorkflow, RetryTarget
 from workflows.invoice_project import InvoiceProjectInput, InvoiceProjectWorkflow, workflow_id
+from workflows.provision_engagement import ProvisionEngagementWorkflow, Resolution
 
 Kind = tuple[str, str, str]
 PROVISIONING: Kind = ("provisioning", "salesforce", "engagement")
@@ -149,6 +154,78 @@ async def test_a_provisioning_that_succeeds_first_time_opens_nothing(
         )
         assert (await handle.result()).state == "provisioned"
     assert exceptions_of(flow_settings, PROVISIONING, f"salesforce:{deal}") == []
+
+
+async def test_a_question_nobody_answers_opens_an_exception_and_an_abandoned_deal_none(
+    temporal_client: Client, flow_settings: Settings, make_deal: MakeDeal
+) -> None:
+    unanswered, abandoned = await make_deal("Nobody answers"), await make_deal("Abandoned by sales")
+    async with worker.running_workers(temporal_client, flow_settings):
+        waiting, _ = await trigger_provisioning(
+            temporal_client, flow_settings, crm="salesforce", opportunity_id=unanswered, source="cli",
+            resolution_timeout=timedelta(seconds=1),
+        )  # fmt: skip
+        dropped, _ = await trigger_provisioning(
+            temporal_client, flow_settings, crm="salesforce", opportunity_id=abandoned, source="cli"
+        )
+        await until_waiting(dropped)
+        await dropped.execute_update(
+            ProvisionEngagementWorkflow.resolve, Resolution(resolved_by="sales@firm.example", abandon=True)
+        )
+        for handle in (waiting, dropped):
+            with pytest.raises(WorkflowFailureError):
+                await handle.result()
+    [opened] = exceptions_of(flow_settings, PROVISIONING, f"salesforce:{unanswered}")
+    assert (opened.reason, opened.values["step"], opened.values["compensated"]) == (
+        "ResolutionTimedOut", "waiting_for_person", [],
+    )  # fmt: skip
+    assert "nobody answered within 0:00:01" in opened.message
+    assert exceptions_of(flow_settings, PROVISIONING, f"salesforce:{abandoned}") == []
+
+
+async def until_waiting(handle: WorkflowHandle[Any, Any]) -> None:
+    for _ in range(100):
+        if (await handle.query(ProvisionEngagementWorkflow.progress)).state == "waiting_for_person":
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the run never asked its question")
+
+
+async def test_when_the_local_resolve_fails_the_events_queue_resolves(
+    temporal_client: Client, flow_settings: Settings, win_deal: WinDeal
+) -> None:
+    deal = await win_deal("salesforce")
+    key = f"salesforce:{deal}"
+    store = Store(flow_settings.store_url)
+    store.upgrade()
+    occurrence = exc.Occurrence(*PROVISIONING[:2], PROVISIONING[2], key, reason="BusinessRuleViolation", message="x")
+    [opened] = exc.record(store, [occurrence], run_id=f"engagement-provisioning:{key}/earlier")
+    connectors = Connectors.build(flow_settings)
+    local_attempts = 0
+
+    @activity.defn(name="exceptions.resolve")
+    async def unreachable(request: ResolveExceptions) -> int:
+        nonlocal local_attempts
+        local_attempts += 1
+        raise OSError("the store is unreachable from the flows worker")
+
+    by_domain = {**worker.activities(connectors, store), "flows": [unreachable]}
+    workers = worker.build_workers(temporal_client, flow_settings, by_domain)
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        handle, _ = await trigger_provisioning(
+            temporal_client, flow_settings, crm="salesforce", opportunity_id=deal, source="cli"
+        )
+        assert (await handle.result()).state == "provisioned"
+    finally:
+        await asyncio.gather(*(w.shutdown() for w in workers))
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await connectors.aclose()
+        store.engine.dispose()
+    assert local_attempts == LOCAL_ATTEMPTS
+    assert "exceptions.resolve" in await activity_types(handle)
+    [resolved] = exceptions_of(flow_settings, PROVISIONING, key)
+    assert (resolved.id, resolved.state, resolved.resolved_by) == (opened, "resolved", await run_name(handle))
 
 
 async def test_an_invoice_that_fails_for_good_opens_an_exception_that_the_next_good_run_resolves(
