@@ -10,10 +10,11 @@ Three targets apply versions on their own, each strictly in order: the PSA (Kant
 (NetSuite) and events (``project.amended`` for staffing plus an analytics row). A version waits for
 a missing earlier one, durably; past ``gap_wait`` an exception opens and it keeps waiting. A target
 that fails for good on a version is ``failed (reason)`` there and holds back later versions in that
-target only, until ``retry`` (``psflow amendment retry C --target T``). Transient faults are retried
-without a count until ``target_deadline``. History stays bounded: the run continues as new with its
-state (every version's content hash and status, so deduplication survives) when Temporal suggests it
-or after ``max_versions_per_run`` versions.
+target only, until ``retry`` (``psflow amendment retry C --target T``); it opens an exception (kind
+``amendment``, key ``{crm}:{contract_id}:v{version}:{target}``) that the retry resolves once it
+applies. Transient faults are retried without a count until ``target_deadline``. History stays
+bounded: the run continues as new with its state (every version's content hash and status, so
+deduplication survives) when Temporal suggests it or after ``max_versions_per_run`` versions.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ bills the project's posted, unbilled billable time and expenses dated up to the 
 issued on the day the run starts in the firm's time zone (or on the issue date the input names); a
 period that has not ended by the issue date is refused.
 A run started for one project then reports the period's work that no invoice includes yet.
+
+A run whose activity fails for good opens an exception of the project's period (kind ``invoice``, key
+``{project_id}:{YYYY-MM}``); the next run for them that succeeds resolves it, naming itself.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ A step fails for good on a non-retryable error (what ``activities/_errors.py`` s
 or when the provisioning deadline passes. Transient faults — 429, 5xx, timeouts, a worker lost — are
 retried without a count, with a capped backoff, until then: a system that is briefly down delays the
 engagement, it never rolls it back.
+
+A run that fails for good (compensated or not, or nobody answered its question) opens an exception of
+its deal (kind ``engagement``, key ``{crm}:{opportunity_id}``); a deal a person abandoned, or a cancelled
+run, opens none. The next run of the deal that provisions it resolves it, naming itself.
 """
 
 from __future__ import annotations
