@@ -23,6 +23,8 @@ from activities.amendments import AmendmentActivities
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
+from activities.exception_sweep import ExceptionSweepActivities
+from activities.exceptions import ExceptionActivities
 from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoicedActivities
 from activities.posting import PostingActivities, RetroRateChanges
 from activities.psa import PsaActivities
@@ -35,6 +37,7 @@ from store import Store
 from workflows._queues import DOMAINS, FLOWS
 from workflows.amend_contract import ContractWorkflow
 from workflows.amendment_intake import AmendmentIntakeWorkflow
+from workflows.exception_sweep import ExceptionSweepWorkflow
 from workflows.invoice_project import InvoiceProjectWorkflow
 from workflows.monthly_invoicing import MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
@@ -58,6 +61,7 @@ def workflows() -> list[type]:
         PollClosedWonWorkflow,
         ContractWorkflow,
         AmendmentIntakeWorkflow,
+        ExceptionSweepWorkflow,
     ]
 
 
@@ -68,7 +72,7 @@ def activities(
     invoice_lines: LineGrouping = "entry",
     retro_rate_changes: RetroRateChanges = "adjust",
 ) -> dict[str, list[Callable[..., Any]]]:
-    """Every activity, by the domain whose task queue it runs on."""
+    """Every activity, by the domain whose task queue it runs on (``flows``: local activities of workflows)."""
     crm = CrmActivities(
         {"salesforce": SalesforceReader(connectors.salesforce), "hubspot": HubSpotReader(connectors.hubspot)}
     )
@@ -79,6 +83,8 @@ def activities(
     posting = PostingActivities(connectors.kantata, connectors.netsuite, store, retro_rate_changes=retro_rate_changes)
     events = EventActivities(connectors.events)
     amendments = AmendmentActivities(connectors.kantata, connectors.netsuite, store)
+    sweep = ExceptionSweepActivities(store, connectors.events)
+    exceptions = ExceptionActivities(store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [
             crm.read_engagement,
@@ -107,7 +113,8 @@ def activities(
             amendments.apply_to_erp,
             posting.reprice_posted,
         ],
-        "events": [events.publish, events.push_rows],
+        "events": [events.publish, events.push_rows, sweep.escalate, exceptions.record, exceptions.resolve],
+        FLOWS: [exceptions.resolve],
     }
     for domain in DOMAINS:
         by_domain[domain].append(ping_activity(domain))
@@ -124,10 +131,13 @@ def build_workers(
             client,
             task_queue=settings.task_queue(FLOWS),
             workflows=workflows(),
+            activities=domain_activities.get(FLOWS, []),
             graceful_shutdown_timeout=graceful,
         )
     ]
     for domain, registered in domain_activities.items():
+        if domain == FLOWS:
+            continue
         workers.append(
             Worker(
                 client,
@@ -142,7 +152,7 @@ def build_workers(
 @asynccontextmanager
 async def running_workers(client: Client, settings: Settings) -> AsyncIterator[Sequence[Worker]]:
     """Run every worker in the background for the duration of the ``async with`` block."""
-    store = Store(settings.store_url)
+    store = Store(settings.store_url, exception_policy=settings.exception_policy())
     await asyncio.to_thread(store.upgrade)
     connectors = Connectors.build(settings)
     domain_activities = activities(
