@@ -8,13 +8,17 @@ The drift cases share that one posted period: each changes a record of its own.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+from click.testing import Result
 from temporalio.client import Client
+from typer.testing import CliRunner
 
+import cli
 import worker
 from canonical import BillingType, DateRange, Money, Project
 from canonical.calendar import billing_period, previous_period
@@ -24,10 +28,11 @@ from stack.flows import start_reconcile
 from stack.settings import Settings
 from store import Store
 from store import exceptions as exc
-from store.reconciliation import runs_of
+from store.reconciliation import ReconciliationRun, runs_of
 from tests.conftest import TEST_TODAY
 from tests.flows._kantata import Kantata
 from tests.flows.test_posting import post
+from workflows import search_attributes as sa
 from workflows.reconcile import ReconcileResult
 
 PERIOD = previous_period(TEST_TODAY)
@@ -81,6 +86,29 @@ async def netsuite(connectors: Connectors, method: str, path: str, body: dict[st
     assert response.status_code == 204, response.text
 
 
+def psflow(settings: Settings, *args: str) -> Result:
+    """Run the psflow CLI against the test's server, queues and store."""
+    env = {
+        "PSFLOW_TEMPORAL__ADDRESS": settings.temporal.address,
+        "PSFLOW_TASK_QUEUE_PREFIX": settings.task_queue_prefix,
+        "PSFLOW_DATA_DIR": str(settings.data_dir),
+        "PSFLOW_SANDBOX_URL": settings.sandbox_url,
+        "PSFLOW_FIRM_TIME_ZONE": settings.firm_time_zone,
+        "PSFLOW_SETTINGS_FILE": "",
+        "COLUMNS": "250",
+    }
+    return CliRunner().invoke(cli.app, list(args), env=env)
+
+
+def run_results(settings: Settings, project_id: str) -> list[ReconciliationRun]:
+    """The project's reconciliation runs of ``PERIOD`` in the store, newest first."""
+    store = Store(settings.store_url)
+    try:
+        return runs_of(store, PERIOD, project_id)
+    finally:
+        store.engine.dispose()
+
+
 def open_differences(settings: Settings, project_id: str) -> dict[str, Any]:
     """The project's active reconciliation exceptions, by business key."""
     store = Store(settings.store_url)
@@ -117,7 +145,9 @@ async def test_a_posted_period_reconciles_clean_and_drift_is_found_fixed_and_res
 
         # Put the hours back as they were: the next run finds nothing and resolves the exception.
         await netsuite(connectors, "PATCH", f"/record/v1/timeBill/eid:{edited}", {"hours": "1:00"})
-        settled = await reconcile(temporal_client, flow_settings, project_id)
+        shown = await asyncio.to_thread(psflow, flow_settings, "reconcile", "--period", PERIOD, "--project", project_id)
+        [settled, *_] = await asyncio.to_thread(run_results, flow_settings, project_id)
+        status = await asyncio.to_thread(psflow, flow_settings, "reconcile", "status", "--period", PERIOD)
 
     counts = {"psa": {"time_entry": 5}, "erp": {"time_entry": 5}, "ledger": {"time_entry": 5}}
     assert (clean.status, clean.provisional, clean.differences, clean.fixed) == ("clean", False, {}, 0), clean
@@ -137,11 +167,38 @@ async def test_a_posted_period_reconciles_clean_and_drift_is_found_fixed_and_res
     vanished = store.audit_trail("time_entry", deleted)
     assert [event.action for event in vanished] == ["ledger.removed_vanished"]
 
-    assert settled.status == "clean" and settled.resolved == 1, settled
-    assert settled.compared == {"psa": {"time_entry": 6}, "erp": {"time_entry": 6}, "ledger": {"time_entry": 6}}
+    assert shown.exit_code == 0, shown.output
+    assert f"{PERIOD} ({project_id}): clean — compared PSA 6, ERP 6, ledger 6" in shown.output
+    six = {"psa": {"time_entry": 6}, "erp": {"time_entry": 6}, "ledger": {"time_entry": 6}}
+    assert (settled.status, settled.compared, settled.differences, settled.fixed) == ("clean", six, {}, 0)
     resolved = exc.get(store, mismatch.id)
-    assert resolved.state == "resolved" and resolved.resolved_by is not None
+    assert resolved.state == "resolved" and resolved.resolved_by == settled.run_key
     assert resolved.resolved_by.startswith(f"{flow_settings.task_queue_prefix}reconcile:{PERIOD}:{project_id}/")
-    [latest, *_] = runs_of(store, PERIOD, project_id)
-    assert (latest.status, latest.compared, latest.differences) == ("clean", settled.compared, {})
+    assert [event.action for event in exc.history(store, mismatch.id)] == ["opened", "seen", "auto_resolved"]
     store.engine.dispose()
+    assert status.exit_code == 0 and status.output.count(f"reconcile:{PERIOD}:{project_id}") == 3, status.output
+    assert "PSA 6, ERP 6, ledger 6" in status.output and "hours_mismatch 1" in status.output
+
+
+async def test_an_open_period_is_reconciled_provisionally_and_bad_periods_are_one_line_errors(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata
+) -> None:
+    project_id, _, _ = await own_project(connectors, kantata)
+    current = f"{TEST_TODAY:%Y-%m}"
+    async with worker.running_workers(temporal_client, flow_settings):
+        handle = await start_reconcile(temporal_client, flow_settings, current, project_id, today=TEST_TODAY)
+        result = await handle.result()
+    assert (result.status, result.provisional, result.total) == ("clean", True, 0), result
+    description = await handle.describe()
+    attributes = description.typed_search_attributes
+    assert attributes.get(sa.RECON_PERIOD) == current and attributes.get(sa.FLOW_STATE) == "provisional-clean"
+
+    malformed = psflow(flow_settings, "reconcile", "--period", "2026-13")
+    ahead = psflow(flow_settings, "reconcile", "--period", "2999-01")
+    never = psflow(flow_settings, "reconcile", "status", "--period", "2001-01")
+    assert (malformed.exit_code, ahead.exit_code, never.exit_code) == (1, 1, 0)
+    assert (
+        malformed.output.strip() == "error: --period: period '2026-13' is not a month written as YYYY-MM, e.g. 2026-10"
+    )
+    assert ahead.output.strip().startswith("error: --period 2999-01 has not started yet (today is ")
+    assert never.output.strip() == "2001-01: not reconciled yet; run `psflow reconcile --period 2001-01`"
