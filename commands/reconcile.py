@@ -53,12 +53,23 @@ def checked_period(period: str, config: Settings, today: date | None = None) -> 
     return today, days.end >= today
 
 
-def _counts(compared: dict[str, dict[str, int]]) -> str:
+_NOUNS = {"time_entry": ("time entry", "time entries"), "expense": ("expense", "expenses")}
+_NOUNS |= {"project": ("project", "projects"), "invoice": ("invoice", "invoices")}
+
+
+def counts_compared(compared: dict[str, dict[str, int]]) -> str:
+    """``PSA: 6 time entries, 1 project; ERP: …; ledger: …``: what each side held, by kind."""
     parts = []
     for side, label in (("psa", "PSA"), ("erp", "ERP"), ("ledger", "ledger")):
         kinds = compared.get(side, {})
-        parts.append(f"{label} {sum(kinds.values())}")
-    return ", ".join(parts)
+        held = [
+            f"{n} {_NOUNS.get(k, (k, k))[n != 1]}" for k, n in sorted(kinds.items(), key=lambda i: _ORDER.get(i[0], 9))
+        ]
+        parts.append(f"{label}: {', '.join(held) or 'nothing'}")
+    return "; ".join(parts)
+
+
+_ORDER = {"time_entry": 0, "expense": 1, "project": 2, "invoice": 3}
 
 
 def print_result(result: object) -> None:
@@ -76,14 +87,14 @@ def print_result(result: object) -> None:
     if result.fixed:
         out.print(f"auto-fix: {result.fixed} record(s) posted through the daily posting, exactly once", highlight=False)
     if result.status == "clean":
-        out.print(f"{scope}: clean{provisional} — compared {_counts(result.compared)}", highlight=False)
+        out.print(f"{scope}: clean{provisional} — compared {counts_compared(result.compared)}", highlight=False)
         return
     found = table("difference", "count", "meaning", title="differences")
     for kind, count in sorted(result.differences.items()):
         found.add_row(kind, str(count), KIND_WORDS.get(kind, ""))
     out.print(found)
     out.print(
-        f"{scope}: {result.total} difference(s){provisional} — compared {_counts(result.compared)}; "
+        f"{scope}: {result.total} difference(s){provisional} — compared {counts_compared(result.compared)}; "
         "see `psflow exceptions list --flow reconciliation`",
         highlight=False,
     )
@@ -164,7 +175,7 @@ def status(
             f"{run.started_at:%Y-%m-%d %H:%M}",
             run.project_id or "all",
             state,
-            _counts(run.compared),
+            counts_compared(run.compared),
             differences,
             str(run.fixed),
             run.workflow_id,

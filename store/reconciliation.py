@@ -26,6 +26,7 @@ from store.tables import AuditEvent, ExceptionRecord, LedgerEntry
 
 SIDES = ("psa", "erp", "ledger")
 RECORD_KINDS = ("time_entry", "expense")
+KINDS = (*RECORD_KINDS, "project", "invoice")
 
 
 def _now() -> datetime:
@@ -175,23 +176,38 @@ def clear_staged(store: Store, run_key: str, side: str, kind: str) -> None:
         )
 
 
-def stage_ledger(store: Store, run_key: str, *, start: date, end: date, project_id: str | None, target: str) -> int:
-    """Copy the ledger's rows of the period (and project) into the staging table in one statement."""
+def stage_ledger(
+    store: Store, run_key: str, *, start: date, end: date, period: str, project_id: str | None, target: str
+) -> int:
+    """Copy the ledger's rows of the period (and project), and its invoices' totals, into the staging table.
+
+    Two ``INSERT … SELECT`` statements: the rows dated in the period, one per posted record; and per
+    invoice of the period (``inv:{project}:{period}``, its supplementary and per-currency ones) the sum
+    of the rows it billed, whatever their dates.
+    """
     project = "AND project_id = :project" if project_id is not None else ""
-    statement = text(
-        "INSERT INTO reconciliation_staging (run_key, side, kind, record_id, project_id, business_date, minutes, "
-        "amount, currency, approved, detail) "
+    columns = "run_key, side, kind, record_id, project_id, business_date, minutes, amount, currency, approved, detail"
+    records = text(
+        f"INSERT INTO reconciliation_staging ({columns}) "
         "SELECT :run_key, 'ledger', kind, source_id, project_id, business_date, minutes, amount, currency, NULL, '{}' "
         f"FROM posting_ledger WHERE target_system = :target AND business_date BETWEEN :start AND :end {project}"
     )
-    params: dict[str, Any] = {"run_key": run_key, "target": target, "start": start, "end": end}
+    invoices = text(
+        f"INSERT INTO reconciliation_staging ({columns}) "
+        "SELECT :run_key, 'ledger', 'invoice', invoice_id, MIN(project_id), NULL, NULL, SUM(amount), MIN(currency), "
+        "NULL, '{}' FROM posting_ledger WHERE target_system = :target AND invoice_id LIKE :invoices "
+        f"{project} GROUP BY invoice_id"
+    )
+    pattern = f"inv:{project_id}:{period}%" if project_id is not None else f"inv:%:{period}%"
+    params: dict[str, Any] = {"run_key": run_key, "target": target, "start": start, "end": end, "invoices": pattern}
     if project_id is not None:
         params["project"] = project_id
     with store.session() as session:
-        session.execute(
+        session.exec(
             delete(StagedRecord).where(col(StagedRecord.run_key) == run_key, col(StagedRecord.side) == "ledger")
         )
-        inserted: CursorResult[Any] = session.execute(statement, params)  # type: ignore[assignment]
+        inserted: CursorResult[Any] = session.execute(records, params)  # type: ignore[assignment]
+        session.execute(invoices, params)
         return int(inserted.rowcount or 0)
 
 

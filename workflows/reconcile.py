@@ -59,6 +59,18 @@ SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 EVENT_SOURCE = "psflow/reconciliation"
 EVENT_TYPE = "com.psflow.reconciliation.completed"
 UNKNOWN_PERIOD = "UnknownPeriod"
+EVERYTHING = (
+    ("psa", "time_entry"),
+    ("psa", "expense"),
+    ("psa", "project"),
+    ("erp", "time_entry"),
+    ("erp", "expense"),
+    ("erp", "project"),
+    ("erp", "invoice"),
+)
+"""What a run reads: each side and kind, in parallel (the ERP's time bills bring the ledger along)."""
+AFTER_FIXING = (("erp", "time_entry"), ("erp", "expense"))
+"""What auto-fix changed, read again before comparing again: the ERP's records and the ledger."""
 
 
 def workflow_id(period: str, project_id: str | None = None, prefix: str = "") -> str:
@@ -148,7 +160,7 @@ class ReconcileWorkflow:
             provisional=provisional,
         )
         await self._call(CompareActivities.start, scope, input)
-        await self._snapshot(scope, input, sides=("psa", "erp"))
+        await self._snapshot(scope, input, EVERYTHING)
         self._progress.step = "comparing"
         found = await self._compare(scope, input)
         fixed, postings = 0, []
@@ -157,7 +169,7 @@ class ReconcileWorkflow:
             self._progress.step = "fixing"
             unposted = await self._call(CompareActivities.unpost_vanished, UnpostRequest(scope=scope), input)
             postings = await self._post_again(sorted({*found.not_posted_dates, *unposted.dates}), input)
-            await self._snapshot(scope, input, sides=("erp",))
+            await self._snapshot(scope, input, AFTER_FIXING)
             self._progress.step = "comparing again"
             again = await self._compare(scope, input)
             fixed = max(0, fixable - again.differences.get("not_posted", 0) - again.vanished)
@@ -196,24 +208,22 @@ class ReconcileWorkflow:
             method, argument, **step_options("erp", input.step_attempts, timedelta(minutes=10))
         )
 
-    async def _snapshot(self, scope: ReconScope, input: ReconcileInput, *, sides: tuple[str, ...]) -> None:
-        self._progress.step = "reading " + " and ".join(sides)
-        requests = [
-            (SnapshotActivities.snapshot_psa if side == "psa" else SnapshotActivities.snapshot_erp, side, kind)
-            for side in sides
-            for kind in (("time_entry", "expense") if side == "psa" else ("time_entry",))
-        ]
+    async def _snapshot(self, scope: ReconScope, input: ReconcileInput, reads: tuple[tuple[str, str], ...]) -> None:
+        self._progress.step = "reading " + " and ".join(dict.fromkeys(side for side, _ in reads))
 
-        async def read(method: Any, side: str, kind: str) -> SnapshotResult:
+        async def read(side: str, kind: str) -> SnapshotResult:
+            method = SnapshotActivities.snapshot_psa if side == "psa" else SnapshotActivities.snapshot_erp
             options = step_options(side, input.step_attempts, input.snapshot_timeout)
             options["heartbeat_timeout"] = input.heartbeat_timeout
             result: SnapshotResult = await workflow.execute_activity_method(
-                method, SnapshotRequest(scope=scope, side=side, kind=kind, page_size=input.page_size), **options
+                method,
+                SnapshotRequest(scope=scope, side=side, kind=kind, page_size=input.page_size),
+                **options,
             )
             self._progress.staged[f"{side}.{kind}"] = result.staged
             return result
 
-        await asyncio.gather(*(read(method, side, kind) for method, side, kind in requests))
+        await asyncio.gather(*(read(side, kind) for side, kind in reads))
 
     async def _compare(self, scope: ReconScope, input: ReconcileInput) -> CompareResult:
         options = step_options("erp", input.step_attempts, input.snapshot_timeout)

@@ -22,7 +22,7 @@ from typing import Any
 from temporalio import activity
 
 from activities._errors import classified
-from activities.reconciliation.differences import ALL_KINDS, SYSTEM_OF, Difference, classify
+from activities.reconciliation.differences import ALL_KINDS, CLASSIFIERS, SYSTEM_OF, Difference
 from activities.reconciliation.models import (
     CompareRequest,
     CompareResult,
@@ -34,6 +34,7 @@ from activities.reconciliation.models import (
 from store import Store
 from store import exceptions as exc
 from store.reconciliation import (
+    KINDS,
     RECORD_KINDS,
     compare_page,
     finish_run,
@@ -49,6 +50,8 @@ TARGET = "netsuite"
 _RECORD_TYPES = {
     "time_entry": ("kantata", "time_entry", "timebill"),
     "expense": ("kantata", "expense", "expensereport"),
+    "project": ("kantata", "project", "job"),
+    "invoice": ("psflow", "invoice", "invoice"),
 }
 
 
@@ -59,7 +62,7 @@ def business_key(period: str, record_id: str) -> str:
 
 def occurrence(scope: ReconScope, found: Difference) -> exc.Occurrence:
     """The exception a difference opens (or counts again)."""
-    psa_system, psa_type, erp_type = _RECORD_TYPES.get(found.record_kind, ("kantata", found.record_kind, "job"))
+    psa_system, psa_type, erp_type = _RECORD_TYPES[found.record_kind]
     records: list[dict[str, Any]] = [{"system": psa_system, "type": psa_type, "id": found.record_id}]
     erp = found.values.get("erp") or {}
     if "internal_id" in erp:
@@ -109,7 +112,7 @@ class CompareActivities:
         seen: set[str] = set()
         dates: set[date] = set()
         vanished = 0
-        for kind in RECORD_KINDS:
+        for kind in KINDS:
             after: str | None = None
             while True:
                 found, after = await asyncio.to_thread(self._page, request, kind, after)
@@ -138,7 +141,8 @@ class CompareActivities:
         rows = compare_page(store, scope.run_key, kind, after=after, limit=request.page_size)
         if not rows:
             return [], None
-        found = [d for d in (classify(row) for row in rows) if d is not None]
+        rule = CLASSIFIERS[kind]
+        found = [d for d in (rule(row) for row in rows) if d is not None]
         # An approved record the posting rejected is the posting's exception already, not a difference.
         held = with_posting_exception(store, [d.record_id for d in found if d.kind == "not_posted"])
         found = [d for d in found if not (d.kind == "not_posted" and d.record_id in held)]

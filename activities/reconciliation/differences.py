@@ -13,6 +13,12 @@ gets at most one difference, the first of these that holds (so an edit in NetSui
 - ``hours_mismatch``: the minutes differ between any two sides that have the record;
 - ``amount_mismatch``: the amounts differ (the ERP's time bill amount is its rate times its minutes,
   rounded once to the currency as posting rounds).
+
+Projects (`classify_project`): ``project_missing_in_erp`` (a PSA project with no ERP job of its id),
+``project_missing_in_psa`` (an ERP job with no PSA project: made by hand, or its workspace gone),
+``project_mismatch`` (client, currency or status differ; an inactive job counts as closed).
+Invoices (`classify_invoice`): ``invoice_mismatch`` when an invoice's ERP total differs from the sum
+of the ledger rows it billed, or only one side has it.
 """
 
 from __future__ import annotations
@@ -148,6 +154,69 @@ def classify(row: Compared) -> Difference | None:
             f"{what} {row.record_id}: ERP {erp_total}, ledger {ledger.amount} {ledger.currency or ''}".rstrip(),
         )
     return None
+
+
+def classify_project(row: Compared) -> Difference | None:
+    """The difference between a project's PSA workspace and its ERP job, or None when they agree."""
+    psa, erp = row.psa, row.erp
+
+    def found(kind: str, message: str) -> Difference:
+        return Difference(
+            kind=kind,
+            record_id=row.record_id,
+            record_kind="project",
+            project_id=psa.project_id or erp.project_id,
+            business_date=None,
+            message=message,
+            values={"psa": _project(psa), "erp": _project(erp), "ledger": None},
+        )
+
+    if not erp.present:
+        return found("project_missing_in_erp", f"PSA project {row.record_id} has no ERP job")
+    if not psa.present:
+        name = (erp.detail or {}).get("name")
+        return found("project_missing_in_psa", f"ERP job {row.record_id} ({name}) has no PSA project")
+    left, right = _project(psa) or {}, _project(erp) or {}
+    fields = [name for name in ("client", "currency", "status") if left.get(name) != right.get(name)]
+    if fields:
+        differ = ", ".join(f"{name} {left.get(name)} in the PSA, {right.get(name)} in the ERP" for name in fields)
+        return found("project_mismatch", f"project {row.record_id}: {differ}")
+    return None
+
+
+def _project(side: Side) -> dict[str, Any] | None:
+    if not side.present:
+        return None
+    detail = side.detail or {}
+    found = {"client": detail.get("client"), "currency": side.currency, "status": detail.get("status")}
+    found.update({k: detail[k] for k in ("name", "internal_id", "workspace_id") if detail.get(k) is not None})
+    return found
+
+
+def classify_invoice(row: Compared) -> Difference | None:
+    """The difference between an invoice's ERP total and the ledger rows it billed, or None when they agree."""
+    erp, ledger = row.erp, row.ledger
+    if erp.present and ledger.present and erp.amount == ledger.amount:
+        return None
+    if not erp.present:
+        message = f"invoice {row.record_id} billed {ledger.amount} {ledger.currency} in the ledger; the ERP has none"
+    elif not ledger.present:
+        message = f"ERP invoice {row.record_id} ({erp.amount} {erp.currency}) bills no posted work in the ledger"
+    else:
+        message = f"invoice {row.record_id}: ERP total {erp.amount}, posted billable {ledger.amount} {ledger.currency}"
+    return Difference(
+        kind="invoice_mismatch",
+        record_id=row.record_id,
+        record_kind="invoice",
+        project_id=ledger.project_id or erp.project_id,
+        business_date=None,
+        message=message,
+        values={"psa": None, "erp": values_of(erp), "ledger": values_of(ledger)},
+    )
+
+
+CLASSIFIERS = {"time_entry": classify, "expense": classify, "project": classify_project, "invoice": classify_invoice}
+"""The rules for each kind of staged record."""
 
 
 def _hours(side: Side) -> str:

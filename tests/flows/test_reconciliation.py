@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from click.testing import Result
@@ -23,8 +24,10 @@ import worker
 from canonical import BillingType, DateRange, Money, Project
 from canonical.calendar import billing_period, previous_period
 from connectors._core import paginate
+from connectors.kantata.drift import unapprove_time_entry
+from connectors.netsuite.drift import delete_time_bill, set_invoice_line_amount, set_time_bill_hours
 from stack.connectors import Connectors
-from stack.flows import start_reconcile
+from stack.flows import start_invoice, start_reconcile
 from stack.settings import Settings
 from store import Store
 from store import exceptions as exc
@@ -46,11 +49,13 @@ async def own_project(connectors: Connectors, kantata: Kantata) -> tuple[str, st
     project_id = f"TEST-RECON-{uuid.uuid4().hex[:6]}"
     seeded = await connectors.netsuite.get_job("PRJ-0001")
     assert seeded is not None and seeded.customer_internal_id is not None
+    customer = await connectors.netsuite.billing_customer(seeded.customer_internal_id)
+    assert customer is not None
     project = Project(
         id=project_id,
         code=project_id,
         name="Reconciled engagement",
-        customer_id="C-0001",
+        customer_id=customer.external_id,
         budget=Money.of(100000, "USD"),
         start_date=DAYS.start,
         end_date=DAYS.end,
@@ -63,7 +68,7 @@ async def own_project(connectors: Connectors, kantata: Kantata) -> tuple[str, st
         terms="Net 30",
         rate_card_id=None,
     )
-    workspace = await kantata.workspace(project.name, "USD", project_id)
+    workspace = await connectors.kantata.create_project(project, customer_name="Seeded customer")
     user = await kantata.participant(str(await connectors.kantata.find_project_by_external_id("PRJ-0001")))
     return project_id, workspace, user
 
@@ -73,17 +78,20 @@ async def reconcile(client: Client, settings: Settings, project_id: str, **optio
     return await (await start_reconcile(client, settings, PERIOD, project_id, **options)).result()
 
 
+async def internal_ids(connectors: Connectors, project_id: str) -> dict[str, str]:
+    """The NetSuite internal id of each of the project's time bills, by external id."""
+    netsuite = connectors.netsuite
+    job = await netsuite.find_job(project_id)
+    assert job is not None
+    rows = paginate(lambda c: netsuite.time_bills_page(job_internal_id=job.internal_id, cursor=c))
+    return {str(row.external_id): row.internal_id async for row in rows}
+
+
 async def bills_of(connectors: Connectors, entry_id: str) -> int:
     """How many NetSuite time bills carry this entry's id as external id."""
     netsuite, period = connectors.netsuite, DateRange(start=DAYS.start, end=DAYS.end)
     rows = paginate(lambda c: netsuite.time_bills_page(period=period, cursor=c))
     return Counter([row.external_id async for row in rows])[entry_id]
-
-
-async def netsuite(connectors: Connectors, method: str, path: str, body: dict[str, Any] | None = None) -> None:
-    """A call to NetSuite's REST API as a person's script would make it (authenticated, not through psflow's logic)."""
-    response = await connectors.netsuite.client.request(method, path, json=body)
-    assert response.status_code == 204, response.text
 
 
 def psflow(settings: Settings, *args: str) -> Result:
@@ -124,60 +132,86 @@ async def test_a_posted_period_reconciles_clean_and_drift_is_found_fixed_and_res
 ) -> None:
     project_id, workspace, user = await own_project(connectors, kantata)
     saturday, sunday = WEEKEND
+    later = saturday + timedelta(days=7)  # another week: its approval is taken back on its own
     entries = [await kantata.time(day, workspace, user, 60 + 15 * n, 15000, f"Recon {n}") for n, day in
-               enumerate([saturday, saturday, saturday, sunday, sunday])]  # fmt: skip
+               enumerate([saturday, saturday, saturday, sunday, sunday, later])]  # fmt: skip
+    spent = await kantata.expense(saturday, workspace, user, 4250, "Meals")
     await kantata.approve_ids("time_entries", entries)
-    edited, deleted, *_ = entries
+    await kantata.approve_ids("expenses", [spent])
+    edited, deleted, *_, unapproved = entries
+    erp = connectors.netsuite
 
     async with worker.running_workers(temporal_client, flow_settings):
-        for day in WEEKEND:
+        for day in (*WEEKEND, later):
             await post(temporal_client, flow_settings, day)
         clean = await reconcile(temporal_client, flow_settings, project_id)
+        bills = await internal_ids(connectors, project_id)
 
-        # Drift, each through an emulator's own API: hours edited in NetSuite, a time bill deleted,
-        # and an entry approved after its day was posted (never posted).
-        await netsuite(connectors, "PATCH", f"/record/v1/timeBill/eid:{edited}", {"hours": "3:00"})
-        await netsuite(connectors, "DELETE", f"/record/v1/timeBill/eid:{deleted}")
+        # Drift, each made through the systems' own APIs: hours edited and a time bill deleted in
+        # NetSuite, an approval taken back in Kantata, an entry approved after its day was posted.
+        await set_time_bill_hours(erp, bills[edited], 180)
+        await delete_time_bill(erp, bills[deleted])
+        await unapprove_time_entry(connectors.kantata, unapproved)
         late = await kantata.time(sunday, workspace, user, 45, 15000, "Approved late")
         await kantata.approve_ids("time_entries", [late])
         drift = await reconcile(temporal_client, flow_settings, project_id)
         found = open_differences(flow_settings, project_id)
 
-        # Put the hours back as they were: the next run finds nothing and resolves the exception.
-        await netsuite(connectors, "PATCH", f"/record/v1/timeBill/eid:{edited}", {"hours": "1:00"})
+        # Put things back as they were: the next run finds nothing and resolves both exceptions.
+        await set_time_bill_hours(erp, bills[edited], 60)
+        await kantata.approve_ids("time_entries", [unapproved])
         shown = await asyncio.to_thread(psflow, flow_settings, "reconcile", "--period", PERIOD, "--project", project_id)
         [settled, *_] = await asyncio.to_thread(run_results, flow_settings, project_id)
+
+        # The month is invoiced; then a person overrides an invoice line in NetSuite.
+        handle, _ = await start_invoice(temporal_client, flow_settings, project_id, PERIOD, issue_date=TEST_TODAY)
+        [billed] = (await handle.result()).invoices
+        invoiced = await reconcile(temporal_client, flow_settings, project_id)
+        await set_invoice_line_amount(erp, billed.erp_id, line=0, amount=Decimal("1.00"))
+        overridden = await reconcile(temporal_client, flow_settings, project_id, auto_fix=False)
         status = await asyncio.to_thread(psflow, flow_settings, "reconcile", "status", "--period", PERIOD)
 
-    counts = {"psa": {"time_entry": 5}, "erp": {"time_entry": 5}, "ledger": {"time_entry": 5}}
+    seven = {"time_entry": 6, "expense": 1}
     assert (clean.status, clean.provisional, clean.differences, clean.fixed) == ("clean", False, {}, 0), clean
-    assert clean.compared == counts
+    assert clean.compared == {"psa": {**seven, "project": 1}, "erp": {**seven, "project": 1}, "ledger": seven}
 
-    assert drift.status == "differences" and drift.differences == {"hours_mismatch": 1}, drift
-    assert drift.fixed == 2 and drift.compared["ledger"] == {"time_entry": 6}, drift
+    assert drift.differences == {"hours_mismatch": 1, "unapproved_after_posting": 1}, drift
+    assert drift.status == "differences" and drift.fixed == 2 and drift.compared["ledger"]["time_entry"] == 7
     # Auto-fix re-posted the deleted time bill and posted the late entry: one ERP record each.
     assert await bills_of(connectors, deleted) == 1 and await bills_of(connectors, late) == 1
-    assert set(found) == {f"{PERIOD}:{edited}"}, found
-    mismatch = found[f"{PERIOD}:{edited}"]
-    assert mismatch.kind == "hours_mismatch" and mismatch.state == "open"
-    assert mismatch.values["psa"]["minutes"] == 60 and mismatch.values["erp"]["minutes"] == 180
-    assert mismatch.values["ledger"]["minutes"] == 60 and mismatch.values["erp"]["amount"] == "450"
-    assert {"system": "netsuite", "type": "timebill", "id": mismatch.values["erp"]["internal_id"]} in mismatch.records
+    assert set(found) == {f"{PERIOD}:{edited}", f"{PERIOD}:{unapproved}"}, found
+    mismatch, taken_back = found[f"{PERIOD}:{edited}"], found[f"{PERIOD}:{unapproved}"]
+    assert (mismatch.kind, mismatch.state, mismatch.system) == ("hours_mismatch", "open", "netsuite")
+    assert mismatch.values["psa"]["minutes"] == mismatch.values["ledger"]["minutes"] == 60
+    assert mismatch.values["erp"]["minutes"] == 180 and mismatch.values["erp"]["amount"] == "450"
+    assert {"system": "netsuite", "type": "timebill", "id": bills[edited]} in mismatch.records
+    assert (taken_back.kind, taken_back.system) == ("unapproved_after_posting", "kantata")
+    assert taken_back.values["psa"]["approved"] is False and taken_back.values["ledger"]["minutes"] == 135
     store = Store(flow_settings.store_url)
-    vanished = store.audit_trail("time_entry", deleted)
-    assert [event.action for event in vanished] == ["ledger.removed_vanished"]
+    assert [event.action for event in store.audit_trail("time_entry", deleted)] == ["ledger.removed_vanished"]
 
     assert shown.exit_code == 0, shown.output
-    assert f"{PERIOD} ({project_id}): clean — compared PSA 6, ERP 6, ledger 6" in shown.output
-    six = {"psa": {"time_entry": 6}, "erp": {"time_entry": 6}, "ledger": {"time_entry": 6}}
-    assert (settled.status, settled.compared, settled.differences, settled.fixed) == ("clean", six, {}, 0)
-    resolved = exc.get(store, mismatch.id)
-    assert resolved.state == "resolved" and resolved.resolved_by == settled.run_key
-    assert resolved.resolved_by.startswith(f"{flow_settings.task_queue_prefix}reconcile:{PERIOD}:{project_id}/")
-    assert [event.action for event in exc.history(store, mismatch.id)] == ["opened", "seen", "auto_resolved"]
+    eight = {"time_entry": 7, "expense": 1}
+    said = "PSA: 7 time entries, 1 expense, 1 project; ERP: 7 time entries, 1 expense, 1 project; ledger: 7 time"
+    assert f"{PERIOD} ({project_id}): clean — compared {said} entries, 1 expense" in shown.output, shown.output
+    assert (settled.status, settled.compared["ledger"], settled.differences, settled.fixed) == ("clean", eight, {}, 0)
+    for exception in (mismatch, taken_back):
+        resolved = exc.get(store, exception.id)
+        assert resolved.state == "resolved" and resolved.resolved_by == settled.run_key
+        assert [event.action for event in exc.history(store, exception.id)] == ["opened", "seen", "auto_resolved"]
+    assert settled.run_key.startswith(f"{flow_settings.task_queue_prefix}reconcile:{PERIOD}:{project_id}/")
+
+    assert (
+        invoiced.status == "clean"
+        and invoiced.compared["erp"]["invoice"] == invoiced.compared["ledger"]["invoice"] == 1
+    )
+    assert overridden.differences == {"invoice_mismatch": 1}, overridden
+    wrong = open_differences(flow_settings, project_id)[f"{PERIOD}:{billed.invoice_id}"]
+    assert wrong.values["ledger"]["amount"] == f"{billed.total.normalize():f}"
+    assert Decimal(wrong.values["erp"]["amount"]) != billed.total
     store.engine.dispose()
-    assert status.exit_code == 0 and status.output.count(f"reconcile:{PERIOD}:{project_id}") == 3, status.output
-    assert "PSA 6, ERP 6, ledger 6" in status.output and "hours_mismatch 1" in status.output
+    assert status.exit_code == 0 and status.output.count(f"reconcile:{PERIOD}:{project_id}") == 5, status.output
+    assert "hours_mismatch 1" in status.output and "invoice_mismatch 1" in status.output
 
 
 async def test_an_open_period_is_reconciled_provisionally_and_bad_periods_are_one_line_errors(
