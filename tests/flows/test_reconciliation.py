@@ -25,7 +25,7 @@ from canonical import BillingType, DateRange, Money, Project
 from canonical.calendar import billing_period, previous_period
 from connectors._core import paginate
 from connectors.kantata.drift import unapprove_time_entry
-from connectors.netsuite.drift import delete_time_bill, set_invoice_line_amount, set_time_bill_hours
+from connectors.netsuite.drift import create_job_by_hand, delete_time_bill, set_invoice_line_amount, set_time_bill_hours
 from stack.connectors import Connectors
 from stack.flows import start_invoice, start_reconcile
 from stack.settings import Settings
@@ -44,8 +44,13 @@ DAYS = billing_period(PERIOD)
 WEEKEND = sorted(day for day in (DAYS.start + timedelta(days=n) for n in range(7)) if day.weekday() >= 5)
 
 
-async def own_project(connectors: Connectors, kantata: Kantata) -> tuple[str, str, str]:
-    """A USD project as provisioning leaves it (ERP job under a seeded customer, PSA workspace); a consultant on it."""
+async def own_project(
+    connectors: Connectors, kantata: Kantata, *, psa_customer: str | None = None
+) -> tuple[str, str, str]:
+    """A USD project as provisioning leaves it (ERP job under a seeded customer, PSA workspace); a consultant on it.
+
+    ``psa_customer`` gives the PSA workspace another client than the ERP job's, as a hand edit would.
+    """
     project_id = f"TEST-RECON-{uuid.uuid4().hex[:6]}"
     seeded = await connectors.netsuite.get_job("PRJ-0001")
     assert seeded is not None and seeded.customer_internal_id is not None
@@ -68,7 +73,8 @@ async def own_project(connectors: Connectors, kantata: Kantata) -> tuple[str, st
         terms="Net 30",
         rate_card_id=None,
     )
-    workspace = await connectors.kantata.create_project(project, customer_name="Seeded customer")
+    in_psa = project if psa_customer is None else project.model_copy(update={"customer_id": psa_customer})
+    workspace = await connectors.kantata.create_project(in_psa, customer_name="A client")
     user = await kantata.participant(str(await connectors.kantata.find_project_by_external_id("PRJ-0001")))
     return project_id, workspace, user
 
@@ -236,3 +242,32 @@ async def test_an_open_period_is_reconciled_provisionally_and_bad_periods_are_on
     )
     assert ahead.output.strip().startswith("error: --period 2999-01 has not started yet (today is ")
     assert never.output.strip() == "2001-01: not reconciled yet; run `psflow reconcile --period 2001-01`"
+
+
+async def test_the_periods_run_finds_a_job_made_by_hand_and_a_project_whose_client_differs(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata
+) -> None:
+    project_id, _, _ = await own_project(connectors, kantata, psa_customer="C-RECON-OTHER")
+    seeded = await connectors.netsuite.get_job("PRJ-0001")
+    assert seeded is not None and seeded.customer_internal_id is not None
+    by_hand = await create_job_by_hand(
+        connectors.netsuite, customer_internal_id=seeded.customer_internal_id, name="Made by hand", currency="USD"
+    )
+    async with worker.running_workers(temporal_client, flow_settings):
+        result = await (
+            await start_reconcile(temporal_client, flow_settings, PERIOD, auto_fix=False, today=TEST_TODAY)
+        ).result()
+
+    # The whole sandbox's month is compared (other tests' work too): only these two are asserted.
+    assert result.status == "differences" and result.fixed == 0 and result.postings == []
+    assert result.compared["erp"]["project"] >= 2 and result.compared["psa"]["project"] >= 1
+    store = Store(flow_settings.store_url)
+    try:
+        [made] = exc.find(store, flow="reconciliation", key=f"{PERIOD}:netsuite:{by_hand}")
+        [differs] = exc.find(store, flow="reconciliation", key=f"{PERIOD}:{project_id}")
+    finally:
+        store.engine.dispose()
+    assert (made.kind, made.system, made.values["psa"]) == ("project_missing_in_psa", "kantata", None)
+    assert made.values["erp"]["name"] == "Made by hand" and made.values["erp"]["internal_id"] == by_hand
+    assert differs.kind == "project_mismatch" and differs.values["psa"]["client"] == "C-RECON-OTHER"
+    assert differs.values["erp"]["client"] != "C-RECON-OTHER" and differs.message.startswith(f"project {project_id}: ")
