@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Temporal Schedules: daily posting, polling fallback, monthly invoicing.", no_args_is_help=True)
 
-NameArgument = Annotated[str, typer.Argument(help="The schedule: te-posting, poll-closed-won or monthly-invoicing.")]
+NameArgument = Annotated[
+    str, typer.Argument(help="The schedule: te-posting, poll-closed-won, monthly-invoicing or reconciliation.")
+]
 NoteOption = Annotated[str | None, typer.Option(help="Why; shown by `psflow schedule describe`.")]
 T = TypeVar("T")
 
