@@ -8,6 +8,8 @@
   has posted the month's last day. Each run is a `MonthlyInvoicingWorkflow` for the month before,
   read from its ``TemporalScheduledStartTime``, so a late, caught-up or backfilled run still
   invoices the month it was scheduled for.
+- ``exception-sweep``: every ``exception_sweep_minutes``, an `ExceptionSweepWorkflow` escalates the
+  exceptions past their SLA (as of the run's scheduled time) and publishes an event for each.
 - ``reconciliation``: the 2nd of each month at 04:00 in the firm's time zone, once the month's
   posting and invoicing have run. Each run is a `ReconcileWorkflow` for the month before, read
   from its ``TemporalScheduledStartTime`` in the same way.
@@ -45,6 +47,7 @@ from temporalio.client import (
 
 from canonical.calendar import billing_period
 from stack.settings import Settings
+from workflows.exception_sweep import ExceptionSweepInput, ExceptionSweepWorkflow
 from workflows.monthly_invoicing import MonthlyInvoicingInput, MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonInput, PollClosedWonWorkflow
 from workflows.reconcile import ReconcileInput, ReconcileWorkflow
@@ -53,6 +56,7 @@ from workflows.scheduled_posting import ScheduledPostingInput, ScheduledPostingW
 POSTING = "te-posting"
 POLL_CLOSED_WON = "poll-closed-won"
 MONTHLY_INVOICING = "monthly-invoicing"
+EXCEPTION_SWEEP = "exception-sweep"
 RECONCILIATION = "reconciliation"
 
 OVERLAP = {
@@ -163,6 +167,23 @@ def invoicing_schedule(settings: Settings) -> Schedule:
     )
 
 
+def exception_sweep_schedule(settings: Settings) -> Schedule:
+    """Every ``exception_sweep_minutes``: escalate what is due. A sweep still running makes the next one skip;
+    a missed one is not caught up, as the next sweep escalates everything due by its own time."""
+    interval = timedelta(minutes=settings.exception_sweep_minutes)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ExceptionSweepWorkflow.run,
+            ExceptionSweepInput(),
+            id=schedule_id(settings, EXCEPTION_SWEEP),
+            task_queue=settings.task_queue("flows"),
+            static_summary="Escalate the exceptions past their SLA",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=interval),
+    )
+
+
 def reconciliation_schedule(settings: Settings) -> Schedule:
     """The monthly reconciliation: the 2nd at 04:00 in the firm's zone, reconciling the month before."""
     return Schedule(
@@ -196,6 +217,10 @@ SCHEDULES: dict[str, ScheduleDefinition] = {
     MONTHLY_INVOICING: ScheduleDefinition(
         invoicing_schedule,
         lambda s: f"the 1st at {INVOICING_HOUR:02d}:00 {s.firm_time_zone}: invoice the month before",
+    ),
+    EXCEPTION_SWEEP: ScheduleDefinition(
+        exception_sweep_schedule,
+        lambda s: f"every {s.exception_sweep_minutes:g} min: escalate exceptions past their SLA",
     ),
     RECONCILIATION: ScheduleDefinition(
         reconciliation_schedule,

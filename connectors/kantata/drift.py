@@ -10,12 +10,14 @@ from __future__ import annotations
 from connectors._core import BusinessError, NotFoundError
 from connectors.kantata._base import SYSTEM
 from connectors.kantata.connector import KantataConnector
-from connectors.kantata.models import Envelope, RawTimeEntry
+from connectors.kantata.models import Envelope, RawExpense, RawTimeEntry
 
-__all__ = ["unapprove_time_entry"]
+__all__ = ["unapprove_expense", "unapprove_time_entry"]
+
+REASON = "Reopened for correction"
 
 
-async def unapprove_time_entry(psa: KantataConnector, entry_id: str, *, reason: str = "Reopened for correction") -> str:
+async def unapprove_time_entry(psa: KantataConnector, entry_id: str, *, reason: str = REASON) -> str:
     """Un-approve an approved time entry by rejecting the timesheet submission that approved it.
 
     Kantata approves time per weekly timesheet submission (one user, one project, one week), so
@@ -34,18 +36,37 @@ async def unapprove_time_entry(psa: KantataConnector, entry_id: str, *, reason: 
         NotFoundError: No such time entry.
         BusinessError: The entry is not approved, or was approved without a submission.
     """
-    raw_id = entry_id.removeprefix("kantata:")
+    return await _reject(psa, "time_entries", RawTimeEntry, "timesheet_submissions", entry_id, reason)
+
+
+async def unapprove_expense(psa: KantataConnector, expense_id: str, *, reason: str = REASON) -> str:
+    """Un-approve an approved expense by rejecting its expense report submission (``PUT
+    /expense_report_submissions/{id}/reject``); arguments, result and errors as `unapprove_time_entry`.
+    """
+    return await _reject(psa, "expenses", RawExpense, "expense_report_submissions", expense_id, reason)
+
+
+async def _reject(
+    psa: KantataConnector,
+    key: str,
+    model: type[RawTimeEntry] | type[RawExpense],
+    submissions: str,
+    item_id: str,
+    reason: str,
+) -> str:
+    raw_id = item_id.removeprefix("kantata:")
+    what = "time entry" if key == "time_entries" else "expense"
     params = {"only": raw_id, "from_archived_workspaces": "true"}
-    envelope = Envelope.model_validate(await psa.client.get_json("/time_entries.json", params=params))
-    found = envelope.primary("time_entries", RawTimeEntry)
+    envelope = Envelope.model_validate(await psa.client.get_json(f"/{key}.json", params=params))
+    found = envelope.primary(key, model)
     if not found:
-        raise NotFoundError(SYSTEM, f"time entry {raw_id} does not exist or is not visible", status=404)
-    entry = found[0]
-    if not entry.approved:
-        raise BusinessError(SYSTEM, f"time entry {raw_id} is not approved: there is no approval to take back")
-    if entry.recent_submission_id is None:
-        problem = "is approved without a timesheet submission (its project needs no approval): nothing to reject"
-        raise BusinessError(SYSTEM, f"time entry {raw_id} {problem}")
+        raise NotFoundError(SYSTEM, f"{what} {raw_id} does not exist or is not visible", status=404)
+    item = found[0]
+    if not item.approved:
+        raise BusinessError(SYSTEM, f"{what} {raw_id} is not approved: there is no approval to take back")
+    if item.recent_submission_id is None:
+        problem = "is approved without a submission (its project needs no approval): nothing to reject"
+        raise BusinessError(SYSTEM, f"{what} {raw_id} {problem}")
     body = {"resolution": {"description": reason}}
-    await psa.client.put_json(f"/timesheet_submissions/{entry.recent_submission_id}/reject.json", json=body)
-    return entry.recent_submission_id
+    await psa.client.put_json(f"/{submissions}/{item.recent_submission_id}/reject.json", json=body)
+    return item.recent_submission_id

@@ -13,7 +13,7 @@ import pytest
 from canonical import ApprovalState, ProjectStatus, TimeEntry
 from connectors._core import BusinessError, NotFoundError, Page, paginate
 from connectors.kantata import KantataConnector, ProjectRow
-from connectors.kantata.drift import unapprove_time_entry
+from connectors.kantata.drift import unapprove_expense, unapprove_time_entry
 from sandbox.seed import DemoFirm
 from tests.kantata.conftest import TODAY, MakeConnector
 
@@ -119,3 +119,14 @@ async def test_the_reject_endpoint_refuses_a_rejected_submission_and_other_resou
     assert again.json()["errors"][0]["message"].endswith("only a pending or approved one can be rejected")
     assert (await api.put(f"{API}/workspaces/1/reject.json", json={})).status_code == 404
     assert (await api.put(f"{API}/timesheet_submissions/999999/reject", json={})).status_code == 404
+
+
+async def test_an_unapproved_expense_reads_back_so(kantata: KantataConnector, firm: DemoFirm) -> None:
+    start, end = TODAY - timedelta(days=60), TODAY - timedelta(days=1)
+    page = await kantata.expenses_page(approved=True, incurred_between=(start, end), per_page=200)
+    target = page.items[0]
+    await unapprove_expense(kantata, target.id)
+    after = await kantata.expenses_page(approved=None, incurred_on=target.date_incurred, per_page=200)
+    assert {e.id: e.approval for e in after.items}[target.id] is ApprovalState.REJECTED
+    with pytest.raises(BusinessError, match=r"expense \d+ is not approved"):
+        await unapprove_expense(kantata, target.id)
