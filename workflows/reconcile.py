@@ -121,6 +121,8 @@ class ReconcileProgress(BaseModel):
 
     step: str = "starting"
     staged: dict[str, int] = Field(default_factory=dict)
+    resumed: dict[str, int] = Field(default_factory=dict)
+    """Per side and kind, the page a snapshot resumed at after its worker was lost (absent: read in one go)."""
     differences: int = 0
 
 
@@ -221,6 +223,8 @@ class ReconcileWorkflow:
                 **options,
             )
             self._progress.staged[f"{side}.{kind}"] = result.staged
+            if result.resumed_at_page:
+                self._progress.resumed[f"{side}.{kind}"] = result.resumed_at_page
             return result
 
         await asyncio.gather(*(read(side, kind) for side, kind in reads))

@@ -150,6 +150,7 @@ class SnapshotActivities:
     async def _pages(self, request: SnapshotRequest, read: PageReader) -> SnapshotResult:
         beat = Checkpoints(SnapshotCheckpoint, SnapshotCheckpoint())
         point = beat.last
+        resumed_at = point.pages
         if point.pages == 0:
             await asyncio.to_thread(clear_staged, self._store, request.scope.run_key, request.side, request.kind)
         while not point.done:
@@ -164,5 +165,10 @@ class SnapshotActivities:
             )
             beat.save(point)
         return SnapshotResult(
-            side=request.side, kind=request.kind, staged=point.staged, pages=point.pages, unreadable=point.unreadable
+            side=request.side,
+            kind=request.kind,
+            staged=point.staged,
+            pages=point.pages,
+            unreadable=point.unreadable,
+            resumed_at_page=resumed_at,
         )

@@ -52,6 +52,8 @@ class SnapshotResult(CanonicalModel):
     staged: int
     pages: int
     unreadable: int = 0
+    resumed_at_page: int = 0
+    """The page a retried attempt resumed at (0: read from the start): the pages before it were not read again."""
     skipped: str | None = None
     """Why the side was not read (e.g. the project does not exist there)."""
 

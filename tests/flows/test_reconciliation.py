@@ -9,14 +9,16 @@ The drift cases share that one posted period: each changes a record of its own.
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from click.testing import Result
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from typer.testing import CliRunner
 
 import cli
@@ -34,9 +36,11 @@ from store import exceptions as exc
 from store.reconciliation import ReconciliationRun, runs_of
 from tests.conftest import TEST_TODAY
 from tests.flows._kantata import Kantata
+from tests.flows.conftest import inject
 from tests.flows.test_posting import post
+from tests.flows.test_provisioning_crash import start_worker
 from workflows import search_attributes as sa
-from workflows.reconcile import ReconcileResult
+from workflows.reconcile import ReconcileResult, ReconcileWorkflow
 
 PERIOD = previous_period(TEST_TODAY)
 """The month before the sandbox's anchor: open in its NetSuite, and over by ``TEST_TODAY``."""
@@ -271,3 +275,51 @@ async def test_the_periods_run_finds_a_job_made_by_hand_and_a_project_whose_clie
     assert made.values["erp"]["name"] == "Made by hand" and made.values["erp"]["internal_id"] == by_hand
     assert differs.kind == "project_mismatch" and differs.values["psa"]["client"] == "C-RECON-OTHER"
     assert differs.values["erp"]["client"] != "C-RECON-OTHER" and differs.message.startswith(f"project {project_id}: ")
+
+
+@pytest.mark.usefixtures("clear_faults")
+async def test_a_worker_killed_mid_snapshot_is_resumed_by_another_from_its_last_page(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata
+) -> None:
+    project_id, workspace, user = await own_project(connectors, kantata)
+    saturday, _ = WEEKEND
+    for n in range(12):
+        await kantata.time(saturday, workspace, user, 30 + n, 15000, f"Paged {n}")
+    await inject(flow_settings.sandbox_url, "kantata", latency_ms=150)  # a page at a time, slowly
+    options = {"auto_fix": False, "page_size": 1, "heartbeat_timeout": timedelta(seconds=2), "today": TEST_TODAY}
+    first = await start_worker(flow_settings)
+    second = None
+    try:
+        handle = await start_reconcile(temporal_client, flow_settings, PERIOD, project_id, **options)
+        for _ in range(600):  # at most a minute
+            if await staged_pages(temporal_client, handle, "psa.reconciliation_snapshot") >= 4:
+                break
+            await asyncio.sleep(0.1)
+        # The worker dies mid-snapshot; another one picks the activity up after its heartbeat timeout.
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        second = await start_worker(flow_settings)
+        result = await asyncio.wait_for(handle.result(), timeout=90)
+        progress = await handle.query(ReconcileWorkflow.progress)
+    finally:
+        for process in (first, second):
+            if process is not None and process.returncode is None:
+                process.kill()
+                await process.wait()
+
+    assert result.status == "clean" and result.compared["psa"]["time_entry"] == 12, result
+    # The PSA snapshots (workspaces and time entries, a record a page) were cut off mid-way: the retries
+    # started at the page after the last one staged, and the counts are still exact.
+    assert progress.resumed and max(progress.resumed.values()) >= 4, progress
+    assert progress.staged["psa.time_entry"] == 12 and progress.staged["psa.project"] == 1, progress
+
+
+async def staged_pages(client: Client, handle: WorkflowHandle[Any, Any], activity_type: str) -> int:
+    """The pages a running snapshot activity has heartbeated as staged (0 before its first)."""
+    description = await handle.describe()
+    for pending in description.raw_description.pending_activities:
+        if pending.activity_type.name == activity_type and pending.heartbeat_details.payloads:
+            [details] = await client.data_converter.decode(pending.heartbeat_details.payloads)
+            if details.get("pages") and details.get("cursor") is not None:
+                return int(details["pages"])
+    return 0
