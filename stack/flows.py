@@ -211,7 +211,13 @@ async def start_reconcile(
     """Start a period's (or a project's) reconciliation, or join it while it runs; a finished one runs again."""
     return await client.start_workflow(
         ReconcileWorkflow.run,
-        ReconcileInput(period=period, project_id=project_id, time_zone=settings.firm_time_zone, **options),
+        ReconcileInput(
+            period=period,
+            project_id=project_id,
+            time_zone=settings.firm_time_zone,
+            prefix=settings.task_queue_prefix,
+            **options,
+        ),
         id=reconcile.workflow_id(period, project_id, prefix=settings.task_queue_prefix),
         task_queue=settings.task_queue("flows"),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -189,7 +189,7 @@ def reconciliation_schedule(settings: Settings) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             ReconcileWorkflow.run,
-            ReconcileInput(time_zone=settings.firm_time_zone),
+            ReconcileInput(time_zone=settings.firm_time_zone, prefix=settings.task_queue_prefix),
             id=schedule_id(settings, RECONCILIATION),
             task_queue=settings.task_queue("flows"),
             static_summary="Monthly reconciliation of the month before: PSA, ERP and posting ledger",

@@ -50,7 +50,6 @@ with workflow.unsafe.imports_passed_through():
     from canonical.calendar import billing_period, firm_day, previous_period
     from canonical.events import CloudEvent
     from workflows import search_attributes as sa
-    from workflows._queues import FLOWS
     from workflows.invoice_project import checked, step_options
     from workflows.post_time_expenses import PostTimeExpensesInput, PostTimeExpensesWorkflow
     from workflows.post_time_expenses import workflow_id as posting_workflow_id
@@ -85,6 +84,10 @@ class ReconcileInput(BaseModel):
     project_id: str | None = None
     time_zone: str = "UTC"
     auto_fix: bool = True
+    prefix: str = ""
+    """The stack's task-queue prefix, which the daily postings' ids carry (auto-fix runs them under their ids).
+
+    An input rather than read from the task queue, so a run replays wherever the replayer polls."""
     today: date | None = None
     """The firm's today, which says whether the period is over; None: the run's start in ``time_zone``."""
     page_size: int = Field(default=200, ge=1, le=1000)
@@ -240,10 +243,9 @@ class ReconcileWorkflow:
 
     async def _post_again(self, days: list[date], input: ReconcileInput) -> list[str]:
         """Run each date's own posting (a child under the daily id): it posts what the ledger lacks, once."""
-        prefix = workflow.info().task_queue.removesuffix(FLOWS)
         started = []
         for day in days:
-            child_id = posting_workflow_id(day, prefix=prefix)
+            child_id = posting_workflow_id(day, prefix=input.prefix)
             try:
                 await workflow.execute_child_workflow(
                     PostTimeExpensesWorkflow.run,

@@ -9,11 +9,13 @@ The drift cases share that one posted period: each changes a record of its own.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import uuid
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,10 +43,12 @@ from tests.flows.test_posting import post
 from tests.flows.test_provisioning_crash import start_worker
 from workflows import search_attributes as sa
 from workflows.reconcile import ReconcileResult, ReconcileWorkflow
+from workflows.reconcile import workflow_id as reconcile_workflow_id
 
 PERIOD = previous_period(TEST_TODAY)
 """The month before the sandbox's anchor: open in its NetSuite, and over by ``TEST_TODAY``."""
 DAYS = billing_period(PERIOD)
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 WEEKEND = sorted(day for day in (DAYS.start + timedelta(days=n) for n in range(7)) if day.weekday() >= 5)
 
 
@@ -102,6 +106,15 @@ async def bills_of(connectors: Connectors, entry_id: str) -> int:
     netsuite, period = connectors.netsuite, DateRange(start=DAYS.start, end=DAYS.end)
     rows = paginate(lambda c: netsuite.time_bills_page(period=period, cursor=c))
     return Counter([row.external_id async for row in rows])[entry_id]
+
+
+async def keep_history(client: Client, settings: Settings, project_id: str, name: str) -> None:
+    """With ``PSFLOW_RECORD_HISTORIES=1``, save the project's latest run's history for the replay test."""
+    if os.environ.get("PSFLOW_RECORD_HISTORIES") != "1":
+        return
+    handle = client.get_workflow_handle(reconcile_workflow_id(PERIOD, project_id, settings.task_queue_prefix))
+    history = await handle.fetch_history()
+    (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
 
 
 def psflow(settings: Settings, *args: str) -> Result:
@@ -166,6 +179,7 @@ async def test_a_posted_period_reconciles_clean_and_drift_is_found_fixed_and_res
         await kantata.approve_ids("time_entries", [late])
         drift = await reconcile(temporal_client, flow_settings, project_id)
         found = open_differences(flow_settings, project_id)
+        await keep_history(temporal_client, flow_settings, project_id, "reconcile_fixed")
 
         # Put things back as they were: the next run finds nothing and resolves both exceptions.
         await set_time_bill_hours(erp, bills[edited], 60)
