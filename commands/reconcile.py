@@ -57,6 +57,29 @@ _NOUNS = {"time_entry": ("time entry", "time entries"), "expense": ("expense", "
 _NOUNS |= {"project": ("project", "projects"), "invoice": ("invoice", "invoices")}
 
 
+def check_project(config: Settings, project_id: str) -> None:
+    """A UserError unless psflow knows the project (posted work for it, or provisioned it)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from store import Store
+    from store.invoicing import known_project
+
+    store = Store(config.store_url)
+    try:
+        known = known_project(store, project_id)
+    except (OperationalError, ProgrammingError):
+        raise UserError(
+            f"the store at {config.store_url} has no schema yet: run `psflow db upgrade` or start the worker"
+        ) from None
+    finally:
+        store.engine.dispose()
+    if not known:
+        raise UserError(
+            f"unknown project {project_id!r}: psflow has posted nothing for it and did not provision it "
+            "(project ids look like PRJ-0001 or salesforce:006...)"
+        )
+
+
 def counts_compared(compared: dict[str, dict[str, int]]) -> str:
     """``PSA: 6 time entries, 1 project; ERP: …; ledger: …``: what each side held, by kind."""
     parts = []
@@ -112,6 +135,8 @@ def reconcile(
         raise UserError("--period is required, e.g. `psflow reconcile --period 2026-10`")
     config = settings()
     today, provisional = checked_period(period, config)
+    if project is not None:
+        check_project(config, project)
 
     async def go() -> None:
         from temporalio.client import WorkflowFailureError, WorkflowQueryFailedError

@@ -38,7 +38,7 @@ from store import exceptions as exc
 from store.reconciliation import ReconciliationRun, runs_of
 from tests.conftest import TEST_TODAY
 from tests.flows._kantata import Kantata
-from tests.flows.conftest import inject
+from tests.flows.conftest import inject, sink_events
 from tests.flows.test_posting import post
 from tests.flows.test_provisioning_crash import start_worker
 from workflows import search_attributes as sa
@@ -250,11 +250,27 @@ async def test_an_open_period_is_reconciled_provisionally_and_bad_periods_are_on
     description = await handle.describe()
     attributes = description.typed_search_attributes
     assert attributes.get(sa.RECON_PERIOD) == current and attributes.get(sa.FLOW_STATE) == "provisional-clean"
+    [event] = await sink_events(flow_settings.sandbox_url, handle.id)
+    assert event["type"] == "com.psflow.reconciliation.completed" and event["source"] == "psflow/reconciliation"
+    data = event["data"]
+    assert (data["period"], data["project_id"], data["status"], data["provisional"]) == (
+        current,
+        project_id,
+        "clean",
+        True,
+    )
+    assert (data["differences"], data["fixed"]) == ({}, 0)
+    assert event["data"]["compared"]["psa"] == {"project": 1}
 
     malformed = psflow(flow_settings, "reconcile", "--period", "2026-13")
     ahead = psflow(flow_settings, "reconcile", "--period", "2999-01")
     never = psflow(flow_settings, "reconcile", "status", "--period", "2001-01")
-    assert (malformed.exit_code, ahead.exit_code, never.exit_code) == (1, 1, 0)
+    unknown = psflow(flow_settings, "reconcile", "--period", PERIOD, "--project", "PRJ-NOPE")
+    assert (malformed.exit_code, ahead.exit_code, never.exit_code, unknown.exit_code) == (1, 1, 0, 1)
+    assert unknown.output.strip() == (
+        "error: unknown project 'PRJ-NOPE': psflow has posted nothing for it and did not provision it "
+        "(project ids look like PRJ-0001 or salesforce:006...)"
+    )
     assert (
         malformed.output.strip() == "error: --period: period '2026-13' is not a month written as YYYY-MM, e.g. 2026-10"
     )
