@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.events import EventActivities
@@ -256,6 +256,9 @@ class ReconcileWorkflow:
                 )
             except WorkflowAlreadyStartedError:
                 workflow.logger.info("posting of %s already running; the re-compare shows what it left", day)
+            except ChildWorkflowError as failure:
+                # The posting says why it stopped; its records stay differences for the re-compare to report.
+                workflow.logger.warning("posting of %s failed, its records stay differences: %s", day, failure.cause)
             started.append(child_id)
         return started
 
