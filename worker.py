@@ -24,6 +24,7 @@ from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
 from activities.exception_sweep import ExceptionSweepActivities
+from activities.exceptions import ExceptionActivities
 from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoicedActivities
 from activities.posting import PostingActivities, RetroRateChanges
 from activities.psa import PsaActivities
@@ -74,7 +75,7 @@ def activities(
     invoice_lines: LineGrouping = "entry",
     retro_rate_changes: RetroRateChanges = "adjust",
 ) -> dict[str, list[Callable[..., Any]]]:
-    """Every activity, by the domain whose task queue it runs on."""
+    """Every activity, by the domain whose task queue it runs on (``flows``: local activities of workflows)."""
     crm = CrmActivities(
         {"salesforce": SalesforceReader(connectors.salesforce), "hubspot": HubSpotReader(connectors.hubspot)}
     )
@@ -88,6 +89,7 @@ def activities(
     snapshots = SnapshotActivities(connectors.kantata, connectors.netsuite, store)
     reconciling = CompareActivities(store)
     sweep = ExceptionSweepActivities(store, connectors.events)
+    exceptions = ExceptionActivities(store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [
             crm.read_engagement,
@@ -122,7 +124,8 @@ def activities(
             reconciling.unpost_vanished,
             reconciling.finish,
         ],
-        "events": [events.publish, events.push_rows, sweep.escalate],
+        "events": [events.publish, events.push_rows, sweep.escalate, exceptions.record, exceptions.resolve],
+        FLOWS: [exceptions.resolve],
     }
     for domain in DOMAINS:
         by_domain[domain].append(ping_activity(domain))
@@ -139,10 +142,13 @@ def build_workers(
             client,
             task_queue=settings.task_queue(FLOWS),
             workflows=workflows(),
+            activities=domain_activities.get(FLOWS, []),
             graceful_shutdown_timeout=graceful,
         )
     ]
     for domain, registered in domain_activities.items():
+        if domain == FLOWS:
+            continue
         workers.append(
             Worker(
                 client,

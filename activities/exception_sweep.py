@@ -27,8 +27,8 @@ from store import exceptions as exc
 
 EVENT_SOURCE = "psflow/exceptions"
 EVENT_TYPE = "com.psflow.exception.escalated"
-PUBLISHING = 8
-"""Events sent at the same time."""
+BATCH = 100
+"""Events per request to the sink (CloudEvents batched mode)."""
 RECOVERY_PAGE = 1000
 
 
@@ -140,16 +140,6 @@ class ExceptionSweepActivities:
         return EscalatedPage(escalated=len(page), by_level=dict(by_level), resent=resent)
 
     async def _publish(self, escalations: Sequence[exc.Escalated], as_of: datetime) -> None:
-        slots = asyncio.Semaphore(PUBLISHING)
-
-        async def send(escalated: exc.Escalated) -> None:
-            async with slots:
-                await self._sink.publish(escalation_event(escalated, as_of))
-
-        tasks = [asyncio.create_task(send(item)) for item in escalations]
-        try:
-            await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:  # one failed: the retry sends them all again, so stop the rest now
-                task.cancel()
-            raise
+        for start in range(0, len(escalations), BATCH):
+            chunk = escalations[start : start + BATCH]
+            await self._sink.publish_batch([escalation_event(escalated, as_of) for escalated in chunk])
