@@ -267,6 +267,16 @@ async def test_an_open_period_is_reconciled_provisionally_and_bad_periods_are_on
     ahead = psflow(flow_settings, "reconcile", "--period", "2999-01")
     never = psflow(flow_settings, "reconcile", "status", "--period", "2001-01")
     unknown = psflow(flow_settings, "reconcile", "--period", PERIOD, "--project", "PRJ-NOPE")
+    early = psflow(flow_settings, "reconcile", "backfill", "--from", "2026-07", "--to", "2999-01")
+    unscheduled = await asyncio.to_thread(
+        psflow, flow_settings, "reconcile", "backfill", "--from", "2026-07", "--to", "2026-09"
+    )
+    assert early.exit_code == unscheduled.exit_code == 1
+    assert early.output.strip() == (
+        "error: --to 2999-01: its reconciliation is scheduled for 2999-02-02 04:00 UTC, not yet; reconcile it now "
+        "(provisionally, while the month is open) with `psflow reconcile --period 2999-01`"
+    )
+    assert unscheduled.output.strip().endswith(": create the schedules with `psflow schedule apply`")
     assert (malformed.exit_code, ahead.exit_code, never.exit_code, unknown.exit_code) == (1, 1, 0, 1)
     assert unknown.output.strip() == (
         "error: unknown project 'PRJ-NOPE': psflow has posted nothing for it and did not provision it "
