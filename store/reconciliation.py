@@ -300,20 +300,39 @@ def _as_decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value)).quantize(_PLACES)
 
 
-def vanished_page(store: Store, run_key: str, kind: str, *, after: str | None, limit: int) -> list[tuple[str, date]]:
-    """Ledger rows whose ERP record is gone while the PSA still has the record approved: (record id, date)."""
+_VANISHED = (
+    "FROM reconciliation_staging l "
+    "JOIN reconciliation_staging p ON p.run_key = l.run_key AND p.side = 'psa' AND p.kind = l.kind "
+    "  AND p.record_id = l.record_id AND p.approved "
+    "JOIN posting_ledger posted ON posted.target_system = :target AND posted.kind = l.kind "
+    "  AND posted.source_id = l.record_id AND posted.invoice_id IS NULL "
+    "LEFT JOIN reconciliation_staging e ON e.run_key = l.run_key AND e.side = 'erp' AND e.kind = l.kind "
+    "  AND e.record_id = l.record_id "
+    "WHERE l.run_key = :run_key AND l.side = 'ledger' AND e.id IS NULL "
+)
+"""Ledger rows whose ERP record is gone while the PSA still has the record approved, and no invoice billed them
+(posted again, an invoiced record would be billed a second time)."""
+
+
+def vanished_page(
+    store: Store, run_key: str, kind: str, *, after: str | None, limit: int, target: str
+) -> list[tuple[str, date]]:
+    """One page of the rows auto-fix may post again (see ``_VANISHED``): (record id, business date)."""
     query = text(
-        "SELECT l.record_id, l.business_date FROM reconciliation_staging l "
-        "JOIN reconciliation_staging p ON p.run_key = l.run_key AND p.side = 'psa' AND p.kind = l.kind "
-        "  AND p.record_id = l.record_id AND p.approved "
-        "LEFT JOIN reconciliation_staging e ON e.run_key = l.run_key AND e.side = 'erp' AND e.kind = l.kind "
-        "  AND e.record_id = l.record_id "
-        "WHERE l.run_key = :run_key AND l.side = 'ledger' AND l.kind = :kind AND e.id IS NULL "
-        "  AND l.record_id > :after ORDER BY l.record_id LIMIT :limit"
+        f"SELECT l.record_id, l.business_date {_VANISHED} AND l.kind = :kind AND l.record_id > :after "
+        "ORDER BY l.record_id LIMIT :limit"
     )
     with store.session() as session:
-        rows = session.execute(query, {"run_key": run_key, "kind": kind, "after": after or "", "limit": limit}).all()
+        params = {"run_key": run_key, "kind": kind, "after": after or "", "limit": limit, "target": target}
+        rows = session.execute(query, params).all()
     return [(record_id, _as_date(day) or date.min) for record_id, day in rows]
+
+
+def vanished_count(store: Store, run_key: str, *, target: str) -> int:
+    """How many rows auto-fix may post again (see ``_VANISHED``)."""
+    with store.session() as session:
+        found = session.execute(text(f"SELECT COUNT(*) {_VANISHED}"), {"run_key": run_key, "target": target})
+        return int(found.scalar_one())
 
 
 def with_posting_exception(store: Store, source_ids: Sequence[str]) -> set[str]:

@@ -41,6 +41,7 @@ from store.reconciliation import (
     remove_from_ledger,
     staged_counts,
     start_run,
+    vanished_count,
     vanished_page,
     with_posting_exception,
 )
@@ -111,7 +112,6 @@ class CompareActivities:
         differences: dict[str, int] = defaultdict(int)
         seen: set[str] = set()
         dates: set[date] = set()
-        vanished = 0
         for kind in KINDS:
             after: str | None = None
             while True:
@@ -122,11 +122,10 @@ class CompareActivities:
                     differences[difference.kind] += 1
                     if difference.kind == "not_posted" and difference.business_date is not None:
                         dates.add(difference.business_date)
-                    if difference.kind == "missing_in_erp" and difference.fixable:
-                        vanished += 1
                     seen.add(business_key(scope.period, difference.record_id))
                 activity.heartbeat(kind, after)
         resolved = await asyncio.to_thread(self._resolve_gone, scope, seen) if request.record else 0
+        vanished = await asyncio.to_thread(vanished_count, self._store, scope.run_key, target=TARGET)
         return CompareResult(
             compared=compared,
             differences=dict(differences),
@@ -192,7 +191,7 @@ class CompareActivities:
         for kind in RECORD_KINDS:
             after: str | None = None
             while page := await asyncio.to_thread(
-                vanished_page, self._store, scope.run_key, kind, after=after, limit=500
+                vanished_page, self._store, scope.run_key, kind, after=after, limit=500, target=TARGET
             ):
                 after = page[-1][0]
                 removed += await asyncio.to_thread(

@@ -5,8 +5,9 @@ gets at most one difference, the first of these that holds (so an edit in NetSui
 ``hours_mismatch``, not also an ``amount_mismatch``):
 
 - ``not_posted``: approved in the PSA, neither in the ledger nor in the ERP (auto-fixed: posted);
-- ``missing_in_erp``: in the ledger, gone from the ERP (auto-fixed while the PSA still has it approved:
-  the ledger row goes to the audit trail and the record is posted again, by the same external id);
+- ``missing_in_erp``: in the ledger, gone from the ERP (auto-fixed while the PSA still has it approved
+  and no invoice has billed it: the ledger row goes to the audit trail and the record is posted again,
+  by the same external id; which rows qualify is `store.reconciliation.vanished_page`'s query);
 - ``not_in_ledger``: in the ERP, not in the ledger (posted outside psflow, or by hand);
 - ``unapproved_after_posting``: in the ledger, but the PSA no longer lists it as approved (un-approved
   or deleted after posting);

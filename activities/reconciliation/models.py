@@ -73,7 +73,7 @@ class CompareResult(CanonicalModel):
     differences: dict[str, int] = Field(default_factory=dict)
     not_posted_dates: list[date] = Field(default_factory=list)
     vanished: int = 0
-    """``missing_in_erp`` records the PSA still has approved: auto-fix re-posts them."""
+    """``missing_in_erp`` records the PSA still has approved and no invoice billed: auto-fix re-posts them."""
     resolved: int = 0
     """Earlier differences of the period (or project) this run no longer found: auto-resolved."""
 

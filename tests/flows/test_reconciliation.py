@@ -161,7 +161,7 @@ async def test_a_posted_period_reconciles_clean_and_drift_is_found_fixed_and_res
     spent = await kantata.expense(saturday, workspace, user, 4250, "Meals")
     await kantata.approve_ids("time_entries", entries)
     await kantata.approve_ids("expenses", [spent])
-    edited, deleted, *_, unapproved = entries
+    edited, deleted, invoiced_entry, *_, unapproved = entries
     erp = connectors.netsuite
 
     async with worker.running_workers(temporal_client, flow_settings):
@@ -192,7 +192,9 @@ async def test_a_posted_period_reconciles_clean_and_drift_is_found_fixed_and_res
         [billed] = (await handle.result()).invoices
         invoiced = await reconcile(temporal_client, flow_settings, project_id)
         await set_invoice_line_amount(erp, billed.erp_id, line=0, amount=Decimal("1.00"))
-        overridden = await reconcile(temporal_client, flow_settings, project_id, auto_fix=False)
+        # An invoiced entry's time bill deleted: posted again, it would be billed twice, so it waits.
+        await delete_time_bill(erp, bills[invoiced_entry])
+        overridden = await reconcile(temporal_client, flow_settings, project_id)
         status = await asyncio.to_thread(psflow, flow_settings, "reconcile", "status", "--period", PERIOD)
 
     seven = {"time_entry": 6, "expense": 1}
@@ -230,13 +232,14 @@ async def test_a_posted_period_reconciles_clean_and_drift_is_found_fixed_and_res
         invoiced.status == "clean"
         and invoiced.compared["erp"]["invoice"] == invoiced.compared["ledger"]["invoice"] == 1
     )
-    assert overridden.differences == {"invoice_mismatch": 1}, overridden
+    assert overridden.differences == {"invoice_mismatch": 1, "missing_in_erp": 1}, overridden
+    assert overridden.fixed == 0 and overridden.postings == [] and await bills_of(connectors, invoiced_entry) == 0
     wrong = open_differences(flow_settings, project_id)[f"{PERIOD}:{billed.invoice_id}"]
     assert wrong.values["ledger"]["amount"] == f"{billed.total.normalize():f}"
     assert Decimal(wrong.values["erp"]["amount"]) != billed.total
     store.engine.dispose()
     assert status.exit_code == 0 and status.output.count(f"reconcile:{PERIOD}:{project_id}") == 5, status.output
-    assert "hours_mismatch 1" in status.output and "invoice_mismatch 1" in status.output
+    assert "hours_mismatch 1" in status.output and "invoice_mismatch 1, missing_in_erp 1" in status.output
 
 
 async def test_an_open_period_is_reconciled_provisionally_and_bad_periods_are_one_line_errors(
