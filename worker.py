@@ -28,6 +28,7 @@ from activities.exceptions import ExceptionActivities
 from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoicedActivities
 from activities.posting import PostingActivities, RetroRateChanges
 from activities.psa import PsaActivities
+from activities.reconciliation import CompareActivities, SnapshotActivities
 from activities.stack import ping_activity
 from stack.client import connect
 from stack.connectors import Connectors
@@ -43,6 +44,7 @@ from workflows.monthly_invoicing import MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
 from workflows.post_time_expenses import PostTimeExpensesWorkflow
 from workflows.provision_engagement import ProvisionEngagementWorkflow
+from workflows.reconcile import ReconcileWorkflow
 from workflows.scheduled_posting import ScheduledPostingWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
@@ -62,6 +64,7 @@ def workflows() -> list[type]:
         ContractWorkflow,
         AmendmentIntakeWorkflow,
         ExceptionSweepWorkflow,
+        ReconcileWorkflow,
     ]
 
 
@@ -83,6 +86,8 @@ def activities(
     posting = PostingActivities(connectors.kantata, connectors.netsuite, store, retro_rate_changes=retro_rate_changes)
     events = EventActivities(connectors.events)
     amendments = AmendmentActivities(connectors.kantata, connectors.netsuite, store)
+    snapshots = SnapshotActivities(connectors.kantata, connectors.netsuite, store)
+    reconciling = CompareActivities(store)
     sweep = ExceptionSweepActivities(store, connectors.events)
     exceptions = ExceptionActivities(store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
@@ -99,6 +104,7 @@ def activities(
             not_invoiced.work_not_invoiced,
             amendments.read_contract,
             amendments.apply_to_psa,
+            snapshots.snapshot_psa,
         ],
         "hr": [],
         "erp": [
@@ -112,6 +118,11 @@ def activities(
             posting.settle_exceptions,
             amendments.apply_to_erp,
             posting.reprice_posted,
+            snapshots.snapshot_erp,
+            reconciling.start,
+            reconciling.compare,
+            reconciling.unpost_vanished,
+            reconciling.finish,
         ],
         "events": [events.publish, events.push_rows, sweep.escalate, exceptions.record, exceptions.resolve],
         FLOWS: [exceptions.resolve],
