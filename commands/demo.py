@@ -347,6 +347,64 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
     )
 
 
+async def reconcile_month(client: Client, config: Settings, connectors: Connectors) -> None:
+    """Reconcile the demo month (clean), then edit a posted time bill's hours in NetSuite and find the difference.
+
+    The edit is made the way a person's script would make it, through NetSuite's REST API with the
+    connector's credentials (``connectors.netsuite.drift``): psflow learns of it only by reconciling.
+    """
+    from canonical import DateRange
+    from commands.reconcile import print_result
+    from connectors.netsuite.drift import set_time_bill_hours
+    from stack.flows import start_reconcile
+    from store import Store
+    from store import exceptions as exc
+
+    anchor = await sandbox_anchor(config)
+    day = await latest_approved_day(connectors, before=anchor.replace(day=1))
+    period = f"{day:%Y-%m}"
+    out.rule(f"Reconciliation: {period} in the PSA, the ERP and the posting ledger")
+    handle = await start_reconcile(client, config, period)
+    result = await handle.result()
+    print_result(result)
+    if result.fixed:
+        out.print(
+            f"  (the demo posted {day} only: the month's other approved work had never been posted, so this first "
+            "reconciliation posted it before comparing again)",
+            highlight=False,
+        )
+    out.print(f"  {workflow_url(config, handle.id)}", soft_wrap=True, highlight=False)
+    bills = await connectors.netsuite.time_bills_page(period=DateRange(start=day, end=day), page_size=20)
+    bill = next((row for row in bills.items if row.external_id), None)
+    if bill is None:
+        raise UserError(f"no time bill psflow posted on {day} in NetSuite: reset the sandbox (`psflow sandbox reset`)")
+    await set_time_bill_hours(connectors.netsuite, bill.internal_id, bill.minutes + 60)
+    out.print(
+        f"Someone edits time bill {bill.internal_id} (PSA entry {bill.external_id}, {day}) in NetSuite: "
+        f"{bill.minutes / 60:.2f} h -> {(bill.minutes + 60) / 60:.2f} h. Reconciling {period} again",
+        highlight=False,
+    )
+    handle = await start_reconcile(client, config, period)
+    print_result(await handle.result())
+    store = Store(config.store_url)
+    try:
+        found = [
+            row
+            for row in exc.find(store, flow="reconciliation", kind="hours_mismatch")
+            if row.business_key.endswith(f":{bill.external_id}")
+        ]
+    finally:
+        store.engine.dispose()
+    shown = table("exception", "record", "PSA", "ERP", "ledger", title="the difference, with every side's values")
+    for row in found:
+        sides = [row.values.get(side) or {} for side in ("psa", "erp", "ledger")]
+        shown.add_row(str(row.id), bill.external_id, *(f"{side.get('hours', '-')} h" for side in sides))
+    out.print(shown)
+    for row in found:
+        out.print(f"  psflow exceptions show {row.id}", highlight=False)
+    out.print(f"  psflow reconcile status --period {period}", highlight=False)
+
+
 async def stack_check(client: Client, config: Settings) -> None:
     """Prove the worker answers on every domain task queue."""
     from stack.flows import check_stack
@@ -378,6 +436,7 @@ def demo() -> None:
                 out.rule("Contract amendments: two versions applied in order, in the PSA and the ERP")
                 await amend_contract(client, config, connectors, deals[0])
             await post_and_invoice(client, config, connectors)
+            await reconcile_month(client, config, connectors)
         finally:
             await connectors.aclose()
         out.print(f"Web UI: {config.temporal.ui_url}/namespaces/{config.temporal.namespace}/workflows", soft_wrap=True)
