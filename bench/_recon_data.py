@@ -113,23 +113,27 @@ def ledger_count(store: Store, period: DateRange) -> int:
         return int(session.exec(query).one())
 
 
-async def _count_pages(read: Callable[[str | None], Awaitable[Page[Any]]]) -> tuple[int, int]:
-    """Every page of a listing, read and dropped: (records, pages)."""
+async def _count_pages(read: Callable[[str | None], Awaitable[Page[Any]]]) -> tuple[int, int, float]:
+    """Every page of a listing, read and dropped: (records, pages, seconds until its last page)."""
     records = pages = 0
     cursor: str | None = None
+    started = time.perf_counter()
     while True:
         page = await read(cursor)
         records, pages = records + len(page.items), pages + 1
         if (cursor := page.next_cursor) is None:
-            return records, pages
+            return records, pages, time.perf_counter() - started
 
 
-async def read_raw(connectors: Connectors, store: Store, period: DateRange) -> dict[str, int]:
+async def read_raw(connectors: Connectors, store: Store, period: DateRange) -> tuple[dict[str, int], dict[str, float]]:
     """Every page a reconciliation of the period reads, through the same connectors, all listings at once; counts.
 
     What ``ReconcileWorkflow`` reads (``workflows.reconcile.EVERYTHING``), in parallel as it does: the
     PSA's time entries, expenses (every approval state) and projects; the ERP's time bills, expense
     reports, jobs and invoices (issued within a year of the period's start); the ledger's rows.
+
+    Returns:
+        Records read per listing (and ``pages`` in all); seconds each listing took, read alongside the others.
     """
     kantata, netsuite, size = connectors.kantata, connectors.netsuite, RECON_PAGE
     psa_size = min(size, PSA_PAGE)
@@ -152,10 +156,10 @@ async def read_raw(connectors: Connectors, store: Store, period: DateRange) -> d
     }
     ledger = asyncio.ensure_future(asyncio.to_thread(_ledger_rows, store, period))
     read = await asyncio.gather(*(_count_pages(listing) for listing in listings.values()))
-    counts = {name: records for name, (records, _pages) in zip(listings, read, strict=True)}
-    counts["pages"] = sum(pages for _records, pages in read)
+    counts = {name: records for name, (records, _pages, _s) in zip(listings, read, strict=True)}
+    counts["pages"] = sum(pages for _records, pages, _s in read)
     counts["ledger"] = await ledger
-    return counts
+    return counts, {name: round(seconds, 2) for name, (_records, _pages, seconds) in zip(listings, read, strict=True)}
 
 
 async def time_bills_to_edit(connectors: Connectors, day: date, count: int) -> list[tuple[str, int]]:

@@ -86,7 +86,7 @@ async def _raw(connectors: Connectors, store: Store, period: DateRange, pids: di
     cpu = CpuMeter({"sandbox": pids["sandbox"]})
     cpu.start()
     started = time.perf_counter()
-    counts = await read_raw(connectors, store, period)
+    counts, by_listing = await read_raw(connectors, store, period)
     seconds = time.perf_counter() - started
     records = sum(count for name, count in counts.items() if name != "pages")
     return {
@@ -94,6 +94,7 @@ async def _raw(connectors: Connectors, store: Store, period: DateRange, pids: di
         "records": records,
         "records_per_s": round(records / seconds, 1),
         "read": counts,
+        "seconds_by_listing": by_listing,
         "cpu_ms_per_record": cpu.per_item_ms(records),
     }
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from bench.reconciliation import ReconciliationOptions, main, run_reconciliation, summary_table
 
-PHASE = {"seconds", "records", "records_per_s", "read", "cpu_ms_per_record"}
+PHASE = {"seconds", "records", "records_per_s", "read", "seconds_by_listing", "cpu_ms_per_record"}
 
 
 async def test_a_posted_period_reconciles_clean_and_then_finds_the_drift_injected(tmp_path: Path) -> None:
