@@ -23,8 +23,9 @@ from activities.amendments import AmendmentActivities
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
+from activities.exception_retry import ExceptionRetryActivities
 from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoicedActivities
-from activities.posting import PostingActivities, RetroRateChanges
+from activities.posting import PostingActivities, PostingRetryActivities, RetroRateChanges
 from activities.psa import PsaActivities
 from activities.stack import ping_activity
 from stack.client import connect
@@ -40,6 +41,7 @@ from workflows.monthly_invoicing import MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
 from workflows.post_time_expenses import PostTimeExpensesWorkflow
 from workflows.provision_engagement import ProvisionEngagementWorkflow
+from workflows.retry_exception import RetryExceptionWorkflow
 from workflows.scheduled_posting import ScheduledPostingWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
@@ -58,6 +60,7 @@ def workflows() -> list[type]:
         PollClosedWonWorkflow,
         ContractWorkflow,
         AmendmentIntakeWorkflow,
+        RetryExceptionWorkflow,
     ]
 
 
@@ -79,6 +82,8 @@ def activities(
     posting = PostingActivities(connectors.kantata, connectors.netsuite, store, retro_rate_changes=retro_rate_changes)
     events = EventActivities(connectors.events)
     amendments = AmendmentActivities(connectors.kantata, connectors.netsuite, store)
+    posting_retry = PostingRetryActivities(connectors.kantata, connectors.netsuite, store)
+    retries = ExceptionRetryActivities(store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [
             crm.read_engagement,
@@ -106,8 +111,9 @@ def activities(
             posting.settle_exceptions,
             amendments.apply_to_erp,
             posting.reprice_posted,
+            posting_retry.retry_posting,
         ],
-        "events": [events.publish, events.push_rows],
+        "events": [events.publish, events.push_rows, retries.note_retry, retries.resolve_retried],
     }
     for domain in DOMAINS:
         by_domain[domain].append(ping_activity(domain))

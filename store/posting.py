@@ -114,6 +114,8 @@ class Problem:
     reason: str
     message: str
     values: dict[str, Any] = field(default_factory=dict)
+    retry_input: dict[str, Any] | None = None
+    """The record's fields a person may edit for `psflow exceptions retry` (None: a retry takes no edits)."""
 
 
 def record_exceptions(
