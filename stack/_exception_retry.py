@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -40,8 +39,7 @@ class RetryRefused(ValueError):
     """A retry that was not started, and why, in one line; nothing was changed."""
 
 
-@dataclass(frozen=True)
-class RetryOutcome:
+class RetryOutcome(BaseModel):
     """What a retry did.
 
     Attributes:
@@ -53,11 +51,13 @@ class RetryOutcome:
         edits: The edits applied, as given.
     """
 
+    model_config = ConfigDict(frozen=True)
+
     exception_id: int
     workflow_id: str
     outcome: Verdict
     message: str
-    edits: dict[str, str] = field(default_factory=dict)
+    edits: dict[str, str] = Field(default_factory=dict)
 
 
 async def retry_exception(
@@ -90,8 +90,17 @@ async def retry_exception(
     try:
         result = await handle.result()
     except WorkflowFailureError as failure:
-        return RetryOutcome(exception_id, run_id, "failed again", describe(failure.cause or failure), dict(edits))
-    return RetryOutcome(exception_id, run_id, result.outcome, result.message, dict(edits))
+        verdict: Verdict = "failed again"
+        return RetryOutcome(
+            exception_id=exception_id,
+            workflow_id=run_id,
+            outcome=verdict,
+            message=describe(failure.cause or failure),
+            edits=dict(edits),
+        )
+    return RetryOutcome(
+        exception_id=exception_id, workflow_id=run_id, outcome=result.outcome, message=result.message, edits=dict(edits)
+    )
 
 
 def _checked(
