@@ -1,0 +1,87 @@
+"""Determinism: recorded retries of exceptions still replay on today's `RetryExceptionWorkflow`.
+
+If this fails after a workflow change, the change would break retries in flight: guard it with
+``workflow.patched``, or, if breaking is intended, re-record on the test stack with
+``PSFLOW_RECORD_HISTORIES=1 pytest tests/flows/test_exception_retry_replay.py -k record``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+import worker
+from stack.connectors import Connectors
+from stack.flows import retry_exception
+from stack.settings import Settings
+from store import Store
+from store import exceptions as exc
+from tests.conftest import anchor_month_day
+from tests.flows._kantata import Kantata
+from tests.flows.conftest import WinDeal
+from tests.flows.test_posting import post
+from workflows.retry_exception import RetryExceptionWorkflow
+
+DIRECTORY = Path(__file__).resolve().parent.parent / "histories"
+HISTORIES = sorted(DIRECTORY.glob("retry_exception_*.json"))
+WORKFLOWS = [RetryExceptionWorkflow]
+
+
+def test_there_are_histories_of_a_posting_and_a_provisioning_retry() -> None:
+    assert {path.stem for path in HISTORIES} >= {"retry_exception_posting", "retry_exception_provisioning"}
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
+async def test_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+
+
+async def test_a_changed_step_is_caught() -> None:
+    text = (DIRECTORY / "retry_exception_posting.json").read_text(encoding="utf-8")
+    history = WorkflowHistory.from_json("tampered", text.replace("erp.retry_posting", "erp.post_something_else"))
+    with pytest.raises(Exception, match=r"[Nn]ondeterminism|TMPRL1100"):
+        await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+
+
+@pytest.mark.skipif(not os.environ.get("PSFLOW_RECORD_HISTORIES"), reason="records histories on demand only")
+async def test_record(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata, win_deal: WinDeal
+) -> None:
+    """Retry a posting exception (an entry without a rate, given one) and a provisioning one; save both histories."""
+    day, tag = anchor_month_day(3, 24), uuid.uuid4().hex[:8]
+    workspace = await connectors.kantata.find_project_by_external_id("PRJ-0001")
+    assert workspace is not None
+    entry = await kantata.time(day, workspace, await kantata.participant(workspace), 60, 0, f"Recorded {tag}")
+    await kantata.approve(day)
+    deal = await win_deal("salesforce")
+    async with worker.running_workers(temporal_client, flow_settings):
+        await post(temporal_client, flow_settings, day)
+        store = Store(flow_settings.store_url)
+        [posting] = exc.find(store, flow="posting", key=entry)
+        [provisioning] = exc.record(
+            store,
+            [exc.Occurrence("provisioning", "salesforce", "engagement", f"salesforce:{deal}", "Failed", "it failed")],
+            run_id="record",
+        )
+        store.engine.dispose()
+        assert posting.id is not None
+        retries = {
+            "retry_exception_posting": await retry_exception(
+                temporal_client, flow_settings, posting.id, {"rate": "150"}, actor="recorder"
+            ),
+            "retry_exception_provisioning": await retry_exception(
+                temporal_client, flow_settings, provisioning, {}, actor="recorder"
+            ),
+        }
+    for name, outcome in retries.items():
+        assert outcome.outcome == "resolved", outcome
+        history = await temporal_client.get_workflow_handle(outcome.workflow_id).fetch_history()
+        (DIRECTORY / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1) + "\n", encoding="utf-8")
