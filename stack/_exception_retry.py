@@ -71,7 +71,7 @@ async def retry_exception(
             of it is running. Nothing was started or changed.
     """
     retry_input, attempt = await asyncio.to_thread(_checked, settings, exception_id, dict(edits), actor)
-    run_id = workflow_id(exception_id, attempt)
+    run_id = workflow_id(exception_id, attempt, prefix=settings.task_queue_prefix)
     try:
         handle = await client.start_workflow(
             RetryExceptionWorkflow.run,

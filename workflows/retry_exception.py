@@ -38,9 +38,13 @@ with workflow.unsafe.imports_passed_through():
 Flow = Literal["posting", "provisioning", "invoicing"]
 
 
-def workflow_id(exception_id: int, attempt: int) -> str:
-    """The retry's workflow id: the exception and which of its retries this is (1, 2, ...)."""
-    return f"exception-retry:{exception_id}:{attempt}"
+def workflow_id(exception_id: int, attempt: int, prefix: str = "") -> str:
+    """The retry's workflow id: the exception and which of its retries this is (1, 2, ...).
+
+    Args:
+        prefix: The task queue prefix, so stacks sharing a namespace (each with its own store) keep apart.
+    """
+    return f"{prefix}exception-retry:{exception_id}:{attempt}"
 
 
 class RetryExceptionInput(BaseModel):
