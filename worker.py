@@ -24,6 +24,7 @@ from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
 from activities.exception_retry import ExceptionRetryActivities
+from activities.exception_sweep import ExceptionSweepActivities
 from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoicedActivities
 from activities.posting import PostingActivities, PostingRetryActivities, RetroRateChanges
 from activities.psa import PsaActivities
@@ -36,6 +37,7 @@ from store import Store
 from workflows._queues import DOMAINS, FLOWS
 from workflows.amend_contract import ContractWorkflow
 from workflows.amendment_intake import AmendmentIntakeWorkflow
+from workflows.exception_sweep import ExceptionSweepWorkflow
 from workflows.invoice_project import InvoiceProjectWorkflow
 from workflows.monthly_invoicing import MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
@@ -61,6 +63,7 @@ def workflows() -> list[type]:
         ContractWorkflow,
         AmendmentIntakeWorkflow,
         RetryExceptionWorkflow,
+        ExceptionSweepWorkflow,
     ]
 
 
@@ -84,6 +87,7 @@ def activities(
     amendments = AmendmentActivities(connectors.kantata, connectors.netsuite, store)
     posting_retry = PostingRetryActivities(connectors.kantata, connectors.netsuite, store)
     retries = ExceptionRetryActivities(store)
+    sweep = ExceptionSweepActivities(store, connectors.events)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [
             crm.read_engagement,
@@ -113,7 +117,7 @@ def activities(
             posting.reprice_posted,
             posting_retry.retry_posting,
         ],
-        "events": [events.publish, events.push_rows, retries.note_retry, retries.resolve_retried],
+        "events": [events.publish, events.push_rows, sweep.escalate, retries.note_retry, retries.resolve_retried],
     }
     for domain in DOMAINS:
         by_domain[domain].append(ping_activity(domain))
@@ -148,7 +152,7 @@ def build_workers(
 @asynccontextmanager
 async def running_workers(client: Client, settings: Settings) -> AsyncIterator[Sequence[Worker]]:
     """Run every worker in the background for the duration of the ``async with`` block."""
-    store = Store(settings.store_url)
+    store = Store(settings.store_url, exception_policy=settings.exception_policy())
     await asyncio.to_thread(store.upgrade)
     connectors = Connectors.build(settings)
     domain_activities = activities(

@@ -337,7 +337,7 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
     out.rule(f"Invoicing: {day:%Y-%m} billed from posted, billable time and expenses")
     month = await start_monthly_invoicing(client, config, f"{day:%Y-%m}", issue_date=issue_date)
     invoice._print_month(await month.result())
-    out.rule("Schedules: daily posting, polling fallback, monthly invoicing")
+    out.rule("Schedules: daily posting, polling fallback, monthly invoicing, exception sweep")
     for schedule_id, what in await schedules.apply(client, config):
         out.print(f"  {schedule_id}: {what}")
     out.print(

@@ -1,4 +1,5 @@
-"""``psflow schedule``: the Temporal Schedules of `stack.schedules` (daily posting, polling, monthly invoicing)."""
+"""``psflow schedule``: the Temporal Schedules of `stack.schedules` (daily posting, polling, monthly invoicing,
+exception sweep)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,14 @@ if TYPE_CHECKING:
 
     from stack.settings import Settings
 
-app = typer.Typer(help="Temporal Schedules: daily posting, polling fallback, monthly invoicing.", no_args_is_help=True)
+app = typer.Typer(
+    help="Temporal Schedules: daily posting, polling fallback, monthly invoicing, exception sweep.",
+    no_args_is_help=True,
+)
 
-NameArgument = Annotated[str, typer.Argument(help="The schedule: te-posting, poll-closed-won or monthly-invoicing.")]
+NameArgument = Annotated[
+    str, typer.Argument(help="The schedule: te-posting, poll-closed-won, monthly-invoicing or exception-sweep.")
+]
 NoteOption = Annotated[str | None, typer.Option(help="Why; shown by `psflow schedule describe`.")]
 T = TypeVar("T")
 

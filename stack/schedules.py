@@ -8,6 +8,8 @@
   has posted the month's last day. Each run is a `MonthlyInvoicingWorkflow` for the month before,
   read from its ``TemporalScheduledStartTime``, so a late, caught-up or backfilled run still
   invoices the month it was scheduled for.
+- ``exception-sweep``: every ``exception_sweep_minutes``, an `ExceptionSweepWorkflow` escalates the
+  exceptions past their SLA (as of the run's scheduled time) and publishes an event for each.
 
 They are Schedules rather than cron workflows so that operators can pause them, trigger them,
 backfill missed days and see their next runs (``psflow schedule …``). Ids carry the task-queue
@@ -41,6 +43,7 @@ from temporalio.client import (
 )
 
 from stack.settings import Settings
+from workflows.exception_sweep import ExceptionSweepInput, ExceptionSweepWorkflow
 from workflows.monthly_invoicing import MonthlyInvoicingInput, MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonInput, PollClosedWonWorkflow
 from workflows.scheduled_posting import ScheduledPostingInput, ScheduledPostingWorkflow
@@ -48,6 +51,7 @@ from workflows.scheduled_posting import ScheduledPostingInput, ScheduledPostingW
 POSTING = "te-posting"
 POLL_CLOSED_WON = "poll-closed-won"
 MONTHLY_INVOICING = "monthly-invoicing"
+EXCEPTION_SWEEP = "exception-sweep"
 
 OVERLAP = {
     "skip": ScheduleOverlapPolicy.SKIP,
@@ -156,6 +160,23 @@ def invoicing_schedule(settings: Settings) -> Schedule:
     )
 
 
+def exception_sweep_schedule(settings: Settings) -> Schedule:
+    """Every ``exception_sweep_minutes``: escalate what is due. A sweep still running makes the next one skip;
+    a missed one is not caught up, as the next sweep escalates everything due by its own time."""
+    interval = timedelta(minutes=settings.exception_sweep_minutes)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ExceptionSweepWorkflow.run,
+            ExceptionSweepInput(),
+            id=schedule_id(settings, EXCEPTION_SWEEP),
+            task_queue=settings.task_queue("flows"),
+            static_summary="Escalate the exceptions past their SLA",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=interval),
+    )
+
+
 SCHEDULES: dict[str, ScheduleDefinition] = {
     POSTING: ScheduleDefinition(
         posting_schedule, lambda s: f"daily at {s.posting_time} {s.firm_time_zone}: post the day before"
@@ -167,6 +188,10 @@ SCHEDULES: dict[str, ScheduleDefinition] = {
     MONTHLY_INVOICING: ScheduleDefinition(
         invoicing_schedule,
         lambda s: f"the 1st at {INVOICING_HOUR:02d}:00 {s.firm_time_zone}: invoice the month before",
+    ),
+    EXCEPTION_SWEEP: ScheduleDefinition(
+        exception_sweep_schedule,
+        lambda s: f"every {s.exception_sweep_minutes:g} min: escalate exceptions past their SLA",
     ),
 }
 

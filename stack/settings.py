@@ -7,9 +7,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from store._sla import Sla, SlaPolicy
+from store.exceptions import FLOWS as EXCEPTION_FLOWS
 from workflows._queues import DOMAINS, FLOWS
 
 SETTINGS_FILE_ENV = "PSFLOW_SETTINGS_FILE"
@@ -18,6 +20,18 @@ DEFAULT_SETTINGS_FILE = Path("psflow.toml")
 
 class SettingsError(Exception):
     """The settings could not be read; the message says which file or variable and how to fix it."""
+
+
+DEFAULT_EXCEPTION_SLA: dict[str, tuple[int, int]] = {
+    "default": (2, 5),
+    "posting": (1, 3),
+    "provisioning": (1, 2),
+    "invoicing": (1, 3),
+    "reconciliation": (3, 10),
+    "amendment": (2, 5),
+    "resources": (2, 5),
+}
+"""Business days to an exception's first and second escalation, by flow (or ``flow.kind``)."""
 
 
 class TemporalSettings(BaseModel):
@@ -73,6 +87,12 @@ class Settings(BaseSettings):
         description="A rate amendment dated back over posted time: post the differences as ERP charges, "
         "or open an exception per entry for a person to decide",
     )
+    exception_sla: dict[str, tuple[int, int]] = Field(
+        default_factory=lambda: dict(DEFAULT_EXCEPTION_SLA),
+        description="Business days to the first and second escalation, by 'default', flow or 'flow.kind'; "
+        "entries given are merged over the defaults",
+    )
+    exception_sweep_minutes: float = Field(default=15, gt=0, description="How often overdue exceptions escalate")
     gateway_host: str = Field(default="127.0.0.1", description="Where `psflow gateway serve` listens")
     gateway_port: int = Field(default=8701, ge=1, le=65535)
     gateway_public_url: str | None = Field(
@@ -100,6 +120,26 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+    @field_validator("exception_sla")
+    @classmethod
+    def _sla_per_flow(cls, given: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        for key, (first, second) in given.items():
+            flow = key.split(".", 1)[0]
+            if key != "default" and flow not in EXCEPTION_FLOWS:
+                raise ValueError(
+                    f"{key!r} is not 'default', a flow or 'flow.kind'; the flows are {', '.join(EXCEPTION_FLOWS)}"
+                )
+            if not 0 < first < second:
+                raise ValueError(
+                    f"{key!r} is ({first}, {second}) business days: give (first, second) with 0 < first < second"
+                )
+        return {**DEFAULT_EXCEPTION_SLA, **given}
+
+    def exception_policy(self) -> SlaPolicy:
+        """The exceptions' SLAs in the firm's time zone, as the store ages them."""
+        sla = {key: Sla(*days) for key, days in self.exception_sla.items()}
+        return SlaPolicy(time_zone=self.firm_time_zone, default=sla.pop("default"), by_kind=sla)
 
     def task_queue(self, domain: str) -> str:
         """The task queue name for a domain (or for ``flows``)."""

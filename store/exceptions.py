@@ -372,7 +372,9 @@ def escalate_due(store: Store, *, now: datetime, limit: int = 1000) -> list[Esca
     with store.session() as session:
         rows = session.exec(
             select(ExceptionRecord)
-            .where(col(ExceptionRecord.state).in_(ACTIVE), col(ExceptionRecord.next_escalation_at) <= at)
+            # Only active exceptions have a next_escalation_at (closing one clears it), so the due
+            # index alone answers this, in its own order: no sort over the open exceptions.
+            .where(col(ExceptionRecord.next_escalation_at) <= at)
             .order_by(col(ExceptionRecord.next_escalation_at), col(ExceptionRecord.id))
             .limit(limit)
         ).all()

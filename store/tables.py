@@ -154,7 +154,7 @@ class ExceptionRecord(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("flow", "system", "kind", "business_key", name="uq_exception_key"),
         Index("ix_exception_state_flow", "state", "flow", "kind"),
-        Index("ix_exception_due", "state", "next_escalation_at"),
+        Index("ix_exception_due", "next_escalation_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

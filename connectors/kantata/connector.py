@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connectors.kantata._amendments import WorkspaceAmendmentMethods
+from connectors.kantata._listings import ProjectListing
 from connectors.kantata._people import PeopleMethods
 from connectors.kantata._rates import RateMethods
 from connectors.kantata._time_expenses import TimeExpenseMethods
@@ -10,11 +11,11 @@ from connectors.kantata._time_expenses import TimeExpenseMethods
 __all__ = ["KantataConnector"]
 
 
-class KantataConnector(WorkspaceAmendmentMethods, PeopleMethods, TimeExpenseMethods, RateMethods):
+class KantataConnector(WorkspaceAmendmentMethods, PeopleMethods, TimeExpenseMethods, RateMethods, ProjectListing):
     """Kantata OX API v1 through the shared HTTP core, in canonical models.
 
     - Projects: `create_project`, `get_project`, `find_project_by_external_id`, `close_project`,
-      `create_tasks`, `set_budget`, `set_rate_card`.
+      `create_tasks`, `set_budget`, `set_rate_card`; `projects_page` lists every workspace.
     - Contract amendments: `amend_workspace` (budget, end date), `add_roles` (a task per new role).
     - People: `list_users`, `upsert_user`.
     - Rates: `rate_schedule`, `add_rate_version` (effective-dated rate card set versions).

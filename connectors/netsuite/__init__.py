@@ -11,7 +11,16 @@ async with NetSuiteConnector(NetSuiteSettings()) as erp:
 from connectors.netsuite._values import MappingError, format_duration, parse_duration
 from connectors.netsuite.client import SYSTEM, NetSuiteConnector
 from connectors.netsuite.errors import CONCURRENCY_LIMIT_EXCEEDED, is_closed_period, parse_error
-from connectors.netsuite.models import AccountingPeriod, BillingCustomer, JobRecord, PostingResult, TimeBillRow
+from connectors.netsuite.models import (
+    AccountingPeriod,
+    BillingCustomer,
+    ExpenseReportRow,
+    InvoiceRow,
+    JobRecord,
+    JobRow,
+    PostingResult,
+    TimeBillRow,
+)
 from connectors.netsuite.settings import NetSuiteSettings
 
 __all__ = [
@@ -19,7 +28,10 @@ __all__ = [
     "SYSTEM",
     "AccountingPeriod",
     "BillingCustomer",
+    "ExpenseReportRow",
+    "InvoiceRow",
     "JobRecord",
+    "JobRow",
     "MappingError",
     "NetSuiteConnector",
     "NetSuiteSettings",

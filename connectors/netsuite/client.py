@@ -26,7 +26,7 @@ from connectors._core import OAuth1HmacSha256, OAuth2JwtBearerAssertion, Permane
 from connectors.netsuite import mapping
 from connectors.netsuite._charges import ChargeMethods
 from connectors.netsuite._jobs import JobAmendments
-from connectors.netsuite._queries import Queries
+from connectors.netsuite._listings import Listings
 from connectors.netsuite._signing import SigningTransport
 from connectors.netsuite._values import MappingError, differences, lookup_id
 from connectors.netsuite.errors import RULES, parse_error
@@ -77,7 +77,7 @@ def _auth(
     return auth, transport
 
 
-class NetSuiteConnector(JobAmendments, ChargeMethods, Queries):
+class NetSuiteConnector(JobAmendments, ChargeMethods, Listings):
     """Typed access to one NetSuite account.
 
     Args:

@@ -12,9 +12,20 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
 
+from canonical import ProjectStatus
 from connectors.netsuite._values import parse_date, parse_duration
 
-__all__ = ["AccountingPeriod", "BillingCustomer", "JobRecord", "JsonObject", "PostingResult", "TimeBillRow"]
+__all__ = [
+    "AccountingPeriod",
+    "BillingCustomer",
+    "ExpenseReportRow",
+    "InvoiceRow",
+    "JobRecord",
+    "JobRow",
+    "JsonObject",
+    "PostingResult",
+    "TimeBillRow",
+]
 
 JsonObject = dict[str, Any]
 """A record body as NetSuite sends or receives it."""
@@ -204,6 +215,92 @@ class TimeBillRow(_Frozen):
             rate=None if row.get("rate") is None else Decimal(str(row["rate"])),
             billable=row.get("isbillable", "T") == "T",
         )
+
+
+class JobRow(_Frozen):
+    """A job as reconciliation lists it: whose it is, what it bills in, whether it is open.
+
+    Attributes:
+        internal_id: NetSuite's internal id.
+        external_id: psflow's key for it (the canonical project id); None for a job made by hand.
+        code: The job's entity id (the project code).
+        name: The job's name.
+        customer_internal_id: The parent customer's internal id.
+        customer_external_id: The parent customer's external id (the canonical customer id), if it has one.
+        currency_id: The ERP's id of the currency the job bills in.
+        currency: That currency's ISO code, when the account's currency table names it.
+        status_id: The job's ``entityStatus`` id.
+        status: That status as a canonical project status (None for a status psflow does not map).
+        inactive: Whether the job is inactive.
+        start_date: Start date.
+        end_date: Projected end date.
+    """
+
+    internal_id: str
+    external_id: str | None = None
+    code: str | None = None
+    name: str | None = None
+    customer_internal_id: str | None = None
+    customer_external_id: str | None = None
+    currency_id: str | None = None
+    currency: str | None = None
+    status_id: str | None = None
+    status: ProjectStatus | None = None
+    inactive: bool = False
+    start_date: date | None = None
+    end_date: date | None = None
+
+
+class ExpenseReportRow(_Frozen):
+    """An expense report as reconciliation lists it (psflow writes one line per report).
+
+    Attributes:
+        internal_id: NetSuite's internal id.
+        external_id: psflow's key (the expense's id), if it has one.
+        employee_internal_id: The employee (``entity``).
+        job_internal_id: The job its first line is charged to (``customer`` on the line), if any.
+        tran_date: The report's date.
+        amount: The report's total, in ``currency``.
+        currency_id: The ERP's id of its lines' currency.
+        currency: That currency's ISO code, when the account's currency table names it.
+    """
+
+    internal_id: str
+    external_id: str | None = None
+    employee_internal_id: str | None = None
+    job_internal_id: str | None = None
+    tran_date: date
+    amount: Decimal
+    currency_id: str | None = None
+    currency: str | None = None
+
+
+class InvoiceRow(_Frozen):
+    """An invoice as reconciliation lists it.
+
+    Attributes:
+        internal_id: NetSuite's internal id.
+        external_id: psflow's key (the canonical invoice id), if it has one.
+        customer_internal_id: The customer billed (``entity``).
+        job_internal_id: The job it bills, if set.
+        tran_date: The invoice date.
+        start_date: First day of the period it bills, if set.
+        end_date: Last day of that period, if set.
+        total: The sum of its lines' amounts, as NetSuite keeps it.
+        currency_id: The ERP's id of its currency.
+        currency: That currency's ISO code, when the account's currency table names it.
+    """
+
+    internal_id: str
+    external_id: str | None = None
+    customer_internal_id: str | None = None
+    job_internal_id: str | None = None
+    tran_date: date
+    start_date: date | None = None
+    end_date: date | None = None
+    total: Decimal
+    currency_id: str | None = None
+    currency: str | None = None
 
 
 def _text(value: Any) -> str | None:

@@ -4,7 +4,8 @@ In Kantata a time entry is approved through the weekly timesheet submission it i
 project per submission); expenses likewise through expense report submissions. A line item
 records its most recent submission (``recent_submission_id``, whatever its status) and its
 active one (``active_submission_id``: pending or approved). Its ``approved`` flag follows.
-The seed and the admin routes use these helpers; the public API only reads submissions.
+The seed and the admin routes use these helpers; the public API reads submissions and rejects them
+(`reject`, ``PUT /timesheet_submissions/{id}/reject``).
 """
 
 from __future__ import annotations
@@ -114,3 +115,38 @@ def _status_of(db: SandboxDB, kind: str, item: dict[str, Any]) -> str | None:
         return None
     submission = db.get(NAME, SUBMISSIONS[kind], str(submission_id))
     return None if submission is None else submission["status"]
+
+
+def reject(db: SandboxDB, key: str, submission_id: str) -> dict[str, Any] | None:
+    """Reject a pending or approved submission; its line items are no longer approved.
+
+    ``PUT /timesheet_submissions/{id}/reject`` (and ``/expense_report_submissions/{id}/reject``),
+    body ``{"resolution": {"description": ...}}``, answers the submission (research note saas-apis.md
+    §5a "Objects & fields": approval through ``timesheet_submissions`` with ``/cancel`` and ``/reject``).
+    Rejecting an approved submission is how an approver takes an approval back [inferred: Kantata's
+    reference documents the endpoint, not which statuses it accepts]. A rejection is recorded as the
+    submission's current resolution (the description is not kept: the emulator has no resolution
+    objects); its items keep it as their most recent submission and lose
+    their active one, as a rejection by `submit` leaves them.
+
+    Returns:
+        The updated submission, or None when it does not exist.
+
+    Raises:
+        ValueError: The submission is already rejected or cancelled (the message says which).
+    """
+    kind = next(kind for kind, submissions in SUBMISSIONS.items() if submissions == key)
+    with db.transaction():
+        submission = db.get(NAME, key, submission_id)
+        if submission is None:
+            return None
+        if submission["status"] not in ("pending", "approved"):
+            status = submission["status"]
+            raise ValueError(f"submission {submission_id} is {status}: only a pending or approved one can be rejected")
+        stamp = timestamp()
+        changes = {"status": "rejected", "current_resolution_created_at_date": stamp, "updated_at": stamp}
+        updated = db.update(NAME, key, submission_id, changes)
+        items = db.query(NAME, kind, where={"recent_submission_id": submission_id})
+        for item in items:
+            db.update(NAME, kind, item["id"], {"approved": False, "active_submission_id": None, "updated_at": stamp})
+    return updated

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from sandbox._db import SandboxDB
 from sandbox._framework import DB, SandboxHTTPError
+from sandbox.systems.kantata import _approvals
 from sandbox.systems.kantata._guard import guard
 from sandbox.systems.kantata._include import include
 from sandbox.systems.kantata._query import fetch_page, select
@@ -84,6 +85,25 @@ async def create_or_update_reference(request: Request, db: DB) -> Any:
         return _failed([Problem(f"{subject_type} {subject_id or '(none)'} does not exist", "subject_id")])
     reference = upsert_reference(db, subject_type, subject_id, payload)
     return _respond(db, EXTERNAL_REFERENCE_RESOURCE, [reference], request)
+
+
+@router.put("/{name}/{id}/reject")
+@router.put("/{name}/{id}/reject.json")
+async def reject_submission(name: str, id: str, request: Request, db: DB) -> Any:
+    """Reject a timesheet or expense report submission (see `_approvals.reject`)."""
+    resource = _resource(name)
+    if resource.key not in _approvals.SUBMISSIONS.values():
+        raise SandboxHTTPError(404, "system", f"there is no /{resource.key}/{{id}}/reject endpoint")
+    resolution = (await _json_body(request)).get("resolution") or {}
+    if not isinstance(resolution, dict):
+        return _failed([Problem("resolution must be an object", "resolution")])
+    try:
+        submission = _approvals.reject(db, resource.key, _strip(id))
+    except ValueError as exc:
+        return _failed([Problem(str(exc))])
+    if submission is None:
+        raise not_found(resource.key, _strip(id))
+    return _respond(db, resource, [submission], request)
 
 
 @router.get("/{name}")

@@ -40,5 +40,7 @@ SYSTEM = SandboxSystem(
     seed=seed,
     admin_router=_admin.router,
     base_path="/services/rest/record/v1",
+    # Posting and reconciliation read a period's transactions page by page (trandate BETWEEN ...).
+    indexes=(("tranDate",),),
     hosts=("*.suitetalk.api.netsuite.com",),
 )

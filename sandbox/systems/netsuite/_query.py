@@ -8,9 +8,10 @@ Supported::
     [ORDER BY column [ASC | DESC]]
 
 where a condition is ``column = | <> | != | < | <= | > | >= literal``, ``column BETWEEN literal
-AND literal`` or ``column IS [NOT] NULL``, and a literal is ``'text'``, a number or
-``TO_DATE('2026-01-31', 'YYYY-MM-DD')``. Tables: customer, job, projecttask, employee, timebill,
-expensereport, invoice, accountingperiod. Anything else — joins, OR, functions, GROUP BY,
+AND literal``, ``column IN (literal, ...)`` or ``column IS [NOT] NULL``, and a literal is ``'text'``,
+a number or ``TO_DATE('2026-01-31', 'YYYY-MM-DD')``. Tables: customer, job, projecttask, employee,
+timebill, expensereport, invoice, charge, accountingperiod, and transactionline (the lines of
+expense reports and invoices, see ``_lines``). Anything else — joins, OR, functions, GROUP BY,
 aliases — is refused with 400 ``INVALID_PARAMETER`` naming what is unsupported, never
 answered wrongly.
 """
@@ -21,16 +22,22 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sandbox._db import SandboxDB
 from sandbox.systems.netsuite._convert import comparable, literal, row, stored_equal
 from sandbox.systems.netsuite._errors import INVALID_PARAMETER, bad_request
-from sandbox.systems.netsuite._types import CUSTOM_PREFIXES, NAME, TABLES, TEXT, FieldType, RecordType
+from sandbox.systems.netsuite._lines import TRANSACTION_LINE, transaction_lines
+from sandbox.systems.netsuite._types import CUSTOM_PREFIXES, DATE, NAME, TABLES, TEXT, FieldType, RecordType
 
 MAX_ROWS = 100_000
+MAX_IN_VALUES = 1000
+"""Values one ``IN`` list may hold, as Oracle's own ``IN`` limit (ORA-01795) [inferred for SuiteQL]."""
+MAX_DATE_SPAN_DAYS = 366
+"""A date ``BETWEEN`` of at most this many days runs in SQL as a list of days; a longer one is filtered in Python."""
+_QUERY_TABLES = {**TABLES, TRANSACTION_LINE.table: TRANSACTION_LINE}
 
 _TOKEN = re.compile(r"\s*(?:('(?:[^']|'')*')|(\d+(?:\.\d+)?)|(>=|<=|<>|!=|=|<|>|\*|,|\(|\))|([A-Za-z_][\w.]*)|(\S))")
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -147,10 +154,17 @@ def _condition(parser: _Parser, query: Query) -> None:
         parser.expect("NULL")
         query.predicates.append(lambda record: (record.get(name) is None) is not negate)
         return
+    if parser.keyword("IN"):
+        _in_list(parser, query, name, field_type)
+        return
     if parser.keyword("BETWEEN"):
         low = _typed(field_type, _literal(parser))
         parser.expect("AND")
         high = _typed(field_type, _literal(parser))
+        if field_type == DATE and name not in query.where and 0 <= (high - low).days <= MAX_DATE_SPAN_DAYS:
+            # A period's days as an IN list: filtered, paged and counted in SQL on an index, not read whole.
+            query.where[name] = [(low + timedelta(days=n)).isoformat() for n in range((high - low).days + 1)]
+            return
         query.predicates.append(lambda record: _holds(operator.ge, field_type, record.get(name), low))
         query.predicates.append(lambda record: _holds(operator.le, field_type, record.get(name), high))
         return
@@ -165,6 +179,22 @@ def _condition(parser: _Parser, query: Query) -> None:
             return
     compare = _OPERATORS[symbol]
     query.predicates.append(lambda record: _holds(compare, field_type, record.get(name), wanted))
+
+
+def _in_list(parser: _Parser, query: Query, name: str, field_type: FieldType) -> None:
+    parser.expect("(")
+    values = [_typed(field_type, _literal(parser))]
+    while parser.keyword(","):
+        values.append(_typed(field_type, _literal(parser)))
+    parser.expect(")")
+    if len(values) > MAX_IN_VALUES:
+        raise _unsupported(f"An IN list holds at most {MAX_IN_VALUES} values, not {len(values)}.")
+    stored = [stored_equal(field_type, value) for value in values]
+    if name not in query.where and all(in_sql for in_sql, _ in stored):
+        query.where[name] = [value for _, value in stored]
+        return
+    wanted = set(values)
+    query.predicates.append(lambda record: comparable(field_type, record.get(name)) in wanted)
 
 
 def _typed(field_type: FieldType, value: Any) -> Any:
@@ -201,7 +231,7 @@ def parse(text: str) -> Query:
                 raise _unsupported(f"{name} is not supported: select plain columns.")
     parser.expect("FROM")
     table = parser.take().lower()
-    record_type = TABLES.get(table)
+    record_type = _QUERY_TABLES.get(table)
     if record_type is None:
         raise bad_request(INVALID_PARAMETER, f"Invalid search query. Record '{table}' was not found.")
     query = Query(record_type, None if names is None else [_column(record_type, n)[0] for n in names])
@@ -220,6 +250,14 @@ def parse(text: str) -> Query:
     return query
 
 
+def _sort(records: list[dict[str, Any]], record_type: RecordType, query: Query) -> None:
+    field_type = record_type.field_type(query.order_by) or TEXT
+    records.sort(
+        key=lambda record: (record.get(query.order_by) is None, comparable(field_type, record.get(query.order_by))),
+        reverse=query.descending,
+    )
+
+
 def run(db: SandboxDB, query: Query, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
     """Execute a parsed query: one page of rows and the total number of matching rows.
 
@@ -228,7 +266,12 @@ def run(db: SandboxDB, query: Query, *, offset: int, limit: int) -> tuple[list[d
     """
     record_type = query.record_type
     predicates = tuple(query.predicates)
-    if not predicates and query.order_by == "id":
+    if record_type is TRANSACTION_LINE:
+        matched = [r for r in transaction_lines(db, query.where) if all(check(r) for check in predicates)]
+        if query.order_by != "id" or query.descending:
+            _sort(matched, record_type, query)
+        records, total = matched[offset : offset + limit], len(matched)
+    elif not predicates and query.order_by == "id":
         order = "-id" if query.descending else "id"
         records = db.query(NAME, record_type.name, where=query.where, offset=offset, limit=limit, order_by=order)
         total = db.count(NAME, record_type.name, where=query.where)
@@ -241,14 +284,7 @@ def run(db: SandboxDB, query: Query, *, offset: int, limit: int) -> tuple[list[d
             order_by="-id" if query.order_by == "id" and query.descending else "id",
         )
         if query.order_by != "id":
-            field_type = record_type.field_type(query.order_by) or TEXT
-            matched.sort(
-                key=lambda record: (
-                    record.get(query.order_by) is None,
-                    comparable(field_type, record.get(query.order_by)),
-                ),
-                reverse=query.descending,
-            )
+            _sort(matched, record_type, query)
         records, total = matched[offset : offset + limit], len(matched)
     rows = []
     for record in records:

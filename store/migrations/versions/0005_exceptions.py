@@ -68,7 +68,7 @@ def upgrade() -> None:
     with op.batch_alter_table("exception", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_exception_business_date"), ["business_date"], unique=False)
         batch_op.create_index("ix_exception_state_flow", ["state", "flow", "kind"], unique=False)
-        batch_op.create_index("ix_exception_due", ["state", "next_escalation_at"], unique=False)
+        batch_op.create_index("ix_exception_due", ["next_escalation_at", "id"], unique=False)
     op.create_table(
         "exception_history",
         sa.Column("id", sa.Integer(), nullable=False),
