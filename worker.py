@@ -25,6 +25,7 @@ from activities.erp import ErpActivities
 from activities.events import EventActivities
 from activities.exception_retry import ExceptionRetryActivities
 from activities.exception_sweep import ExceptionSweepActivities
+from activities.exceptions import ExceptionActivities
 from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoicedActivities
 from activities.posting import PostingActivities, PostingRetryActivities, RetroRateChanges
 from activities.psa import PsaActivities
@@ -74,7 +75,7 @@ def activities(
     invoice_lines: LineGrouping = "entry",
     retro_rate_changes: RetroRateChanges = "adjust",
 ) -> dict[str, list[Callable[..., Any]]]:
-    """Every activity, by the domain whose task queue it runs on."""
+    """Every activity, by the domain whose task queue it runs on (``flows``: local activities of workflows)."""
     crm = CrmActivities(
         {"salesforce": SalesforceReader(connectors.salesforce), "hubspot": HubSpotReader(connectors.hubspot)}
     )
@@ -88,6 +89,7 @@ def activities(
     posting_retry = PostingRetryActivities(connectors.kantata, connectors.netsuite, store)
     retries = ExceptionRetryActivities(store)
     sweep = ExceptionSweepActivities(store, connectors.events)
+    exceptions = ExceptionActivities(store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [
             crm.read_engagement,
@@ -117,7 +119,16 @@ def activities(
             posting.reprice_posted,
             posting_retry.retry_posting,
         ],
-        "events": [events.publish, events.push_rows, sweep.escalate, retries.note_retry, retries.resolve_retried],
+        "events": [
+            events.publish,
+            events.push_rows,
+            sweep.escalate,
+            exceptions.record,
+            exceptions.resolve,
+            retries.note_retry,
+            retries.resolve_retried,
+        ],
+        FLOWS: [exceptions.resolve],
     }
     for domain in DOMAINS:
         by_domain[domain].append(ping_activity(domain))
@@ -134,10 +145,13 @@ def build_workers(
             client,
             task_queue=settings.task_queue(FLOWS),
             workflows=workflows(),
+            activities=domain_activities.get(FLOWS, []),
             graceful_shutdown_timeout=graceful,
         )
     ]
     for domain, registered in domain_activities.items():
+        if domain == FLOWS:
+            continue
         workers.append(
             Worker(
                 client,

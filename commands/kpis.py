@@ -1,4 +1,8 @@
-"""``psflow kpis``: the business figures dashboards show, read from the store."""
+"""``psflow kpis``: the business figures dashboards show, read from the store.
+
+``--as-of`` pins "now" (and so the default window and the exceptions' ages), for reports of a past
+day and for tests, which never read the clock.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,22 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from commands._common import UserError, friendly, out, settings, table
 from store import Store
-from store.figures import Distribution, invoice_lag, sync_success_rate, time_to_post
+from store.figures import (
+    AGE_BUCKETS,
+    Distribution,
+    OpenExceptions,
+    invoice_lag,
+    open_exceptions,
+    sync_success_rate,
+    time_to_post,
+    time_to_resolve,
+)
 
 DEFAULT_DAYS = 30
 
-app = typer.Typer(help="Business figures: time to post, invoice lag, sync success rate.", invoke_without_command=True)
+app = typer.Typer(
+    help="Business figures: time to post, invoice lag, sync success rate, exceptions.", invoke_without_command=True
+)
 
 
 def _day(value: str | None, option: str, default: date) -> date:
@@ -24,6 +39,16 @@ def _day(value: str | None, option: str, default: date) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise UserError(f"{option} {value!r} is not a date: write it as YYYY-MM-DD") from None
+
+
+def _instant(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"--as-of {value!r} is not an instant: write YYYY-MM-DD or YYYY-MM-DDTHH:MM[+HH:MM]") from None
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant
 
 
 def duration(value: timedelta | None) -> str:
@@ -48,9 +73,14 @@ def _row(name: str, figures: Distribution) -> tuple[str, ...]:
 def kpis(
     start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: 30 days ago).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (default: today, UTC).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Now, for the figures: YYYY-MM-DD (its midnight UTC) or an ISO instant (default: now)."),
+    ] = None,
 ) -> None:
-    """Time to post (approval → posted), invoice lag (period end → invoice) and sync success rate."""
-    today = datetime.now(UTC).date()
+    """Time to post, invoice lag, sync success rate, open exceptions by age, and time to resolve exceptions."""
+    now = _instant(as_of).astimezone(UTC)
+    today = now.date()
     last = _day(end, "--to", today)
     first = _day(start, "--from", last - timedelta(days=DEFAULT_DAYS))
     if last < first:
@@ -61,6 +91,8 @@ def kpis(
         overall, per_day = time_to_post(store, first, last)
         lag = invoice_lag(store, first, last)
         sync = sync_success_rate(store, first, last)
+        still_open = open_exceptions(store, now)
+        resolving = time_to_resolve(store, first, last)
     except (OperationalError, ProgrammingError):
         raise UserError(
             f"the store at {config.store_url} has no schema yet: run `psflow db upgrade` or start the worker"
@@ -72,7 +104,7 @@ def kpis(
     figures.add_row(*_row("time to post (approval → posted)", overall))
     figures.add_row(*_row("invoice lag (period end → invoice)", lag))
     if sync.rejected is None:
-        rate = f"unknown ({sync.posted} posted; this store has no posting-exception table)"
+        rate = f"unknown ({sync.posted} posted; this store has no exception table)"
     elif sync.rate is None:
         rate = "unknown (nothing was posted, rejected or refused)"
     else:
@@ -84,3 +116,43 @@ def kpis(
         for day, distribution in per_day.items():
             days.add_row(day.isoformat(), *_row("", distribution)[1:])
         out.print(days)
+    _print_exceptions(still_open, resolving, now, first, last)
+
+
+def _print_exceptions(
+    still_open: list[OpenExceptions], resolving: dict[str, Distribution], now: datetime, first: date, last: date
+) -> None:
+    if not still_open:
+        out.print(f"open exceptions at {now:%Y-%m-%d %H:%M} UTC: none", highlight=False)
+    else:
+        buckets = [name for name, _ in AGE_BUCKETS]
+        aged = table(
+            "flow",
+            "kind",
+            "open",
+            *buckets,
+            "oldest",
+            "escalated",
+            title=f"open exceptions at {now:%Y-%m-%d %H:%M} UTC",
+        )
+        for group in still_open:
+            aged.add_row(
+                group.flow,
+                group.kind,
+                str(group.count),
+                *(str(count) for count in group.by_age),
+                duration(group.oldest),
+                str(group.escalated),
+            )
+        total = [sum(group.by_age[index] for group in still_open) for index in range(len(AGE_BUCKETS))]
+        oldest = max(group.oldest for group in still_open)
+        escalated = sum(group.escalated for group in still_open)
+        aged.add_row("all", "", str(sum(total)), *(str(count) for count in total), duration(oldest), str(escalated))
+        out.print(aged)
+    if not resolving:
+        out.print(f"exceptions resolved {first}..{last}: none", highlight=False)
+        return
+    resolved = table("flow", "resolved", "p50", "p95", "max", title=f"time to resolve, {first}..{last}")
+    for flow, distribution in resolving.items():
+        resolved.add_row(*_row(flow, distribution))
+    out.print(resolved)

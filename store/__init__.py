@@ -9,7 +9,6 @@ from store.tables import (
     IdMapping,
     InboundEvent,
     LedgerEntry,
-    PostingException,
     PostingFingerprint,
 )
 
@@ -21,7 +20,6 @@ __all__ = [
     "InboundEvent",
     "LedgerEntry",
     "Posting",
-    "PostingException",
     "PostingFingerprint",
     "Store",
     "alembic_config",

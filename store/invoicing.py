@@ -27,8 +27,9 @@ from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 
 from store.db import Store
+from store.exceptions import ACTIVE
 from store.posting import posting_runs
-from store.tables import AuditEvent, LedgerEntry, PostingException
+from store.tables import AuditEvent, ExceptionRecord, LedgerEntry
 
 INVOICE_POSTED = "invoice.posted"
 """The audit action recorded once per invoice when the ERP has it."""
@@ -264,7 +265,7 @@ def unbilled_by_project(store: Store, through: date) -> dict[str, Unbilled]:
 
 
 def posting_state(store: Store, target_system: str, kind: str, source_ids: Sequence[str]) -> tuple[set[str], set[str]]:
-    """Of these source records: those in the ledger, and those with an open posting exception."""
+    """Of these source records: those in the ledger, and those with an active posting exception."""
     posted = set(posting_runs(store, target_system, kind, source_ids))
     rejected: set[str] = set()
     with store.session() as session:
@@ -272,11 +273,12 @@ def posting_state(store: Store, target_system: str, kind: str, source_ids: Seque
             chunk = list(source_ids[start : start + 500])
             rejected.update(
                 session.exec(
-                    select(PostingException.source_id).where(
-                        PostingException.target_system == target_system,
-                        PostingException.kind == kind,
-                        PostingException.status == "open",
-                        col(PostingException.source_id).in_(chunk),
+                    select(ExceptionRecord.business_key).where(
+                        ExceptionRecord.flow == "posting",
+                        ExceptionRecord.system == target_system,
+                        ExceptionRecord.kind == kind,
+                        col(ExceptionRecord.state).in_(ACTIVE),
+                        col(ExceptionRecord.business_key).in_(chunk),
                     )
                 ).all()
             )

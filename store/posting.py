@@ -4,9 +4,10 @@
   records a run (or an earlier one) already posted, so nothing is posted twice.
 - Content keys: `claim_fingerprints` keeps the key of every record a run reads, so the second of two
   records with the same content is recognised as a duplicate in the source.
-- Exceptions, the PSA records a run could not post, kept until fixed or ignored: the posting
-  activity records them (`record_exceptions`) and resolves them when the record posts later
-  (`resolve_exceptions`) or no longer comes from the PSA (`settle_run`); the CLI lists and ignores them.
+- Exceptions, the PSA records a run could not post, kept in the one exceptions model
+  (`store.exceptions`, flow ``posting``) until fixed or ignored: the posting activity records them
+  (`record_exceptions`) and resolves them when the record posts later (`resolve_exceptions`) or no
+  longer comes from the PSA (`settle_run`); `psflow exceptions` lists and acts on them.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import Any
 
 from sqlmodel import col, delete, select
 
+from store import exceptions
 from store.db import Store, upsert_insert
-from store.tables import LedgerEntry, PostingException, PostingFingerprint
+from store.tables import ExceptionRecord, LedgerEntry, PostingFingerprint
 
-OPEN, RESOLVED, IGNORED = "open", "resolved", "ignored"
+FLOW = "posting"
+"""The flow of posting's exceptions in the one exceptions model (`store.exceptions`)."""
 POSTED_KINDS = ("time_entry", "expense")
 """The kinds of PSA record a posting run reads (exceptions may have others, e.g. ``rate_change``)."""
 _IDS_PER_QUERY = 500
@@ -121,70 +124,54 @@ class Problem:
 def record_exceptions(
     store: Store, problems: Sequence[Problem], *, source_system: str, target_system: str, run_id: str
 ) -> None:
-    """Open an exception per problem, or update the record's existing one.
+    """Open a posting exception per problem (`store.exceptions.record`), or count the record's existing one again.
 
-    A resolved exception whose record fails again is reopened; an ignored one stays ignored (its
-    details are still updated). ``attempts`` counts the runs that met the problem, so a retried
-    activity of the same run does not count twice.
+    The exception is the record's in the target system: flow ``posting``, system ``target_system``,
+    its kind, business key the PSA record id; the PSA record goes in ``records``. A resolved one whose
+    record fails again is reopened; an ignored one stays ignored (its details are still updated).
     """
     if not problems:
         return
-    now = datetime.now(UTC)
-    with store.session() as session:
-        for problem in problems:
-            row = session.exec(
-                select(PostingException).where(
-                    PostingException.target_system == target_system,
-                    PostingException.kind == problem.kind,
-                    PostingException.source_id == problem.source_id,
-                )
-            ).first()
-            if row is None:
-                row = PostingException(
-                    kind=problem.kind,
-                    source_system=source_system,
-                    source_id=problem.source_id,
-                    target_system=target_system,
-                    business_date=problem.business_date,
-                    reason=problem.reason,
-                    message=problem.message[:2000],
-                    values=problem.values,
-                    last_run_id=run_id,
-                    first_seen=now,
-                    last_seen=now,
-                )
-            else:
-                if row.last_run_id != run_id:
-                    row.attempts += 1
-                if row.status == RESOLVED:
-                    row.status, row.closed_at, row.note = OPEN, None, None
-                row.business_date = problem.business_date
-                row.reason, row.message, row.values = problem.reason, problem.message[:2000], problem.values
-                row.last_seen, row.last_run_id = now, run_id
-            session.add(row)
+    exceptions.record(
+        store,
+        [
+            exceptions.Occurrence(
+                flow=FLOW,
+                system=target_system,
+                kind=problem.kind,
+                business_key=problem.source_id,
+                reason=problem.reason,
+                message=problem.message,
+                values=problem.values,
+                records=[{"system": source_system, "type": problem.kind, "id": problem.source_id}],
+                business_date=problem.business_date,
+                retry_input=problem.retry_input,
+            )
+            for problem in problems
+        ],
+        run_id=run_id,
+    )
 
 
 def resolve_exceptions(
-    store: Store, *, target_system: str, kind: str, source_ids: Iterable[str], note: str = "posted"
+    store: Store,
+    *,
+    target_system: str,
+    kind: str,
+    source_ids: Iterable[str],
+    note: str = "posted",
+    run_id: str | None = None,
 ) -> int:
-    """Mark the open (or ignored) exceptions of these records resolved; returns how many changed."""
+    """Resolve the active exceptions of these records, which posted (or were settled); returns how many.
+
+    ``resolved_by`` names ``run_id``, the run that posted them, or says ``note`` when no run is named.
+    """
     ids = list(source_ids)
     if not ids:
         return 0
-    with store.session() as session:
-        rows = session.exec(
-            select(PostingException).where(
-                PostingException.target_system == target_system,
-                PostingException.kind == kind,
-                col(PostingException.source_id).in_(ids),
-                PostingException.status != RESOLVED,
-            )
-        ).all()
-        now = datetime.now(UTC)
-        for row in rows:
-            row.status, row.closed_at, row.note = RESOLVED, now, note
-            session.add(row)
-        return len(rows)
+    return exceptions.resolve(
+        store, flow=FLOW, system=target_system, kind=kind, business_keys=ids, run_id=run_id or note
+    )
 
 
 def claim_fingerprints(
@@ -250,26 +237,35 @@ def claim_fingerprints(
 def settle_run(store: Store, *, target_system: str, business_date: date, run_id: str) -> int:
     """After a run read every record of its date: close what the PSA no longer lists for that date.
 
-    Open exceptions of the date that the run did not meet again are resolved (the record was
-    deleted, unapproved or moved to another day), and their content keys are forgotten so they
-    no longer make other records duplicates. Returns how many exceptions were resolved.
+    Active exceptions of the date that the run did not meet again are resolved, naming the run (the
+    record was deleted, unapproved or moved to another day), and their content keys are forgotten so
+    they no longer make other records duplicates. Only the kinds a posting run reads: a rate change
+    over posted time waits for a person. Returns how many exceptions were resolved.
     """
     with store.session() as session:
-        rows = session.exec(
-            select(PostingException).where(
-                PostingException.target_system == target_system,
-                PostingException.business_date == business_date,
-                PostingException.status == OPEN,
-                PostingException.last_run_id != run_id,
-                # Only what a posting run reads; a rate change over posted time waits for a person.
-                col(PostingException.kind).in_(POSTED_KINDS),
-            )
-        ).all()
-        now = datetime.now(UTC)
-        for row in rows:
-            row.status, row.closed_at = RESOLVED, now
-            row.note = f"no longer an approved record dated {business_date} in the PSA"
-            session.add(row)
+        # What this run met again it recorded again, so its run is the last that saw them.
+        seen = set(
+            session.exec(
+                select(ExceptionRecord.business_key).where(
+                    ExceptionRecord.flow == FLOW,
+                    ExceptionRecord.system == target_system,
+                    ExceptionRecord.business_date == business_date,
+                    ExceptionRecord.last_run_id == run_id,
+                    col(ExceptionRecord.kind).in_(POSTED_KINDS),
+                    col(ExceptionRecord.state).in_(exceptions.ACTIVE),
+                )
+            ).all()
+        )
+    settled = exceptions.resolve_absent(
+        store,
+        flow=FLOW,
+        system=target_system,
+        kinds=POSTED_KINDS,
+        business_date=business_date,
+        seen_keys=seen,
+        run_id=run_id,
+    )
+    with store.session() as session:
         session.exec(
             delete(PostingFingerprint).where(
                 col(PostingFingerprint.target_system) == target_system,
@@ -277,33 +273,25 @@ def settle_run(store: Store, *, target_system: str, business_date: date, run_id:
                 col(PostingFingerprint.last_run_id) != run_id,
             )
         )
-        return len(rows)
+    return settled
+
+
+_STATES = {"open": (exceptions.OPEN,), "active": exceptions.ACTIVE}
 
 
 def list_exceptions(
-    store: Store, *, status: str | None = OPEN, business_date: date | None = None, limit: int = 200
-) -> list[PostingException]:
-    """Exceptions, newest business date first; ``status=None`` lists every status."""
-    query = select(PostingException)
-    if status is not None:
-        query = query.where(PostingException.status == status)
-    if business_date is not None:
-        query = query.where(PostingException.business_date == business_date)
-    query = query.order_by(col(PostingException.business_date).desc(), col(PostingException.id)).limit(limit)
-    with store.session() as session:
-        return list(session.exec(query).all())
+    store: Store, *, status: str | None = "open", business_date: date | None = None, limit: int = 200
+) -> list[ExceptionRecord]:
+    """Posting exceptions in id order: ``status`` a state or ``active`` (open or acknowledged), None for all."""
+    states = None if status is None else _STATES.get(status, (status,))
+    return exceptions.find(store, states=states, flow=FLOW, business_date=business_date, limit=limit)
 
 
-def ignore_exception(store: Store, exception_id: int, *, note: str) -> PostingException:
-    """Mark an exception ignored: it stays unposted and leaves the open list.
+def ignore_exception(store: Store, exception_id: int, *, note: str, actor: str = "psflow") -> ExceptionRecord:
+    """Ignore an active exception: its record stays unposted and the exception leaves the active list.
 
     Raises:
         LookupError: No exception has that id.
+        ValueError: It is resolved or ignored already.
     """
-    with store.session() as session:
-        row = session.get(PostingException, exception_id)
-        if row is None:
-            raise LookupError(f"no posting exception has id {exception_id}")
-        row.status, row.closed_at, row.note = IGNORED, datetime.now(UTC), note
-        session.add(row)
-        return row
+    return exceptions.act(store, exception_id, "ignore", actor=actor, note=note)

@@ -92,34 +92,6 @@ class InboundEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=_now, index=True)
 
 
-class PostingException(SQLModel, table=True):
-    """A PSA record the posting could not post: why, with the offending values, until it is resolved.
-
-    One row per source record and target system: failing again updates the row (reason, values,
-    ``last_seen``, ``attempts``); a later successful posting marks it ``resolved``.
-    """
-
-    __tablename__ = "posting_exception"
-    __table_args__ = (UniqueConstraint("target_system", "kind", "source_id", name="uq_posting_exception_source"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16, description="time_entry | expense")
-    source_system: str = Field(max_length=32)
-    source_id: str = Field(max_length=255)
-    target_system: str = Field(max_length=32)
-    business_date: date = Field(index=True)
-    reason: str = Field(max_length=32, description="a code: unknown_project, period_closed, missing_rate, ...")
-    message: str = Field(max_length=2000)
-    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="open", max_length=16, index=True, description="open | resolved | ignored")
-    first_seen: datetime = Field(default_factory=_now)
-    last_seen: datetime = Field(default_factory=_now)
-    attempts: int = 1
-    last_run_id: str = Field(max_length=255)
-    closed_at: datetime | None = None
-    note: str | None = Field(default=None, max_length=500)
-
-
 class PostingFingerprint(SQLModel, table=True):
     """The content key of each PSA record a posting run read, to tell a duplicate from its original.
 

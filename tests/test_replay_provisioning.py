@@ -19,12 +19,14 @@ HISTORIES = sorted((Path(__file__).resolve().parent / "histories").glob("provisi
 
 
 def test_there_are_histories_for_both_outcomes() -> None:
-    """Runs from before the fewer-round-trips patch (issue 18) and since it: both must replay."""
+    """Runs from before the fewer-round-trips patch (issue 18), since it, and since the exceptions patch (issue 14)."""
     assert {path.stem for path in HISTORIES} >= {
         "provision_engagement_provisioned",
         "provision_engagement_compensated",
         "provision_engagement_provisioned_fewer_round_trips",
         "provision_engagement_compensated_fewer_round_trips",
+        "provision_engagement_provisioned_exceptions",  # resolves its deal's exception (a local activity)
+        "provision_engagement_compensated_exceptions",  # records one
     }
 
 

@@ -10,10 +10,11 @@ Three targets apply versions on their own, each strictly in order: the PSA (Kant
 (NetSuite) and events (``project.amended`` for staffing plus an analytics row). A version waits for
 a missing earlier one, durably; past ``gap_wait`` an exception opens and it keeps waiting. A target
 that fails for good on a version is ``failed (reason)`` there and holds back later versions in that
-target only, until ``retry`` (``psflow amendment retry C --target T``). Transient faults are retried
-without a count until ``target_deadline``. History stays bounded: the run continues as new with its
-state (every version's content hash and status, so deduplication survives) when Temporal suggests it
-or after ``max_versions_per_run`` versions.
+target only, until ``retry`` (``psflow amendment retry C --target T``); it opens an exception (kind
+``amendment``, key ``{crm}:{contract_id}:v{version}:{target}``) that the retry resolves once it
+applies. Transient faults are retried without a count until ``target_deadline``. History stays
+bounded: the run continues as new with its state (every version's content hash and status, so
+deduplication survives) when Temporal suggests it or after ``max_versions_per_run`` versions.
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.crm import CrmActivities
     from activities.events import EventActivities
+    from activities.exceptions import ExceptionOccurrence
     from activities.models import AmendmentRef, AnalyticsRows, OpportunityRef
     from activities.posting import PostingActivities, RepriceRequest, RepriceResult
     from canonical import ContractAmendment
     from canonical.events import CloudEvent
+    from workflows import _exceptions as exceptions
     from workflows import search_attributes as sa
     from workflows._contract_state import (
         TARGET_NAMES,
@@ -80,6 +83,8 @@ __all__ = [
 ]
 EVENT_SOURCE = "psflow/contract-amendments"
 STEP_TIMEOUT = timedelta(seconds=60)
+SYSTEMS = {"psa": "kantata", "erp": "netsuite", "events": "psflow"}
+"""The system a target's amendment exception is about."""
 REPRICE_PATCH = "contract-reprice-posted-time"
 """Runs from before it: a rate change reached the ERP job but posted time was not compared with it."""
 
@@ -256,17 +261,57 @@ class ContractWorkflow:
             status = record.targets[target]
             self._busy.add(target)
             status.attempts += 1
+            # What the status shows changes only once the exception is recorded or resolved.
             try:
-                status.detail = await self._apply(target, record.amendment)
-                status.state, status.reason = "applied", None
+                detail = await self._apply(target, record.amendment)
             except ActivityError as failure:
-                status.state, status.reason = "failed", _reason(failure)
+                reason = _reason(failure)
+                if exceptions.enabled():
+                    await exceptions.record(self._exception(record, target, failure, reason))
+                status.state, status.reason = "failed", reason
+            else:
+                # An earlier attempt failed for good (only ``retry`` makes another): its exception is resolved.
+                if status.attempts > 1 and exceptions.enabled():
+                    await exceptions.resolve(
+                        flow="amendment",
+                        system=SYSTEMS[target],
+                        kind="amendment",
+                        business_key=self._exception_key(record.version, target),
+                        local=False,
+                    )
+                status.detail = detail
+                status.state, status.reason = "applied", None
             finally:
                 self._busy.discard(target)
             status.at = workflow.now()
             if all(t.state == "applied" for t in record.targets.values()):
                 record.amendment = None  # applied everywhere: the hash and statuses are what remains
             self._set_state()
+
+    def _exception_key(self, version: int, target: str) -> str:
+        return f"{self._input.crm}:{self._input.contract_id}:v{version}:{target}"
+
+    def _exception(
+        self, record: VersionRecord, target: str, failure: ActivityError, reason: str
+    ) -> ExceptionOccurrence:
+        """A version a target failed to apply for good, as that target's exception: ids, never the terms."""
+        return ExceptionOccurrence(
+            flow="amendment",
+            system=SYSTEMS[target],
+            kind="amendment",
+            business_key=self._exception_key(record.version, target),
+            reason=exceptions.reason(failure, deadline=failure.retry_state == RetryState.TIMEOUT),
+            message=f"v{record.version} of {self._id} was not applied in {TARGET_NAMES[target]}: {reason}"[:2000],
+            values={
+                "crm": self._input.crm,
+                "contract_id": self._input.contract_id,
+                "version": record.version,
+                "target": target,
+                "step": failure.activity_type,
+                "attempts": record.targets[target].attempts,
+            },
+            records=[{"system": self._input.crm, "type": "amendment", "id": record.amendment_id}],
+        )
 
     async def _apply(self, target: str, amendment: ContractAmendment) -> str:
         baseline = self._state.baseline

@@ -8,6 +8,9 @@ bills the project's posted, unbilled billable time and expenses dated up to the 
 issued on the day the run starts in the firm's time zone (or on the issue date the input names); a
 period that has not ended by the issue date is refused.
 A run started for one project then reports the period's work that no invoice includes yet.
+
+A run whose activity fails for good opens an exception of the project's period (kind ``invoice``, key
+``{project_id}:{YYYY-MM}``); the next run for them that succeeds resolves it, naming itself.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities._errors import INVALID_DATA, NON_RETRYABLE_TYPES
     from activities.events import EventActivities
+    from activities.exceptions import ExceptionOccurrence
     from activities.invoicing import (
         InvoiceRequest,
         InvoicingActivities,
@@ -37,10 +41,13 @@ with workflow.unsafe.imports_passed_through():
     from canonical import DateRange
     from canonical.calendar import billing_period, firm_day, firm_midnight
     from canonical.events import CloudEvent
+    from workflows import _exceptions as exceptions
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue
 
 EVENT_SOURCE = "psflow/invoicing"
+ERP = "netsuite"
+"""The system an invoicing exception is about: the invoice is the ERP's."""
 PERIOD_NOT_ENDED = "PeriodNotEnded"
 REPORT_NOT_INVOICED = "report-work-not-invoiced"
 """Patch: runs recorded before it did not ask the PSA what the invoice could not include."""
@@ -133,41 +140,54 @@ class InvoiceProjectWorkflow:
                 non_retryable=True,
             )
         workflow.upsert_search_attributes([sa.FLOW_STATE.value_set("invoicing")])
-        outcome = await workflow.execute_activity_method(
-            InvoicingActivities.post_invoice,
-            InvoiceRequest(
+        try:
+            outcome = await workflow.execute_activity_method(
+                InvoicingActivities.post_invoice,
+                InvoiceRequest(
+                    project_id=input.project_id,
+                    period=input.period,
+                    issue_date=issue_date,
+                    period_closed_at=firm_midnight(period.end + timedelta(days=1), input.time_zone),
+                    sequence=input.sequence,
+                ),
+                **step_options("erp", input.step_attempts, timedelta(minutes=2)),
+            )
+            result = InvoiceProjectResult(
                 project_id=input.project_id,
                 period=input.period,
-                issue_date=issue_date,
-                period_closed_at=firm_midnight(period.end + timedelta(days=1), input.time_zone),
+                status="nothing_to_invoice" if outcome.nothing_to_invoice else "invoiced",
+                customer_id=outcome.customer_id,
+                invoices=outcome.invoices,
+                totals=outcome.totals,
                 sequence=input.sequence,
-            ),
-            **step_options("erp", input.step_attempts, timedelta(minutes=2)),
-        )
-        result = InvoiceProjectResult(
-            project_id=input.project_id,
-            period=input.period,
-            status="nothing_to_invoice" if outcome.nothing_to_invoice else "invoiced",
-            customer_id=outcome.customer_id,
-            invoices=outcome.invoices,
-            totals=outcome.totals,
-            sequence=input.sequence,
-        )
-        for invoice in outcome.invoices:
-            for event in invoice_events(result, invoice, period, workflow.now()):
-                await workflow.execute_activity_method(
-                    EventActivities.publish, event, **step_options("events", input.step_attempts)
-                )
-        if outcome.invoices:
-            for table, rows in analytics_rows(result, period, issue_date, workflow.now()).items():
-                await workflow.execute_activity_method(
-                    EventActivities.push_rows,
-                    AnalyticsRows(table=table, rows=rows),
-                    **step_options("events", input.step_attempts),
-                )
-        if input.report_not_invoiced and workflow.patched(REPORT_NOT_INVOICED):
-            await self._report_not_invoiced(input, result)
+            )
+            for invoice in outcome.invoices:
+                for event in invoice_events(result, invoice, period, workflow.now()):
+                    await workflow.execute_activity_method(
+                        EventActivities.publish, event, **step_options("events", input.step_attempts)
+                    )
+            if outcome.invoices:
+                for table, rows in analytics_rows(result, period, issue_date, workflow.now()).items():
+                    await workflow.execute_activity_method(
+                        EventActivities.push_rows,
+                        AnalyticsRows(table=table, rows=rows),
+                        **step_options("events", input.step_attempts),
+                    )
+            if input.report_not_invoiced and workflow.patched(REPORT_NOT_INVOICED):
+                await self._report_not_invoiced(input, result)
+        except ActivityError as failure:
+            if exceptions.enabled():
+                await exceptions.record(invoice_exception(input, failure))
+            raise
         workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(result.status)])
+        if exceptions.enabled():
+            await exceptions.resolve(
+                flow="invoicing",
+                system=ERP,
+                kind="invoice",
+                business_key=exception_key(input.project_id, input.period),
+                local=True,
+            )
         return result
 
     @staticmethod
@@ -184,6 +204,30 @@ class InvoiceProjectWorkflow:
             return
         result.not_invoiced = next(iter(report.projects), None)
         result.not_invoiced_unknown = report.unreadable
+
+
+def exception_key(project_id: str, period: str) -> str:
+    """The business key of a project's invoicing exception for a period (supplementary invoices share it)."""
+    return f"{project_id}:{period}"
+
+
+def invoice_exception(input: InvoiceProjectInput, failure: ActivityError) -> ExceptionOccurrence:
+    """A run that failed for good as an exception of the project's period: the failing step and the ids."""
+    return ExceptionOccurrence(
+        flow="invoicing",
+        system=ERP,
+        kind="invoice",
+        business_key=exception_key(input.project_id, input.period),
+        reason=exceptions.reason(failure),
+        message=f"{input.project_id} was not invoiced for {input.period}: {describe(failure)}"[:2000],
+        values={
+            "project_id": input.project_id,
+            "period": input.period,
+            "sequence": input.sequence,
+            "step": failure.activity_type,
+        },
+        records=[{"system": "psflow", "type": "project", "id": input.project_id}],
+    )
 
 
 def invoice_events(

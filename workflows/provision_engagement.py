@@ -9,6 +9,10 @@ A step fails for good on a non-retryable error (what ``activities/_errors.py`` s
 or when the provisioning deadline passes. Transient faults — 429, 5xx, timeouts, a worker lost — are
 retried without a count, with a capped backoff, until then: a system that is briefly down delays the
 engagement, it never rolls it back.
+
+A run that fails for good (compensated or not, or nobody answered its question) opens an exception of
+its deal (kind ``engagement``, key ``{crm}:{opportunity_id}``); a deal a person abandoned, or a cancelled
+run, opens none. The next run of the deal that provisions it resolves it, naming itself.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.crm import CrmActivities
     from activities.erp import ErpActivities
     from activities.events import EventActivities
+    from activities.exceptions import ExceptionOccurrence
     from activities.models import AnalyticsRows, CreateErpJob, CreatePsaProject, OpportunityRef, ProjectRef
     from activities.psa import PsaActivities
     from canonical import Address, Customer, Engagement, project_for
     from canonical.events import CloudEvent
+    from workflows import _exceptions as exceptions
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue
 
@@ -45,6 +51,7 @@ project id with the ERP job id (or with "compensating"), and no timer unless the
 compensates (issue 18, docs/BENCHMARKS.md)."""
 EVENT_SOURCE = "psflow/engagement-provisioning"
 NOT_PROVISIONED = "EngagementNotProvisioned"
+ABANDONED = "Abandoned"
 
 State = Literal["reading", "waiting_for_person", "provisioning", "provisioned", "compensating", "compensated"]
 StepState = Literal["pending", "running", "done", "failed", "compensated"]
@@ -154,6 +161,7 @@ class ProvisionEngagementWorkflow:
         self._sla_watch: asyncio.Task[None] | None = None
         self._unset: list[Any] = []
         """Search attribute values known but not yet upserted (lean runs set them with the next upsert)."""
+        self._failed_step: str | None = None
 
     @workflow.run
     async def run(self, input: ProvisionEngagementInput) -> ProvisionEngagementResult:
@@ -173,6 +181,7 @@ class ProvisionEngagementWorkflow:
             await self._provision()
         except (ActivityError, ApplicationError, asyncio.CancelledError) as failure:
             self._result.error = _describe(failure)
+            failed_at = self._failed_step or self._state
             # Compensation has no deadline: the SLA is watched while it runs (a no-op if it already is).
             self._start_sla_watch()
             # A step that gave up at the deadline is the SLA breached, even when the server ended
@@ -191,6 +200,8 @@ class ProvisionEngagementWorkflow:
             self._result.state = self._state
             if isinstance(failure, asyncio.CancelledError):
                 raise
+            if not _abandoned(failure) and exceptions.enabled():
+                await exceptions.record(self._exception(failure, failed_at))
             raise ApplicationError(
                 f"engagement {self._engagement_id} was not provisioned: {self._result.error}",
                 self._result.model_dump(mode="json"),
@@ -202,7 +213,43 @@ class ProvisionEngagementWorkflow:
                 self._sla_watch.cancel()
         self._result.state = self._state
         self._result.sla_breached = self._sla_breached
+        if exceptions.enabled():
+            await exceptions.resolve(
+                flow="provisioning",
+                system=self._input.crm,
+                kind="engagement",
+                business_key=self._engagement_id,
+                local=True,
+            )
         return self._result
+
+    def _exception(self, failure: BaseException, step: str) -> ExceptionOccurrence:
+        """The run's failure as an exception of its deal: the failing step, what was created and undone."""
+        created = {
+            "customer_erp_id": self._result.customer_erp_id,
+            "psa_project_id": self._result.psa_project_id,
+            "erp_job_id": self._result.erp_job_id,
+        }
+        records = [{"system": self._input.crm, "type": "opportunity", "id": self._input.opportunity_id}]
+        for system, kind, key in (("kantata", "project", "psa_project_id"), ("netsuite", "job", "erp_job_id")):
+            if created[key] is not None:
+                records.append({"system": system, "type": kind, "id": str(created[key])})
+        return ExceptionOccurrence(
+            flow="provisioning",
+            system=self._input.crm,
+            kind="engagement",
+            business_key=self._engagement_id,
+            reason=exceptions.reason(failure, deadline=_gave_up_at_deadline(failure)),
+            message=f"engagement {self._engagement_id} was not provisioned: {self._result.error}"[:2000],
+            values={
+                "crm": self._input.crm,
+                "opportunity_id": self._input.opportunity_id,
+                "step": step,
+                **{key: value for key, value in created.items() if value is not None},
+                "compensated": list(self._result.compensated),
+            },
+            records=records,
+        )
 
     async def _provision(self) -> None:
         engagement = await self._step(
@@ -303,6 +350,7 @@ class ProvisionEngagementWorkflow:
             value = await call()
         except (ActivityError, ApplicationError) as failure:
             step.state, step.detail = "failed", _describe(failure)
+            self._failed_step = name
             raise
         step.state = "done"
         if isinstance(value, str):
@@ -355,7 +403,7 @@ class ProvisionEngagementWorkflow:
         assert resolution is not None
         self._question = None
         if resolution.abandon:
-            raise ApplicationError(f"abandoned by {resolution.resolved_by}", type="Abandoned", non_retryable=True)
+            raise ApplicationError(f"abandoned by {resolution.resolved_by}", type=ABANDONED, non_retryable=True)
         changes = {key: getattr(resolution, key) for key in ("billing_address", "payment_terms")}
         return customer.model_copy(update={k: v for k, v in changes.items() if v is not None})
 
@@ -500,6 +548,11 @@ def _gave_up_at_deadline(failure: BaseException) -> bool:
         return False
     timed_out = isinstance(failure.cause, ActivityTimeout) and failure.cause.type == TimeoutType.SCHEDULE_TO_CLOSE
     return failure.retry_state == RetryState.TIMEOUT or timed_out
+
+
+def _abandoned(failure: BaseException) -> bool:
+    """A person chose not to provision the deal (``--abandon``): a decision, not an exception to chase."""
+    return isinstance(failure, ApplicationError) and failure.type == ABANDONED
 
 
 def _describe(failure: BaseException) -> str:

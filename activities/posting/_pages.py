@@ -157,7 +157,14 @@ class PostingPages:
         await asyncio.to_thread(
             record_exceptions, self._store, problems, source_system=SOURCE, target_system=TARGET, run_id=request.run_id
         )
-        await asyncio.to_thread(resolve_exceptions, self._store, target_system=TARGET, kind=kind, source_ids=posted_ids)
+        await asyncio.to_thread(
+            resolve_exceptions,
+            self._store,
+            target_system=TARGET,
+            kind=kind,
+            source_ids=posted_ids,
+            run_id=request.run_id,
+        )
         if failure is not None:
             # The ledger holds what was posted, so the redone page skips it and counts it then.
             return PostedPage(counts=PostingCounts(), new_rows=posted, failure=failure)

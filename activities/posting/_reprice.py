@@ -155,7 +155,7 @@ class RepriceActivities:
                 target_system=_TARGET,
                 kind=RATE_CHANGE,
                 source_ids=settled,
-                note=f"adjusted for amendment {request.amendment_id}",
+                run_id=f"reprice:{request.amendment_id}",
             )
         if problems:
             await asyncio.to_thread(

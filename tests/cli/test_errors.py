@@ -43,7 +43,7 @@ CASES: dict[str, tuple[str, str]] = {
     "posting-unknown-option": ("posting run --nope", "No such option: --nope"),
     "exceptions-ignore-abc": ("exceptions ignore abc", "Invalid value for 'exception_id'"),
     "exceptions-ignore-0": ("exceptions ignore 0", "Invalid value for 'exception_id'"),
-    "exceptions-bad-status": ("exceptions list --status bogus", "Invalid value for '--status'"),
+    "exceptions-bad-status": ("exceptions list --status bogus", "Invalid value for '--state' / '--status'"),
     "exceptions-bad-date": ("exceptions list --date yesterday", "Invalid value for '--date'"),
     "backfill-reversed": ("schedule backfill --from 2026-02-01 --to 2026-01-01", "--to 2026-01-01 is before"),
     "backfill-bad-date": ("schedule backfill --from nope --to 2026-01-01", "Invalid value for '--from'"),

@@ -25,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.amendments import ApplyAmendment, ContractBaseline, ContractRef, TargetApplied
+from activities.exceptions import RecordExceptions, ResolveExceptions
 from activities.models import AnalyticsRows, OpportunityRef
 from canonical import (
     BillingType,
@@ -79,6 +80,8 @@ class Targets:
     applied: dict[str, list[int]] = field(default_factory=lambda: {"psa": [], "erp": [], "events": []})
     fail_erp: int = 0
     baseline_reads: int = 0
+    exceptions: list[str] = field(default_factory=list)
+    """Business keys of the exceptions the contract opened (``-key``: resolved), in order."""
 
     def activities(self) -> dict[str, list[Any]]:
         @activity.defn(name="psa.read_contract")
@@ -115,7 +118,18 @@ class Targets:
         async def push_rows(rows: AnalyticsRows) -> None:
             return None
 
-        registered = {"psa": [read_contract, apply_to_psa], "erp": [apply_to_erp], "events": [publish, push_rows]}
+        @activity.defn(name="exceptions.record")
+        async def record_exceptions(request: RecordExceptions) -> list[int]:
+            self.exceptions += [occurrence.business_key for occurrence in request.occurrences]
+            return list(range(len(request.occurrences)))
+
+        @activity.defn(name="exceptions.resolve")
+        async def resolve_exceptions(request: ResolveExceptions) -> int:
+            self.exceptions += [f"-{key}" for key in request.business_keys]
+            return len(request.business_keys)
+
+        events = [publish, push_rows, record_exceptions, resolve_exceptions]
+        registered = {"psa": [read_contract, apply_to_psa], "erp": [apply_to_erp], "events": events}
         return {**registered, "crm": [read_engagement]}
 
 
@@ -286,9 +300,12 @@ async def test_a_target_that_fails_for_good_holds_back_only_its_own_later_versio
     assert await handle.execute_update(ContractWorkflow.retry, RetryTarget(target="erp")) == "retrying v1 in NetSuite"
     await until(lambda: _applied_everywhere(temporal_client, contract, 2))
     assert targets.applied["erp"] == [1, 2]
+    # One exception, the failed target's, opened when it failed and resolved when the retry applied it.
+    assert targets.exceptions == [f"salesforce:{contract}:v1:erp", f"-salesforce:{contract}:v1:erp"]
     with pytest.raises(WorkflowUpdateFailedError, match=r"update failed"):
         await handle.execute_update(ContractWorkflow.retry, RetryTarget(target="erp"))
-    await record(temporal_client, contract, "failed_then_retried")
+    # contract_failed_then_retried.json is the run from before the exceptions patch: kept, not re-recorded.
+    await record(temporal_client, contract, "failed_then_retried_exceptions")
 
 
 async def test_deduplication_survives_continue_as_new(

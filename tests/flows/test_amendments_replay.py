@@ -46,6 +46,7 @@ def test_there_are_contract_histories() -> None:
         "contract_missing_version",
         "contract_e2e_rates_and_budget",  # recorded before the ERP target repriced posted time (patched since)
         "contract_e2e_repriced",
+        "contract_failed_then_retried_exceptions",  # since the exceptions patch: the failure recorded, then resolved
     }
 
 

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.client import Client
 
 import worker
+from stack.connectors import Connectors
 from stack.flows import RetryRefused, retry_exception
 from stack.settings import Settings
 from store import ExceptionEvent, ExceptionRecord, LedgerEntry, Store
 from store import exceptions as exc
-from tests.flows.conftest import WinDeal
+from tests.conftest import anchor_month_day
+from tests.flows._kantata import Kantata
+from tests.flows.conftest import WinDeal, inject
+from tests.flows.test_posting import in_erp, post
+from workflows.retry_exception import RetryExceptionInput, RetryExceptionWorkflow, workflow_id
 
 
 def _store(settings: Settings) -> Store:
@@ -61,6 +68,109 @@ def snapshot(settings: Settings, record_id: str) -> tuple[dict[str, Any], int]:
     row = exception_of(settings, record_id)
     assert row.id is not None
     return row.model_dump(), len(history(settings, row.id))
+
+
+async def test_a_retry_with_an_edit_posts_once_resolves_the_exception_and_records_the_edit(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata, clear_faults: None
+) -> None:
+    day, tag = anchor_month_day(2, 22), uuid.uuid4().hex[:8]
+    workspace = await connectors.kantata.find_project_by_external_id("PRJ-0001")
+    job = await connectors.netsuite.find_job("PRJ-0001")
+    assert workspace is not None and job is not None and job.currency is not None
+    user = await kantata.participant(workspace)
+    elsewhere = await kantata.workspace("Not in the ERP", job.currency, f"TEST-NOJOB-{tag}")
+    no_rate = await kantata.time(day, workspace, user, 120, 0, f"Workshop {tag}")
+    misfiled = await kantata.time(day, elsewhere, user, 90, 15000, f"Review {tag}")
+    await kantata.approve(day)
+    await kantata.archive(elsewhere)
+
+    async with worker.running_workers(temporal_client, flow_settings):
+        await post(temporal_client, flow_settings, day)
+        rate_missing, project_unknown = exception_of(flow_settings, no_rate), exception_of(flow_settings, misfiled)
+        assert (rate_missing.reason, project_unknown.reason) == ("missing_rate", "unknown_project")
+        assert rate_missing.id is not None and project_unknown.id is not None
+        assert rate_missing.retry_input is not None
+        assert rate_missing.retry_input["hours"] == "2:00" and rate_missing.retry_input["rate"] == "0.00"
+        assert rate_missing.retry_input["project_id"] == "PRJ-0001"
+
+        # Refused before anything runs: nothing in the store or the ERP changes.
+        before = snapshot(flow_settings, no_rate)
+        refusals = {
+            "color": "its fields are billable, consultant_id, currency, date, hours, notes, project_id, rate, role",
+            "hours": "hours: must be more than 0:00 and at most 24:00 hours, got -2:00",
+            "currency": "currency: 'ZZZ' is not an ISO 4217 currency code",
+            "approved_at": "approved_at is what the PSA recorded and cannot be edited",
+        }
+        bad_values = {"color": "blue", "hours": "-2", "currency": "ZZZ", "approved_at": "2020-01-01T00:00:00Z"}
+        for field, expected in refusals.items():
+            with pytest.raises(RetryRefused, match=expected.replace("(", r"\(")):
+                await retry_exception(
+                    temporal_client, flow_settings, rate_missing.id, {field: bad_values[field]}, actor="ana"
+                )
+        assert snapshot(flow_settings, no_rate) == before
+        assert no_rate not in (await in_erp(connectors, day))[0]
+
+        # The rate set: the entry posts once, at that rate, and its exception is resolved by the retry.
+        outcome = await retry_exception(
+            temporal_client, flow_settings, rate_missing.id, {"rate": "150"}, actor="ana@firm.example"
+        )
+        assert outcome.outcome == "resolved", outcome
+        assert outcome.workflow_id == workflow_id(rate_missing.id, 1, prefix=flow_settings.task_queue_prefix)
+        resolved = exception_of(flow_settings, no_rate)
+        assert (resolved.state, resolved.resolved_by) == ("resolved", outcome.workflow_id)
+        steps = [(e.action, e.actor, e.detail) for e in history(flow_settings, rate_missing.id)]
+        assert ("retried", "ana@firm.example", {"edits": {"rate": "150"}, "workflow_id": outcome.workflow_id}) in steps
+        assert steps[-1][0] == "auto_resolved"
+        posted = ledger_row(flow_settings, no_rate)
+        assert posted is not None and posted.run_id == outcome.workflow_id
+        assert (posted.amount, posted.minutes, posted.project_id) == (Decimal("300.0000"), 120, "PRJ-0001")
+        assert (await in_erp(connectors, day))[0][no_rate] == 1
+
+        # Again: refused, as it is resolved; the retry's workflow run again and the next daily run post nothing.
+        with pytest.raises(RetryRefused, match=f"is resolved by {outcome.workflow_id}"):
+            await retry_exception(temporal_client, flow_settings, rate_missing.id, {"rate": "150"}, actor="ana")
+        again = await temporal_client.execute_workflow(
+            RetryExceptionWorkflow.run,
+            RetryExceptionInput(exception_id=rate_missing.id, flow="posting", actor="ana", edits={"rate": "175"}),
+            id=f"exception-retry:{rate_missing.id}:test-{tag}",
+            task_queue=flow_settings.task_queue("flows"),
+        )
+        assert again.outcome == "resolved"
+        rerun = await post(temporal_client, flow_settings, day)
+        assert rerun.already_posted >= 1
+        bills, _ = await in_erp(connectors, day)
+        assert bills[no_rate] == 1
+        assert ledger_row(flow_settings, no_rate) == posted
+        assert exception_of(flow_settings, no_rate).state == "resolved"
+
+        # A project code corrected in two goes: the first still unknown (failed again, counted, the edit
+        # kept), the second the right one.
+        seen = exception_of(flow_settings, misfiled).occurrences
+        wrong = await retry_exception(
+            temporal_client, flow_settings, project_unknown.id, {"project_id": f"TEST-STILL-NOJOB-{tag}"}, actor="bo"
+        )
+        assert wrong.outcome == "failed again" and f"TEST-STILL-NOJOB-{tag}" in wrong.message, wrong
+        still = exception_of(flow_settings, misfiled)
+        assert still.state == "open" and still.occurrences == seen + 1
+        assert still.retry_input is not None and still.retry_input["project_id"] == f"TEST-STILL-NOJOB-{tag}"
+        # The ERP commits the time bill and the answer is lost: the PUT again, by external id, adds nothing.
+        await inject(flow_settings.sandbox_url, "netsuite", commit_then_fail=1.0, commit_then_fail_mode="drop",
+                     methods=["PUT"], path_regex="timeBill", times=1)  # fmt: skip
+        fixed = await retry_exception(
+            temporal_client, flow_settings, project_unknown.id, {"project_id": "PRJ-0001"}, actor="bo"
+        )
+        assert (fixed.outcome, fixed.workflow_id) == (
+            "resolved",
+            workflow_id(project_unknown.id, 2, prefix=flow_settings.task_queue_prefix),
+        ), fixed
+        moved = ledger_row(flow_settings, misfiled)
+        assert moved is not None and moved.project_id == "PRJ-0001"
+        assert (await in_erp(connectors, day))[0][misfiled] == 1
+        async with httpx.AsyncClient() as http:
+            faults = (await http.get(f"{flow_settings.sandbox_url}/_admin/faults")).json()
+        assert faults["remaining"]["netsuite"] == 0, faults
+        edits = [e.detail["edits"] for e in history(flow_settings, project_unknown.id) if e.action == "retried"]
+        assert edits == [{"project_id": f"TEST-STILL-NOJOB-{tag}"}, {"project_id": "PRJ-0001"}]
 
 
 async def test_retries_that_cannot_apply_are_refused_in_one_line(

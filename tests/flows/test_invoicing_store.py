@@ -15,7 +15,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 import cli
-from store import AuditEvent, LedgerEntry, Store
+from store import AuditEvent, LedgerEntry, Store, exceptions
 from store.figures import ERP_REFUSED, invoice_lag, sync_success_rate, time_to_post
 from store.invoicing import (
     INVOICE_POSTED,
@@ -30,7 +30,6 @@ from store.invoicing import (
     rows_of_invoice,
     unbilled_by_project,
 )
-from store.tables import PostingException
 from tests import ledger
 
 OCT_END = date(2026, 10, 31)
@@ -158,25 +157,29 @@ def test_an_invoice_that_found_nothing_to_bill_uses_up_its_number(store: Store) 
     assert invoice_to_run(store, "PRJ-0001", "2026-10", OCT_END) == 2
 
 
+def _problem(source_id: str, reason: str, flow: str = "posting") -> exceptions.Occurrence:
+    return exceptions.Occurrence(
+        flow=flow,
+        system="netsuite",
+        kind="time_entry",
+        business_key=source_id,
+        reason=reason,
+        message="refused",
+        business_date=date(2026, 11, 2),
+    )
+
+
 def test_posting_state_tells_posted_from_rejected(store: Store) -> None:
     post(store, "kantata:posted", date(2026, 10, 15))
-    with store.session() as session:
-        for source, status in (("kantata:refused", "open"), ("kantata:ignored", "ignored")):
-            session.add(
-                PostingException(
-                    kind="time_entry",
-                    source_system="kantata",
-                    source_id=source,
-                    target_system="netsuite",
-                    business_date=date(2026, 10, 15),
-                    reason="missing_rate",
-                    message="no rate",
-                    status=status,
-                    last_run_id="run-1",
-                )
-            )
-    ids = ["kantata:posted", "kantata:refused", "kantata:ignored", "kantata:never"]
-    assert posting_state(store, "netsuite", "time_entry", ids) == ({"kantata:posted"}, {"kantata:refused"})
+    for source in ("kantata:refused", "kantata:ignored", "kantata:acknowledged"):
+        exceptions.record(store, [_problem(source, "missing_rate")], run_id="run-1")
+    exceptions.act(store, exceptions.find(store, key="kantata:ignored")[0].id or 0, "ignore", actor="ana")
+    exceptions.act(store, exceptions.find(store, key="kantata:acknowledged")[0].id or 0, "acknowledge", actor="ana")
+    ids = ["kantata:posted", "kantata:refused", "kantata:ignored", "kantata:acknowledged", "kantata:never"]
+    assert posting_state(store, "netsuite", "time_entry", ids) == (
+        {"kantata:posted"},
+        {"kantata:refused", "kantata:acknowledged"},
+    )
 
 
 def test_time_to_post_and_invoice_lag_are_distributions(store: Store) -> None:
@@ -217,26 +220,19 @@ def test_sync_success_rate_counts_posting_exceptions_or_says_it_cannot(store: St
     day = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
     for n in range(8):
         post(store, f"ok{n}", date(2026, 11, 2), posted_at=day)
-    with store.session() as session:
-        for n, reason in enumerate(["missing_rate", ERP_REFUSED]):
-            session.add(
-                PostingException(
-                    kind="time_entry",
-                    source_system="kantata",
-                    source_id=f"bad{n}",
-                    target_system="netsuite",
-                    business_date=date(2026, 11, 2),
-                    reason=reason,
-                    message="refused",
-                    last_run_id="run-1",
-                    first_seen=day,
-                    last_seen=day,
-                )
-            )
+    exceptions.record(
+        store,
+        [_problem(f"bad{n}", reason) for n, reason in enumerate(["missing_rate", ERP_REFUSED])],
+        run_id="run-1",
+        now=day,
+    )
+    # Another flow's exceptions are not the posting's failures.
+    exceptions.record(store, [_problem("other", "missing_rate", flow="invoicing")], run_id="run-1", now=day)
     rate = sync_success_rate(store, date(2026, 11, 1), date(2026, 11, 30))
     assert (rate.posted, rate.rejected, rate.failed, rate.rate) == (8, 1, 1, 0.8)
     with store.engine.begin() as connection:
-        connection.execute(text("DROP TABLE posting_exception"))
+        connection.execute(text("DROP TABLE exception_history"))
+        connection.execute(text("DROP TABLE exception"))
     unknown = sync_success_rate(store, date(2026, 11, 1), date(2026, 11, 30))
     assert (unknown.posted, unknown.rejected, unknown.rate) == (8, None, None)
 
@@ -264,10 +260,10 @@ def test_bad_input_is_one_clear_line_and_exit_1(tmp_path: Path, args: list[str],
 def test_kpis_prints_the_figures(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'psflow.db'}")
     store.upgrade()
-    now = datetime.now(UTC)
+    now = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
     post(store, "fresh", now.date(), approved_at=now - timedelta(hours=5), posted_at=now)
     env = {"PSFLOW_DATA_DIR": str(tmp_path), "PSFLOW_SETTINGS_FILE": "", "COLUMNS": "300"}
-    result = CliRunner().invoke(cli.app, ["kpis"], env=env)
+    result = CliRunner().invoke(cli.app, ["kpis", "--as-of", now.isoformat()], env=env)
     assert result.exit_code == 0, result.output
     assert "time to post (approval → posted)" in result.output and "5h 0m" in result.output
     assert "sync success rate: 100.0% (1 posted, 0 rejected, 0 failed)" in result.output

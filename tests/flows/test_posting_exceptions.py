@@ -20,7 +20,7 @@ import worker
 from canonical import BillingType, Money, Project
 from stack.connectors import Connectors
 from stack.settings import Settings
-from store import PostingException, Store
+from store import ExceptionRecord, Store
 from store.posting import list_exceptions
 from tests.conftest import anchor_month_day
 from tests.flows._kantata import Kantata
@@ -44,7 +44,7 @@ def psflow(settings: Settings, *args: str) -> Result:
     return CliRunner().invoke(cli.app, list(args), env=env)
 
 
-def exceptions(settings: Settings, day: date, status: str | None = "open") -> list[PostingException]:
+def exceptions(settings: Settings, day: date, status: str | None = "open") -> list[ExceptionRecord]:
     store = Store(settings.store_url)
     rows = list_exceptions(store, status=status, business_date=day)
     store.engine.dispose()
@@ -52,7 +52,7 @@ def exceptions(settings: Settings, day: date, status: str | None = "open") -> li
 
 
 def reasons(settings: Settings, day: date, status: str | None = "open") -> dict[str, str]:
-    return {row.source_id: row.reason for row in exceptions(settings, day, status)}
+    return {row.business_key: row.reason for row in exceptions(settings, day, status)}
 
 
 async def test_invalid_records_become_exceptions_while_the_rest_of_the_day_posts(
@@ -124,10 +124,10 @@ async def test_invalid_records_become_exceptions_while_the_rest_of_the_day_posts
         psflow, flow_settings, "exceptions", "ignore", str(category.id), "--note", "one-off"
     )
     assert ignored.exit_code == 0 and "ignored exception" in ignored.output, ignored.output
-    assert category.source_id not in reasons(flow_settings, day)
-    assert reasons(flow_settings, day, "ignored") == {category.source_id: "unknown_category"}
+    assert category.business_key not in reasons(flow_settings, day)
+    assert reasons(flow_settings, day, "ignored") == {category.business_key: "unknown_category"}
     missing = await asyncio.to_thread(psflow, flow_settings, "exceptions", "ignore", "999999")
-    assert missing.exit_code == 1 and "no posting exception has id 999999" in missing.output
+    assert missing.exit_code == 1 and "no exception 999999" in missing.output
 
 
 async def _close_period(sandbox_url: str, closed: bool) -> None:
@@ -168,11 +168,12 @@ async def test_fixing_the_cause_and_rerunning_posts_the_records_and_resolves_the
     assert rerun.exit_code == 0, rerun.output
     assert f"{day}: 3 posted, 0 already posted, 0 rejected, 0 failed" in rerun.output
     assert reasons(flow_settings, day) == {}
-    closed = {row.source_id: row.note for row in exceptions(flow_settings, day, "resolved")}
-    assert closed == {
-        **dict.fromkeys(kept, "posted"),
-        withdrawn: f"no longer an approved record dated {day} in the PSA",
-    }
+    closed = exceptions(flow_settings, day, "resolved")
+    assert {row.business_key for row in closed} == kept | {withdrawn}
+    # Posted (kept) or no longer in the PSA (withdrawn), each names the re-run that resolved it.
+    [rerun_id] = {row.resolved_by for row in closed}
+    assert rerun_id and rerun_id.startswith(f"{flow_settings.task_queue_prefix}te-posting:netsuite:{day}/")
+    assert all(row.last_run_id != rerun_id for row in closed)
     assert ledger_ids(flow_settings, day) == kept
     bills, reports = await in_erp(connectors, day)
     assert all(bills[i] + reports[i] == 1 for i in kept) and withdrawn not in bills

@@ -241,12 +241,12 @@ async def test_with_the_exception_setting_each_re_rated_entry_waits_for_a_person
     store = Store(settings.store_url)
     opened = [row for row in list_exceptions(store, status="open") if row.kind == "rate_change"]
     store.engine.dispose()
-    assert {row.source_id: row.values["difference"] for row in opened} == {
+    assert {row.business_key: row.values["difference"] for row in opened} == {
         entries[late[0]]: "41.67",
         entries[late[1]]: "52.08",
     }
     assert all(row.reason == "rate_changed" and row.values["amendment_id"] == "AMD-8" for row in opened)
-    assert all(row.attempts == 1 for row in opened)
+    assert all(row.occurrences == 2 for row in opened)  # each repricing that met it counts
 
     # The person decides to post the differences: repricing with `adjust` posts them and closes the exceptions.
     async with worker.running_workers(temporal_client, flow_settings):
@@ -254,6 +254,6 @@ async def test_with_the_exception_setting_each_re_rated_entry_waits_for_a_person
     assert (decided.adjusted, decided.exceptions) == (2, 0), decided
     assert sorted((await charges(connectors, rated)).values()) == [Decimal("41.67"), Decimal("52.08")]
     store = Store(settings.store_url)
-    still_open = [row for row in list_exceptions(store, status="open") if row.source_id in set(entries.values())]
+    still_open = [row for row in list_exceptions(store, status="open") if row.business_key in set(entries.values())]
     store.engine.dispose()
     assert still_open == []

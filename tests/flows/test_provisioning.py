@@ -182,7 +182,12 @@ async def test_a_deal_that_cannot_become_an_engagement_fails_fast_and_writes_not
     assert result["done"] == [] and result["compensated"] == []
     for word in words:
         assert word in str(error), error
-    attempts = [e for e in history.events if e.HasField("activity_task_started_event_attributes")]
+    reads = {
+        e.event_id
+        for e in history.events
+        if e.activity_task_scheduled_event_attributes.activity_type.name == "crm.read_engagement"
+    }
+    attempts = [e for e in history.events if e.activity_task_started_event_attributes.scheduled_event_id in reads]
     assert len(attempts) == 1, "a non-retryable error must not be retried"
     assert await psa_state(connectors, f"salesforce:{deal}") == "absent"
     assert await erp_state(connectors, f"salesforce:{deal}") == "absent"
