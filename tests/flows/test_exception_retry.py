@@ -26,6 +26,7 @@ from tests.conftest import anchor_month_day
 from tests.flows._kantata import Kantata
 from tests.flows.conftest import WinDeal, inject
 from tests.flows.test_posting import in_erp, post
+from tests.flows.test_posting_exceptions import psflow
 from workflows.retry_exception import RetryExceptionInput, RetryExceptionWorkflow, workflow_id
 
 
@@ -107,27 +108,42 @@ async def test_a_retry_with_an_edit_posts_once_resolves_the_exception_and_record
                 await retry_exception(
                     temporal_client, flow_settings, rate_missing.id, {field: bad_values[field]}, actor="ana"
                 )
+        unknown = await asyncio.to_thread(
+            psflow, flow_settings, "exceptions", "retry", str(rate_missing.id), "--set", "color=blue"
+        )
+        assert unknown.exit_code == 1 and unknown.output.count("\n") == 1, unknown.output
+        assert f"error: exception {rate_missing.id}: the time entry has no field 'color'" in unknown.output
         assert snapshot(flow_settings, no_rate) == before
         assert no_rate not in (await in_erp(connectors, day))[0]
 
-        # The rate set: the entry posts once, at that rate, and its exception is resolved by the retry.
-        outcome = await retry_exception(
-            temporal_client, flow_settings, rate_missing.id, {"rate": "150"}, actor="ana@firm.example"
+        # The rate set, through the CLI: the entry posts once, at that rate, and the retry resolves its exception.
+        retried = await asyncio.to_thread(
+            psflow,
+            flow_settings,
+            "exceptions",
+            "retry",
+            str(rate_missing.id),
+            "--set",
+            "rate=150",
+            "--actor",
+            "ana@firm.example",
         )
-        assert outcome.outcome == "resolved", outcome
-        assert outcome.workflow_id == workflow_id(rate_missing.id, 1, prefix=flow_settings.task_queue_prefix)
+        assert retried.exit_code == 0, retried.output
+        run = workflow_id(rate_missing.id, 1, prefix=flow_settings.task_queue_prefix)
+        assert f"workflow_id: {run}" in retried.output and "outcome: resolved" in retried.output
+        assert f"message: time entry {no_rate} posted to the ERP as " in retried.output
         resolved = exception_of(flow_settings, no_rate)
-        assert (resolved.state, resolved.resolved_by) == ("resolved", outcome.workflow_id)
+        assert (resolved.state, resolved.resolved_by) == ("resolved", run)
         steps = [(e.action, e.actor, e.detail) for e in history(flow_settings, rate_missing.id)]
-        assert ("retried", "ana@firm.example", {"edits": {"rate": "150"}, "workflow_id": outcome.workflow_id}) in steps
+        assert ("retried", "ana@firm.example", {"edits": {"rate": "150"}, "workflow_id": run}) in steps
         assert steps[-1][0] == "auto_resolved"
         posted = ledger_row(flow_settings, no_rate)
-        assert posted is not None and posted.run_id == outcome.workflow_id
+        assert posted is not None and posted.run_id == run
         assert (posted.amount, posted.minutes, posted.project_id) == (Decimal("300.0000"), 120, "PRJ-0001")
         assert (await in_erp(connectors, day))[0][no_rate] == 1
 
         # Again: refused, as it is resolved; the retry's workflow run again and the next daily run post nothing.
-        with pytest.raises(RetryRefused, match=f"is resolved by {outcome.workflow_id}"):
+        with pytest.raises(RetryRefused, match=f"is resolved by {run}"):
             await retry_exception(temporal_client, flow_settings, rate_missing.id, {"rate": "150"}, actor="ana")
         again = await temporal_client.execute_workflow(
             RetryExceptionWorkflow.run,
