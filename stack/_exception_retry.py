@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -61,16 +61,27 @@ class RetryOutcome(BaseModel):
 
 
 async def retry_exception(
-    client: Client, settings: Settings, exception_id: int, edits: dict[str, str], *, actor: str
+    client: Client,
+    settings: Settings,
+    exception_id: int,
+    edits: dict[str, str],
+    *,
+    actor: str,
+    issue_date: date | None = None,
 ) -> RetryOutcome:
     """Re-run the exception's failed item once with ``edits`` and wait for the outcome.
+
+    Args:
+        actor: Who retries it, kept in the exception's history.
+        issue_date: For an invoicing exception, the invoice's date (as `start_invoice` takes it);
+            None: the day the re-run starts in the firm's time zone.
 
     Raises:
         RetryRefused: The exception does not exist or is not open or acknowledged; it takes no edits, or
             not these; an edited value fails canonical validation; its flow cannot be retried; or a retry
             of it is running. Nothing was started or changed.
     """
-    retry_input, attempt = await asyncio.to_thread(_checked, settings, exception_id, dict(edits), actor)
+    retry_input, attempt = await asyncio.to_thread(_checked, settings, exception_id, dict(edits), actor, issue_date)
     run_id = workflow_id(exception_id, attempt, prefix=settings.task_queue_prefix)
     try:
         handle = await client.start_workflow(
@@ -104,7 +115,7 @@ async def retry_exception(
 
 
 def _checked(
-    settings: Settings, exception_id: int, edits: dict[str, str], actor: str
+    settings: Settings, exception_id: int, edits: dict[str, str], actor: str, issue_date: date | None
 ) -> tuple[RetryExceptionInput, int]:
     store = Store(settings.store_url)
     try:
@@ -117,7 +128,7 @@ def _checked(
             raise RetryRefused(
                 f"exception {exception_id} is {row.state}{by}: only open or acknowledged ones can be retried"
             )
-        retry_input = _rerun(store, settings, row, edits, actor)
+        retry_input = _rerun(store, settings, row, edits, actor, issue_date)
         attempt = 1 + sum(1 for event in exc.history(store, exception_id) if event.action == "retried")
         return retry_input, attempt
     finally:
@@ -125,7 +136,7 @@ def _checked(
 
 
 def _rerun(
-    store: Store, settings: Settings, row: ExceptionRecord, edits: dict[str, str], actor: str
+    store: Store, settings: Settings, row: ExceptionRecord, edits: dict[str, str], actor: str, issue_date: date | None
 ) -> RetryExceptionInput:
     """What the retry re-runs, with the edits checked; `RetryRefused` when they do not apply."""
     assert row.id is not None
@@ -169,6 +180,7 @@ def _rerun(
         "period": period,
         "time_zone": settings.firm_time_zone,
         "sequence": invoice_to_run(store, project_id, period, through),
+        "issue_date": issue_date,
     }
     return RetryExceptionInput.model_validate({**base, "invoicing": _edited(row, InvoiceProjectInput, invoice, edits)})
 

@@ -9,24 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 
 import worker
 from stack.connectors import Connectors
-from stack.flows import RetryRefused, retry_exception
+from stack.flows import RetryRefused, retry_exception, trigger_provisioning
 from stack.settings import Settings
 from store import ExceptionEvent, ExceptionRecord, LedgerEntry, Store
 from store import exceptions as exc
 from tests.conftest import anchor_month_day
 from tests.flows._kantata import Kantata
 from tests.flows.conftest import WinDeal, inject
+from tests.flows.test_flow_exceptions import INVOICING, PROVISIONING, exceptions_of
+from tests.flows.test_invoicing import DAYS, ISSUED, PERIOD, Work, new_project, post_work
 from tests.flows.test_posting import in_erp, post
 from tests.flows.test_posting_exceptions import psflow
+from tests.flows.test_provisioning_saga import QUICK_RETRIES
+from workflows.invoice_project import InvoiceProjectInput, InvoiceProjectResult, InvoiceProjectWorkflow
+from workflows.invoice_project import workflow_id as invoice_workflow_id
 from workflows.retry_exception import RetryExceptionInput, RetryExceptionWorkflow, workflow_id
 
 
@@ -216,40 +222,64 @@ async def test_retries_that_cannot_apply_are_refused_in_one_line(
         assert "\n" not in str(refused.value)
 
 
-async def test_a_provisioning_and_an_invoicing_retry_re_run_their_flow_and_resolve_the_exception(
-    temporal_client: Client, flow_settings: Settings, win_deal: WinDeal
+async def test_a_failed_provisioning_and_a_failed_invoice_retried_re_run_their_flow_and_are_resolved(
+    temporal_client: Client,
+    flow_settings: Settings,
+    connectors: Connectors,
+    kantata: Kantata,
+    win_deal: WinDeal,
+    clear_faults: None,
 ) -> None:
     deal = await win_deal("salesforce")
+    project_id, _ = await new_project(connectors, kantata, "retry")
     store = _store(flow_settings)
-    try:
-        provisioning, invoicing = exc.record(
-            store,
-            [
-                exc.Occurrence("provisioning", "salesforce", "engagement", f"salesforce:{deal}", "Failed", "it failed"),
-                # A month long past with nothing posted: its invoice run finds nothing to bill, whatever today is.
-                exc.Occurrence("invoicing", "netsuite", "invoice", "PRJ-0002:2020-01", "Failed", "it failed"),
-            ],
-            run_id="test",
-        )
-    finally:
-        store.engine.dispose()
-
+    await post_work(connectors, store, project_id, [Work.time(DAYS.start, 240, "150.00")])
+    store.engine.dispose()
+    # The ERP refuses jobs and invoices (HTTP 500) until the faults are cleared: both flows fail for good.
+    await inject(flow_settings.sandbox_url, "netsuite", server_error=1.0, methods=["PUT"],
+                 path_regex="/record/v1/(job|invoice)/")  # fmt: skip
     async with worker.running_workers(temporal_client, flow_settings):
+        provisioning, _ = await trigger_provisioning(
+            temporal_client, flow_settings, crm="salesforce", opportunity_id=deal, source="cli",
+            sla=timedelta(seconds=3), **QUICK_RETRIES,
+        )  # fmt: skip
+        invoicing = await temporal_client.start_workflow(
+            InvoiceProjectWorkflow.run,
+            InvoiceProjectInput(project_id=project_id, period=PERIOD, issue_date=ISSUED, step_attempts=2),
+            id=invoice_workflow_id(project_id, PERIOD),
+            task_queue=flow_settings.task_queue("flows"),
+        )
+        for failing in (provisioning, invoicing):
+            with pytest.raises(WorkflowFailureError):
+                await failing.result()
+        [engagement] = exceptions_of(flow_settings, PROVISIONING, f"salesforce:{deal}")
+        [invoice] = exceptions_of(flow_settings, INVOICING, f"{project_id}:{PERIOD}")
+        assert engagement.id is not None and invoice.id is not None
+        with pytest.raises(RetryRefused, match=f"exception {engagement.id} takes no edits"):
+            await retry_exception(temporal_client, flow_settings, engagement.id, {"sla": "1h"}, actor="ana")
+
+        async with httpx.AsyncClient() as http:
+            (await http.delete(f"{flow_settings.sandbox_url}/_admin/faults")).raise_for_status()
         provisioned, invoiced = await asyncio.gather(
-            retry_exception(temporal_client, flow_settings, provisioning, {}, actor="ana"),
-            retry_exception(temporal_client, flow_settings, invoicing, {}, actor="ana"),
+            retry_exception(temporal_client, flow_settings, engagement.id, {}, actor="ana"),
+            retry_exception(temporal_client, flow_settings, invoice.id, {}, actor="ana", issue_date=ISSUED),
         )
 
     assert (provisioned.outcome, invoiced.outcome) == ("resolved", "resolved"), (provisioned, invoiced)
-    run = await temporal_client.get_workflow_handle(f"engagement-provisioning:salesforce:{deal}").describe()
-    assert run.status is not None and run.status.name == "COMPLETED"
-    for exception_id, retry in ((provisioning, provisioned), (invoicing, invoiced)):
-        steps = history(flow_settings, exception_id)
-        assert [e.action for e in steps][-2:] == ["retried", "auto_resolved"]
-        assert steps[-2].detail == {"edits": {}, "workflow_id": retry.workflow_id}
-    store = _store(flow_settings)
-    try:
-        closed = [exc.get(store, i) for i in (provisioning, invoicing)]
-    finally:
-        store.engine.dispose()
-    assert [row.state for row in closed] == ["resolved", "resolved"]
+    # The re-runs are the flows' own runs under their one ids, and they resolved the exceptions, named.
+    rerun = await temporal_client.get_workflow_handle(f"engagement-provisioning:salesforce:{deal}").describe()
+    assert rerun.status is not None and rerun.status.name == "COMPLETED"
+    billed = await temporal_client.get_workflow_handle(
+        invoice_workflow_id(project_id, PERIOD), result_type=InvoiceProjectResult
+    ).result()
+    assert billed.status == "invoiced" and len(billed.invoices) == 1
+    for before, retry, run in (
+        (engagement, provisioned, rerun.id),
+        (invoice, invoiced, invoice_workflow_id(project_id, PERIOD)),
+    ):
+        [after] = exceptions_of(flow_settings, (before.flow, before.system, before.kind), before.business_key)
+        assert after.state == "resolved" and str(after.resolved_by).startswith(f"{run}/"), after
+        assert after.id is not None
+        steps = [(e.action, e.detail) for e in history(flow_settings, after.id)]
+        assert [action for action, _ in steps] == ["opened", "retried", "auto_resolved"]
+        assert steps[1][1] == {"edits": {}, "workflow_id": retry.workflow_id}
