@@ -1,9 +1,10 @@
 """Exceptions, one model for every flow: what failed, for whom, how long ago, and what was done about it.
 
 A flow records an `Occurrence` when an item fails (`record`); the same business key failing again
-updates the one row and counts it. A later successful run for the key resolves it (`resolve`,
-`resolve_absent`), naming that run. People act on it (`act`: acknowledge, assign, resolve, ignore;
-`note_retry` when they retry it with an edit). Every step lands in its history (`history`).
+in a later run updates the one row and counts it (``occurrences`` counts the runs that met it). A
+later successful run for the key resolves it (`resolve`, `resolve_absent`), naming that run. People
+act on it (`act`: acknowledge, assign, resolve, ignore; `note_retry` when they retry it with an
+edit). Every step lands in its history (`history`).
 
 Aging: each row carries ``next_escalation_at``, computed from ``first_seen`` and the store's
 `SlaPolicy` (business days in the firm's zone); `escalate_due` moves one page of the rows past it
@@ -139,7 +140,9 @@ def record(
                 rows[key] = row
                 events.append((row, "opened", {"reason": occurrence.reason, "run": run_id}))
                 continue
-            action = "seen"
+            action = (
+                "seen" if row.last_run_id != run_id else None
+            )  # a run meeting it again (a retried page) counts once
             if row.state == RESOLVED:
                 action = "reopened"
                 row.state, row.first_seen, row.closed_at, row.resolved_by = OPEN, at, None, None
@@ -150,8 +153,10 @@ def record(
             if occurrence.retry_input is not None:
                 row.retry_input = occurrence.retry_input
             row.business_date = occurrence.business_date or row.business_date
-            row.last_seen, row.last_run_id, row.occurrences = at, run_id, row.occurrences + 1
-            events.append((row, action, {"reason": occurrence.reason, "run": run_id}))
+            row.last_seen, row.last_run_id = at, run_id
+            if action is not None:
+                row.occurrences += 1
+                events.append((row, action, {"reason": occurrence.reason, "run": run_id}))
         session.add_all(rows[key] for key in latest)
         session.flush()
         session.add_all(_event(row, at, who, action, **detail) for row, action, detail in events)

@@ -179,3 +179,11 @@ def test_the_migration_copies_posting_exceptions_into_the_one_model(store: Store
     )
     assert row.records == [{"system": "kantata", "type": "time_entry", "id": "kantata:7"}]
     assert row.next_escalation_at == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def test_the_same_run_meeting_it_again_counts_it_once(store: Store) -> None:
+    [ident] = exc.record(store, [occurrence()], run_id="run-1", now=MONDAY_9)
+    exc.record(store, [occurrence(message="again")], run_id="run-1", now=MONDAY_9 + timedelta(minutes=1))
+    row = exc.get(store, ident)
+    assert (row.occurrences, row.message) == (1, "again")
+    assert [event.action for event in exc.history(store, ident)] == ["opened"]
