@@ -29,6 +29,7 @@ from activities.exceptions import ExceptionActivities
 from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoicedActivities
 from activities.posting import PostingActivities, PostingRetryActivities, RetroRateChanges
 from activities.psa import PsaActivities
+from activities.reconciliation import CompareActivities, SnapshotActivities
 from activities.stack import ping_activity
 from stack.client import connect
 from stack.connectors import Connectors
@@ -44,6 +45,7 @@ from workflows.monthly_invoicing import MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
 from workflows.post_time_expenses import PostTimeExpensesWorkflow
 from workflows.provision_engagement import ProvisionEngagementWorkflow
+from workflows.reconcile import ReconcileWorkflow
 from workflows.retry_exception import RetryExceptionWorkflow
 from workflows.scheduled_posting import ScheduledPostingWorkflow
 from workflows.stack_check import StackCheckWorkflow
@@ -65,6 +67,7 @@ def workflows() -> list[type]:
         AmendmentIntakeWorkflow,
         RetryExceptionWorkflow,
         ExceptionSweepWorkflow,
+        ReconcileWorkflow,
     ]
 
 
@@ -88,6 +91,8 @@ def activities(
     amendments = AmendmentActivities(connectors.kantata, connectors.netsuite, store)
     posting_retry = PostingRetryActivities(connectors.kantata, connectors.netsuite, store)
     retries = ExceptionRetryActivities(store)
+    snapshots = SnapshotActivities(connectors.kantata, connectors.netsuite, store)
+    reconciling = CompareActivities(store)
     sweep = ExceptionSweepActivities(store, connectors.events)
     exceptions = ExceptionActivities(store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
@@ -104,6 +109,7 @@ def activities(
             not_invoiced.work_not_invoiced,
             amendments.read_contract,
             amendments.apply_to_psa,
+            snapshots.snapshot_psa,
         ],
         "hr": [],
         "erp": [
@@ -118,6 +124,11 @@ def activities(
             amendments.apply_to_erp,
             posting.reprice_posted,
             posting_retry.retry_posting,
+            snapshots.snapshot_erp,
+            reconciling.start,
+            reconciling.compare,
+            reconciling.unpost_vanished,
+            reconciling.finish,
         ],
         "events": [
             events.publish,

@@ -23,7 +23,10 @@ app = typer.Typer(
 )
 
 NameArgument = Annotated[
-    str, typer.Argument(help="The schedule: te-posting, poll-closed-won, monthly-invoicing or exception-sweep.")
+    str,
+    typer.Argument(
+        help="The schedule: te-posting, poll-closed-won, monthly-invoicing, exception-sweep or reconciliation."
+    ),
 ]
 NoteOption = Annotated[str | None, typer.Option(help="Why; shown by `psflow schedule describe`.")]
 T = TypeVar("T")

@@ -41,7 +41,7 @@ from stack._exception_retry import RetryOutcome, RetryRefused, retry_exception
 from stack.settings import Settings
 from store import Store
 from store.invoicing import invoice_to_run
-from workflows import invoice_project, post_time_expenses, provision_engagement
+from workflows import invoice_project, post_time_expenses, provision_engagement, reconcile
 from workflows import search_attributes as sa
 from workflows.amend_contract import (
     AmendmentOutcome,
@@ -60,6 +60,7 @@ from workflows.monthly_invoicing import (
 )
 from workflows.post_time_expenses import PostTimeExpensesInput, PostTimeExpensesResult, PostTimeExpensesWorkflow
 from workflows.provision_engagement import ProvisionEngagementInput, ProvisionEngagementWorkflow, Trigger
+from workflows.reconcile import ReconcileInput, ReconcileResult, ReconcileWorkflow
 from workflows.stack_check import StackCheckInput, StackCheckResult, StackCheckWorkflow
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "start_invoice",
     "start_monthly_invoicing",
     "start_posting",
+    "start_reconcile",
     "submit_amendment",
     "trigger_provisioning",
 ]
@@ -206,6 +208,28 @@ async def start_monthly_invoicing(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         static_summary=f"Monthly invoicing for {period}",
+    )
+
+
+async def start_reconcile(
+    client: Client, settings: Settings, period: str, project_id: str | None = None, **options: Any
+) -> WorkflowHandle[Any, ReconcileResult]:
+    """Start a period's (or a project's) reconciliation, or join it while it runs; a finished one runs again."""
+    return await client.start_workflow(
+        ReconcileWorkflow.run,
+        ReconcileInput(
+            period=period,
+            project_id=project_id,
+            time_zone=settings.firm_time_zone,
+            prefix=settings.task_queue_prefix,
+            **options,
+        ),
+        id=reconcile.workflow_id(period, project_id, prefix=settings.task_queue_prefix),
+        task_queue=settings.task_queue("flows"),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(sa.RECON_PERIOD, period)]),
+        static_summary=f"Reconcile {period}" + (f" for {project_id}" if project_id else ""),
     )
 
 

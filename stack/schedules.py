@@ -10,6 +10,9 @@
   invoices the month it was scheduled for.
 - ``exception-sweep``: every ``exception_sweep_minutes``, an `ExceptionSweepWorkflow` escalates the
   exceptions past their SLA (as of the run's scheduled time) and publishes an event for each.
+- ``reconciliation``: the 2nd of each month at 04:00 in the firm's time zone, once the month's
+  posting and invoicing have run. Each run is a `ReconcileWorkflow` for the month before, read
+  from its ``TemporalScheduledStartTime`` in the same way.
 
 They are Schedules rather than cron workflows so that operators can pause them, trigger them,
 backfill missed days and see their next runs (``psflow schedule …``). Ids carry the task-queue
@@ -42,16 +45,19 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from canonical.calendar import billing_period
 from stack.settings import Settings
 from workflows.exception_sweep import ExceptionSweepInput, ExceptionSweepWorkflow
 from workflows.monthly_invoicing import MonthlyInvoicingInput, MonthlyInvoicingWorkflow
 from workflows.poll_closed_won import PollClosedWonInput, PollClosedWonWorkflow
+from workflows.reconcile import ReconcileInput, ReconcileWorkflow
 from workflows.scheduled_posting import ScheduledPostingInput, ScheduledPostingWorkflow
 
 POSTING = "te-posting"
 POLL_CLOSED_WON = "poll-closed-won"
 MONTHLY_INVOICING = "monthly-invoicing"
 EXCEPTION_SWEEP = "exception-sweep"
+RECONCILIATION = "reconciliation"
 
 OVERLAP = {
     "skip": ScheduleOverlapPolicy.SKIP,
@@ -64,6 +70,7 @@ OVERLAP = {
 INVOICING_DAY, INVOICING_HOUR = 1, 3
 INVOICING_CATCHUP_WINDOW = timedelta(days=7)
 """A monthly invoicing missed while the server was down still runs if it comes back within a week."""
+RECONCILIATION_DAY, RECONCILIATION_HOUR = 2, 4
 
 
 class ScheduleError(Exception):
@@ -177,6 +184,28 @@ def exception_sweep_schedule(settings: Settings) -> Schedule:
     )
 
 
+def reconciliation_schedule(settings: Settings) -> Schedule:
+    """The monthly reconciliation: the 2nd at 04:00 in the firm's zone, reconciling the month before."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconcileWorkflow.run,
+            ReconcileInput(time_zone=settings.firm_time_zone, prefix=settings.task_queue_prefix),
+            id=schedule_id(settings, RECONCILIATION),
+            task_queue=settings.task_queue("flows"),
+            static_summary="Monthly reconciliation of the month before: PSA, ERP and posting ledger",
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    day_of_month=[ScheduleRange(RECONCILIATION_DAY)], hour=[ScheduleRange(RECONCILIATION_HOUR)]
+                )
+            ],
+            time_zone_name=settings.firm_time_zone,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ONE, catchup_window=INVOICING_CATCHUP_WINDOW),
+    )
+
+
 SCHEDULES: dict[str, ScheduleDefinition] = {
     POSTING: ScheduleDefinition(
         posting_schedule, lambda s: f"daily at {s.posting_time} {s.firm_time_zone}: post the day before"
@@ -192,6 +221,10 @@ SCHEDULES: dict[str, ScheduleDefinition] = {
     EXCEPTION_SWEEP: ScheduleDefinition(
         exception_sweep_schedule,
         lambda s: f"every {s.exception_sweep_minutes:g} min: escalate exceptions past their SLA",
+    ),
+    RECONCILIATION: ScheduleDefinition(
+        reconciliation_schedule,
+        lambda s: f"the 2nd at {RECONCILIATION_HOUR:02d}:00 {s.firm_time_zone}: reconcile the month before",
     ),
 }
 
@@ -261,3 +294,34 @@ def posting_backfill(settings: Settings, first: date, last: date, *, today: date
     end = datetime.combine(last + timedelta(days=1), at, zone)
     margin = timedelta(minutes=1)
     return ScheduleBackfill(start_at=start - margin, end_at=end + margin, overlap=ScheduleOverlapPolicy.BUFFER_ALL)
+
+
+def reconciliation_backfill(settings: Settings, first: str, last: str, *, now: datetime) -> ScheduleBackfill:
+    """The backfill that makes the monthly reconciliation reconcile periods ``first`` to ``last`` (YYYY-MM).
+
+    The run for a period is scheduled on the 2nd of the month after it at 04:00, so the window covers
+    those scheduled times, with a minute's margin on each side.
+
+    Args:
+        now: The present: a period whose scheduled run is still ahead cannot be backfilled.
+    """
+    start, end = (_reconciliation_time(settings, period) for period in (first, last))
+    if end < start:
+        raise ScheduleError(f"--to {last} is before --from {first}: give the earlier period first")
+    if end > now:
+        raise ScheduleError(
+            f"--to {last}: its reconciliation is scheduled for {end:%Y-%m-%d %H:%M %Z}, not yet; reconcile it "
+            f"now (provisionally, while the month is open) with `psflow reconcile --period {last}`"
+        )
+    margin = timedelta(minutes=1)
+    return ScheduleBackfill(start_at=start - margin, end_at=end + margin, overlap=ScheduleOverlapPolicy.BUFFER_ALL)
+
+
+def _reconciliation_time(settings: Settings, period: str) -> datetime:
+    """When the schedule reconciles ``period``: the 2nd of the month after, 04:00 in the firm's zone."""
+    try:
+        days = billing_period(period)
+    except ValueError as exc:
+        raise ScheduleError(str(exc)) from None
+    month_after = days.end + timedelta(days=1)
+    return datetime.combine(month_after.replace(day=RECONCILIATION_DAY), time(RECONCILIATION_HOUR), firm_zone(settings))
