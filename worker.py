@@ -138,6 +138,7 @@ def activities(
             exceptions.resolve,
             retries.note_retry,
             retries.resolve_retried,
+            retries.verdict,
         ],
         FLOWS: [exceptions.resolve],
     }

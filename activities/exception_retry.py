@@ -3,7 +3,8 @@
 `RetryExceptionWorkflow` notes the retry first (`ExceptionRetryActivities.note_retry`: history
 "retried", with the edits, the person and the retry's workflow id), then re-runs the failed item; a
 re-run of a whole flow (provisioning, invoicing) that succeeded resolves the exception naming the
-retry (`resolve_retried`). A posting retry resolves its exception itself, in the activity that posts.
+retry (`resolve_retried`); a re-run reconciliation resolves what it no longer finds, and `verdict`
+says whether it did. A posting retry resolves its exception itself, in the activity that posts.
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ class ExceptionRetryActivities:
                 run_id=request.workflow_id,
             )
             return RetryResult(outcome="resolved", message=f"exception {row.id} resolved by {request.workflow_id}")
+        return RetryResult(outcome="resolved", message=f"exception {row.id} is {row.state} (by {row.resolved_by})")
+
+    @activity.defn(name="exceptions.retry_verdict")
+    async def verdict(self, request: ResolveRetried) -> RetryResult:
+        """Whether the re-run flow resolved the exception itself (a reconciliation that no longer finds it)."""
+        row = await asyncio.to_thread(exception, self._store, request.exception_id)
+        if row.state in exc.ACTIVE:
+            return RetryResult(outcome="failed again", message=f"still found after the re-run: {row.message}")
         return RetryResult(outcome="resolved", message=f"exception {row.id} is {row.state} (by {row.resolved_by})")
 
 

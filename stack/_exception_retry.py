@@ -29,10 +29,11 @@ from store.invoicing import invoice_to_run
 from store.tables import ExceptionRecord
 from workflows.invoice_project import InvoiceProjectInput, describe
 from workflows.provision_engagement import ProvisionEngagementInput
+from workflows.reconcile import ReconcileInput
 from workflows.retry_exception import RetryExceptionInput, RetryExceptionWorkflow, workflow_id
 
-RETRYABLE_FLOWS = ("posting", "provisioning", "invoicing")
-"""Flows whose exceptions a retry re-runs; reconciliation differences are re-checked by reconciling again."""
+RETRYABLE_FLOWS = ("posting", "provisioning", "invoicing", "reconciliation")
+"""Flows whose exceptions a retry re-runs (amendments and resource sync re-run through their own flows)."""
 
 
 class RetryRefused(ValueError):
@@ -67,21 +68,21 @@ async def retry_exception(
     edits: dict[str, str],
     *,
     actor: str,
-    issue_date: date | None = None,
+    today: date | None = None,
 ) -> RetryOutcome:
     """Re-run the exception's failed item once with ``edits`` and wait for the outcome.
 
     Args:
         actor: Who retries it, kept in the exception's history.
-        issue_date: For an invoicing exception, the invoice's date (as `start_invoice` takes it);
-            None: the day the re-run starts in the firm's time zone.
+        today: The firm's today for a re-run that depends on it (None: the day it starts in the firm's
+            time zone): an invoice's issue date, whether a reconciled period is over.
 
     Raises:
         RetryRefused: The exception does not exist or is not open or acknowledged; it takes no edits, or
             not these; an edited value fails canonical validation; its flow cannot be retried; or a retry
             of it is running. Nothing was started or changed.
     """
-    retry_input, attempt = await asyncio.to_thread(_checked, settings, exception_id, dict(edits), actor, issue_date)
+    retry_input, attempt = await asyncio.to_thread(_checked, settings, exception_id, dict(edits), actor, today)
     run_id = workflow_id(exception_id, attempt, prefix=settings.task_queue_prefix)
     try:
         handle = await client.start_workflow(
@@ -115,7 +116,7 @@ async def retry_exception(
 
 
 def _checked(
-    settings: Settings, exception_id: int, edits: dict[str, str], actor: str, issue_date: date | None
+    settings: Settings, exception_id: int, edits: dict[str, str], actor: str, today: date | None
 ) -> tuple[RetryExceptionInput, int]:
     store = Store(settings.store_url)
     try:
@@ -128,7 +129,7 @@ def _checked(
             raise RetryRefused(
                 f"exception {exception_id} is {row.state}{by}: only open or acknowledged ones can be retried"
             )
-        retry_input = _rerun(store, settings, row, edits, actor, issue_date)
+        retry_input = _rerun(store, settings, row, edits, actor, today)
         attempt = 1 + sum(1 for event in exc.history(store, exception_id) if event.action == "retried")
         return retry_input, attempt
     finally:
@@ -136,7 +137,7 @@ def _checked(
 
 
 def _rerun(
-    store: Store, settings: Settings, row: ExceptionRecord, edits: dict[str, str], actor: str, issue_date: date | None
+    store: Store, settings: Settings, row: ExceptionRecord, edits: dict[str, str], actor: str, today: date | None
 ) -> RetryExceptionInput:
     """What the retry re-runs, with the edits checked; `RetryRefused` when they do not apply."""
     assert row.id is not None
@@ -170,19 +171,42 @@ def _rerun(
         return RetryExceptionInput.model_validate(
             {**base, "provisioning": _edited(row, ProvisionEngagementInput, deal, edits)}
         )
+    if row.flow == "reconciliation":
+        return _reconciliation(settings, row, base, edits, today)
     project_id, _, period = row.business_key.rpartition(":")
-    try:
-        through = billing_period(period).end
-    except ValueError as error:
-        raise RetryRefused(f"exception {row.id} names no billing period ({row.business_key}): {error}") from None
+    through = _period_of(row, period)
     invoice = {
         "project_id": project_id,
         "period": period,
         "time_zone": settings.firm_time_zone,
         "sequence": invoice_to_run(store, project_id, period, through),
-        "issue_date": issue_date,
+        "issue_date": today,
     }
     return RetryExceptionInput.model_validate({**base, "invoicing": _edited(row, InvoiceProjectInput, invoice, edits)})
+
+
+def _reconciliation(
+    settings: Settings, row: ExceptionRecord, base: dict[str, Any], edits: dict[str, str], today: date | None
+) -> RetryExceptionInput:
+    """The period's reconciliation again, the project's alone when the difference names one."""
+    period = row.business_key.partition(":")[0]
+    _period_of(row, period)
+    recon = {
+        "period": period,
+        "project_id": (row.values or {}).get("project_id"),
+        "time_zone": settings.firm_time_zone,
+        "prefix": settings.task_queue_prefix,
+        "today": today,
+    }
+    return RetryExceptionInput.model_validate({**base, "reconciliation": _edited(row, ReconcileInput, recon, edits)})
+
+
+def _period_of(row: ExceptionRecord, period: str) -> date:
+    """The last day of the exception's billing period; `RetryRefused` when its key names none."""
+    try:
+        return billing_period(period).end
+    except ValueError as error:
+        raise RetryRefused(f"exception {row.id} names no billing period ({row.business_key}): {error}") from None
 
 
 def _edited(row: ExceptionRecord, model: type[BaseModel], given: dict[str, Any], edits: Mapping[str, str]) -> BaseModel:

@@ -9,10 +9,14 @@ workflow id), then re-runs the item the way its flow does:
   path (same external id, same ledger), and resolves the exception or counts it failed again;
 - provisioning: the deal's `ProvisionEngagementWorkflow` again, as a child under the deal's one id
   (a failed run's id may be reused, a completed one's not);
-- invoicing: the project's `InvoiceProjectWorkflow` for the period again, under the invoice's id.
+- invoicing: the project's `InvoiceProjectWorkflow` for the period again, under the invoice's id;
+- reconciliation: the period's `ReconcileWorkflow` again (the project's, when the difference names
+  one), under its id.
 
-A re-run flow that succeeds resolves the exception naming this retry (unless the flow's own run
-resolved it first); one that fails leaves it open, and the re-run records the failure as the flow does.
+A re-run provisioning or invoice that succeeds resolves the exception naming this retry (unless the
+flow's own run resolved it first); one that fails leaves it open, and the re-run records the failure as
+the flow does. A re-run reconciliation resolves the difference itself when it no longer finds it; the
+retry then reports whether it did.
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ with workflow.unsafe.imports_passed_through():
     from activities._errors import NON_RETRYABLE_TYPES
     from activities.exception_retry import ExceptionRetryActivities, NoteRetry, ResolveRetried, RetryResult
     from activities.posting import PostingRetryActivities, RetryPostingRequest
-    from workflows import invoice_project, provision_engagement
+    from workflows import invoice_project, provision_engagement, reconcile
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue
     from workflows.invoice_project import InvoiceProjectInput, InvoiceProjectWorkflow, describe
     from workflows.provision_engagement import ProvisionEngagementInput, ProvisionEngagementWorkflow, Trigger
+    from workflows.reconcile import ReconcileInput, ReconcileWorkflow
 
-Flow = Literal["posting", "provisioning", "invoicing"]
+Flow = Literal["posting", "provisioning", "invoicing", "reconciliation"]
 
 
 def workflow_id(exception_id: int, attempt: int, prefix: str = "") -> str:
@@ -53,6 +58,7 @@ class RetryExceptionInput(BaseModel):
     Attributes:
         provisioning: The deal's provisioning input (flow ``provisioning``).
         invoicing: The project's invoicing input for the period (flow ``invoicing``).
+        reconciliation: The period's (or project's) reconciliation input (flow ``reconciliation``).
     """
 
     exception_id: int = Field(ge=1)
@@ -61,6 +67,7 @@ class RetryExceptionInput(BaseModel):
     edits: dict[str, str] = Field(default_factory=dict)
     provisioning: ProvisionEngagementInput | None = None
     invoicing: InvoiceProjectInput | None = None
+    reconciliation: ReconcileInput | None = None
 
 
 def _options(domain: str, timeout: timedelta) -> dict[str, Any]:
@@ -97,6 +104,15 @@ class RetryExceptionWorkflow:
                 )
             except ActivityError as failure:  # the ERP stayed away, or the record no longer makes sense
                 return RetryResult(outcome="failed again", message=describe(failure))
+        if input.flow == "reconciliation":
+            failed = await self._reconcile(input)
+            if failed is not None:
+                return RetryResult(outcome="failed again", message=failed)
+            return await workflow.execute_activity_method(
+                ExceptionRetryActivities.verdict,
+                ResolveRetried(exception_id=input.exception_id, workflow_id=me),
+                **_options("events", timedelta(seconds=30)),
+            )
         failed = await (self._provision(input) if input.flow == "provisioning" else self._invoice(input))
         if failed is not None:
             return RetryResult(outcome="failed again", message=failed)
@@ -158,6 +174,32 @@ class RetryExceptionWorkflow:
             )
         except WorkflowAlreadyStartedError:
             return f"the invoice of {invoice.project_id} for {invoice.period} is running or done ({child_id})"
+        try:
+            await handle
+        except ChildWorkflowError as failure:
+            return describe(failure.cause or failure)
+        return None
+
+    @staticmethod
+    async def _reconcile(input: RetryExceptionInput) -> str | None:
+        """Reconcile the period (or the project in it) again; None when the run finished, else why not."""
+        recon = input.reconciliation
+        assert recon is not None and recon.period is not None
+        child_id = reconcile.workflow_id(recon.period, recon.project_id, prefix=recon.prefix)
+        try:
+            handle = await workflow.start_child_workflow(
+                ReconcileWorkflow.run,
+                recon,
+                id=child_id,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                search_attributes=TypedSearchAttributes([SearchAttributePair(sa.RECON_PERIOD, recon.period)]),
+                static_summary=f"Reconcile {recon.period}"
+                + (f" for {recon.project_id}" if recon.project_id else "")
+                + " (retry)",
+            )
+        except WorkflowAlreadyStartedError:
+            return f"the reconciliation {child_id} is running: retry once it is done"
         try:
             await handle
         except ChildWorkflowError as failure:

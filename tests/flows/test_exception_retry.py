@@ -18,12 +18,13 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 
 import worker
+from connectors.netsuite.drift import set_time_bill_hours
 from stack.connectors import Connectors
 from stack.flows import RetryRefused, retry_exception, trigger_provisioning
 from stack.settings import Settings
 from store import ExceptionEvent, ExceptionRecord, LedgerEntry, Store
 from store import exceptions as exc
-from tests.conftest import anchor_month_day
+from tests.conftest import TEST_TODAY, anchor_month_day
 from tests.flows._kantata import Kantata
 from tests.flows.conftest import WinDeal, inject
 from tests.flows.test_flow_exceptions import INVOICING, PROVISIONING, exceptions_of
@@ -31,6 +32,8 @@ from tests.flows.test_invoicing import DAYS, ISSUED, PERIOD, Work, new_project, 
 from tests.flows.test_posting import in_erp, post
 from tests.flows.test_posting_exceptions import psflow
 from tests.flows.test_provisioning_saga import QUICK_RETRIES
+from tests.flows.test_reconciliation import PERIOD as RECON_PERIOD
+from tests.flows.test_reconciliation import WEEKEND, internal_ids, own_project, reconcile
 from workflows.invoice_project import InvoiceProjectInput, InvoiceProjectResult, InvoiceProjectWorkflow
 from workflows.invoice_project import workflow_id as invoice_workflow_id
 from workflows.retry_exception import RetryExceptionInput, RetryExceptionWorkflow, workflow_id
@@ -262,7 +265,7 @@ async def test_a_failed_provisioning_and_a_failed_invoice_retried_re_run_their_f
             (await http.delete(f"{flow_settings.sandbox_url}/_admin/faults")).raise_for_status()
         provisioned, invoiced = await asyncio.gather(
             retry_exception(temporal_client, flow_settings, engagement.id, {}, actor="ana"),
-            retry_exception(temporal_client, flow_settings, invoice.id, {}, actor="ana", issue_date=ISSUED),
+            retry_exception(temporal_client, flow_settings, invoice.id, {}, actor="ana", today=ISSUED),
         )
 
     assert (provisioned.outcome, invoiced.outcome) == ("resolved", "resolved"), (provisioned, invoiced)
@@ -283,3 +286,42 @@ async def test_a_failed_provisioning_and_a_failed_invoice_retried_re_run_their_f
         steps = [(e.action, e.detail) for e in history(flow_settings, after.id)]
         assert [action for action, _ in steps] == ["opened", "retried", "auto_resolved"]
         assert steps[1][1] == {"edits": {}, "workflow_id": retry.workflow_id}
+
+
+async def test_a_reconciliation_difference_retried_is_reconciled_again_and_resolved_once_it_is_gone(
+    temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata
+) -> None:
+    project_id, workspace, user = await own_project(connectors, kantata)
+    saturday = WEEKEND[0]
+    entry = await kantata.time(saturday, workspace, user, 60, 15000, "Reconciled, then retried")
+    await kantata.approve_ids("time_entries", [entry])
+    async with worker.running_workers(temporal_client, flow_settings):
+        await post(temporal_client, flow_settings, saturday)
+        [bill] = (await internal_ids(connectors, project_id)).values()
+        await set_time_bill_hours(connectors.netsuite, bill, 180)  # a person edits the hours in NetSuite
+        drift = await reconcile(temporal_client, flow_settings, project_id)
+        assert drift.differences == {"hours_mismatch": 1}, drift
+        store = _store(flow_settings)
+        [difference] = exc.find(store, flow="reconciliation", key=f"{RECON_PERIOD}:{entry}")
+        store.engine.dispose()
+        assert difference.id is not None
+
+        # Retried before anyone put the hours back: reconciled again, still there.
+        unchanged = await retry_exception(
+            temporal_client, flow_settings, difference.id, {}, actor="ana", today=TEST_TODAY
+        )
+        assert unchanged.outcome == "failed again" and "still found after the re-run" in unchanged.message, unchanged
+        await set_time_bill_hours(connectors.netsuite, bill, 60)
+        fixed = await retry_exception(temporal_client, flow_settings, difference.id, {}, actor="ana", today=TEST_TODAY)
+
+    assert fixed.outcome == "resolved", fixed
+    assert fixed.workflow_id == workflow_id(difference.id, 2, prefix=flow_settings.task_queue_prefix)
+    store = _store(flow_settings)
+    try:
+        resolved = exc.get(store, difference.id)
+        steps = [event.action for event in exc.history(store, difference.id)]
+    finally:
+        store.engine.dispose()
+    reconciled = f"{flow_settings.task_queue_prefix}reconcile:{RECON_PERIOD}:{project_id}/"
+    assert resolved.state == "resolved" and str(resolved.resolved_by).startswith(reconciled), resolved
+    assert steps == ["opened", "retried", "seen", "retried", "auto_resolved"]
