@@ -10,7 +10,7 @@ exception's retries so far, plus one) and waits for what the retry did.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -148,6 +148,9 @@ def _rerun(
         )
     if edits and row.retry_input is None:
         raise RetryRefused(f"exception {row.id} takes no edits: retry it without --set")
+    unknown = sorted(set(edits) - set(row.retry_input or {}))
+    if unknown:
+        raise RetryRefused(_no_such_field(row, unknown))
     base: dict[str, Any] = {"exception_id": row.id, "flow": row.flow, "actor": actor, "edits": edits}
     if row.flow == "posting":
         if row.retry_input is None:
@@ -213,13 +216,10 @@ def _edited(row: ExceptionRecord, model: type[BaseModel], given: dict[str, Any],
     """The flow's input with the edits written over it, validated as the flow validates it."""
     if edits:
         assert row.retry_input is not None
-        fields = sorted(set(row.retry_input) - READ_ONLY)
+        fields = set(row.retry_input) - READ_ONLY
         unknown = sorted(name for name in edits if name not in fields or name not in model.model_fields)
         if unknown:
-            raise RetryRefused(
-                f"exception {row.id} has no field {', '.join(map(repr, unknown))} to edit; "
-                f"its fields are {', '.join(fields) or 'none'}"
-            )
+            raise RetryRefused(_no_such_field(row, unknown))
     try:
         return model.model_validate({**given, **edits})
     except ValidationError as error:
@@ -228,3 +228,11 @@ def _edited(row: ExceptionRecord, model: type[BaseModel], given: dict[str, Any],
             for problem in error.errors(include_url=False)
         )
         raise RetryRefused(f"exception {row.id}: {problems}") from None
+
+
+def _no_such_field(row: ExceptionRecord, names: Sequence[str]) -> str:
+    fields = sorted(set(row.retry_input or {}) - READ_ONLY)
+    return (
+        f"exception {row.id} has no field {', '.join(map(repr, names))} to edit; "
+        f"its fields are {', '.join(fields) or 'none'}"
+    )

@@ -106,7 +106,8 @@ async def test_a_retry_with_an_edit_posts_once_resolves_the_exception_and_record
         # Refused before anything runs: nothing in the store or the ERP changes.
         before = snapshot(flow_settings, no_rate)
         refusals = {
-            "color": "its fields are billable, consultant_id, currency, date, hours, notes, project_id, rate, role",
+            "color": f"exception {rate_missing.id} has no field 'color' to edit; its fields are billable, "
+            "consultant_id, currency, date, hours, notes, project_id, rate, role, task_id$",
             "hours": "hours: must be more than 0:00 and at most 24:00 hours, got -2:00",
             "currency": "currency: 'ZZZ' is not an ISO 4217 currency code",
             "approved_at": "approved_at is what the PSA recorded and cannot be edited",
@@ -121,7 +122,10 @@ async def test_a_retry_with_an_edit_posts_once_resolves_the_exception_and_record
             psflow, flow_settings, "exceptions", "retry", str(rate_missing.id), "--set", "color=blue"
         )
         assert unknown.exit_code == 1 and unknown.output.count("\n") == 1, unknown.output
-        assert f"error: exception {rate_missing.id}: the time entry has no field 'color'" in unknown.output
+        assert (
+            f"error: exception {rate_missing.id} has no field 'color' to edit; its fields are billable"
+            in unknown.output
+        )
         assert snapshot(flow_settings, no_rate) == before
         assert no_rate not in (await in_erp(connectors, day))[0]
 
