@@ -26,6 +26,7 @@ from stack.settings import Settings
 from store import Store
 from store import exceptions as exc
 from store.invoicing import invoice_to_run
+from store.posting import POSTED_KINDS
 from store.tables import ExceptionRecord
 from workflows.invoice_project import InvoiceProjectInput, describe
 from workflows.provision_engagement import ProvisionEngagementInput
@@ -153,10 +154,15 @@ def _rerun(
         raise RetryRefused(_no_such_field(row, unknown))
     base: dict[str, Any] = {"exception_id": row.id, "flow": row.flow, "actor": actor, "edits": edits}
     if row.flow == "posting":
+        if row.kind not in POSTED_KINDS:
+            raise RetryRefused(
+                f"exception {row.id} is a {row.kind.replace('_', ' ')}, which a retry does not post again "
+                f"(it posts time entries and expenses): see `psflow exceptions show {row.id}` for what to do"
+            )
         if row.retry_input is None:
             raise RetryRefused(
-                f"exception {row.id} has no record to retry from (the PSA could not read it): correct it in the "
-                f"PSA, then re-run its date: `psflow posting run --date {row.business_date}`"
+                f"exception {row.id} keeps no record to retry from (one the PSA could not read, or recorded "
+                f"before retries): correct it in the PSA, then `psflow posting run --date {row.business_date}`"
             )
         try:
             edited_record(row.kind, row.business_key, row.retry_input, edits)

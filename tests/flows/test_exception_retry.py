@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +37,8 @@ from tests.flows.test_reconciliation import WEEKEND, internal_ids, own_project, 
 from workflows.invoice_project import InvoiceProjectInput, InvoiceProjectResult, InvoiceProjectWorkflow
 from workflows.invoice_project import workflow_id as invoice_workflow_id
 from workflows.retry_exception import RetryExceptionInput, RetryExceptionWorkflow, workflow_id
+
+DAY = date(2026, 10, 5)
 
 
 def _store(settings: Settings) -> Store:
@@ -207,11 +209,13 @@ async def test_retries_that_cannot_apply_are_refused_in_one_line(
 ) -> None:
     store = _store(flow_settings)
     try:
-        [ignored, provisioning] = exc.record(
+        [ignored, provisioning, unread, repriced] = exc.record(
             store,
             [
                 exc.Occurrence("posting", "netsuite", "time_entry", f"kantata:x-{uuid.uuid4().hex}", "duplicate", "m"),
                 exc.Occurrence("provisioning", "salesforce", "engagement", "salesforce:0068d000000XYZ1AAA", "r", "m"),
+                exc.Occurrence("posting", "netsuite", "expense", "kantata:x-1", "unreadable", "m", business_date=DAY),
+                exc.Occurrence("posting", "netsuite", "rate_change", "kantata:x-2", "rate_changed", "m"),
             ],
             run_id="test",
         )
@@ -222,11 +226,16 @@ async def test_retries_that_cannot_apply_are_refused_in_one_line(
         (ignored, ()): f"exception {ignored} is ignored by ana: only open or acknowledged ones can be retried",
         (provisioning, ("billing_address",)): f"exception {provisioning} takes no edits: retry it without --set",
         (987654321, ()): "no exception 987654321",
+        (unread, ()): f"exception {unread} keeps no record to retry from .*: correct it in the PSA, then "
+        f"`psflow posting run --date {DAY}`",
+        (repriced, ()): f"exception {repriced} is a rate change, which a retry does not post again",
     }
+    steps = {i: [e.action for e in history(flow_settings, i)] for i in (ignored, provisioning, unread, repriced)}
     for (exception_id, fields), message in cases.items():
         with pytest.raises(RetryRefused, match=message) as refused:
             await retry_exception(temporal_client, flow_settings, exception_id, dict.fromkeys(fields, "x"), actor="ana")
         assert "\n" not in str(refused.value)
+    assert {i: [e.action for e in history(flow_settings, i)] for i in steps} == steps
 
 
 async def test_a_failed_provisioning_and_a_failed_invoice_retried_re_run_their_flow_and_are_resolved(
