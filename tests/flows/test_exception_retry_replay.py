@@ -18,15 +18,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 import worker
+from connectors.netsuite.drift import set_time_bill_hours
 from stack.connectors import Connectors
 from stack.flows import retry_exception
 from stack.settings import Settings
 from store import Store
 from store import exceptions as exc
-from tests.conftest import anchor_month_day
+from tests.conftest import TEST_TODAY, anchor_month_day
 from tests.flows._kantata import Kantata
 from tests.flows.conftest import WinDeal
 from tests.flows.test_posting import post
+from tests.flows.test_reconciliation import PERIOD as RECON_PERIOD
+from tests.flows.test_reconciliation import WEEKEND, internal_ids, own_project, reconcile
 from workflows.retry_exception import RetryExceptionWorkflow
 
 DIRECTORY = Path(__file__).resolve().parent.parent / "histories"
@@ -34,8 +37,12 @@ HISTORIES = sorted(DIRECTORY.glob("retry_exception_*.json"))
 WORKFLOWS = [RetryExceptionWorkflow]
 
 
-def test_there_are_histories_of_a_posting_and_a_provisioning_retry() -> None:
-    assert {path.stem for path in HISTORIES} >= {"retry_exception_posting", "retry_exception_provisioning"}
+def test_there_are_histories_of_a_posting_a_provisioning_and_a_reconciliation_retry() -> None:
+    assert {path.stem for path in HISTORIES} >= {
+        "retry_exception_posting",
+        "retry_exception_provisioning",
+        "retry_exception_reconciliation",
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
@@ -55,15 +62,24 @@ async def test_a_changed_step_is_caught() -> None:
 async def test_record(
     temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata, win_deal: WinDeal
 ) -> None:
-    """Retry a posting exception (an entry without a rate, given one) and a provisioning one; save both histories."""
+    """Retry a posting exception (an entry without a rate, given one), a provisioning one and a reconciliation
+    difference (a time bill's hours edited, then put back); save the three histories."""
     day, tag = anchor_month_day(3, 24), uuid.uuid4().hex[:8]
     workspace = await connectors.kantata.find_project_by_external_id("PRJ-0001")
     assert workspace is not None
     entry = await kantata.time(day, workspace, await kantata.participant(workspace), 60, 0, f"Recorded {tag}")
     await kantata.approve(day)
     deal = await win_deal("salesforce")
+    recon_project, recon_workspace, recon_user = await own_project(connectors, kantata)
+    drifted = await kantata.time(WEEKEND[1], recon_workspace, recon_user, 60, 15000, f"Recorded {tag}")
+    await kantata.approve_ids("time_entries", [drifted])
     async with worker.running_workers(temporal_client, flow_settings):
         await post(temporal_client, flow_settings, day)
+        await post(temporal_client, flow_settings, WEEKEND[1])
+        [bill] = (await internal_ids(connectors, recon_project)).values()
+        await set_time_bill_hours(connectors.netsuite, bill, 120)
+        await reconcile(temporal_client, flow_settings, recon_project)
+        await set_time_bill_hours(connectors.netsuite, bill, 60)
         store = Store(flow_settings.store_url)
         [posting] = exc.find(store, flow="posting", key=entry)
         [provisioning] = exc.record(
@@ -71,14 +87,18 @@ async def test_record(
             [exc.Occurrence("provisioning", "salesforce", "engagement", f"salesforce:{deal}", "Failed", "it failed")],
             run_id="record",
         )
+        [difference] = exc.find(store, flow="reconciliation", key=f"{RECON_PERIOD}:{drifted}")
         store.engine.dispose()
-        assert posting.id is not None
+        assert posting.id is not None and difference.id is not None
         retries = {
             "retry_exception_posting": await retry_exception(
                 temporal_client, flow_settings, posting.id, {"rate": "150"}, actor="recorder"
             ),
             "retry_exception_provisioning": await retry_exception(
                 temporal_client, flow_settings, provisioning, {}, actor="recorder"
+            ),
+            "retry_exception_reconciliation": await retry_exception(
+                temporal_client, flow_settings, difference.id, {}, actor="recorder", today=TEST_TODAY
             ),
         }
     for name, outcome in retries.items():
