@@ -187,3 +187,15 @@ def test_the_same_run_meeting_it_again_counts_it_once(store: Store) -> None:
     row = exc.get(store, ident)
     assert (row.occurrences, row.message) == (1, "again")
     assert [event.action for event in exc.history(store, ident)] == ["opened"]
+
+
+def test_going_back_before_the_move_puts_posting_exceptions_back_in_their_table(store: Store) -> None:
+    exc.record(store, [occurrence("kantata:8")], run_id="run-1", now=MONDAY_9)
+    exc.record(store, [occurrence("acme:006", flow="provisioning", kind="engagement")], run_id="run-1", now=MONDAY_9)
+    migrate(store, "0006", down=True)
+    with store.engine.begin() as connection:
+        rows = connection.execute(text("SELECT source_id, status, attempts FROM posting_exception")).all()
+    assert [tuple(row) for row in rows] == [("kantata:8", "open", 1)]
+    assert [row.flow for row in exc.find(store)] == ["provisioning"]
+    migrate(store, "head")
+    assert sorted(row.business_key for row in exc.find(store)) == ["acme:006", "kantata:8"]
