@@ -119,6 +119,7 @@ async def retry_exception(
 def _checked(
     settings: Settings, exception_id: int, edits: dict[str, str], actor: str, today: date | None
 ) -> tuple[RetryExceptionInput, int]:
+    """The retry's input and its number (the exception's retries so far, plus one), once every check passed."""
     store = Store(settings.store_url)
     try:
         try:
