@@ -147,10 +147,13 @@ class RetryExceptionWorkflow:
             return (
                 f"the provisioning of {deal.crm}:{deal.opportunity_id} is running or done ({child_id}): nothing re-run"
             )
-        await handle.signal(
-            ProvisionEngagementWorkflow.triggered,
-            Trigger(source="cli", event_id=workflow.info().workflow_id, received_at=workflow.now()),
-        )
+        try:  # the run lists its triggers: this retry is one
+            await handle.signal(
+                ProvisionEngagementWorkflow.triggered,
+                Trigger(source="cli", event_id=workflow.info().workflow_id, received_at=workflow.now()),
+            )
+        except Exception as unsent:  # a run already over needs no trigger; its outcome is what counts
+            workflow.logger.info("provisioning %s: the retry's trigger was not delivered: %s", child_id, unsent)
         try:
             await handle
         except ChildWorkflowError as failure:
