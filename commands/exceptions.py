@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -19,6 +19,7 @@ from commands import _exception_views as views
 from commands._common import UserError, err, friendly, out, settings, temporal
 
 if TYPE_CHECKING:
+    from stack._exception_retry import RetryOutcome
     from stack.settings import Settings
     from store import Store
     from store.tables import ExceptionRecord
@@ -274,9 +275,9 @@ def retry(
         out.print(f"  {name}: {value}", highlight=False)
 
 
-async def _retry(config: Settings, exception_id: int, edits: dict[str, str], actor: str) -> Any:
+async def _retry(config: Settings, exception_id: int, edits: dict[str, str], actor: str) -> RetryOutcome:
     client = await temporal(config)
-    from stack.flows import retry_exception  # type: ignore[attr-defined, unused-ignore]  # until the retry flow is merged
+    from stack.flows import retry_exception
 
     try:
         return await retry_exception(client, config, exception_id, edits, actor=actor)
@@ -284,8 +285,7 @@ async def _retry(config: Settings, exception_id: int, edits: dict[str, str], act
         raise UserError(str(error)) from None
 
 
-def _outcome_fields(outcome: Any) -> list[tuple[str, str]]:
+def _outcome_fields(outcome: RetryOutcome) -> list[tuple[str, str]]:
     """The retry's outcome, field by field, without what the first line already said (the id, the edits)."""
-    dump = getattr(outcome, "model_dump", None)
-    values = dump(mode="json", exclude={"exception_id", "edits"}) if callable(dump) else {}
+    values = outcome.model_dump(mode="json", exclude={"exception_id", "edits"})
     return [(name, str(value)) for name, value in views.flatten(values)]
