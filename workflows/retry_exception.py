@@ -21,6 +21,7 @@ retry then reports whether it did.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlreadyStartedError
+from temporalio.workflow import ChildWorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities._errors import NON_RETRYABLE_TYPES
@@ -83,6 +85,32 @@ def _options(domain: str, timeout: timedelta) -> dict[str, Any]:
     }
 
 
+async def _rerun(
+    start: Awaitable[ChildWorkflowHandle[Any, Any]],
+    busy: str,
+    *,
+    then: Callable[[ChildWorkflowHandle[Any, Any]], Awaitable[None]] | None = None,
+) -> str | None:
+    """Start the failed item's own workflow again and wait for it; None when it succeeded, else why not.
+
+    Args:
+        start: The child's start (not awaited yet).
+        busy: What to say when a run under that id is running, or done when done ones may not run again.
+        then: What to do once it started, before waiting for it.
+    """
+    try:
+        handle = await start
+    except WorkflowAlreadyStartedError:
+        return busy
+    if then is not None:
+        await then(handle)
+    try:
+        await handle
+    except ChildWorkflowError as failure:
+        return describe(failure.cause or failure)
+    return None
+
+
 @workflow.defn(name="RetryException")
 class RetryExceptionWorkflow:
     """Re-run one exception's failed item once, as edited, and say whether that resolved it."""
@@ -128,37 +156,32 @@ class RetryExceptionWorkflow:
         deal = input.provisioning
         assert deal is not None
         child_id = provision_engagement.workflow_id(deal.crm, deal.opportunity_id)
-        try:
-            handle = await workflow.start_child_workflow(
-                ProvisionEngagementWorkflow.run,
-                deal,
-                id=child_id,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(sa.CRM_OPPORTUNITY_ID, deal.opportunity_id),
-                        SearchAttributePair(sa.FLOW_STATE, "reading"),
-                    ]
-                ),
-                static_summary=f"Provision {deal.crm} opportunity {deal.opportunity_id} (retry)",
-            )
-        except WorkflowAlreadyStartedError:
-            return (
-                f"the provisioning of {deal.crm}:{deal.opportunity_id} is running or done ({child_id}): nothing re-run"
-            )
-        try:  # the run lists its triggers: this retry is one
-            await handle.signal(
-                ProvisionEngagementWorkflow.triggered,
-                Trigger(source="cli", event_id=workflow.info().workflow_id, received_at=workflow.now()),
-            )
-        except Exception as unsent:  # a run already over needs no trigger; its outcome is what counts
-            workflow.logger.info("provisioning %s: the retry's trigger was not delivered: %s", child_id, unsent)
-        try:
-            await handle
-        except ChildWorkflowError as failure:
-            return describe(failure.cause or failure)
-        return None
+        start = workflow.start_child_workflow(
+            ProvisionEngagementWorkflow.run,
+            deal,
+            id=child_id,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.CRM_OPPORTUNITY_ID, deal.opportunity_id),
+                    SearchAttributePair(sa.FLOW_STATE, "reading"),
+                ]
+            ),
+            static_summary=f"Provision {deal.crm} opportunity {deal.opportunity_id} (retry)",
+        )
+
+        async def trigger(handle: ChildWorkflowHandle[Any, Any]) -> None:
+            try:  # the run lists its triggers: this retry is one
+                await handle.signal(
+                    ProvisionEngagementWorkflow.triggered,
+                    Trigger(source="cli", event_id=workflow.info().workflow_id, received_at=workflow.now()),
+                )
+            except Exception as unsent:  # a run already over needs no trigger; its outcome is what counts
+                workflow.logger.info("provisioning %s: the retry's trigger was not delivered: %s", child_id, unsent)
+
+        busy = f"the provisioning of {deal.crm}:{deal.opportunity_id} is running or done ({child_id}): nothing re-run"
+        return await _rerun(start, busy, then=trigger)
 
     @staticmethod
     async def _invoice(input: RetryExceptionInput) -> str | None:
@@ -166,22 +189,17 @@ class RetryExceptionWorkflow:
         invoice = input.invoicing
         assert invoice is not None
         child_id = invoice_project.workflow_id(invoice.project_id, invoice.period, invoice.sequence)
-        try:
-            handle = await workflow.start_child_workflow(
-                InvoiceProjectWorkflow.run,
-                invoice,
-                id=child_id,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                static_summary=f"Invoice {invoice.project_id} for {invoice.period} (retry)",
-            )
-        except WorkflowAlreadyStartedError:
-            return f"the invoice of {invoice.project_id} for {invoice.period} is running or done ({child_id})"
-        try:
-            await handle
-        except ChildWorkflowError as failure:
-            return describe(failure.cause or failure)
-        return None
+        start = workflow.start_child_workflow(
+            InvoiceProjectWorkflow.run,
+            invoice,
+            id=child_id,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            static_summary=f"Invoice {invoice.project_id} for {invoice.period} (retry)",
+        )
+        return await _rerun(
+            start, f"the invoice of {invoice.project_id} for {invoice.period} is running or done ({child_id})"
+        )
 
     @staticmethod
     async def _reconcile(input: RetryExceptionInput) -> str | None:
@@ -189,22 +207,15 @@ class RetryExceptionWorkflow:
         recon = input.reconciliation
         assert recon is not None and recon.period is not None
         child_id = reconcile.workflow_id(recon.period, recon.project_id, prefix=recon.prefix)
-        try:
-            handle = await workflow.start_child_workflow(
-                ReconcileWorkflow.run,
-                recon,
-                id=child_id,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                search_attributes=TypedSearchAttributes([SearchAttributePair(sa.RECON_PERIOD, recon.period)]),
-                static_summary=f"Reconcile {recon.period}"
-                + (f" for {recon.project_id}" if recon.project_id else "")
-                + " (retry)",
-            )
-        except WorkflowAlreadyStartedError:
-            return f"the reconciliation {child_id} is running: retry once it is done"
-        try:
-            await handle
-        except ChildWorkflowError as failure:
-            return describe(failure.cause or failure)
-        return None
+        start = workflow.start_child_workflow(
+            ReconcileWorkflow.run,
+            recon,
+            id=child_id,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(sa.RECON_PERIOD, recon.period)]),
+            static_summary=f"Reconcile {recon.period}"
+            + (f" for {recon.project_id}" if recon.project_id else "")
+            + " (retry)",
+        )
+        return await _rerun(start, f"the reconciliation {child_id} is running: retry once it is done")
