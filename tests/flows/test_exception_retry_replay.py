@@ -2,7 +2,8 @@
 
 If this fails after a workflow change, the change would break retries in flight: guard it with
 ``workflow.patched``, or, if breaking is intended, re-record on the test stack with
-``PSFLOW_RECORD_HISTORIES=1 pytest tests/flows/test_exception_retry_replay.py -k record``.
+``PSFLOW_RECORD_HISTORIES=1 pytest tests/flows/test_exception_retry_replay.py -k record``
+(the last test runs the three retries every time and writes their histories only then).
 """
 
 from __future__ import annotations
@@ -58,12 +59,12 @@ async def test_a_changed_step_is_caught() -> None:
         await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
 
 
-@pytest.mark.skipif(not os.environ.get("PSFLOW_RECORD_HISTORIES"), reason="records histories on demand only")
-async def test_record(
+async def test_a_posting_a_provisioning_and_a_reconciliation_retry_resolve_and_record(
     temporal_client: Client, flow_settings: Settings, connectors: Connectors, kantata: Kantata, win_deal: WinDeal
 ) -> None:
     """Retry a posting exception (an entry without a rate, given one), a provisioning one and a reconciliation
-    difference (a time bill's hours edited, then put back); save the three histories."""
+    difference (a time bill's hours edited, then put back): each is resolved. With
+    ``PSFLOW_RECORD_HISTORIES=1`` their histories are saved for the replay tests above."""
     day, tag = anchor_month_day(3, 24), uuid.uuid4().hex[:8]
     workspace = await connectors.kantata.find_project_by_external_id("PRJ-0001")
     assert workspace is not None
@@ -103,5 +104,7 @@ async def test_record(
         }
     for name, outcome in retries.items():
         assert outcome.outcome == "resolved", outcome
+        if not os.environ.get("PSFLOW_RECORD_HISTORIES"):
+            continue
         history = await temporal_client.get_workflow_handle(outcome.workflow_id).fetch_history()
         (DIRECTORY / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1) + "\n", encoding="utf-8")
