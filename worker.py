@@ -23,10 +23,11 @@ from activities.amendments import AmendmentActivities
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
 from activities.erp import ErpActivities
 from activities.events import EventActivities
+from activities.exception_retry import ExceptionRetryActivities
 from activities.exception_sweep import ExceptionSweepActivities
 from activities.exceptions import ExceptionActivities
 from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoicedActivities
-from activities.posting import PostingActivities, RetroRateChanges
+from activities.posting import PostingActivities, PostingRetryActivities, RetroRateChanges
 from activities.psa import PsaActivities
 from activities.reconciliation import CompareActivities, SnapshotActivities
 from activities.stack import ping_activity
@@ -45,6 +46,7 @@ from workflows.poll_closed_won import PollClosedWonWorkflow
 from workflows.post_time_expenses import PostTimeExpensesWorkflow
 from workflows.provision_engagement import ProvisionEngagementWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.retry_exception import RetryExceptionWorkflow
 from workflows.scheduled_posting import ScheduledPostingWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
@@ -63,6 +65,7 @@ def workflows() -> list[type]:
         PollClosedWonWorkflow,
         ContractWorkflow,
         AmendmentIntakeWorkflow,
+        RetryExceptionWorkflow,
         ExceptionSweepWorkflow,
         ReconcileWorkflow,
     ]
@@ -86,6 +89,8 @@ def activities(
     posting = PostingActivities(connectors.kantata, connectors.netsuite, store, retro_rate_changes=retro_rate_changes)
     events = EventActivities(connectors.events)
     amendments = AmendmentActivities(connectors.kantata, connectors.netsuite, store)
+    posting_retry = PostingRetryActivities(connectors.kantata, connectors.netsuite, store)
+    retries = ExceptionRetryActivities(store)
     snapshots = SnapshotActivities(connectors.kantata, connectors.netsuite, store)
     reconciling = CompareActivities(store)
     sweep = ExceptionSweepActivities(store, connectors.events)
@@ -118,13 +123,23 @@ def activities(
             posting.settle_exceptions,
             amendments.apply_to_erp,
             posting.reprice_posted,
+            posting_retry.retry_posting,
             snapshots.snapshot_erp,
             reconciling.start,
             reconciling.compare,
             reconciling.unpost_vanished,
             reconciling.finish,
         ],
-        "events": [events.publish, events.push_rows, sweep.escalate, exceptions.record, exceptions.resolve],
+        "events": [
+            events.publish,
+            events.push_rows,
+            sweep.escalate,
+            exceptions.record,
+            exceptions.resolve,
+            retries.note_retry,
+            retries.resolve_retried,
+            retries.verdict,
+        ],
         FLOWS: [exceptions.resolve],
     }
     for domain in DOMAINS:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from commands import _exception_views as views
-from commands._common import UserError, err, friendly, out, settings, temporal
+from commands._common import UserError, err, friendly, instant, out, settings, temporal
 
 if TYPE_CHECKING:
+    from stack._exception_retry import RetryOutcome
     from stack.settings import Settings
     from store import Store
     from store.tables import ExceptionRecord
@@ -62,16 +63,6 @@ def _actor(actor: str | None) -> str:
         raise UserError("cannot tell who you are: name yourself with --actor NAME") from None
 
 
-def _as_of(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"--as-of {value!r} is not an instant: write YYYY-MM-DD or YYYY-MM-DDTHH:MM[+HH:MM]") from None
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant
-
-
 def _states(state: State) -> tuple[str, ...] | None:
     from store import exceptions as exc
 
@@ -109,7 +100,7 @@ def list_exceptions(
     """List exceptions in id order (active ones by default), a page at a time: `--after ID` shows the next."""
     from store import exceptions as exc
 
-    instant = _as_of(as_of)
+    moment = instant(as_of)
     store = _store()
     try:
         found = exc.find(
@@ -128,14 +119,14 @@ def list_exceptions(
         store.engine.dispose()
     rows, more = found[:limit], len(found) > limit
     if output == "tsv":
-        for line in views.list_tsv(rows, instant):
+        for line in views.list_tsv(rows, moment):
             typer.echo(line)
     elif not rows:
         filters = [f"{name} {value}" for name, value in _filters(flow, kind, system, owner, day, after)]
         which = "" if state == "all" else f"{state} "
         out.print(f"no {which}exceptions{' (' + ', '.join(filters) + ')' if filters else ''}", highlight=False)
     else:
-        out.print(views.list_table(rows, instant, title=f"{state} exceptions"))
+        out.print(views.list_table(rows, moment, title=f"{state} exceptions"))
     if more:
         # stderr, so that `--format tsv` output stays one header and one line per exception
         err.print(f"more: add --after {rows[-1].id} for the next page", highlight=False)
@@ -168,14 +159,14 @@ def show(
     """One exception in full: its fields, offending values, records, what a retry may edit, and its history."""
     from store import exceptions as exc
 
-    instant = _as_of(as_of)
+    moment = instant(as_of)
     store = _store()
     try:
         row = _get(store, exception_id)
         events = exc.history(store, exception_id)
     finally:
         store.engine.dispose()
-    out.print(views.details(row, instant))
+    out.print(views.details(row, moment))
     for part in (
         views.values_table(row),
         views.records_table(row),
@@ -274,9 +265,9 @@ def retry(
         out.print(f"  {name}: {value}", highlight=False)
 
 
-async def _retry(config: Settings, exception_id: int, edits: dict[str, str], actor: str) -> Any:
+async def _retry(config: Settings, exception_id: int, edits: dict[str, str], actor: str) -> RetryOutcome:
     client = await temporal(config)
-    from stack.flows import retry_exception  # type: ignore[attr-defined, unused-ignore]  # until the retry flow is merged
+    from stack.flows import retry_exception
 
     try:
         return await retry_exception(client, config, exception_id, edits, actor=actor)
@@ -284,8 +275,7 @@ async def _retry(config: Settings, exception_id: int, edits: dict[str, str], act
         raise UserError(str(error)) from None
 
 
-def _outcome_fields(outcome: Any) -> list[tuple[str, str]]:
+def _outcome_fields(outcome: RetryOutcome) -> list[tuple[str, str]]:
     """The retry's outcome, field by field, without what the first line already said (the id, the edits)."""
-    dump = getattr(outcome, "model_dump", None)
-    values = dump(mode="json", exclude={"exception_id", "edits"}) if callable(dump) else {}
+    values = outcome.model_dump(mode="json", exclude={"exception_id", "edits"})
     return [(name, str(value)) for name, value in views.flatten(values)]

@@ -8,18 +8,15 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import FailureError
 
 from activities.invoicing import WorkNotInvoiced
 from canonical import Money
 from canonical.calendar import billing_period, firm_day
-from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url
+from commands._common import UserError, check_project, err, friendly, out, settings, table, temporal, workflow_url
 from stack.flows import start_invoice, start_monthly_invoicing
 from stack.settings import Settings
-from store import Store
-from store.invoicing import known_project
 from workflows.invoice_project import InvoiceProjectResult
 from workflows.monthly_invoicing import MonthlyInvoicingResult
 
@@ -52,23 +49,6 @@ def ended_period(period: str, config: Settings, issue_date: str | None = None) -
     return issued
 
 
-def _check_project(config: Settings, project_id: str) -> None:
-    store = Store(config.store_url)
-    try:
-        known = known_project(store, project_id)
-    except (OperationalError, ProgrammingError):
-        raise UserError(
-            f"the store at {config.store_url} has no schema yet: run `psflow db upgrade` or start the worker"
-        ) from None
-    finally:
-        store.engine.dispose()
-    if not known:
-        raise UserError(
-            f"unknown project {project_id!r}: psflow has posted nothing for it and did not provision it "
-            "(project ids look like PRJ-0001 or salesforce:006...)"
-        )
-
-
 async def _result(handle: WorkflowHandle[Any, Any]) -> Any:
     try:
         return await handle.result()
@@ -90,7 +70,7 @@ def run(
     """Invoice one project for one month, exactly once: a repeat shows the invoice already made."""
     config = settings()
     issued = ended_period(period, config, issue_date)
-    _check_project(config, project)
+    check_project(config, project)
 
     async def go() -> None:
         client = await temporal(config)

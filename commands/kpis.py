@@ -10,10 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from commands._common import UserError, friendly, out, settings, table
-from store import Store
+from commands._common import UserError, friendly, instant, open_store, out, settings, table
 from store.figures import (
     AGE_BUCKETS,
     Distribution,
@@ -39,16 +37,6 @@ def _day(value: str | None, option: str, default: date) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise UserError(f"{option} {value!r} is not a date: write it as YYYY-MM-DD") from None
-
-
-def _instant(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"--as-of {value!r} is not an instant: write YYYY-MM-DD or YYYY-MM-DDTHH:MM[+HH:MM]") from None
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant
 
 
 def duration(value: timedelta | None) -> str:
@@ -79,26 +67,19 @@ def kpis(
     ] = None,
 ) -> None:
     """Time to post, invoice lag, sync success rate, open exceptions by age, and time to resolve exceptions."""
-    now = _instant(as_of).astimezone(UTC)
+    now = instant(as_of).astimezone(UTC)
     today = now.date()
     last = _day(end, "--to", today)
     first = _day(start, "--from", last - timedelta(days=DEFAULT_DAYS))
     if last < first:
         raise UserError(f"--to {last} is before --from {first}: swap them")
     config = settings()
-    store = Store(config.store_url)
-    try:
+    with open_store(config) as store:
         overall, per_day = time_to_post(store, first, last)
         lag = invoice_lag(store, first, last)
         sync = sync_success_rate(store, first, last)
         still_open = open_exceptions(store, now)
         resolving = time_to_resolve(store, first, last)
-    except (OperationalError, ProgrammingError):
-        raise UserError(
-            f"the store at {config.store_url} has no schema yet: run `psflow db upgrade` or start the worker"
-        ) from None
-    finally:
-        store.engine.dispose()
 
     figures = table("figure", "count", "p50", "p95", "max", title=f"business figures {first}..{last} (UTC days)")
     figures.add_row(*_row("time to post (approval → posted)", overall))

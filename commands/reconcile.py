@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 
 from canonical.calendar import billing_period, firm_day
-from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url
+from commands._common import (
+    UserError,
+    check_project,
+    err,
+    friendly,
+    open_store,
+    out,
+    settings,
+    table,
+    temporal,
+    workflow_url,
+)
 from stack.settings import Settings
 
 app = typer.Typer(
@@ -55,29 +66,6 @@ def checked_period(period: str, config: Settings, today: date | None = None) -> 
 
 _NOUNS = {"time_entry": ("time entry", "time entries"), "expense": ("expense", "expenses")}
 _NOUNS |= {"project": ("project", "projects"), "invoice": ("invoice", "invoices")}
-
-
-def check_project(config: Settings, project_id: str) -> None:
-    """A UserError unless psflow knows the project (posted work for it, or provisioned it)."""
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from store import Store
-    from store.invoicing import known_project
-
-    store = Store(config.store_url)
-    try:
-        known = known_project(store, project_id)
-    except (OperationalError, ProgrammingError):
-        raise UserError(
-            f"the store at {config.store_url} has no schema yet: run `psflow db upgrade` or start the worker"
-        ) from None
-    finally:
-        store.engine.dispose()
-    if not known:
-        raise UserError(
-            f"unknown project {project_id!r}: psflow has posted nothing for it and did not provision it "
-            "(project ids look like PRJ-0001 or salesforce:006...)"
-        )
 
 
 def counts_compared(compared: dict[str, dict[str, int]]) -> str:
@@ -176,7 +164,6 @@ def status(
     period: Annotated[str, typer.Option("--period", help="The month, YYYY-MM.")], project: ProjectOption = None
 ) -> None:
     """The period's reconciliation runs, newest first, from the store."""
-    from store import Store
     from store.reconciliation import runs_of
 
     try:
@@ -184,11 +171,8 @@ def status(
     except ValueError as exc:
         raise UserError(f"--period: {exc}") from None
     config = settings()
-    store = Store(config.store_url)
-    try:
+    with open_store(config) as store:  # a store without the schema yet is one error line, as in kpis
         runs = runs_of(store, period, project)
-    finally:
-        store.engine.dispose()
     if not runs:
         out.print(f"{period}: not reconciled yet; run `psflow reconcile --period {period}`", highlight=False)
         return

@@ -10,6 +10,8 @@ used, so a repeated start joins or reports the existing run instead of doing the
 - posting: one run per business date, joined while it runs (the schedule and backfills start the
   same id through `ScheduledPostingWorkflow`).
 - invoicing: one run per project, month and invoice number; the month's run invoices every project.
+- exceptions: a person's retry of one, with edits, as ``exception-retry:{id}:{n}`` (`retry_exception`,
+  in ``stack._exception_retry``), checked before anything starts.
 - contract amendments: update-with-start on ``contract:{crm}:{contract_id}`` (joined while it runs).
   The update id comes from the CRM record, or from the contract, version and content of an amendment
   given by hand, so a re-delivery gets the first delivery's answer from Temporal itself.
@@ -35,6 +37,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from canonical.calendar import billing_period
 from canonical.record_ids import opportunity_id as canonical_opportunity_id
+from stack._exception_retry import RetryOutcome, RetryRefused, retry_exception
 from stack.settings import Settings
 from store import Store
 from store.invoicing import invoice_to_run
@@ -62,7 +65,10 @@ from workflows.stack_check import StackCheckInput, StackCheckResult, StackCheckW
 
 __all__ = [
     "AmendmentReceipt",
+    "RetryOutcome",
+    "RetryRefused",
     "check_stack",
+    "retry_exception",
     "start_invoice",
     "start_monthly_invoicing",
     "start_posting",

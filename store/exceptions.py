@@ -340,10 +340,13 @@ def find(
     after_id: int | None = None,
     limit: int = 200,
 ) -> list[ExceptionRecord]:
-    """Exceptions matching every filter given, in id order, at most ``limit`` after ``after_id`` (keyset paging)."""
+    """Exceptions matching every filter given, in id order, at most ``limit`` after ``after_id`` (keyset paging).
+
+    With states given, each state is read in its own query along the ``(state, id)`` index, already
+    in id order, and the pages are merged: one ``state IN (...) ORDER BY id`` made the database sort
+    every active exception to return the first 200 (21 ms at 100k open on SQLite, bench.exceptions).
+    """
     query = select(ExceptionRecord)
-    if states is not None:
-        query = query.where(col(ExceptionRecord.state).in_(states))
     for column, value in (
         (ExceptionRecord.flow, flow),
         (ExceptionRecord.kind, kind),
@@ -359,8 +362,16 @@ def find(
         query = query.where(level > 0 if escalated else level == 0)
     if after_id is not None:
         query = query.where(col(ExceptionRecord.id) > after_id)
+    ordered = [col(ExceptionRecord.id)]
+    if states is None:
+        queries = [query]
+    elif key is not None or business_date is not None:  # their own indexes find few rows: sorting those is cheap
+        queries = [query.where(col(ExceptionRecord.state).in_(states))]
+    else:
+        queries = [query.where(ExceptionRecord.state == state) for state in set(states)]
     with store.session() as session:
-        return list(session.exec(query.order_by(col(ExceptionRecord.id)).limit(limit)).all())
+        rows = [row for each in queries for row in session.exec(each.order_by(*ordered).limit(limit)).all()]
+    return sorted(rows, key=lambda row: row.id or 0)[:limit]
 
 
 def escalate_due(store: Store, *, now: datetime, limit: int = 1000) -> list[Escalated]:

@@ -127,6 +127,8 @@ class ExceptionRecord(SQLModel, table=True):
         UniqueConstraint("flow", "system", "kind", "business_key", name="uq_exception_key"),
         Index("ix_exception_state_flow", "state", "flow", "kind"),
         Index("ix_exception_due", "next_escalation_at", "id"),
+        Index("ix_exception_state_id", "state", "id"),
+        Index("ix_exception_business_key", "business_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -6,12 +6,15 @@
 - ``_erp_facts``: the jobs, employees and periods a run looks up once;
 - ``_rates``: each project's rates by date, read once per run, that time is priced with;
 - ``_reprice``: ``erp.reprice_posted``, posted time an amendment re-rated: adjustments or exceptions;
+- ``_retry``: ``erp.retry_posting``, one exception's record as a person edited it;
+  ``_retry_input``: what they may edit, and the record an edit makes;
 - `rules`: what a record must satisfy to be posted (pure), `rejections`: why one was not;
 - `models`: what the workflow hands over and gets back (cursors and counts, never records).
 """
 
 from activities.posting._activity import PostingActivities
 from activities.posting._reprice import RepriceRequest, RepriceResult, RetroRateChanges
+from activities.posting._retry import PostingRetryActivities, RetryPostingRequest
 from activities.posting.models import KINDS, Kind, PostingCounts, PostPageRequest, PostPageResult, SettleRequest
 
 __all__ = [
@@ -21,8 +24,10 @@ __all__ = [
     "PostPageResult",
     "PostingActivities",
     "PostingCounts",
+    "PostingRetryActivities",
     "RepriceRequest",
     "RepriceResult",
     "RetroRateChanges",
+    "RetryPostingRequest",
     "SettleRequest",
 ]

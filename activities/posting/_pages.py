@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import date
 
 from activities._heartbeat import Checkpoints
 from activities.posting._erp_facts import ErpFacts
 from activities.posting._rates import RunRates
+from activities.posting._retry_input import retry_input_of
 from activities.posting.models import Checkpoint, Kind, PostingCounts, PostPageRequest
 from activities.posting.rejections import Rejection, refused, unreadable
 from activities.posting.rules import Approved, ErpSetup, Record, check_expense, check_time_entry, fingerprint
@@ -120,7 +122,7 @@ class PostingPages:
                 else check_expense(record, findings, self._erp)
             )
             if isinstance(decision, Rejection):
-                checked.problems.append(_problem(request, record.id, decision))
+                checked.problems.append(_problem(request, record.id, decision, record))
             else:
                 checked.approved.append((record, decision))
         return checked
@@ -144,7 +146,7 @@ class PostingPages:
                 rows.append(outcome)
             elif isinstance(outcome, ConnectorError) and outcome.outcome in _REFUSALS:
                 rejection = refused(_WHAT[kind], record.id, outcome.message, closed_period=is_closed_period(outcome))
-                problems.append(_problem(request, record.id, rejection))
+                problems.append(_problem(request, record.id, rejection, record))
             elif isinstance(outcome, BaseException):
                 failure = failure or outcome
         # One transaction for the page's rows, written even when some records must be retried. A crash
@@ -179,33 +181,48 @@ class PostingPages:
         self, request: PostPageRequest, record: Record, approved: Approved, beat: Checkpoints[Checkpoint]
     ) -> Posting:
         """Post one record (one PUT by external id); returns its ledger row, which the page writes."""
-        if isinstance(record, TimeEntry):
-            internal_id = await self._netsuite.write_time_bill(
-                record, job_internal_id=approved.job_id, employee_internal_id=approved.employee_id, rate=approved.rate
-            )
-        else:
-            internal_id = await self._netsuite.write_expense_report(
-                record, employee_internal_id=approved.employee_id, job_internal_id=approved.job_id
-            )
-        beat.tick()
-        return Posting(
-            kind=request.kind,
-            source_system=SOURCE,
-            source_id=record.id,
-            target_system=TARGET,
-            target_id=internal_id,
-            project_id=record.project_id,
-            business_date=request.business_date,
-            amount=approved.amount.amount,
-            currency=approved.amount.currency,
-            billable=record.billable,
-            minutes=record.minutes if isinstance(record, TimeEntry) else None,
-            run_id=request.run_id,
-            approved_at=record.approved_at,
+        posting = await post_record(
+            self._netsuite, record, approved, business_date=request.business_date, run_id=request.run_id
         )
+        beat.tick()
+        return posting
 
 
-def _problem(request: PostPageRequest, source_id: str, rejection: Rejection) -> Problem:
+async def post_record(
+    netsuite: NetSuiteConnector, record: Record, approved: Approved, *, business_date: date, run_id: str
+) -> Posting:
+    """Write one approved record to the ERP by its PSA id as external id; returns the ledger row to keep.
+
+    The one write path of posting: the daily run and a retry of an exception both come here, so a
+    record posts under the same external id whoever posts it, and a repeated PUT changes nothing.
+    """
+    if isinstance(record, TimeEntry):
+        internal_id = await netsuite.write_time_bill(
+            record, job_internal_id=approved.job_id, employee_internal_id=approved.employee_id, rate=approved.rate
+        )
+    else:
+        internal_id = await netsuite.write_expense_report(
+            record, employee_internal_id=approved.employee_id, job_internal_id=approved.job_id
+        )
+    return Posting(
+        kind="time_entry" if isinstance(record, TimeEntry) else "expense",
+        source_system=SOURCE,
+        source_id=record.id,
+        target_system=TARGET,
+        target_id=internal_id,
+        project_id=record.project_id,
+        business_date=business_date,
+        amount=approved.amount.amount,
+        currency=approved.amount.currency,
+        billable=record.billable,
+        minutes=record.minutes if isinstance(record, TimeEntry) else None,
+        run_id=run_id,
+        approved_at=record.approved_at,
+    )
+
+
+def _problem(request: PostPageRequest, source_id: str, rejection: Rejection, record: Record | None = None) -> Problem:
+    """The exception of a record not posted; with the record (one the PSA could read), what a retry may edit."""
     return Problem(
         kind=request.kind,
         source_id=source_id,
@@ -213,4 +230,5 @@ def _problem(request: PostPageRequest, source_id: str, rejection: Rejection) -> 
         reason=rejection.reason,
         message=rejection.message,
         values=dict(rejection.values),
+        retry_input=None if record is None else retry_input_of(record),
     )

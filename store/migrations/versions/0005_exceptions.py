@@ -54,6 +54,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_exception_business_date"), ["business_date"], unique=False)
         batch_op.create_index("ix_exception_state_flow", ["state", "flow", "kind"], unique=False)
         batch_op.create_index("ix_exception_due", ["next_escalation_at", "id"], unique=False)
+        batch_op.create_index("ix_exception_state_id", ["state", "id"], unique=False)
+        batch_op.create_index("ix_exception_business_key", ["business_key"], unique=False)
     op.create_table(
         "exception_history",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -73,6 +75,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_exception_history_exception_id"))
     op.drop_table("exception_history")
     with op.batch_alter_table("exception", schema=None) as batch_op:
+        batch_op.drop_index("ix_exception_business_key")
+        batch_op.drop_index("ix_exception_state_id")
         batch_op.drop_index("ix_exception_due")
         batch_op.drop_index("ix_exception_state_flow")
         batch_op.drop_index(batch_op.f("ix_exception_business_date"))
