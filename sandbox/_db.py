@@ -350,9 +350,9 @@ class SandboxDB:
             return self._exec(sql, (system, kind, *params)).rowcount
 
     @staticmethod
-    def _where_sql(where: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
+    def _where_sql(where: Mapping[str, Any] | None, after_num: int | None = None) -> tuple[str, list[Any]]:
+        clauses: list[str] = [] if after_num is None else ["num > ?"]
+        params: list[Any] = [] if after_num is None else [after_num]
         for field, value in (where or {}).items():
             is_id = field == "id"
             column, column_params = ("id", []) if is_id else (_field_sql(field), [])
@@ -400,6 +400,7 @@ class SandboxDB:
         offset: int = 0,
         limit: int | None = None,
         order_by: str = "id",
+        after_num: int | None = None,
     ) -> list[dict[str, Any]]:
         """Return records of one kind.
 
@@ -411,8 +412,9 @@ class SandboxDB:
             limit: Maximum records to return; None for all.
             order_by: ``"id"`` (numeric for numeric ids, then non-numeric ids as text) or any
                 top-level field; prefix ``-`` for descending.
+            after_num: Only records whose numeric id is greater (keyset paging, on the primary index).
         """
-        where_sql, params = self._where_sql(where)
+        where_sql, params = self._where_sql(where, after_num)
         order_sql, order_params = self._order_sql(order_by, where)
         sql = f"SELECT body FROM records WHERE system = ? AND kind = ?{where_sql}{order_sql}"
         all_params = [system, kind, *params, *order_params]
@@ -439,9 +441,11 @@ class SandboxDB:
                 break
         return matched
 
-    def count(self, system: str, kind: str, *, where: Mapping[str, Any] | None = None) -> int:
-        """Number of records of one kind matching ``where``."""
-        where_sql, params = self._where_sql(where)
+    def count(
+        self, system: str, kind: str, *, where: Mapping[str, Any] | None = None, after_num: int | None = None
+    ) -> int:
+        """Number of records of one kind matching ``where`` (and numbered after ``after_num``)."""
+        where_sql, params = self._where_sql(where, after_num)
         with self._lock:
             row = self._exec(
                 f"SELECT count(*) FROM records WHERE system = ? AND kind = ?{where_sql}", (system, kind, *params)

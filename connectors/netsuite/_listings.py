@@ -1,7 +1,9 @@
 """Listings for reconciliation: jobs, expense reports and invoices, a resumable SuiteQL page at a time.
 
-Each reader returns a `Page` whose ``next_cursor`` is an offset a flow heartbeats and resumes from;
-rows are in internal id order, so records created while a run pages through land on later pages.
+Each reader returns a `Page` whose ``next_cursor`` (``after:<internal id>``) a flow heartbeats and
+resumes from; rows are in internal id order, each page a query of its own after the last id read, so
+SuiteQL's 100,000-row cap per query never cuts a listing short, and records created while a run
+pages through land on later pages.
 SuiteQL over REST takes no joins in psflow's use: what a row needs from another table (a job's
 customer's external id, an expense report's job and currency on its lines) is read with one more
 query per page, by ``IN`` over the page's ids — never one request per row.
@@ -67,11 +69,10 @@ class Listings(Queries):
         customers' external ids come from one more query per page (``customer WHERE id IN``).
 
         Args:
-            cursor: The offset to start at (None: the first job).
+            cursor: The last page's ``next_cursor`` (None: the first job).
             page_size: Jobs per page; the connector's default when None.
         """
-        query = f"SELECT {_JOB_COLUMNS} FROM job ORDER BY id"
-        page = await self.suiteql_page(query, cursor=cursor, page_size=page_size)
+        page = await self.suiteql_keyset_page(_JOB_COLUMNS, "job", cursor=cursor, page_size=page_size)
         parents = {str(row["parent"]) for row in page.items if row.get("parent") is not None}
         customers: dict[str, JsonObject] = {}
         if parents:
@@ -112,11 +113,12 @@ class Listings(Queries):
 
         Args:
             period: The reports' ``tranDate`` range.
-            cursor: The offset to start at (None: the first report).
+            cursor: The last page's ``next_cursor`` (None: the first report).
             page_size: Reports per page; the connector's default when None.
         """
-        query = f"SELECT {_EXPENSE_REPORT_COLUMNS} FROM expensereport WHERE {_period(period)} ORDER BY id"
-        page = await self.suiteql_page(query, cursor=cursor, page_size=page_size)
+        page = await self.suiteql_keyset_page(
+            _EXPENSE_REPORT_COLUMNS, "expensereport", [_period(period)], cursor=cursor, page_size=page_size
+        )
         lines: dict[str, JsonObject] = {}
         if page.items:
             ids = _in_list(str(row["id"]) for row in page.items)
@@ -157,7 +159,7 @@ class Listings(Queries):
         Args:
             period: The invoices' ``tranDate`` range (None: any date).
             job_internal_id: Only this job's invoices (None: every job's).
-            cursor: The offset to start at (None: the first invoice).
+            cursor: The last page's ``next_cursor`` (None: the first invoice).
             page_size: Invoices per page; the connector's default when None.
 
         Raises:
@@ -168,9 +170,9 @@ class Listings(Queries):
             conditions.append(f"job = {_internal_id(job_internal_id)}")
         if period is not None:
             conditions.append(_period(period))
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        query = f"SELECT {_INVOICE_COLUMNS} FROM invoice{where} ORDER BY id"
-        page = await self.suiteql_page(query, cursor=cursor, page_size=page_size)
+        page = await self.suiteql_keyset_page(
+            _INVOICE_COLUMNS, "invoice", conditions, cursor=cursor, page_size=page_size
+        )
         codes = self._currency_codes()
         rows = [
             InvoiceRow(

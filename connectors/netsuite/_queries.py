@@ -6,7 +6,7 @@ retry; `suiteql` iterates every page of a query.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 
 from canonical import DateRange
@@ -68,6 +68,40 @@ class Queries(BaseConnector[NetSuiteSettings]):
         )
         rows = [{k: v for k, v in row.items() if k != "links"} for row in body["items"]]
         return Page(rows, offset_cursor(offset, len(rows), has_more=bool(body.get("hasMore"))))
+
+    async def suiteql_keyset_page(
+        self,
+        columns: str,
+        table: str,
+        conditions: Sequence[str] = (),
+        *,
+        cursor: str | None = None,
+        page_size: int | None = None,
+    ) -> Page[JsonObject]:
+        """One page of ``table``'s rows in internal id order, each page a query of its own after the last id read.
+
+        SuiteQL answers at most 100,000 rows per query, offset and all [saas-apis §NetSuite]: paging one
+        query by offset silently stops there, so a listing that may be longer pages by key instead.
+
+        Args:
+            columns: The selected columns; they must include ``id``.
+            table: The record table.
+            conditions: Conditions the rows must meet, joined with AND.
+            cursor: ``after:<internal id>`` of the last row read (None: the first page).
+            page_size: Rows per page; the connector's default when None.
+
+        Raises:
+            ValueError: The cursor is not one this method returned.
+        """
+        after = 0
+        if cursor is not None:
+            if not (cursor.startswith("after:") and cursor.removeprefix("after:").isdigit()):
+                raise ValueError(f"cursor {cursor!r} is not a keyset cursor (after:<internal id>)")
+            after = int(cursor.removeprefix("after:"))
+        where = " AND ".join([*conditions, f"id > {after}"])
+        page = await self.suiteql_page(f"SELECT {columns} FROM {table} WHERE {where} ORDER BY id", page_size=page_size)
+        more = page.next_cursor is not None and bool(page.items)
+        return Page(page.items, f"after:{page.items[-1]['id']}" if more else None)
 
     async def _first_row(self, query: str) -> JsonObject | None:
         """The first row a query gives, or None."""
@@ -135,14 +169,13 @@ class Queries(BaseConnector[NetSuiteSettings]):
         cursor: str | None = None,
         page_size: int | None = None,
     ) -> Page[TimeBillRow]:
-        """One page of time bills of a job and/or dated within a period, in internal id order."""
+        """One page of time bills of a job and/or dated within a period, in internal id order (keyset paged)."""
         conditions = []
         if job_internal_id is not None:
             conditions.append(f"customer = {_internal_id(job_internal_id)}")
         if period is not None:
             conditions.append(f"trandate BETWEEN {_date_literal(period.start)} AND {_date_literal(period.end)}")
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        page = await self.suiteql_page(
-            f"SELECT {_TIME_BILL_COLUMNS} FROM timebill{where} ORDER BY id", cursor=cursor, page_size=page_size
+        page = await self.suiteql_keyset_page(
+            _TIME_BILL_COLUMNS, "timebill", conditions, cursor=cursor, page_size=page_size
         )
         return Page([TimeBillRow.from_row(row) for row in page.items], page.next_cursor)

@@ -70,6 +70,8 @@ class Query:
     predicates: list[Callable[[dict[str, Any]], bool]] = field(default_factory=list)
     order_by: str = "id"
     descending: bool = False
+    after_id: int | None = None
+    """``id > N``: only records with a greater internal id, in SQL on the primary index (keyset paging)."""
 
 
 def _unsupported(reason: str) -> Exception:
@@ -172,6 +174,12 @@ def _condition(parser: _Parser, query: Query) -> None:
     if symbol not in _OPERATORS:
         raise _unsupported(f"Unsupported operator {symbol!r}.")
     wanted = _typed(field_type, _literal(parser))
+    keyset = name == "id" and symbol == ">" and query.after_id is None and query.record_type is not TRANSACTION_LINE
+    if keyset and str(wanted).isdigit():
+        # How clients page past SuiteQL's 100,000-row cap: a new query per page, after the last id
+        # read. Internal ids compare as numbers here (as text, "9" would come after "42").
+        query.after_id = int(wanted)
+        return
     if symbol == "=" and name not in query.where:
         in_sql, stored = stored_equal(field_type, wanted)
         if in_sql:
@@ -273,8 +281,16 @@ def run(db: SandboxDB, query: Query, *, offset: int, limit: int) -> tuple[list[d
         records, total = matched[offset : offset + limit], len(matched)
     elif not predicates and query.order_by == "id":
         order = "-id" if query.descending else "id"
-        records = db.query(NAME, record_type.name, where=query.where, offset=offset, limit=limit, order_by=order)
-        total = db.count(NAME, record_type.name, where=query.where)
+        records = db.query(
+            NAME,
+            record_type.name,
+            where=query.where,
+            offset=offset,
+            limit=limit,
+            order_by=order,
+            after_num=query.after_id,
+        )
+        total = db.count(NAME, record_type.name, where=query.where, after_num=query.after_id)
     else:
         matched = db.query(
             NAME,
@@ -282,6 +298,7 @@ def run(db: SandboxDB, query: Query, *, offset: int, limit: int) -> tuple[list[d
             where=query.where,
             predicate=(lambda record: all(check(record) for check in predicates)) if predicates else None,
             order_by="-id" if query.order_by == "id" and query.descending else "id",
+            after_num=query.after_id,
         )
         if query.order_by != "id":
             _sort(matched, record_type, query)

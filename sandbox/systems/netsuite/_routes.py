@@ -248,5 +248,6 @@ async def suiteql(request: Request, db: AccountDB, limit: Limit = MAX_PAGE, offs
     if offset >= _query.MAX_ROWS:
         raise bad_request(INVALID_PARAMETER, f"SuiteQL returns at most {_query.MAX_ROWS} rows: narrow the query.")
     query = _query.parse(text)
-    rows, total = await run_in_threadpool(_query.run, db, query, offset=offset, limit=limit)
+    within_cap = min(limit, _query.MAX_ROWS - offset)  # no row past the cap, whatever the page size
+    rows, total = await run_in_threadpool(_query.run, db, query, offset=offset, limit=within_cap)
     return _page(request, rows, offset, limit, min(total, _query.MAX_ROWS))
