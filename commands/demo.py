@@ -337,7 +337,7 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
     out.rule(f"Invoicing: {day:%Y-%m} billed from posted, billable time and expenses")
     month = await start_monthly_invoicing(client, config, f"{day:%Y-%m}", issue_date=issue_date)
     invoice._print_month(await month.result())
-    out.rule("Schedules: daily posting, polling fallback, monthly invoicing, exception sweep")
+    out.rule("Schedules: daily posting, polling fallback, monthly invoicing, exception sweep, reconciliation")
     for schedule_id, what in await schedules.apply(client, config):
         out.print(f"  {schedule_id}: {what}")
     out.print(
@@ -418,7 +418,7 @@ async def stack_check(client: Client, config: Settings) -> None:
 
 @friendly
 def demo() -> None:
-    """Bring the stack up, provision won deals through their webhooks, amend one, post a day to the ERP, invoice it."""
+    """Bring the stack up, provision won deals through their webhooks, amend one, post a day, invoice, reconcile."""
     from stack.local import devstack
 
     config = settings()
