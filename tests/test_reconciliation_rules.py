@@ -59,7 +59,7 @@ def test_each_record_gets_the_first_difference_that_holds(sides: tuple[Side, Sid
 def test_a_difference_carries_every_sides_values_and_only_fixable_ones_are_marked_so() -> None:
     edited = classify(Compared(kind="time_entry", record_id="kantata:1", psa=psa(), erp=erp(180), ledger=ledger()))
     assert edited is not None and not edited.fixable
-    assert edited.values["erp"] == {"minutes": 180, "hours": "3.00", "amount": "450", "date": "2026-10-03",
+    assert edited.values["erp"] == {"minutes": 180, "hours": "3.00", "amount": "450.00", "date": "2026-10-03",
                                     "rate": "150", "internal_id": "77"}  # fmt: skip
     assert edited.values["psa"] is not None and edited.values["psa"]["minutes"] == 60
     vanished = classify(Compared(kind="time_entry", record_id="kantata:1", psa=psa(), erp=ABSENT, ledger=ledger()))
@@ -93,7 +93,9 @@ def test_projects_and_invoices() -> None:
     edited = Side(present=True, amount=Decimal("151"), currency="USD")
     found = classify_invoice(Compared(kind="invoice", record_id="inv:P:2026-10", psa=ABSENT, erp=edited, ledger=total))
     assert found is not None and found.kind == "invoice_mismatch"
-    assert found.values["erp"] == {"amount": "151", "currency": "USD"} and found.values["ledger"]["amount"] == "300"
+    assert (
+        found.values["erp"] == {"amount": "151.00", "currency": "USD"} and found.values["ledger"]["amount"] == "300.00"
+    )
 
 
 def test_the_schedule_runs_on_the_2nd_and_a_backfill_covers_the_months_scheduled_runs() -> None:

@@ -85,8 +85,25 @@ def erp_amount(erp: Side, currency: str | None) -> Decimal | None:
     return erp.amount
 
 
-def values_of(side: Side, *, amount: Decimal | None = None) -> dict[str, Any] | None:
-    """What a side holds of the record, JSON-ready; None when it has no such record."""
+def _money_text(amount: Decimal, currency: str | None) -> str:
+    """An amount as finance reads it: to the currency's minor unit (1140.00 USD), unless it holds more digits."""
+    if currency is not None:
+        try:
+            exact = Money.of(amount, currency).rounded().amount
+        except ValueError:  # not an ISO 4217 code: shown as it is
+            exact = None
+        if exact == amount:
+            return f"{exact:f}"
+    return f"{amount.normalize():f}"
+
+
+def values_of(side: Side, *, amount: Decimal | None = None, currency: str | None = None) -> dict[str, Any] | None:
+    """What a side holds of the record, JSON-ready; None when it has no such record.
+
+    Args:
+        amount: The amount to show instead of the side's own (the ERP's, as posting rounds it).
+        currency: The record's currency, when the side does not name one.
+    """
     if not side.present:
         return None
     found: dict[str, Any] = {}
@@ -95,7 +112,7 @@ def values_of(side: Side, *, amount: Decimal | None = None) -> dict[str, Any] | 
         found["hours"] = f"{Decimal(side.minutes) / 60:.2f}"
     shown = amount if amount is not None else side.amount
     if shown is not None:
-        found["amount"] = f"{shown.normalize():f}"
+        found["amount"] = _money_text(shown, side.currency or currency)
     for name in ("currency", "approved", "project_id"):
         value = getattr(side, name)
         if value is not None:
@@ -123,7 +140,11 @@ def classify(row: Compared) -> Difference | None:
             project_id=project,
             business_date=day,
             message=message,
-            values={"psa": values_of(psa), "erp": values_of(erp, amount=erp_total), "ledger": values_of(ledger)},
+            values={
+                "psa": values_of(psa),
+                "erp": values_of(erp, amount=erp_total, currency=currency),
+                "ledger": values_of(ledger),
+            },
             fixable=fixable,
         )
 
