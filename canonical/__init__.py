@@ -30,7 +30,7 @@ from canonical.commercial import (
     RoleRate,
 )
 from canonical.delivery import Engagement, Project, ProjectStatus, Task, project_for
-from canonical.parties import Address, Consultant, Customer
+from canonical.parties import Address, Consultant, Customer, TimeOff, TimeOffStatus
 from canonical.time_expense import ApprovalState, Expense, TimeEntry, Timesheet
 
 __all__ = [
@@ -62,6 +62,8 @@ __all__ = [
     "SystemRef",
     "Task",
     "TimeEntry",
+    "TimeOff",
+    "TimeOffStatus",
     "Timesheet",
     "bill_for_minutes",
     "format_minutes",

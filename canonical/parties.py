@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from canonical._types import CanonicalModel, CurrencyCode, DateRange, EntityId, Money, SystemRef
 
@@ -74,6 +76,16 @@ class Consultant(CanonicalModel):
     active: bool = True
     time_off: tuple[DateRange, ...] = ()
     source: SystemRef | None = None
+    manager_id: EntityId | None = Field(default=None, description="The manager's HR worker id")
+    standard_hours_per_week: Decimal | None = Field(default=None, gt=0, le=168, description="Contracted hours a week")
+    hire_date: date | None = None
+    termination_date: date | None = Field(default=None, description="The last day worked; None while employed")
+
+    @model_validator(mode="after")
+    def _left_after_joining(self) -> Consultant:
+        if self.hire_date and self.termination_date and self.termination_date < self.hire_date:
+            raise ValueError(f"termination date {self.termination_date} is before the hire date {self.hire_date}")
+        return self
 
     @field_validator("cost_rate")
     @classmethod
@@ -81,3 +93,44 @@ class Consultant(CanonicalModel):
         if value is not None and value.amount <= Decimal(0):
             raise ValueError(f"must be greater than zero, got {value}")
         return value
+
+
+class TimeOffStatus(StrEnum):
+    """Where a time-off request stands in HR. Only approved time off reduces availability."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+
+class TimeOff(CanonicalModel):
+    """A person's time off as HR holds it: which days, how many hours each, and whether it stands.
+
+    HR systems differ in what they say when time off is withdrawn: BambooHR reports ``canceled`` or
+    ``denied``; Workday simply stops returning the entry. A sync treats "not returned any more" like
+    cancelled.
+    """
+
+    id: EntityId
+    worker_id: EntityId = Field(description="The HR worker id")
+    start: date
+    end: date
+    hours_by_day: dict[date, Decimal] = Field(
+        default_factory=dict, description="Hours off per day; empty means a full working day each day"
+    )
+    status: TimeOffStatus = TimeOffStatus.APPROVED
+    kind: str | None = Field(default=None, description="e.g. Vacation, Sick")
+    source: SystemRef | None = None
+
+    @model_validator(mode="after")
+    def _in_order(self) -> TimeOff:
+        if self.end < self.start:
+            raise ValueError(f"time off ends {self.end} before it starts {self.start}")
+        outside = [day for day in self.hours_by_day if not self.start <= day <= self.end]
+        if outside:
+            raise ValueError(f"hours given for {outside[0]}, outside {self.start}..{self.end}")
+        if any(hours < 0 or hours > 24 for hours in self.hours_by_day.values()):
+            raise ValueError("hours off per day must be between 0 and 24")
+        return self

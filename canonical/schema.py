@@ -10,7 +10,7 @@ from canonical._types import CanonicalModel
 from canonical.billing import Invoice
 from canonical.commercial import ContractAmendment, LineItem, Opportunity, RateCard, RateSchedule
 from canonical.delivery import Engagement, Project, Task
-from canonical.parties import Consultant, Customer
+from canonical.parties import Consultant, Customer, TimeOff
 from canonical.time_expense import Expense, TimeEntry, Timesheet
 
 ENTITIES: dict[str, type[CanonicalModel]] = {
@@ -19,6 +19,7 @@ ENTITIES: dict[str, type[CanonicalModel]] = {
     "project": Project,
     "task": Task,
     "consultant": Consultant,
+    "time_off": TimeOff,
     "rate_card": RateCard,
     "rate_schedule": RateSchedule,
     "time_entry": TimeEntry,

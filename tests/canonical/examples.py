@@ -42,6 +42,18 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "email": "Ada.Byrne@psflow-demo.example",
         "skills": ["SAP", "Change management"],
         "time_off": [{"start": "2026-12-24", "end": "2026-12-31"}],
+        "manager_id": "workday:W9",
+        "standard_hours_per_week": "37.5",
+        "hire_date": "2024-03-04",
+    },
+    "time_off": {
+        "id": "bamboohr:1402",
+        "worker_id": "bamboohr:112",
+        "start": "2026-12-21",
+        "end": "2026-12-23",
+        "hours_by_day": {"2026-12-21": "7.5", "2026-12-22": "7.5", "2026-12-23": "3.75"},
+        "status": "approved",
+        "kind": "Vacation",
     },
     "rate_card": RATE_CARD,
     "rate_schedule": {

@@ -206,3 +206,17 @@ def test_an_amendment_in_two_currencies_is_refused() -> None:
     }
     with pytest.raises(ValidationError, match="mixes currencies"):
         ENTITIES["contract_amendment"].model_validate(mixed)
+
+
+def test_a_leaver_cannot_leave_before_joining_and_time_off_stays_within_its_days() -> None:
+    from pydantic import ValidationError
+
+    from canonical import Consultant, TimeOff
+
+    person = {**EXAMPLES["consultant"], "hire_date": "2026-03-01", "termination_date": "2026-02-27"}
+    with pytest.raises(ValidationError, match="before the hire date 2026-03-01"):
+        Consultant.model_validate(person)
+    with pytest.raises(ValidationError, match="ends 2026-12-20 before it starts"):
+        TimeOff.model_validate({**EXAMPLES["time_off"], "end": "2026-12-20", "hours_by_day": {}})
+    with pytest.raises(ValidationError, match=r"outside 2026-12-21\.\.2026-12-23"):
+        TimeOff.model_validate({**EXAMPLES["time_off"], "hours_by_day": {"2026-12-24": "1"}})
