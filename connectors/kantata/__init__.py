@@ -11,6 +11,15 @@ async with KantataConnector(KantataSettings()) as psa:
 from connectors.kantata._listings import ProjectRow
 from connectors.kantata.connector import KantataConnector
 from connectors.kantata.errors import parse_error
+from connectors.kantata.models import RawTimeOffEntry
 from connectors.kantata.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, KantataSettings
 
-__all__ = ["DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "KantataConnector", "KantataSettings", "ProjectRow", "parse_error"]
+__all__ = [
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
+    "KantataConnector",
+    "KantataSettings",
+    "ProjectRow",
+    "RawTimeOffEntry",
+    "parse_error",
+]

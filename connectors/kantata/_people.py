@@ -1,105 +1,135 @@
-"""Users: what resource sync reads and writes (HR is the source of truth, matched by email)."""
+"""Users: what resource sync reads and writes (HR is the source of truth, matched by email).
+
+Research note apis-round2 §1 ("Skills, users, custom fields"): Kantata has no user-create
+endpoint. A user comes to exist only through ``POST /account_invitations`` (its own rate limit,
+at most 50 a request), and a leaver's ``account_membership`` is disabled
+(``PUT /account_memberships/{id}/disable``), never deleted, so their history stays.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 from canonical import Consultant
-from connectors._core import TransientError
-from connectors.kantata._base import KantataBase
+from connectors._core import BusinessError, Page, TransientError
+from connectors.kantata._base import SYSTEM
+from connectors.kantata._profile import ProfileMethods
 from connectors.kantata.mapping import consultant_from_user, user_payload
-from connectors.kantata.models import Envelope, RawNamed, RawSkillMembership, RawUser
+from connectors.kantata.models import Envelope, RawAccountMembership, RawNamed, RawSkillMembership, RawUser
 
-_LIST_INCLUDES = "external_references,skills,custom_field_values"
+_LIST_INCLUDES = "external_references,skills,custom_field_values,account_memberships"
 _UPSERT_INCLUDES = "external_references,skill_memberships"
 
 
-class PeopleMethods(KantataBase):
-    """Users, their cost centre (a custom field), skills and account role."""
+class PeopleMethods(ProfileMethods):
+    """Users: invited, read (active or disabled), updated from HR, disabled when they leave."""
 
-    async def list_users(self) -> list[Consultant]:
-        """Every active user on the account as a consultant (id: email address), all pages."""
+    async def users_page(self, cursor: str | None = None) -> Page[Consultant]:
+        """One page of the account's users as consultants (id: the email), disabled ones included.
+
+        Each carries its email, the HR employee id when psflow wrote one (an ``Employee``
+        external reference; Kantata keeps no HR id of its own), its title, role, cost centre,
+        skills, and ``active`` False once its membership is disabled.
+        """
         field_id = await self._custom_field_id(self.settings.cost_centre_field, "User", create=False)
         roles = await self._role_names()
-        consultants: list[Consultant] = []
         params = {"on_my_account": "true", "include": _LIST_INCLUDES}
-        async for envelope in self._envelopes("/users.json", params):
-            skills = envelope.side_loaded("skills", RawNamed)
-            for user in envelope.primary("users", RawUser):
-                consultants.append(
-                    consultant_from_user(
-                        user,
-                        employee_id=self._referenced(envelope, user.external_reference_ids, "Employee"),
-                        role=roles.get(user.role_id) if user.role_id else None,
-                        cost_centre=self._field_value(envelope, user.custom_field_value_ids, field_id),
-                        skills=[skills[s].name or "" for s in user.skill_ids if s in skills and skills[s].name],
-                    )
-                )
-        return consultants
+        envelope = await self._page("/users.json", params, cursor, self.settings.page_size)
+        skills = envelope.side_loaded("skills", RawNamed)
+        memberships = envelope.side_loaded("account_memberships", RawAccountMembership)
+        consultants = [
+            consultant_from_user(
+                user,
+                employee_id=self._referenced(envelope, user.external_reference_ids, "Employee"),
+                role=roles.get(user.role_id) if user.role_id else None,
+                cost_centre=self._field_value(envelope, user.custom_field_value_ids, field_id),
+                skills=[skills[s].name or "" for s in user.skill_ids if s in skills and skills[s].name],
+                active=not any(memberships[m].disabled for m in user.account_membership_ids if m in memberships),
+            )
+            for user in envelope.primary("users", RawUser)
+        ]
+        return Page(consultants, self._next_cursor(envelope))
+
+    async def list_users(self) -> list[Consultant]:
+        """Every user on the account as a consultant (see `users_page`), all pages."""
+        consultants: list[Consultant] = []
+        cursor: str | None = None
+        while True:
+            page = await self.users_page(cursor)
+            consultants += page.items
+            if page.next_cursor is None:
+                return consultants
+            cursor = page.next_cursor
+
+    async def invite_user(self, consultant: Consultant) -> str:
+        """The consultant's user id, inviting them to the account when no user has their email.
+
+        Idempotent by email (compared case-insensitively): an existing user, active or disabled,
+        is returned and never invited a second time. An invitation whose answer was lost (or
+        that another process sent first) is found by email afterwards. The new user carries the
+        HR employee id as an ``Employee`` external reference.
+        """
+        existing = await self._user_id_by_email(consultant.email)
+        if existing is not None:
+            return existing
+        invitation: dict[str, object] = {"email_address": consultant.email, "full_name": consultant.name}
+        if consultant.role:
+            invitation["default_role_id"] = await self._role_id(consultant.role)
+        try:
+            await self._post("/account_invitations.json", {"account_invitation": invitation})
+        except (TransientError, BusinessError):
+            if await self._user_id_by_email(consultant.email) is None:
+                raise
+        user_id = await self._user_id_by_email(consultant.email)
+        if user_id is None:
+            raise TransientError(SYSTEM, f"the invitation of {consultant.email} has no user yet")
+        await self._set_reference("User", user_id, "Employee", consultant.employee_id)
+        return user_id
+
+    async def disable_user(self, user_id: str) -> None:
+        """Disable the user's account membership (a leaver); a disabled one is left as it is.
+
+        Nothing is deleted: the user, their time, expenses and time off stay for reporting.
+        """
+        envelope = await self._get("/account_memberships.json", {"user_id": user_id})
+        for membership in envelope.primary("account_memberships", RawAccountMembership):
+            if not membership.disabled:
+                await self._put(f"/account_memberships/{membership.id}/disable.json", {})
 
     async def upsert_user(self, consultant: Consultant) -> str:
-        """Create or update the consultant's user, matched by email; return the user id.
+        """Invite or update the consultant's user, matched by email; return the user id.
 
         Writes the name, email, title (``headline``) and account role, the employee id (as an
         external reference), the cost centre (custom field) and the skills (adding and removing
-        skill memberships so they match HR).
+        skill memberships so they match HR). A missing user is invited (`invite_user`), never
+        created directly.
         """
         role_id = await self._role_id(consultant.role) if consultant.role else None
         payload = user_payload(consultant, role_id=role_id)
         envelope = await self._user_by_email(consultant.email, include=_UPSERT_INCLUDES)
         users = envelope.primary("users", RawUser)
-        memberships: dict[str, RawSkillMembership] = {}
         if not users:
-            reference = self._reference("Employee", consultant.employee_id)
-            user_id = await self._create_user(consultant.email, {"user": {**payload, "external_reference": reference}})
-        else:
-            user = users[0]
-            user_id = user.id
-            changes = {
-                name: value
-                for name, value in payload.items()
-                if str(getattr(user, name, None) or "").lower() != str(value or "").lower()
-            }
-            if changes:
-                await self._put(f"/users/{user_id}.json", {"user": changes})
-            if self._referenced(envelope, user.external_reference_ids, "Employee") != consultant.employee_id:
-                await self._set_reference("User", user_id, "Employee", consultant.employee_id)
-            found = envelope.side_loaded("skill_memberships", RawSkillMembership).values()
-            memberships = {m.skill_id: m for m in found if m.user_id == user_id}
-        await self._ensure_custom_value("User", user_id, self.settings.cost_centre_field, consultant.cost_centre)
-        await self._sync_skills(user_id, consultant.skills, memberships)
-        return user_id
+            await self.invite_user(consultant)
+            envelope = await self._user_by_email(consultant.email, include=_UPSERT_INCLUDES)
+            users = envelope.primary("users", RawUser)
+        user = users[0]
+        changes = {
+            name: value
+            for name, value in payload.items()
+            if str(getattr(user, name, None) or "").lower() != str(value or "").lower()
+        }
+        if changes:
+            await self._put(f"/users/{user.id}.json", {"user": changes})
+        if self._referenced(envelope, user.external_reference_ids, "Employee") != consultant.employee_id:
+            await self._set_reference("User", user.id, "Employee", consultant.employee_id)
+        found = envelope.side_loaded("skill_memberships", RawSkillMembership).values()
+        memberships = {m.skill_id: m for m in found if m.user_id == user.id}
+        await self._ensure_custom_value("User", user.id, self.settings.cost_centre_field, consultant.cost_centre)
+        await self._sync_skills(user.id, consultant.skills, memberships)
+        return user.id
 
     async def _user_by_email(self, email: str, *, include: str | None = None) -> Envelope:
         params = {"on_my_account": "true", "by_email_address": email}
         return await self._get("/users.json", {**params, "include": include} if include else params)
 
-    async def _create_user(self, email: str, body: Mapping[str, object]) -> str:
-        # Users have no idempotency key either: after a lost answer, the email tells.
-        try:
-            return (await self._post("/users.json", body)).results[0].id
-        except TransientError:
-            found = (await self._user_by_email(email)).primary("users", RawUser)
-            if not found:
-                raise
-            return found[0].id
-
-    async def _skill_ids(self, names: Iterable[str]) -> dict[str, str]:
-        """Skill name → id for ``names``, creating the account skills that are missing."""
-        known = await self._named("/skills.json", "skills", self._skills)
-        for name in names:
-            if name not in known:
-                known[name] = await self._create_named("/skills.json", "skills", "skill", name, known)
-        return {name: known[name] for name in names}
-
-    async def _sync_skills(
-        self, user_id: str, skills: Iterable[str], memberships: Mapping[str, RawSkillMembership]
-    ) -> None:
-        wanted = set((await self._skill_ids(skills)).values())
-        for skill_id in sorted(wanted - memberships.keys()):
-            await self._post(
-                "/skill_memberships.json", {"skill_membership": {"user_id": user_id, "skill_id": skill_id}}
-            )
-        for skill_id, membership in sorted(memberships.items()):
-            if skill_id not in wanted:
-                await self.client.delete(f"/skill_memberships/{membership.id}.json", allow={404})
+    async def _user_id_by_email(self, email: str) -> str | None:
+        found = (await self._user_by_email(email)).primary("users", RawUser)
+        return found[0].id if found else None

@@ -7,17 +7,23 @@ from connectors.kantata._listings import ProjectListing
 from connectors.kantata._people import PeopleMethods
 from connectors.kantata._rates import RateMethods
 from connectors.kantata._time_expenses import TimeExpenseMethods
+from connectors.kantata._time_off import TimeOffMethods
 
 __all__ = ["KantataConnector"]
 
 
-class KantataConnector(WorkspaceAmendmentMethods, PeopleMethods, TimeExpenseMethods, RateMethods, ProjectListing):
+class KantataConnector(
+    WorkspaceAmendmentMethods, PeopleMethods, TimeOffMethods, TimeExpenseMethods, RateMethods, ProjectListing
+):
     """Kantata OX API v1 through the shared HTTP core, in canonical models.
 
     - Projects: `create_project`, `get_project`, `find_project_by_external_id`, `close_project`,
       `create_tasks`, `set_budget`, `set_rate_card`; `projects_page` lists every workspace.
     - Contract amendments: `amend_workspace` (budget, end date), `add_roles` (a task per new role).
-    - People: `list_users`, `upsert_user`.
+    - People (research apis-round2 §1): `invite_user` (users exist only through account
+      invitations), `disable_user` (leavers), `users_page`, `list_users`, `upsert_user`;
+      `ensure_skill`, `set_skill`, `set_cost_centre`; time off per user-day with `set_time_off`,
+      `clear_time_off`, `time_off_page`.
     - Rates: `rate_schedule`, `add_rate_version` (effective-dated rate card set versions).
     - Time and expenses: `time_entries_page`, `expenses_page` (a page at a time, with the records
       that break a canonical rule on `Page.unreadable`).

@@ -250,9 +250,15 @@ def story_payload(task: Task, *, workspace_id: str, service_name: str) -> dict[s
 
 
 def consultant_from_user(
-    user: RawUser, *, employee_id: str | None, role: str | None, cost_centre: str | None, skills: Iterable[str]
+    user: RawUser,
+    *,
+    employee_id: str | None,
+    role: str | None,
+    cost_centre: str | None,
+    skills: Iterable[str],
+    active: bool = True,
 ) -> Consultant:
-    """A canonical consultant (id: the email address) from a user."""
+    """A canonical consultant (id: the email address) from a user; ``active`` is False once disabled."""
     email = user.email_address.strip().lower()
     return Consultant(
         id=email,
@@ -263,6 +269,7 @@ def consultant_from_user(
         role=role,
         cost_centre=cost_centre,
         skills=tuple(sorted(skills)),
+        active=active,
         source=_source(user.id),
     )
 

@@ -9,6 +9,7 @@ maps and hands out typed records. Ids are strings of digits; numbers are accepte
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -167,6 +168,24 @@ class RawUser(RawRecord):
     external_reference_ids: Ids = Field(default_factory=list)
     skill_ids: Ids = Field(default_factory=list)
     custom_field_value_ids: Ids = Field(default_factory=list)
+    account_membership_ids: Ids = Field(default_factory=list)
+
+
+class RawAccountMembership(RawRecord):
+    """A user's membership of the account; a leaver's is disabled, never deleted."""
+
+    user_id: Id
+    disabled: bool = False
+    permission: str | None = None
+
+
+class RawTimeOffEntry(RawRecord):
+    """Hours one user is off on one day (one entry per user-day: Kantata merges the rest into it)."""
+
+    user_id: Id
+    requested_date: date
+    hours: Decimal
+    updated_at: datetime | None = None
 
 
 class RawTimeEntry(RawRecord):
@@ -240,6 +259,7 @@ class RawSkillMembership(RawRecord):
 
     user_id: Id
     skill_id: Id
+    level: int = 0
 
 
 class RawRateCardRole(RawRecord):

@@ -32,10 +32,12 @@ class Kantata:
         (await self.http.put(f"/kantata/api/v1/workspaces/{workspace_id}.json", json=body)).raise_for_status()
 
     async def user(self, email: str) -> str:
+        # Kantata makes users only through account invitations (research apis-round2 §1).
         envelope = await self._post(
-            "/kantata/api/v1/users.json", {"user": {"full_name": "Temp Contractor", "email_address": email}}
+            "/kantata/api/v1/account_invitations.json",
+            {"account_invitation": {"full_name": "Temp Contractor", "email_address": email}},
         )
-        return str(envelope["results"][0]["id"])
+        return str(next(iter(envelope["account_invitations"].values()))["user_id"])
 
     async def participant(self, workspace_id: str) -> str:
         response = await self.http.get("/kantata/api/v1/participations.json", params={"workspace_id": workspace_id})

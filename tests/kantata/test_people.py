@@ -83,10 +83,10 @@ async def test_existing_user_is_matched_by_email_whatever_its_case(kantata: Kant
     assert source is not None and source.id == user_id
 
 
-async def test_upsert_after_commit_then_fail_creates_one_user(
+async def test_upsert_after_commit_then_fail_invites_once(
     kantata: KantataConnector, api: httpx.AsyncClient, admin: Admin
 ) -> None:
-    fault = {"commit_then_fail": 1.0, "path_regex": r"/users(\.json)?$", "times": 1}
+    fault = {"commit_then_fail": 1.0, "path_regex": r"/account_invitations(\.json)?$", "times": 1}
     await admin("PUT", "/_admin/faults/kantata", json=fault)
     user_id = await kantata.upsert_user(NEWCOMER)
     assert await kantata.upsert_user(NEWCOMER) == user_id
@@ -94,11 +94,12 @@ async def test_upsert_after_commit_then_fail_creates_one_user(
     assert found["count"] == 1
 
 
-async def test_a_user_created_in_kantata_gets_the_employee_reference(
+async def test_a_user_invited_in_kantata_gets_the_employee_reference(
     kantata: KantataConnector, api: httpx.AsyncClient
 ) -> None:
-    body = {"user": {"full_name": NEWCOMER.name, "email_address": NEWCOMER.email}}
-    created = (await api.post(f"{API}/users.json", json=body)).json()["results"][0]["id"]
+    body = {"account_invitation": {"full_name": NEWCOMER.name, "email_address": NEWCOMER.email}}
+    invited = (await api.post(f"{API}/account_invitations.json", json=body)).json()["account_invitations"]
+    created = next(iter(invited.values()))["user_id"]
     assert await kantata.upsert_user(NEWCOMER) == created
     (read,) = [c for c in await kantata.list_users() if c.email == NEWCOMER.email]
     assert read.employee_id == NEWCOMER.employee_id and read.title == NEWCOMER.title

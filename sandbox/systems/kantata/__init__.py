@@ -3,8 +3,9 @@
 Mounted at ``/kantata``; the API root is ``/kantata/api/v1`` (``https://api.mavenlink.com/api/v1``
 for the real service) and the token endpoint ``/kantata/oauth/token``.
 
-- Objects: workspaces (projects), workspace groups (clients), stories (tasks), users,
-  participations, time entries, expenses, timesheet and expense report submissions, roles,
+- Objects: workspaces (projects), workspace groups (clients), stories (tasks), users (created
+  only by account invitations, ``_people_routes``), account memberships (disabled for leavers),
+  time-off entries, participations, time entries, expenses, timesheet and expense report submissions, roles,
   skills, skill memberships, custom fields and values, rate card sets, set versions (effective
   dated, published), rate cards, card versions and card roles (``_rates``, ``_rate_routes``), and
   external references (``GET /external_references``, ``POST /external_references/create_or_update``,
@@ -27,7 +28,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from sandbox._framework import SandboxSystem
-from sandbox.systems.kantata import _admin, _auth, _rate_routes, _routes
+from sandbox.systems.kantata import _admin, _auth, _people_routes, _rate_routes, _routes
 from sandbox.systems.kantata._auth import DEMO_AUTHORIZATION_CODE, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from sandbox.systems.kantata._guard import DEMO_ACCESS_TOKEN
 from sandbox.systems.kantata._resources import RESOURCES
@@ -60,6 +61,7 @@ def error_body(status: int, code: str, message: str) -> tuple[Any, dict[str, str
 
 router = APIRouter(tags=["kantata"])
 router.include_router(_rate_routes.router)  # before the generic routes, which would take these paths
+router.include_router(_people_routes.router)
 router.include_router(_routes.router)
 router.include_router(_auth.router)
 

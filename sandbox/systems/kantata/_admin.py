@@ -7,7 +7,8 @@
   every open project on that day (default today, 8 h, submitted) — demo data for "today".
 - ``POST /expenses`` — body ``{"date", "category", "amount", "approval"}``: one expense per open
   project, by its creator.
-- ``GET /rate_limit`` · ``PUT /rate_limit`` — body ``{"requests", "window_s"}``.
+- ``GET /rate_limit`` · ``PUT /rate_limit`` — body ``{"requests", "window_s"}``; ``?scope=account_invitations``
+  or ``?scope=custom_field_values`` reads or changes that endpoint's own limit instead.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pydantic import BaseModel, Field, model_validator
 from sandbox._db import SandboxDB
 from sandbox._framework import DB, SandboxHTTPError
 from sandbox.systems.kantata._approvals import EXPENSES, STATUSES, TIME, resolve, submit
-from sandbox.systems.kantata._guard import limiter, set_rate_limit
+from sandbox.systems.kantata._guard import API, DEFAULT_SCOPED_LIMITS, limiter, set_rate_limit
 from sandbox.systems.kantata._pricing import rate_on
 from sandbox.systems.kantata._store import NAME, timestamp
 
@@ -165,12 +166,14 @@ def add_expenses(spec: NewExpenses, db: DB) -> dict[str, Any]:
 
 
 @router.get("/rate_limit")
-def get_rate_limit(request: Request, db: DB) -> dict[str, Any]:
+def get_rate_limit(request: Request, db: DB, scope: str = API) -> dict[str, Any]:
     """The current request allowance and this window's count."""
-    return limiter(request, db).describe()
+    if scope != API and scope not in DEFAULT_SCOPED_LIMITS:
+        raise SandboxHTTPError(400, "invalid_request", f"no rate limit scope {scope!r}")
+    return limiter(request, db, scope).describe()
 
 
 @router.put("/rate_limit")
-def put_rate_limit(limit: RateLimit, request: Request, db: DB) -> dict[str, Any]:
-    """Change the request allowance (the window restarts)."""
-    return set_rate_limit(request, db, limit.requests, limit.window_s).describe()
+def put_rate_limit(limit: RateLimit, request: Request, db: DB, scope: str = API) -> dict[str, Any]:
+    """Change the request allowance of one scope (the window restarts)."""
+    return set_rate_limit(request, db, limit.requests, limit.window_s, scope).describe()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -27,10 +28,18 @@ DEMO_ACCESS_TOKEN = "psflow-demo-kantata-token"
 """The sandbox's fixed, non-expiring access token."""
 DEFAULT_RATE_LIMIT = (5000, 10.0)
 """Requests per window and window length in seconds, unless an admin call changes them."""
+API = "api"
+"""The scope every request counts against."""
+DEFAULT_SCOPED_LIMITS: dict[str, tuple[int, float]] = {
+    "account_invitations": (600, 60.0),
+    "custom_field_values": (2000, 60.0),
+}
+"""Endpoints Kantata limits on their own (research apis-round2 §1 "Envelope, limits, events"):
+account invitations (create/resend) and custom field values (create/list), counted on top of ``api``."""
 
 _LIMIT_KEY = "rate_limit"
 _DEMO_TOKEN_KEY = "demo_token_registered"
-_STATE_ATTRIBUTE = "kantata_rate_limiter"
+_STATE_ATTRIBUTE = "kantata_rate_limiters"
 
 
 @dataclass
@@ -62,22 +71,50 @@ class RateLimiter:
         return {"requests": self.requests, "window_s": self.window_s, "used_in_window": self._count}
 
 
-def limiter(request: Request, db: SandboxDB) -> RateLimiter:
-    """The app's limiter, built from the stored limit on first use."""
-    current = getattr(request.app.state, _STATE_ATTRIBUTE, None)
+def _limiters(request: Request) -> dict[str, RateLimiter]:
+    current: dict[str, RateLimiter] | None = getattr(request.app.state, _STATE_ATTRIBUTE, None)
     if current is None:
-        requests, window_s = db.kv_get(NAME, _LIMIT_KEY, list(DEFAULT_RATE_LIMIT))
-        current = RateLimiter(int(requests), float(window_s))
+        current = {}
         setattr(request.app.state, _STATE_ATTRIBUTE, current)
     return current
 
 
-def set_rate_limit(request: Request, db: SandboxDB, requests: int, window_s: float) -> RateLimiter:
-    """Replace the limit (kept in the DB, so a restart on the same file keeps it)."""
-    db.kv_set(NAME, _LIMIT_KEY, [requests, window_s])
+def _key(scope: str) -> str:
+    return _LIMIT_KEY if scope == API else f"{_LIMIT_KEY}:{scope}"
+
+
+def limiter(request: Request, db: SandboxDB, scope: str = API) -> RateLimiter:
+    """The app's limiter of one scope, built from the stored limit on first use."""
+    limiters = _limiters(request)
+    if scope not in limiters:
+        default = DEFAULT_RATE_LIMIT if scope == API else DEFAULT_SCOPED_LIMITS[scope]
+        requests, window_s = db.kv_get(NAME, _key(scope), list(default))
+        limiters[scope] = RateLimiter(int(requests), float(window_s))
+    return limiters[scope]
+
+
+def set_rate_limit(request: Request, db: SandboxDB, requests: int, window_s: float, scope: str = API) -> RateLimiter:
+    """Replace one scope's limit (kept in the DB, so a restart on the same file keeps it)."""
+    if scope != API and scope not in DEFAULT_SCOPED_LIMITS:
+        raise SandboxHTTPError(
+            400, "invalid_request", f"no rate limit scope {scope!r}; use api or one of {sorted(DEFAULT_SCOPED_LIMITS)}"
+        )
+    db.kv_set(NAME, _key(scope), [requests, window_s])
     fresh = RateLimiter(requests, window_s)
-    setattr(request.app.state, _STATE_ATTRIBUTE, fresh)
+    _limiters(request)[scope] = fresh
     return fresh
+
+
+def scoped_guard(scope: str) -> Callable[[Request, SandboxDB], None]:
+    """A dependency counting a request against an endpoint's own limit too (429 without headers)."""
+
+    def check(request: Request, db: DB) -> None:
+        if not limiter(request, db, scope).allow():
+            raise SandboxHTTPError(
+                429, "rate_limited", f"Too many {scope} requests in a short period: retry after a small delay"
+            )
+
+    return check
 
 
 def register_demo_token(db: SandboxDB) -> None:

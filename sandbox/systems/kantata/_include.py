@@ -66,6 +66,7 @@ _HAS_MANY_BY_RESOURCE: dict[str, dict[str, HasMany]] = {
     "users": {
         "skills": _children("skill_memberships", "user_id", "skill_id", target="skills"),
         "skill_memberships": _children("skill_memberships", "user_id"),
+        "account_memberships": _children("account_memberships", "user_id"),
     },
     "workspaces": {
         "participations": _children("participations", "workspace_id"),

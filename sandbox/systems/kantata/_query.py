@@ -172,6 +172,10 @@ def _special_filters(db: SandboxDB, resource: Resource, selection: Selection, pa
             _date_range(selection, range_param, params[range_param], range_field)
     if key in ("rate_card_set_versions", "rate_card_versions") and "effective_on_date" in params:
         selection.restrict("id", effective_on(db, key, params["effective_on_date"]))
+    if key == "time_off_entries" and ("start_date" in params or "end_date" in params):
+        # start_date / end_date bound requested_date (research apis-round2 §1 "Time off").
+        bounds = f"{params.get('start_date', '')}:{params.get('end_date', '')}"
+        _date_range(selection, "start_date/end_date", bounds, "requested_date")
     if key == "users":
         if "by_email_address" in params:
             selection.where["_email"] = params["by_email_address"].strip().lower()

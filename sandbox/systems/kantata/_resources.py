@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox._db import SandboxDB
+from sandbox.systems.kantata import _people_rules as p
 from sandbox.systems.kantata import _rates as r
 from sandbox.systems.kantata import _validation as v
 
@@ -32,6 +33,7 @@ class Resource:
         read_only: Whether clients may only read it.
         bulk_limit: Objects one bulk create may hold (0: no bulk create).
         created: What a create brings with it, run in the create's transaction (a card's versions).
+        creatable: Whether the generic ``POST`` creates it (users come only from invitations).
     """
 
     key: str
@@ -46,6 +48,7 @@ class Resource:
     read_only: bool = False
     bulk_limit: int = 0
     created: Callable[[SandboxDB, dict[str, Any]], None] | None = None
+    creatable: bool = True
 
 
 _WORKSPACE_FIELDS = frozenset({
@@ -115,6 +118,34 @@ _ALL = (
         orders=("alphabetical", *_STAMPS),
         default_order="alphabetical:asc",
         prepare=v.prepare_user,
+        creatable=False,
+    ),
+    Resource(
+        p.INVITATIONS,
+        "account_invitation",
+        "AccountInvitation",
+        orders=_STAMPS,
+        read_only=True,
+    ),
+    Resource(
+        p.MEMBERSHIPS,
+        "account_membership",
+        "AccountMembership",
+        belongs_to={"user": ("user_id", "users")},
+        equality_filters={"user_id": "user_id", "user_ids": "user_id"},
+        read_only=True,
+    ),
+    Resource(
+        p.TIME_OFF,
+        "time_off_entry",
+        "TimeOffEntry",
+        frozenset({"user_id", "requested_date", "hours"}),
+        belongs_to={"user": ("user_id", "users")},
+        equality_filters={"user_id": "user_id", "user_ids": "user_id"},
+        orders=(*_STAMPS, "requested_date"),
+        default_order="requested_date:asc",
+        prepare=p.prepare_time_off,
+        bulk_limit=100,
     ),
     Resource(
         "participations",
@@ -182,9 +213,10 @@ _ALL = (
         "skills",
         "skill",
         "Skill",
-        frozenset({"name", "description"}),
+        frozenset({"name", "description", "max_level", "skill_category_id"}),
         orders=(*_STAMPS, "name"),
-        prepare=v.prepare_named("skills", "Skill"),
+        prepare=p.prepare_skill,
+        bulk_limit=200,
     ),
     Resource(
         "skill_memberships",
@@ -193,11 +225,8 @@ _ALL = (
         frozenset({"user_id", "skill_id", "level"}),
         belongs_to={"skill": ("skill_id", "skills"), "user": ("user_id", "users")},
         equality_filters={"user_id": "user_id", "skill_id": "skill_id"},
-        prepare=v.prepare_link(
-            "skill_memberships",
-            {"user_id": ("users", "User"), "skill_id": ("skills", "Skill")},
-            unique=("user_id", "skill_id"),
-        ),
+        prepare=p.prepare_skill_membership,
+        bulk_limit=200,
     ),
     Resource(
         "custom_fields",
@@ -220,6 +249,7 @@ _ALL = (
             "custom_field_id": "custom_field_id",
         },
         prepare=v.prepare_custom_value,
+        bulk_limit=100,
     ),
     Resource(
         "rate_card_sets",

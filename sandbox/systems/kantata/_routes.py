@@ -34,6 +34,7 @@ from sandbox.systems.kantata._store import (
 )
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(guard)])
+_NOT_CREATABLE = {"users": "Kantata creates users only through POST /account_invitations"}
 
 
 def _strip(segment: str) -> str:
@@ -145,6 +146,10 @@ def _writable(resource: Resource, payload: Any, where: str) -> tuple[dict[str, A
 async def create(name: str, request: Request, db: DB) -> Any:
     """Create one object (``{"workspace": {...}}``) or several (``{"workspaces": [...]}``)."""
     resource = _resource(name, writing=True)
+    if not resource.creatable:
+        raise SandboxHTTPError(
+            404, "system", f"there is no POST /{resource.key} endpoint: {_NOT_CREATABLE[resource.key]}"
+        )
     body = await _json_body(request)
     if resource.singular in body:
         payloads = [body[resource.singular]]

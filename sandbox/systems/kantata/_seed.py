@@ -86,6 +86,8 @@ def _users(
             },
         )
         users[consultant.employee_id] = user["id"]
+        membership = {"user_id": user["id"], "account_id": "1", "permission": "collaborator", "disabled": False}
+        db.insert(NAME, "account_memberships", {**membership, "created_at": stamp, "updated_at": stamp})
         _reference(db, "User", user["id"], "Employee", consultant.employee_id)
         _custom_value(db, fields[COST_CENTRE_FIELD], "User", user["id"], consultant.cost_centre)
         for skill in consultant.skills:
