@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connectors.kantata._allocations import AllocationMethods
 from connectors.kantata._amendments import WorkspaceAmendmentMethods
 from connectors.kantata._listings import ProjectListing
 from connectors.kantata._people import PeopleMethods
@@ -13,7 +14,13 @@ __all__ = ["KantataConnector"]
 
 
 class KantataConnector(
-    WorkspaceAmendmentMethods, PeopleMethods, TimeOffMethods, TimeExpenseMethods, RateMethods, ProjectListing
+    WorkspaceAmendmentMethods,
+    PeopleMethods,
+    TimeOffMethods,
+    AllocationMethods,
+    TimeExpenseMethods,
+    RateMethods,
+    ProjectListing,
 ):
     """Kantata OX API v1 through the shared HTTP core, in canonical models.
 
@@ -23,7 +30,7 @@ class KantataConnector(
     - People (research apis-round2 §1): `invite_user` (users exist only through account
       invitations), `disable_user` (leavers), `users_page`, `list_users`, `upsert_user`;
       `ensure_skill`, `set_skill`, `set_cost_centre`; time off per user-day with `set_time_off`,
-      `clear_time_off`, `time_off_page`.
+      `clear_time_off`, `time_off_page`; `remove_future_allocations` for a leaver.
     - Rates: `rate_schedule`, `add_rate_version` (effective-dated rate card set versions).
     - Time and expenses: `time_entries_page`, `expenses_page` (a page at a time, with the records
       that break a canonical rule on `Page.unreadable`).

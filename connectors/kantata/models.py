@@ -179,6 +179,15 @@ class RawAccountMembership(RawRecord):
     permission: str | None = None
 
 
+class RawAllocation(RawRecord):
+    """A workspace resource booked on a project for ``minutes`` spread over start to end date."""
+
+    workspace_id: Id | None = None
+    start_date: date
+    end_date: date
+    minutes: int
+
+
 class RawTimeOffEntry(RawRecord):
     """Hours one user is off on one day (one entry per user-day: Kantata merges the rest into it)."""
 

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sandbox._db import SandboxDB
+from sandbox.systems.kantata._allocations import overlaps
 from sandbox.systems.kantata._rates import effective_on
 from sandbox.systems.kantata._resources import Resource
 from sandbox.systems.kantata._store import NAME, bad_request, page_meta, subjects_with_reference
@@ -176,6 +177,16 @@ def _special_filters(db: SandboxDB, resource: Resource, selection: Selection, pa
         # start_date / end_date bound requested_date (research apis-round2 §1 "Time off").
         bounds = f"{params.get('start_date', '')}:{params.get('end_date', '')}"
         _date_range(selection, "start_date/end_date", bounds, "requested_date")
+    if key == "workspace_allocations":
+        if "overlaps_with_date_range" in params:
+            low, sep, high = params["overlaps_with_date_range"].partition(":")
+            if not sep:
+                raise bad_request(
+                    "overlaps_with_date_range must be two dates separated by a colon, e.g. 2026-06-01:2026-06-30"
+                )
+            selection.predicates.append(overlaps(low, high))
+        if params.get("type") in ("hard", "soft"):
+            selection.where["hard"] = params["type"] == "hard"
     if key == "users":
         if "by_email_address" in params:
             selection.where["_email"] = params["by_email_address"].strip().lower()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox._db import SandboxDB
+from sandbox.systems.kantata import _allocations as a
 from sandbox.systems.kantata import _people_rules as p
 from sandbox.systems.kantata import _rates as r
 from sandbox.systems.kantata import _validation as v
@@ -160,6 +161,34 @@ _ALL = (
             unique=("workspace_id", "user_id"),
             extra=("role",),
         ),
+    ),
+    Resource(
+        a.RESOURCES_KEY,
+        "workspace_resource",
+        "WorkspaceResource",
+        frozenset({"workspace_id", "user_id", "role_id"}),
+        belongs_to={"user": ("user_id", "users"), "workspace": ("workspace_id", "workspaces")},
+        equality_filters={"workspace_id": "workspace_id", "workspace_ids": "workspace_id", "user_ids": "user_id"},
+        prepare=a.prepare_workspace_resource,
+    ),
+    Resource(
+        a.ALLOCATIONS,
+        "workspace_allocation",
+        "WorkspaceAllocation",
+        frozenset({"resource_id", "start_date", "end_date", "minutes", "hard", "notes"}),
+        belongs_to={
+            "workspace": ("workspace_id", "workspaces"),
+            "workspace_resource": ("workspace_resource_id", a.RESOURCES_KEY),
+        },
+        equality_filters={
+            "user_ids": "_user_id",
+            "workspace_ids": "workspace_id",
+            "workspace_resource_ids": "workspace_resource_id",
+        },
+        orders=("updated_at",),
+        default_order="updated_at:desc",
+        prepare=a.prepare_allocation,
+        bulk_limit=200,
     ),
     Resource(
         "time_entries",
