@@ -30,7 +30,8 @@ class KantataConnector(
     - People (research apis-round2 §1): `invite_user` (users exist only through account
       invitations), `disable_user` (leavers), `users_page`, `list_users`, `upsert_user`;
       `ensure_skill`, `set_skill`, `set_cost_centre`; time off per user-day with `set_time_off`,
-      `clear_time_off`, `time_off_page`; `remove_future_allocations` for a leaver.
+      `clear_time_off`, `time_off_page`; `set_standard_hours` (a workweek);
+      `remove_future_allocations` for a leaver.
     - Rates: `rate_schedule`, `add_rate_version` (effective-dated rate card set versions).
     - Time and expenses: `time_entries_page`, `expenses_page` (a page at a time, with the records
       that break a canonical rule on `Page.unreadable`).

@@ -188,6 +188,22 @@ class RawAllocation(RawRecord):
     minutes: int
 
 
+class RawWorkweekMembership(RawRecord):
+    """A user's working minutes per weekday from a Sunday ``start_date`` on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    user_id: Id
+    start_date: date
+
+    def minutes(self) -> dict[str, int]:
+        """``sunday_minutes`` … ``saturday_minutes`` as Kantata sent them."""
+        extra = self.model_extra or {}
+        return {
+            name: int(value) for name, value in extra.items() if name.endswith("_minutes") and name != "total_minutes"
+        }
+
+
 class RawTimeOffEntry(RawRecord):
     """Hours one user is off on one day (one entry per user-day: Kantata merges the rest into it)."""
 

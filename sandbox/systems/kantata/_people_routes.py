@@ -133,7 +133,8 @@ async def book_time_off(request: Request, db: DB) -> Any:
             return None, problems
         where = {"user_id": fields["user_id"], "requested_date": day.isoformat()}
         existing = db.query(NAME, p.TIME_OFF, where=where, limit=1)
-        total, problems = p.capped_hours(day, hours + (float(existing[0]["hours"]) if existing else 0.0))
+        already = float(existing[0]["hours"]) if existing else 0.0
+        total, problems = p.capped_hours(db, fields["user_id"], day, hours + already)
         if problems:
             return None, problems
         if existing:

@@ -4,8 +4,11 @@ Research note apis-round2 §1 ("Time off, holidays, availability", "Skills, user
 
 - ``time_off_entries`` ``{user_id*, requested_date*, hours*}``: entries of one user-day merge (the
   hours add up) and are capped at the user's workday; PUT changes only ``hours``. The workday is
-  the account's default workweek, 8 hours Monday to Friday and none at weekends (workweeks are not
-  emulated); time off on a day without working hours is a 422 [inferred].
+  the user's workweek membership in force that day, else the account's workweek, else 8 hours
+  Monday to Friday and none at weekends; time off on a day without working hours is a 422 [inferred].
+- ``workweeks`` and ``workweek_memberships`` (``user_id``): a Sunday ``start_date`` and
+  ``sunday_minutes`` … ``saturday_minutes``; reads add ``total_minutes``; ``effective_date=D`` lists
+  the one in force (per user for memberships).
 - ``skills`` ``{name*, max_level (1 or 5), description}``: at most 5,000 per account.
 - ``skill_memberships`` ``{skill_id*, user_id*, level}``: level 1 up to the skill's ``max_level``
   (0 when not given); PUT changes only ``level``.
@@ -20,7 +23,7 @@ from typing import Any
 
 from sandbox._db import SandboxDB
 from sandbox.systems.kantata import _validation as v
-from sandbox.systems.kantata._store import NAME, Problem
+from sandbox.systems.kantata._store import NAME, Problem, bad_request
 
 TIME_OFF = "time_off_entries"
 MEMBERSHIPS = "account_memberships"
@@ -49,9 +52,9 @@ def _hours(value: Any) -> float | None:
     return hours if hours > 0 else None
 
 
-def capped_hours(day: date, hours: float) -> tuple[float, list[Problem]]:
-    """``hours`` capped at the workday of ``day``; a problem when the day has no working hours."""
-    workday = workday_hours(day)
+def capped_hours(db: SandboxDB, user_id: str, day: date, hours: float) -> tuple[float, list[Problem]]:
+    """``hours`` capped at the user's workday on ``day``; a problem when the day has no working hours."""
+    workday = user_workday_hours(db, user_id, day)
     if workday == 0:
         return 0.0, [Problem(f"{day} is not a working day; time off cannot be booked on it", "requested_date")]
     return min(hours, workday), []
@@ -87,7 +90,8 @@ def prepare_time_off(db: SandboxDB, body: dict[str, Any], current: dict[str, Any
     hours = _hours(body["hours"])
     if hours is None:
         return [Problem(f"hours must be a number greater than zero (got {body['hours']!r})", "hours")]
-    body["hours"], problems = capped_hours(date.fromisoformat(current["requested_date"]), hours)
+    day = date.fromisoformat(current["requested_date"])
+    body["hours"], problems = capped_hours(db, current["user_id"], day, hours)
     return problems
 
 
@@ -170,3 +174,65 @@ def add_member(db: SandboxDB, invitation: dict[str, Any], now: str) -> dict[str,
     membership = {"user_id": user["id"], "account_id": "1", "permission": invitation["permission"], "disabled": False}
     db.insert(NAME, MEMBERSHIPS, {**membership, "created_at": now, "updated_at": now})
     return user
+
+
+WORKWEEKS = "workweeks"
+WORKWEEK_MEMBERSHIPS = "workweek_memberships"
+DAY_FIELDS = tuple(
+    f"{name}_minutes" for name in ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+)
+"""A workweek's minutes per day, Sunday first, as Kantata names them (research apis-round2 §1 [K10])."""
+
+
+def prepare_workweek(db: SandboxDB, body: dict[str, Any], current: dict[str, Any] | None) -> list[Problem]:
+    """Workweeks and workweek memberships: a Sunday start date, whole minutes per day (0 when not given).
+
+    ``total_minutes`` is kept with each write; a membership's user exists and has one workweek per start date.
+    """
+    merged = {**(current or {}), **body}
+    problems = v._required(merged, {"start_date": "start_date is required"}) + v._iso_date(body, "start_date")
+    if not problems and date.fromisoformat(str(merged["start_date"])).isoweekday() != 7:
+        problems.append(Problem(f"start_date {merged['start_date']} must be a Sunday", "start_date"))
+    for name in DAY_FIELDS:
+        problems += v._non_negative_int(body, name)
+        if current is None:
+            body.setdefault(name, 0)
+    if "user_id" in merged:
+        v._ids_as_strings(body, "user_id")
+        problems += v._exists(db, "users", body, "user_id", "User")
+        if current is None and not problems:
+            where = {"user_id": body["user_id"], "start_date": body["start_date"]}
+            taken = Problem(f"user {body['user_id']} already has a workweek from {body['start_date']}", "start_date")
+            problems += v._unique(db, WORKWEEK_MEMBERSHIPS, where, None, taken)
+    if not problems:
+        body["total_minutes"] = sum(int({**merged, **body}.get(name) or 0) for name in DAY_FIELDS)
+    return problems
+
+
+def in_force(db: SandboxDB, key: str, day: date, user_id: str | None = None) -> dict[str, Any] | None:
+    """The workweek (a user's membership, when ``user_id`` is given) in force on ``day``."""
+    where = {"user_id": user_id} if user_id is not None else None
+    started = [w for w in db.query(NAME, key, where=where) if str(w["start_date"]) <= day.isoformat()]
+    return max(started, key=lambda w: str(w["start_date"])) if started else None
+
+
+def user_workday_hours(db: SandboxDB, user_id: str, day: date) -> float:
+    """The user's working hours on ``day``: their workweek in force, else the account's, else 8 h Monday to Friday."""
+    week = in_force(db, WORKWEEK_MEMBERSHIPS, day, user_id) or in_force(db, WORKWEEKS, day)
+    if week is None:
+        return workday_hours(day)
+    return int(week.get(DAY_FIELDS[day.isoweekday() % 7]) or 0) / 60
+
+
+def workweeks_in_force(db: SandboxDB, key: str, value: str) -> list[str]:
+    """Ids of the workweeks (one per user for memberships) in force on the ``effective_date`` ``value``."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise bad_request(f"effective_date must be a date in YYYY-MM-DD format (got {value!r})") from None
+    if key == WORKWEEKS:
+        week = in_force(db, WORKWEEKS, day)
+        return [week["id"]] if week else []
+    users = {str(w["user_id"]) for w in db.query(NAME, WORKWEEK_MEMBERSHIPS)}
+    found = (in_force(db, WORKWEEK_MEMBERSHIPS, day, user) for user in sorted(users))
+    return [week["id"] for week in found if week is not None]

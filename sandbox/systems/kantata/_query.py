@@ -14,6 +14,7 @@ from typing import Any
 
 from sandbox._db import SandboxDB
 from sandbox.systems.kantata._allocations import overlaps
+from sandbox.systems.kantata._people_rules import WORKWEEK_MEMBERSHIPS, WORKWEEKS, workweeks_in_force
 from sandbox.systems.kantata._rates import effective_on
 from sandbox.systems.kantata._resources import Resource
 from sandbox.systems.kantata._store import NAME, bad_request, page_meta, subjects_with_reference
@@ -177,6 +178,8 @@ def _special_filters(db: SandboxDB, resource: Resource, selection: Selection, pa
         # start_date / end_date bound requested_date (research apis-round2 §1 "Time off").
         bounds = f"{params.get('start_date', '')}:{params.get('end_date', '')}"
         _date_range(selection, "start_date/end_date", bounds, "requested_date")
+    if key in (WORKWEEKS, WORKWEEK_MEMBERSHIPS) and "effective_date" in params:
+        selection.restrict("id", workweeks_in_force(db, key, params["effective_date"]))
     if key == "workspace_allocations":
         if "overlaps_with_date_range" in params:
             low, sep, high = params["overlaps_with_date_range"].partition(":")
