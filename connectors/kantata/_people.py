@@ -8,12 +8,26 @@ at most 50 a request), and a leaver's ``account_membership`` is disabled
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
 from canonical import Consultant
 from connectors._core import BusinessError, Page, TransientError
 from connectors.kantata._base import SYSTEM
 from connectors.kantata._profile import ProfileMethods
 from connectors.kantata.mapping import consultant_from_user, user_payload
 from connectors.kantata.models import Envelope, RawAccountMembership, RawNamed, RawSkillMembership, RawUser
+
+INVITATIONS_PER_REQUEST = 50
+"""Kantata's bulk limit for ``POST /account_invitations``."""
+_EMAILS_PER_LOOKUP = 200
+T = TypeVar("T")
+
+
+def _chunks(items: Iterable[T], size: int) -> list[list[T]]:
+    listed = list(items)
+    return [listed[start : start + size] for start in range(0, len(listed), size)]
+
 
 _LIST_INCLUDES = "external_references,skills,custom_field_values,account_memberships"
 _UPSERT_INCLUDES = "external_references,skill_memberships"
@@ -84,6 +98,30 @@ class PeopleMethods(ProfileMethods):
         await self._set_reference("User", user_id, "Employee", consultant.employee_id)
         return user_id
 
+    async def invite_users(self, consultants: Sequence[Consultant]) -> dict[str, str]:
+        """`invite_user` for many: lower-cased email → user id, inviting 50 a request.
+
+        Users already on the account (looked up 200 emails a request) are not invited again. A
+        bulk invitation is all or nothing in Kantata; when one fails (a lost answer, or an email
+        another process invited meanwhile) its consultants are invited one by one instead.
+        """
+        wanted = {c.email.lower(): c for c in consultants}
+        found = await self._user_ids_by_emails(wanted)
+        missing = [c for email, c in wanted.items() if email not in found]
+        for chunk in _chunks(missing, INVITATIONS_PER_REQUEST):
+            body = {"account_invitations": [{"email_address": c.email, "full_name": c.name} for c in chunk]}
+            try:
+                await self._post("/account_invitations.json", body)
+            except (TransientError, BusinessError):
+                found |= {c.email.lower(): await self.invite_user(c) for c in chunk}
+                continue
+            invited = await self._user_ids_by_emails(c.email.lower() for c in chunk)
+            for consultant in chunk:
+                user_id = invited[consultant.email.lower()]
+                await self._set_reference("User", user_id, "Employee", consultant.employee_id)
+                found[consultant.email.lower()] = user_id
+        return found
+
     async def disable_user(self, user_id: str) -> None:
         """Disable the user's account membership (a leaver); a disabled one is left as it is.
 
@@ -129,6 +167,14 @@ class PeopleMethods(ProfileMethods):
     async def _user_by_email(self, email: str, *, include: str | None = None) -> Envelope:
         params = {"on_my_account": "true", "by_email_address": email}
         return await self._get("/users.json", {**params, "include": include} if include else params)
+
+    async def _user_ids_by_emails(self, emails: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(emails, _EMAILS_PER_LOOKUP):
+            params = {"on_my_account": "true", "by_email_addresses": ",".join(chunk), "per_page": _EMAILS_PER_LOOKUP}
+            for user in (await self._get("/users.json", params)).primary("users", RawUser):
+                found[user.email_address.strip().lower()] = user.id
+        return found
 
     async def _user_id_by_email(self, email: str) -> str | None:
         found = (await self._user_by_email(email)).primary("users", RawUser)

@@ -132,3 +132,33 @@ async def test_time_off_page_filters_and_pages(make_connector: MakeConnector) ->
     assert sorted(seen) == sorted((u, d) for u in (one, two) for d in (TUESDAY, WEDNESDAY))
     only_one = await kantata.time_off_page(user_ids=[one], start=WEDNESDAY)
     assert [(e.user_id, e.requested_date) for e in only_one.items] == [(one, WEDNESDAY)]
+
+
+async def test_invite_users_bulk_invites_50_a_request_and_skips_existing(app: FastAPI, firm: DemoFirm) -> None:
+    hires = [
+        HIRE.model_copy(update={"email": f"hire.{n}@psflow-demo.example", "employee_id": f"E-{n}", "name": f"Hire {n}"})
+        for n in range(120)
+    ]
+    seeded = firm.consultants[0]
+    existing = HIRE.model_copy(update={"email": seeded.email.upper(), "employee_id": seeded.employee_id})
+    transport = CountingTransport(app)
+    async with KantataConnector(settings_for(), transport=transport) as kantata:
+        ids = await kantata.invite_users([*hires, existing])
+        again = await kantata.invite_users(hires)
+        listed = {c.email: c for c in await kantata.list_users()}
+    assert len(ids) == 121 and {e: ids[e] for e in again} == again
+    assert [s for s in transport.sent if s.startswith("POST /account_invitations")] == [
+        "POST /account_invitations.json"
+    ] * 3
+    assert listed["hire.7@psflow-demo.example"].employee_id == "E-7"
+
+
+async def test_invite_users_falls_back_to_one_by_one_when_a_bulk_answer_is_lost(
+    kantata: KantataConnector, admin: Admin
+) -> None:
+    hires = [HIRE.model_copy(update={"email": f"h{n}@psflow-demo.example", "employee_id": f"E-{n}"}) for n in range(3)]
+    fault = {"commit_then_fail": 1.0, "path_regex": r"/account_invitations(\\.json)?$", "times": 1}
+    await admin("PUT", "/_admin/faults/kantata", json=fault)
+    ids = await kantata.invite_users(hires)
+    assert sorted(ids) == sorted(h.email for h in hires)
+    assert await kantata.invite_users(hires) == ids
