@@ -78,6 +78,7 @@ async def test_disabling_keeps_the_user_and_their_history(api: httpx.AsyncClient
         assert response.status_code == 200
         assert response.json()["account_memberships"][membership_id]["disabled"] is True
     assert (await api.get(f"{API}/users/{user_id}.json")).status_code == 200
+    assert (await api.delete(f"{API}/users/{user_id}.json")).status_code == 404
     assert (await api.get(f"{API}/time_entries.json", params={"with_user_ids": user_id})).json()["count"] == logged
 
 

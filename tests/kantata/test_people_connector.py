@@ -85,7 +85,7 @@ async def test_users_page_pages_with_a_cursor(make_connector: MakeConnector, fir
     assert first.items[0].employee_id == firm.consultant(first.items[0].email).employee_id
 
 
-async def test_skills_and_cost_centre(kantata: KantataConnector) -> None:
+async def test_skills_and_cost_centre(kantata: KantataConnector, api: httpx.AsyncClient) -> None:
     user_id = await kantata.invite_user(HIRE)
     skill_id = await kantata.ensure_skill("Kubernetes")
     assert await kantata.ensure_skill("Kubernetes") == skill_id
@@ -95,8 +95,8 @@ async def test_skills_and_cost_centre(kantata: KantataConnector) -> None:
     await kantata.set_cost_centre(user_id, "CC-TEC-US")
     (read,) = [c for c in await kantata.list_users() if c.email == HIRE.email]
     assert read.skills == ("Kubernetes",) and read.cost_centre == "CC-TEC-US"
-    levels = await kantata._get("/skill_memberships.json", {"user_id": user_id})
-    assert [m["level"] for m in levels.objects("skill_memberships").values()] == [4]
+    levels = (await api.get(f"{API}/skill_memberships.json", params={"user_id": user_id})).json()
+    assert [m["level"] for m in levels["skill_memberships"].values()] == [4]
 
 
 async def test_set_time_off_writes_what_hr_says_not_a_merge(kantata: KantataConnector) -> None:

@@ -35,6 +35,7 @@ class Resource:
         bulk_limit: Objects one bulk create may hold (0: no bulk create).
         created: What a create brings with it, run in the create's transaction (a card's versions).
         creatable: Whether the generic ``POST`` creates it (users come only from invitations).
+        deletable: Whether ``DELETE`` removes it (a leaver's user stays: their membership is disabled).
     """
 
     key: str
@@ -50,6 +51,7 @@ class Resource:
     bulk_limit: int = 0
     created: Callable[[SandboxDB, dict[str, Any]], None] | None = None
     creatable: bool = True
+    deletable: bool = True
 
 
 _WORKSPACE_FIELDS = frozenset({
@@ -120,6 +122,7 @@ _ALL = (
         default_order="alphabetical:asc",
         prepare=v.prepare_user,
         creatable=False,
+        deletable=False,
     ),
     Resource(
         p.INVITATIONS,

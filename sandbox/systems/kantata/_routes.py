@@ -35,6 +35,7 @@ from sandbox.systems.kantata._store import (
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(guard)])
 _NOT_CREATABLE = {"users": "Kantata creates users only through POST /account_invitations"}
+_NOT_DELETABLE = {"users": "disable a leaver's membership with PUT /account_memberships/{id}/disable"}
 
 
 def _strip(segment: str) -> str:
@@ -206,6 +207,10 @@ async def update(name: str, id: str, request: Request, db: DB) -> Any:
 def delete(name: str, id: str, db: DB) -> Response:
     """Delete one object (and the external references and custom field values on it)."""
     resource = _resource(name, writing=_strip(name) != EXTERNAL_REFERENCES)
+    if not resource.deletable:
+        raise SandboxHTTPError(
+            404, "system", f"there is no DELETE /{resource.key} endpoint: {_NOT_DELETABLE[resource.key]}"
+        )
     with db.transaction():
         if not db.delete(NAME, resource.key, _strip(id)):
             raise not_found(resource.key, _strip(id))
