@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
+from sandbox import create_app
 from tests.bamboohr.conftest import ADMIN, API, AUTH, JSON
 
 
@@ -150,3 +153,12 @@ async def test_throttle_modes(api: httpx.AsyncClient, mode: str, status: int) ->
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
     else:
         assert "Retry-After" not in limited.headers
+
+
+async def test_sandbox_status_lists_bamboohr_with_its_counts(tmp_path: Path) -> None:
+    # `psflow sandbox status` prints this listing.
+    app = create_app(tmp_path / "all.db", seed="demo")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox") as client:
+        listed = (await client.get("/_admin/status")).json()["systems"]["bamboohr"]
+    assert listed["base_url"].endswith("/bamboohr/api/v1")
+    assert listed["counts"]["employee"] == 50 and listed["counts"]["time_off_request"] > 0
