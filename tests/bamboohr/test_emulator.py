@@ -162,3 +162,14 @@ async def test_sandbox_status_lists_bamboohr_with_its_counts(tmp_path: Path) -> 
         listed = (await client.get("/_admin/status")).json()["systems"]["bamboohr"]
     assert listed["base_url"].endswith("/bamboohr/api/v1")
     assert listed["counts"]["employee"] == 50 and listed["counts"]["time_off_request"] > 0
+
+
+async def test_whos_out_mixes_time_off_and_holidays(api: httpx.AsyncClient) -> None:
+    await api.put(f"{ADMIN}/clock", json={"now": "2026-12-20T09:00:00Z"})
+    body = {"status": "approved", "start": "2026-12-23", "end": "2026-12-24", "timeOffTypeId": "77"}
+    await api.put(f"{API}/employees/6/time_off/request", json=body, headers=JSON, auth=AUTH)
+    entries = (await api.get(f"{API}/time_off/whos_out", headers=JSON, auth=AUTH)).json()
+    holidays = [e for e in entries if e["type"] == "holiday"]
+    assert holidays and all("employeeId" not in e for e in holidays)
+    assert any(e["type"] == "timeOff" and e["employeeId"] == "6" and e["start"] == "2026-12-23" for e in entries)
+    assert all(e["start"] <= "2027-01-03" and e["end"] >= "2026-12-20" for e in entries)

@@ -10,7 +10,9 @@ Research: ``apis-round2.md`` §4 (BambooHR), "What an emulator must get right (B
 - Rate limiting: 429 + ``Retry-After`` (the 2026 mode) or the legacy 503, switchable.
 - ``X-BambooHR-Error-Message`` carries the message of every 4xx.
 
-Not emulated: who's out, custom reports, webhooks, XML.
+- Who's out mixes ``timeOff`` and ``holiday`` entries; holidays have no ``employeeId``.
+
+Not emulated: custom reports, webhooks, XML.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Research: ``apis-round2.md`` §4 (BambooHR) "Employees" and "Time off"; each rou
 - ``GET /employees/{id}?fields=&onlyCurrent=`` → ``{id, <fields>}``; id ``0`` is the key's own employee.
 - ``POST /employees`` (add; 201 with ``Location``), ``POST /employees/{id}`` (update fields),
   ``POST /employees/{id}/tables/employmentStatus`` (a ``Terminated`` row ends employment).
-- ``GET /time_off/requests?start=&end=&status=&employeeId=&id=&type=``,
+- ``GET /time_off/requests?start=&end=&status=&employeeId=&id=&type=``, ``GET /time_off/whos_out?start=&end=``,
   ``PUT /employees/{id}/time_off/request``, ``PUT /time_off/requests/{id}/status``.
 """
 
@@ -345,6 +345,32 @@ def time_off_requests(
         )
 
     return db.query(NAME, "time_off_request", predicate=keep, order_by="id")
+
+
+@api.get("/time_off/whos_out")
+def whos_out(db: DB, start: str | None = None, end: str | None = None) -> list[dict[str, Any]]:
+    """§4 Time off "Who's out": approved time off and holidays overlapping ``start``..``end``
+    (default today through 14 days on); holidays have no ``employeeId``."""
+    today = now(db).date()
+    first = _date("start", start) if start else today
+    last = _date("end", end) if end else today + timedelta(days=14)
+    out: list[dict[str, Any]] = []
+    for r in db.query(NAME, "time_off_request", where=None, order_by="id"):
+        if r["status"]["status"] == "approved" and r["start"] <= last.isoformat() and r["end"] >= first.isoformat():
+            out.append(
+                {
+                    "id": r["id"],
+                    "type": "timeOff",
+                    "employeeId": r["employeeId"],
+                    "name": r["name"],
+                    "start": r["start"],
+                    "end": r["end"],
+                }
+            )
+    for h in db.query(NAME, "holiday", order_by="id"):
+        if h["start"] <= last.isoformat() and h["end"] >= first.isoformat():
+            out.append({"id": h["id"], "type": "holiday", "name": h["name"], "start": h["start"], "end": h["end"]})
+    return sorted(out, key=lambda e: (e["start"], e["type"], e["id"]))
 
 
 class _DateAmount(BaseModel):

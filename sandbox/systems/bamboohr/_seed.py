@@ -10,6 +10,7 @@ field names):
   account's custom fields ``customRole``, ``customCostCentre``, ``customSkills`` (``"a; b"``) and
   ``customStandardHoursPerWeek`` (BambooHR has no standard fields for these; a firm adds them).
 - ``time_off_request``: see `time_off_record`.
+- ``holiday``: ``name``, ``start``, ``end`` (1 January and 25 December of the anchor's year and the next).
 - ``change``: ``employee_id``, ``action`` (``Inserted|Updated|Deleted``), ``at`` — what
   ``GET /employees/changed`` reads.
 """
@@ -99,6 +100,9 @@ def time_off_record(
 def seed(db: SandboxDB, firm: DemoFirm) -> None:
     """Write every consultant of the demo firm as an employee, with their approved time off."""
     moment = stamp(datetime.combine(firm.today, time(0), tzinfo=UTC))
+    for year in (firm.today.year, firm.today.year + 1):
+        for holiday, name in ((date(year, 1, 1), "New Year's Day"), (date(year, 12, 25), "Christmas Day")):
+            db.insert(NAME, "holiday", {"name": name, "start": holiday.isoformat(), "end": holiday.isoformat()})
     ids = {c.employee_id: str(n) for n, c in enumerate(firm.consultants, start=1)}
     for person in firm.consultants:
         record = employee_record(
