@@ -53,6 +53,7 @@ class SystemName(StrEnum):
     HUBSPOT = "hubspot"
     KANTATA = "kantata"
     WORKDAY = "workday"
+    BAMBOOHR = "bamboohr"
     NETSUITE = "netsuite"
 
 

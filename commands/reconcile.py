@@ -32,6 +32,14 @@ PeriodOption = Annotated[str | None, typer.Option("--period", help="The month to
 ProjectOption = Annotated[
     str | None, typer.Option("--project", help="Reconcile one project's records only (its canonical id).")
 ]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Reconcile as of this day, YYYY-MM-DD (default: today in the firm's zone): a month not over by then "
+        "is provisional.",
+    ),
+]
 NoFixOption = Annotated[
     bool, typer.Option("--no-fix", help="Only report: do not post missed entries or re-post vanished ERP records.")
 ]
@@ -47,6 +55,15 @@ KIND_WORDS = {
     "project_mismatch": "project client/currency/status differ",
     "invoice_mismatch": "invoiced total differs from posted billable",
 }
+
+
+def _as_of_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"--as-of {value!r} is not a day: write it as YYYY-MM-DD") from None
 
 
 def checked_period(period: str, config: Settings, today: date | None = None) -> tuple[date, bool]:
@@ -114,7 +131,11 @@ def print_result(result: object) -> None:
 @app.callback()
 @friendly
 def reconcile(
-    ctx: typer.Context, period: PeriodOption = None, project: ProjectOption = None, no_fix: NoFixOption = False
+    ctx: typer.Context,
+    period: PeriodOption = None,
+    project: ProjectOption = None,
+    no_fix: NoFixOption = False,
+    as_of: AsOfOption = None,
 ) -> None:
     """Reconcile one month (or one project in it), wait for it, and print clean or its differences."""
     if ctx.invoked_subcommand is not None:
@@ -122,7 +143,7 @@ def reconcile(
     if period is None:
         raise UserError("--period is required, e.g. `psflow reconcile --period 2026-10`")
     config = settings()
-    today, provisional = checked_period(period, config)
+    today, provisional = checked_period(period, config, _as_of_day(as_of))
     if project is not None:
         check_project(config, project)
 

@@ -36,7 +36,15 @@ from sandbox.app import DEFAULT_DB_PATH, create_app, create_system_app, discover
 __all__ = ["OWN_PORT_OFFSETS", "PROXY_PORT_OFFSET", "PortInUse", "main", "serve"]
 
 PROXY_PORT_OFFSET = 10
-OWN_PORT_OFFSETS = {"salesforce": 11, "hubspot": 12, "kantata": 13, "netsuite": 14, "workday": 15, "sink": 16}
+OWN_PORT_OFFSETS = {
+    "salesforce": 11,
+    "hubspot": 12,
+    "kantata": 13,
+    "netsuite": 14,
+    "workday": 15,
+    "sink": 16,
+    "bamboohr": 17,
+}
 """``--per-system-ports``: each system's port is ``--port`` plus its offset (8711 for Salesforce)."""
 
 

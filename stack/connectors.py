@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.bamboohr import BambooHRConnector, BambooHRSettings
 from connectors.events import EventSinkConnector, EventSinkSettings
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.kantata import KantataConnector, KantataSettings
@@ -35,6 +36,7 @@ class Connectors:
     hubspot: HubSpotConnector
     kantata: KantataConnector
     workday: WorkdayConnector
+    bamboohr: BambooHRConnector
     netsuite: NetSuiteConnector
     events: EventSinkConnector
 
@@ -55,6 +57,9 @@ class Connectors:
                 )
             ),
             workday=WorkdayConnector(WorkdaySettings(**_sandbox_defaults("PSFLOW_WORKDAY_", url, base_url="/workday"))),
+            bamboohr=BambooHRConnector(
+                BambooHRSettings(**_sandbox_defaults("PSFLOW_BAMBOOHR_", url, base_url="/bamboohr"))
+            ),
             netsuite=NetSuiteConnector(
                 NetSuiteSettings(**_sandbox_defaults("PSFLOW_NETSUITE_", url, base_url="/netsuite"))
             ),
@@ -63,5 +68,13 @@ class Connectors:
 
     async def aclose(self) -> None:
         """Close every HTTP client."""
-        for connector in (self.salesforce, self.hubspot, self.kantata, self.workday, self.netsuite, self.events):
+        for connector in (
+            self.salesforce,
+            self.hubspot,
+            self.kantata,
+            self.workday,
+            self.bamboohr,
+            self.netsuite,
+            self.events,
+        ):
             await connector.aclose()

@@ -9,6 +9,7 @@ async with WorkdayConnector(WorkdaySettings()) as workday:
 
 from connectors.workday.client import WorkdayConnector
 from connectors.workday.errors import SYSTEM, explain_auth_error, parse_workday_error
+from connectors.workday.hr import WorkdayHR
 from connectors.workday.mapping import canonical_id, consultant_from_worker, time_off_ranges, wid_of
 from connectors.workday.settings import (
     DEMO_CLIENT_ID,
@@ -27,6 +28,7 @@ __all__ = [
     "DEMO_TENANT",
     "SYSTEM",
     "WorkdayConnector",
+    "WorkdayHR",
     "WorkdaySettings",
     "canonical_id",
     "consultant_from_worker",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -28,7 +29,16 @@ from connectors._core import (
 )
 from connectors.workday.errors import SYSTEM, explain_auth_error, parse_workday_error
 from connectors.workday.mapping import consultant_from_worker, time_off_ranges, wid_of
-from connectors.workday.models import StaffingReport, StaffingRow, TimeOffPage, Worker, WorkersPage
+from connectors.workday.models import (
+    AuditLogEntry,
+    AuditLogPage,
+    StaffingReport,
+    StaffingRow,
+    TimeOffDetail,
+    TimeOffPage,
+    Worker,
+    WorkersPage,
+)
 from connectors.workday.settings import WorkdaySettings
 
 __all__ = ["WorkdayConnector"]
@@ -58,6 +68,7 @@ class WorkdayConnector(BaseConnector[WorkdaySettings]):
         super().__init__(SYSTEM, s, transport=transport, auth=self.auth, parse_error=parse_workday_error)
         tenant = quote(s.tenant, safe="")
         self._workers_url = f"/ccx/api/{s.common_api.strip('/')}/{tenant}/workers"
+        self._audit_url = f"/ccx/api/{s.common_api.strip('/')}/{tenant}/auditLogs"
         self._absence_url = f"/ccx/api/{s.absence_api.strip('/')}/{tenant}/workers"
         self._report_url = f"/ccx/service/customreport2/{tenant}/{s.staffing_report}" if s.staffing_report else None
 
@@ -132,6 +143,42 @@ class WorkdayConnector(BaseConnector[WorkdaySettings]):
         time_off = await self.time_off(wid, time_off_between) if time_off_between is not None else []
         return self._consultant(worker, staffing, time_off)
 
+    async def time_off_details(self, worker_id: str, between: DateRange) -> list[TimeOffDetail]:
+        """A worker's time off entries within `between`, one per day, as Workday returns them.
+
+        Workday never returns cancelled or denied entries (research ``apis-round2.md`` §5): a
+        cancellation shows only as the entry's absence.
+
+        Raises:
+            NotFoundError: No worker has that id.
+            ConnectorError: A classified failure of any request.
+        """
+        url = f"{self._absence_url}/{quote(wid_of(worker_id), safe='')}/timeOffDetails"
+        window = {"fromDate": between.start.isoformat(), "toDate": between.end.isoformat()}
+
+        async def fetch(cursor: str | None) -> Page[TimeOffDetail]:
+            offset = cursor_to_int(cursor, default=0)
+            body = await self._get(url, {**window, "limit": _MAX_LIMIT, "offset": offset})
+            page = self._parse(TimeOffPage, body, "time off details")
+            return Page(list(page.data), offset_cursor(offset, len(page.data), total=page.total))
+
+        # The window is filtered again here: a tenant that ignores the date parameters must not
+        # report time off outside it.
+        return [detail async for detail in paginate(fetch) if detail.date in between]
+
+    async def audit_logs_page(self, since: datetime | None, offset: int = 0) -> tuple[list[AuditLogEntry], int | None]:
+        """One page of ``GET /auditLogs?from=`` (common v1), oldest first: the change feed (§5).
+
+        Returns:
+            The entries and the next offset (`None` after the last page).
+        """
+        params: dict[str, Any] = {"limit": _MAX_LIMIT, "offset": offset}
+        if since is not None:
+            params["from"] = since.isoformat()
+        page = self._parse(AuditLogPage, await self._get(self._audit_url, params), "audit logs")
+        cursor = offset_cursor(offset, len(page.data), total=page.total)
+        return list(page.data), None if cursor is None else int(cursor)
+
     async def time_off(self, worker_id: str, between: DateRange) -> list[DateRange]:
         """A worker's approved time off within `between`, merged into ranges of consecutive days.
 
@@ -143,19 +190,7 @@ class WorkdayConnector(BaseConnector[WorkdaySettings]):
             NotFoundError: No worker has that id.
             ConnectorError: A classified failure of any request.
         """
-        url = f"{self._absence_url}/{quote(wid_of(worker_id), safe='')}/timeOffDetails"
-        window = {"fromDate": between.start.isoformat(), "toDate": between.end.isoformat()}
-
-        async def fetch(cursor: str | None) -> Page[Any]:
-            offset = cursor_to_int(cursor, default=0)
-            body = await self._get(url, {**window, "limit": _MAX_LIMIT, "offset": offset})
-            page = self._parse(TimeOffPage, body, "time off details")
-            return Page(list(page.data), offset_cursor(offset, len(page.data), total=page.total))
-
-        # The window is filtered again here: a tenant that ignores the date parameters must not
-        # report time off outside it.
-        details = [detail async for detail in paginate(fetch) if detail.date in between]
-        return list(time_off_ranges(details))
+        return list(time_off_ranges(await self.time_off_details(worker_id, between)))
 
     async def _page(
         self,

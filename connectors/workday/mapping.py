@@ -187,6 +187,10 @@ def consultant_from_worker(
             active=active,
             time_off=tuple(time_off),
             source=SystemRef(system=SystemName.WORKDAY, id=worker.id),
+            manager_id=canonical_id(row.manager_id) if row and row.manager_id else None,
+            standard_hours_per_week=row.scheduled_weekly_hours if row else None,
+            hire_date=worker.hire_date,
+            termination_date=worker.termination_date,
         )
     except ValueError as exc:
         raise ValueError(f"worker {worker.id} ({worker.descriptor}) cannot be mapped to a consultant: {exc}") from exc

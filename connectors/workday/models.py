@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AuditLogEntry",
+    "AuditLogPage",
     "Reference",
     "StaffingReport",
     "StaffingRow",
@@ -64,6 +66,7 @@ class WorkersPage(_Raw):
 class TimeOffDetail(_Raw):
     """One day of time off from ``GET /workers/{id}/timeOffDetails``."""
 
+    id: str | None = None
     date: dt.date
     quantity: Decimal | None = None
     unit: Reference | None = None
@@ -91,6 +94,24 @@ class StaffingRow(_Raw):
     active: Any = Field(None, alias="Active", description="'1'/'0', 'Yes'/'No' or a JSON boolean")
     hourly_cost_rate: Decimal | None = Field(None, alias="Hourly_Cost_Rate")
     currency: str | None = Field(None, alias="Currency")
+    manager_id: str | None = Field(None, alias="Manager_ID", description="The manager's WID")
+    scheduled_weekly_hours: Decimal | None = Field(None, alias="Scheduled_Weekly_Hours", gt=0)
+
+
+class AuditLogEntry(_Raw):
+    """One ``GET /auditLogs`` entry (research ``apis-round2.md`` §5; shape inferred)."""
+
+    id: str = Field(min_length=1)
+    request_time: dt.datetime = Field(alias="requestTime")
+    task_display_name: str | None = Field(None, alias="taskDisplayName")
+    target: Reference | None = None
+
+
+class AuditLogPage(_Raw):
+    """One page of ``GET /auditLogs``: ``{"total", "data"}``."""
+
+    total: int = Field(ge=0)
+    data: list[AuditLogEntry] = []
 
 
 class StaffingReport(_Raw):

@@ -156,7 +156,7 @@ def test_python_m_sandbox_serves_systems_at_their_roots_over_tls(
     ("args", "message"),
     [
         (["--proxy", "0"], "--proxy leads vendor hosts to the systems' own HTTPS ports: add --listen"),
-        (["--listen", "nope=0"], "no system nope to listen for: the sandbox has hubspot, kantata"),
+        (["--listen", "nope=0"], "no system nope to listen for: the sandbox has bamboohr, hubspot, kantata"),
         (["--listen", "salesforce"], "'salesforce' is not NAME=PORT, e.g. salesforce=8711"),
     ],
 )

@@ -46,6 +46,8 @@ from workflows.reconcile import ReconcileResult, ReconcileWorkflow
 from workflows.reconcile import workflow_id as reconcile_workflow_id
 
 PERIOD = previous_period(TEST_TODAY)
+AS_OF = TEST_TODAY.isoformat()
+"""The firm's today for the CLI: tests never read the wall clock."""
 """The month before the sandbox's anchor: open in its NetSuite, and over by ``TEST_TODAY``."""
 DAYS = billing_period(PERIOD)
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -184,7 +186,8 @@ async def test_a_posted_period_reconciles_clean_and_drift_is_found_fixed_and_res
         # Put things back as they were: the next run finds nothing and resolves both exceptions.
         await set_time_bill_hours(erp, bills[edited], 60)
         await kantata.approve_ids("time_entries", [unapproved])
-        shown = await asyncio.to_thread(psflow, flow_settings, "reconcile", "--period", PERIOD, "--project", project_id)
+        command = ("reconcile", "--period", PERIOD, "--project", project_id, "--as-of", AS_OF)
+        shown = await asyncio.to_thread(psflow, flow_settings, *command)
         [settled, *_] = await asyncio.to_thread(run_results, flow_settings, project_id)
 
         # The month is invoiced; then a person overrides an invoice line in NetSuite.
@@ -267,9 +270,10 @@ async def test_an_open_period_is_reconciled_provisionally_and_bad_periods_are_on
     assert event["data"]["compared"]["psa"] == {"project": 1}
 
     malformed = psflow(flow_settings, "reconcile", "--period", "2026-13")
-    ahead = psflow(flow_settings, "reconcile", "--period", "2999-01")
+    ahead = psflow(flow_settings, "reconcile", "--period", "2999-01", "--as-of", AS_OF)
+    bad_day = psflow(flow_settings, "reconcile", "--period", PERIOD, "--as-of", "tomorrow")
     never = psflow(flow_settings, "reconcile", "status", "--period", "2001-01")
-    unknown = psflow(flow_settings, "reconcile", "--period", PERIOD, "--project", "PRJ-NOPE")
+    unknown = psflow(flow_settings, "reconcile", "--period", PERIOD, "--project", "PRJ-NOPE", "--as-of", AS_OF)
     early = psflow(flow_settings, "reconcile", "backfill", "--from", "2026-07", "--to", "2999-01")
     unscheduled = await asyncio.to_thread(
         psflow, flow_settings, "reconcile", "backfill", "--from", "2026-07", "--to", "2026-09"
@@ -288,7 +292,9 @@ async def test_an_open_period_is_reconciled_provisionally_and_bad_periods_are_on
     assert (
         malformed.output.strip() == "error: --period: period '2026-13' is not a month written as YYYY-MM, e.g. 2026-10"
     )
-    assert ahead.output.strip().startswith("error: --period 2999-01 has not started yet (today is ")
+    assert ahead.output.strip().startswith(f"error: --period 2999-01 has not started yet (today is {AS_OF})")
+    assert bad_day.exit_code == 1
+    assert bad_day.output.strip() == "error: --as-of 'tomorrow' is not a day: write it as YYYY-MM-DD"
     assert never.output.strip() == "2001-01: not reconciled yet; run `psflow reconcile --period 2001-01`"
 
 

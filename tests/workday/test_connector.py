@@ -77,7 +77,9 @@ async def test_without_the_report_the_worker_resource_suffices(
     assert with_report.keys() == without.keys()
     for wid, consultant in without.items():
         assert consultant.cost_rate is None
-        assert consultant == with_report[wid].model_copy(update={"cost_rate": None})
+        # Cost rate, manager and weekly hours come from the report only.
+        report_only = {"cost_rate": None, "manager_id": None, "standard_hours_per_week": None}
+        assert consultant == with_report[wid].model_copy(update=report_only)
     assert len(transport.to("/psflow_Worker_Staffing")) == 1  # only the first connector read it
 
 

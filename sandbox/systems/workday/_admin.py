@@ -1,7 +1,9 @@
 """Sandbox-only controls under ``/_admin/workday`` (never faulted): HR changes and token knobs.
 
 - ``POST /workers`` hire, ``PATCH /workers/{wid}`` change, ``POST /workers/{wid}/terminate``.
-- ``POST /workers/{wid}/time-off`` add days of time off.
+- ``POST /workers/{wid}/time-off`` add days of time off; ``POST /workers/{wid}/time-off/cancel``
+  cancel days (they disappear from ``timeOffDetails``, research ``apis-round2.md`` §5).
+- ``PUT /clock`` pin the clock that stamps audit log entries (``{"now": null}`` releases it).
 - ``PUT /token-ttl`` lifetime of new access tokens; ``POST /expire-access-tokens``.
 - ``POST /refresh-tokens`` issue one (optionally revoking the others); ``DELETE /refresh-tokens/{token}``.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,10 +22,12 @@ from sandbox._auth import expire_all_tokens, revoke_token
 from sandbox._db import DuplicateKey, SandboxDB
 from sandbox._framework import DB, SandboxHTTPError
 from sandbox.systems.workday._common import (
+    CLOCK_KEY,
     NAME,
     REFRESH_TOKENS_KEY,
     TTL_KEY,
     api_root,
+    audit,
     ensure_demo_credentials,
     register_refresh_token,
     workday_id,
@@ -71,6 +75,7 @@ class Change(_Strict):
     cost_center_id: str | None = None
     location: str | None = Field(None, min_length=1)
     skills: list[str] | None = None
+    manager_id: str | None = Field(None, description="WID of the new manager")
     hourly_cost_rate: Decimal | None = Field(None, gt=0)
     currency: str | None = Field(None, min_length=3, max_length=3)
 
@@ -164,6 +169,7 @@ def hire(request: Request, db: DB, body: Hire) -> dict[str, Any]:
             worker = db.insert(NAME, "worker", record, id=workday_id("worker", employee_id), ext_key=employee_id)
         except DuplicateKey:
             raise SandboxHTTPError(409, "conflict", f"employee id {employee_id!r} is already taken") from None
+        audit(db, worker, "Hire Employee")
     return _rendered(request, db, worker)
 
 
@@ -172,7 +178,11 @@ def change(request: Request, db: DB, wid: str, body: Change) -> dict[str, Any]:
     """Change a worker's job, organisation, skills or contact details."""
     _stored_worker(db, wid)
     _check_org(db, body.supervisory_org_id, body.cost_center_id)
-    worker = db.update(NAME, "worker", wid, body.model_dump(exclude_unset=True, exclude_none=True, mode="json"))
+    if body.manager_id is not None:
+        _stored_worker(db, body.manager_id)
+    with db.transaction():
+        worker = db.update(NAME, "worker", wid, body.model_dump(exclude_unset=True, exclude_none=True, mode="json"))
+        audit(db, worker, "Change Job")
     return _rendered(request, db, worker)
 
 
@@ -181,7 +191,9 @@ def terminate(request: Request, db: DB, wid: str, body: Termination | None = Non
     """Terminate a worker: they drop out of ``GET /workers`` unless terminated workers are asked for."""
     _stored_worker(db, wid)
     when = (body.termination_date if body else None) or date.today()
-    worker = db.update(NAME, "worker", wid, {"active": False, "termination_date": when.isoformat()})
+    with db.transaction():
+        worker = db.update(NAME, "worker", wid, {"active": False, "termination_date": when.isoformat()})
+        audit(db, worker, "Terminate Employee")
     return _rendered(request, db, worker)
 
 
@@ -193,6 +205,44 @@ def add_time_off(db: DB, wid: str, body: TimeOffRequest) -> dict[str, Any]:
         for day in body.days:
             db.insert(NAME, "time_off", time_off_record(wid, day.date, day.hours, day.type, day.status))
     return {"worker": wid, "added": len(body.days)}
+
+
+class Cancellation(_Strict):
+    """Days of time off to cancel."""
+
+    dates: list[dt.date] = Field(min_length=1)
+    status: Literal["Canceled", "Denied"] = "Canceled"
+
+
+class Clock(_Strict):
+    """The moment the emulator says it is (with an offset), or null for wall time."""
+
+    now: dt.datetime | None
+
+
+@router.post("/workers/{wid}/time-off/cancel")
+def cancel_time_off(db: DB, wid: str, body: Cancellation) -> dict[str, Any]:
+    """Cancel (or deny) days of time off: ``timeOffDetails`` stops returning them."""
+    _stored_worker(db, wid)
+    days = [d.isoformat() for d in body.dates]
+    changed = 0
+    with db.transaction():
+        for entry in db.query(NAME, "time_off", where={"worker_id": wid, "date": days}):
+            db.update(NAME, "time_off", entry["id"], {"status": body.status})
+            changed += 1
+    return {"worker": wid, "changed": changed}
+
+
+@router.put("/clock")
+def set_clock(db: DB, body: Clock) -> dict[str, Any]:
+    """Pin (or release) the clock that stamps audit log entries."""
+    if body.now is None:
+        db.kv_delete(NAME, CLOCK_KEY)
+        return {"now": None}
+    if body.now.tzinfo is None:
+        raise _bad("now needs a time zone offset")
+    db.kv_set(NAME, CLOCK_KEY, body.now.isoformat())
+    return {"now": body.now.isoformat()}
 
 
 @router.put("/token-ttl")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -22,6 +23,7 @@ MAX_LIMIT = 100
 STAFFING_REPORT = ("ISU_psflow", "psflow_Worker_Staffing")
 """(owner, report name) of the one web-service-enabled custom report the tenant offers."""
 
+CLOCK_KEY = "clock"
 TTL_KEY = "token_ttl_s"
 REFRESH_TOKENS_KEY = "refresh_tokens"
 _CREDENTIALS_KEY = "credentials_ready"
@@ -87,3 +89,24 @@ def ensure_demo_credentials(db: SandboxDB) -> None:
         with db.transaction():
             register_refresh_token(db, token=DEMO_REFRESH_TOKEN)
             db.kv_set(NAME, _CREDENTIALS_KEY, True)
+
+
+def now(db: SandboxDB) -> datetime:
+    """The emulator's time: pinned by ``PUT /_admin/workday/clock`` in tests, else wall time (UTC, ms)."""
+    pinned = db.kv_get(NAME, CLOCK_KEY)
+    moment = datetime.fromisoformat(pinned) if pinned else datetime.now(UTC)
+    return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def audit(db: SandboxDB, worker: dict[str, Any], task: str) -> None:
+    """Log a business process on a worker for ``GET /auditLogs`` (research ``apis-round2.md`` §5)."""
+    db.insert(
+        NAME,
+        "audit_log",
+        {
+            "worker_id": worker["id"],
+            "worker_name": f"{worker['first_name']} {worker['last_name']}",
+            "task": task,
+            "at": now(db).isoformat(timespec="milliseconds"),
+        },
+    )

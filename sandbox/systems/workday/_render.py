@@ -83,6 +83,17 @@ def render_worker(worker: dict[str, Any], directory: Directory, root: str, *, to
     }
 
 
+def render_audit(entry: dict[str, Any], root: str) -> dict[str, Any]:
+    """One ``auditLogs`` entry: the task, when it was requested, and the worker it was about (inferred)."""
+    return {
+        "id": workday_id("audit_log", entry["id"]),
+        "descriptor": entry["task"],
+        "requestTime": entry["at"],
+        "taskDisplayName": entry["task"],
+        "target": reference(entry["worker_id"], entry["worker_name"], f"{root}/workers/{entry['worker_id']}"),
+    }
+
+
 def render_organization(org: dict[str, Any], manager: dict[str, Any] | None, root: str) -> dict[str, Any]:
     """A supervisory organisation as ``GET /supervisoryOrganizations/{id}`` returns it."""
     href = f"{root}/supervisoryOrganizations/{org['id']}"
@@ -129,6 +140,10 @@ def staffing_row(worker: dict[str, Any], directory: Directory) -> dict[str, Any]
         "Skills": "; ".join(worker["skills"]),
         "Active": "1" if worker["active"] else "0",
     }
+    if worker.get("manager_id"):
+        row["Manager_ID"] = worker["manager_id"]
+    if worker.get("scheduled_weekly_hours") is not None:
+        row["Scheduled_Weekly_Hours"] = str(worker["scheduled_weekly_hours"])
     if worker.get("hourly_cost_rate") is not None:
         row["Hourly_Cost_Rate"] = str(worker["hourly_cost_rate"])
         row["Currency"] = worker["currency"]

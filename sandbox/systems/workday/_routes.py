@@ -6,12 +6,15 @@
 - ``GET /ccx/api/common/v1/{tenant}/supervisoryOrganizations[/{id}]`` → organisations (each with
   its manager and a ``workers`` link), ``…/{id}/workers`` → the active workers it holds.
 - ``GET /ccx/api/absenceManagement/v1/{tenant}/workers/{id}/timeOffDetails?fromDate=&toDate=&limit=&offset=``.
+- ``GET /ccx/api/common/v1/{tenant}/auditLogs?from=&to=&limit=&offset=`` → business processes on
+  workers (hire, job change, termination), oldest first: the change feed (research
+  ``apis-round2.md`` §5 "Changed since"; the entry shape is inferred).
 - ``GET /ccx/service/customreport2/{tenant}/{owner}/{report}?format=json`` → ``{"Report_Entry": [...]}``.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -28,6 +31,7 @@ from sandbox.systems.workday._common import (
 )
 from sandbox.systems.workday._render import (
     Directory,
+    render_audit,
     render_organization,
     render_time_off,
     render_worker,
@@ -210,8 +214,53 @@ def time_off_details(
     def in_range(entry: dict[str, Any]) -> bool:
         return (first is None or entry["date"] >= first) and (last is None or entry["date"] <= last)
 
-    matched = db.query(NAME, "time_off", where={"worker_id": worker_id}, predicate=in_range, order_by="date")
+    # Research apis-round2.md §5: Canceled and Denied entries are never returned.
+    def standing(entry: dict[str, Any]) -> bool:
+        return in_range(entry) and entry["status"] not in {"Canceled", "Denied"}
+
+    matched = db.query(NAME, "time_off", where={"worker_id": worker_id}, predicate=standing, order_by="date")
     return {"total": len(matched), "data": [render_time_off(e, worker) for e in matched[start : start + size]]}
+
+
+def _moment_param(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise SandboxHTTPError(
+            400,
+            "invalid_parameter",
+            f"{name} must be a date-time with an offset (e.g. 2026-01-01T00:00:00Z), got {value!r}",
+        )
+    return moment
+
+
+@router.get("/ccx/api/common/v1/{tenant}/auditLogs")
+def audit_logs(
+    request: Request,
+    db: DB,
+    tenant: str,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> dict[str, Any]:
+    """Business processes on workers between ``from`` (inclusive) and ``to`` (exclusive), oldest first."""
+    check_tenant(tenant)
+    authorise(db, request)
+    size, start = page_bounds(limit, offset)
+    first, last = _moment_param("from", from_), _moment_param("to", to)
+
+    def keep(entry: dict[str, Any]) -> bool:
+        at = datetime.fromisoformat(entry["at"])
+        return (first is None or at >= first) and (last is None or at < last)
+
+    matched = db.query(NAME, "audit_log", predicate=keep, order_by="id")
+    root = api_root(request, "common", "v1")
+    return {"total": len(matched), "data": [render_audit(e, root) for e in matched[start : start + size]]}
 
 
 @router.get("/ccx/service/customreport2/{tenant}/{owner}/{report}")

@@ -89,6 +89,7 @@ def seed(db: SandboxDB, firm: DemoFirm) -> None:
             hourly_cost_rate=person.cost_rate,
             currency=person.cost_currency,
         )
+        record["scheduled_weekly_hours"] = person.weekly_hours
         db.insert(NAME, "worker", record, id=wid, ext_key=person.employee_id)
         for day in person.time_off:
             db.insert(NAME, "time_off", time_off_record(wid, day.day, day.hours, day.type, "Approved"))
