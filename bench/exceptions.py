@@ -42,7 +42,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import event, text
 
-from bench._cli import finish_workdir, run_cli
+from bench._cli import finish_workdir, load_1m, run_cli
 from bench._exceptions_data import AS_OF, bench_key, seed
 from store import Store
 from store import exceptions as exc
@@ -62,10 +62,6 @@ class ExceptionsOptions:
     sizes: tuple[int, ...] = (10_000, 100_000)
     repeats: int = 25
     escalation_pages: int = 5
-
-
-def _load_1m() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 @dataclass
@@ -236,7 +232,7 @@ def run_size(workdir: Path, count: int, options: ExceptionsOptions, say: Say) ->
 
 def run_exceptions(options: ExceptionsOptions, workdir: Path, *, say: Say = lambda _msg: None) -> dict[str, Any]:
     """Every size in turn; returns the report (the JSON object)."""
-    load_before = _load_1m()
+    load_before = load_1m()
     runs = [run_size(workdir, count, options, say) for count in options.sizes]
     scaling: dict[str, float | None] = {}
     if len(runs) > 1:
@@ -252,7 +248,7 @@ def run_exceptions(options: ExceptionsOptions, workdir: Path, *, say: Say = lamb
         "as_of": AS_OF.isoformat(),
         "runs": runs,
         "scaling_largest_over_smallest": scaling,
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m_before": load_before, "load_avg_1m_after": _load_1m()},
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m_before": load_before, "load_avg_1m_after": load_1m()},
     }
 
 

@@ -24,11 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,11 +36,10 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from temporalio.client import Client
 
-from bench._cli import finish_workdir, run_cli
+from bench._cli import load_1m, printed_report, run_cli, run_in_workdir
 from bench._cpu import CpuMeter
 from bench._posting_data import RssSampler, SeedError, post_raw, quiet_dates, raw_bodies, seed_entries
 from bench._stack import StackStartError, fresh_stack
@@ -77,10 +73,6 @@ class PostingOptions:
     latency_ms: float = 20.0
     concurrency: int = 5
     page_size: int = 200
-
-
-def _load_1m() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 @contextmanager
@@ -191,7 +183,7 @@ async def run_posting(
     advance: Advance = lambda _name, _done, _total: None,
 ) -> dict[str, Any]:
     """Seed, start the stack, run both phases; returns the report (the JSON object)."""
-    load_before = _load_1m()
+    load_before = load_1m()
     orchestrated_day, raw_day = quiet_dates(anchor_date())
     say(f"seeding the demo firm and {options.entries} approved entries on {orchestrated_day} and on {raw_day}")
     started = time.perf_counter()
@@ -234,7 +226,7 @@ async def run_posting(
             "scaling_100k_over_10k": TARGET_SCALING_100K_OVER_10K,
         },
         "meets": judge(options.entries, ratio, rss_mb),
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m_before": load_before, "load_avg_1m_after": _load_1m()},
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m_before": load_before, "load_avg_1m_after": load_1m()},
     }
 
 
@@ -282,45 +274,23 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _main(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    running_task = asyncio.current_task()
-    assert running_task is not None
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(signum, running_task.cancel)
     options = PostingOptions(args.entries, args.latency_ms, args.concurrency, args.page_size)
-    workdir = Path(tempfile.mkdtemp(prefix="psflow-posting-bench-"))
-    succeeded = False
-    try:
-        with Progress(
-            TextColumn("{task.description:<13}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            tasks: dict[str, Any] = {}
-
-            def advance(name: str, done: int, total: int) -> None:
-                if name not in tasks:
-                    tasks[name] = progress.add_task(name, total=total)
-                progress.update(tasks[name], completed=done)
-
-            result = await run_posting(options, workdir, say=progress.console.print, advance=advance)
-        succeeded = True
-        return result
-    finally:
-        finish_workdir(workdir, keep=args.keep, succeeded=succeeded, console=console)
+    return await run_in_workdir(
+        "psflow-posting-bench-",
+        lambda workdir, say, advance: run_posting(options, workdir, say=say, advance=advance),
+        keep=args.keep,
+        console=console,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.posting``: progress on stderr, the table and then the JSON line on stdout."""
     args = _parse(argv)
-    return run_cli(lambda progress: _main(args, progress), (StackStartError, SeedError, TemporalCliError), _report)
-
-
-def _report(result: dict[str, Any], _progress: Console) -> int:
-    Console().print(summary_table(result))
-    print(json.dumps(result), flush=True)
-    return 0
+    return run_cli(
+        lambda progress: _main(args, progress),
+        (StackStartError, SeedError, TemporalCliError),
+        printed_report(summary_table),
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from temporalio.client import Client
 
-from bench._cli import finish_workdir, run_cli
+from bench._cli import finish_workdir, load_1m, run_cli
 from bench._cpu import CpuMeter
 from bench._deals import DealSetupError, create_open_deals
 from bench._load import Arrivals, BenchOptions, Done, Phase, drive
@@ -59,10 +59,6 @@ OWN_REQUESTS_PER_DEAL = {"salesforce": 1}
 """Requests the benchmark itself sends per deal (the PATCH that wins it), left out of the per-deal counts."""
 PhaseStarted = Callable[[str, int], Done]
 """Called as a phase starts with its name and deal count; returns the per-deal callback."""
-
-
-def _load_1m() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 async def run_benchmark(
@@ -95,7 +91,7 @@ async def run_benchmark(
     """
     machine: dict[str, Any] = {
         "cpus": os.cpu_count(),
-        "load_avg_1m_before": _load_1m() if load_avg_before is None else load_avg_before,
+        "load_avg_1m_before": load_1m() if load_avg_before is None else load_avg_before,
         "python": platform.python_version(),
         "temporal_cli_version": cli_version,
     }
@@ -132,7 +128,7 @@ async def run_benchmark(
             own = {system: count * len(measured) for system, count in OWN_REQUESTS_PER_DEAL.items()}
             phases[name].requests_per_deal = await requests.per_item(provisioned, own)
             failures[name] = phases[name].failures
-        machine["load_avg_1m_after"] = _load_1m()
+        machine["load_avg_1m_after"] = load_1m()
         return report(options, phases, machine, failures, stack)
     finally:
         await connectors.aclose()
@@ -187,7 +183,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _main(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    load_before = _load_1m()
+    load_before = load_1m()
     running_task = asyncio.current_task()
     assert running_task is not None
     for signum in (signal.SIGINT, signal.SIGTERM):

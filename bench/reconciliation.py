@@ -30,11 +30,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,10 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench._cli import finish_workdir, run_cli
+from bench._cli import load_1m, printed_report, run_cli, run_in_workdir
 from bench._cpu import CpuMeter
 from bench._posting_data import RssSampler, SeedError, seed_entries
 from bench._recon_data import (
@@ -76,10 +72,6 @@ class ReconciliationOptions:
 
     entries: int = 100_000
     drift: int = 10
-
-
-def _load_1m() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 async def _raw(connectors: Connectors, store: Store, period: DateRange, pids: dict[str, int]) -> dict[str, Any]:
@@ -122,7 +114,7 @@ async def run_reconciliation(
     advance: Advance = lambda _name, _done, _total: None,
 ) -> dict[str, Any]:
     """Seed, start the stack, post the period, then time the raw read, the reconciliations and the drift."""
-    load_before = _load_1m()
+    load_before = load_1m()
     period, day = bench_period(anchor_date())
     say(f"seeding the demo firm and {options.entries} approved entries on {day} (period {period.start:%Y-%m})")
     started = time.perf_counter()
@@ -170,7 +162,7 @@ async def run_reconciliation(
             "all_found": new == {"hours_mismatch": len(edited)},
             "reconcile": drifted,
         },
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m_before": load_before, "load_avg_1m_after": _load_1m()},
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m_before": load_before, "load_avg_1m_after": load_1m()},
     }
 
 
@@ -220,47 +212,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _main(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    running_task = asyncio.current_task()
-    assert running_task is not None
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(signum, running_task.cancel)
-    workdir = Path(tempfile.mkdtemp(prefix="psflow-reconciliation-bench-"))
-    succeeded = False
-    try:
-        with Progress(
-            TextColumn("{task.description:<13}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            tasks: dict[str, Any] = {}
-
-            def advance(name: str, done: int, total: int) -> None:
-                if name not in tasks:
-                    tasks[name] = progress.add_task(name, total=total)
-                progress.update(tasks[name], completed=done)
-
-            result = await run_reconciliation(
-                ReconciliationOptions(args.entries, args.drift), workdir, say=progress.console.print, advance=advance
-            )
-        succeeded = True
-        return result
-    finally:
-        finish_workdir(workdir, keep=args.keep, succeeded=succeeded, console=console)
+    options = ReconciliationOptions(args.entries, args.drift)
+    return await run_in_workdir(
+        "psflow-reconciliation-bench-",
+        lambda workdir, say, advance: run_reconciliation(options, workdir, say=say, advance=advance),
+        keep=args.keep,
+        console=console,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.reconciliation``: progress on stderr, the table and then the JSON line on stdout."""
     args = _parse(argv)
     errors = (StackStartError, SeedError, TemporalCliError, ReconcileError)
-    return run_cli(lambda progress: _main(args, progress), errors, _report)
-
-
-def _report(result: dict[str, Any], _progress: Console) -> int:
-    Console().print(summary_table(result))
-    print(json.dumps(result), flush=True)
-    return 0
+    return run_cli(lambda progress: _main(args, progress), errors, printed_report(summary_table))
 
 
 if __name__ == "__main__":
