@@ -1,0 +1,207 @@
+"""``psflow resources``: who is free for staffing (the resource sync's store, less the PSA's bookings)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+
+from canonical.calendar import firm_day
+from commands._common import UserError, friendly, open_store, out, settings, table
+from stack.settings import Settings
+
+if TYPE_CHECKING:
+    from store.resources import Availability
+
+app = typer.Typer(
+    help="Resources: HR's people, leavers and time off in the PSA; who is free between two days.",
+    no_args_is_help=True,
+)
+
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Act as of this day, YYYY-MM-DD (default: today in the firm's time zone)."),
+]
+MAX_DAYS = 366
+"""The longest range `availability` sums (a year)."""
+CENT = Decimal("0.01")
+
+
+def day_of(value: str | None, option: str) -> date | None:
+    """A day given as YYYY-MM-DD, or a UserError naming the option and the value."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not a day: write it as YYYY-MM-DD") from None
+
+
+def firm_today(config: Settings, as_of: str | None) -> date:
+    """``--as-of``, or today in the firm's time zone."""
+    given = day_of(as_of, "--as-of")
+    if given is not None:
+        return given
+    try:
+        return firm_day(datetime.now(UTC), config.firm_time_zone)
+    except ValueError as exc:
+        raise UserError(f"PSFLOW_FIRM_TIME_ZONE: {exc}") from None
+
+
+def checked_range(first: str | None, last: str | None, today: date) -> tuple[date, date]:
+    """``--from`` (default today) to ``--to`` (default a week from --from, inclusive), in order and at most a year."""
+    start = day_of(first, "--from") or today
+    end = day_of(last, "--to") or start + timedelta(days=6)
+    if end < start:
+        raise UserError(f"--to {end} is before --from {start}: give the earlier day first")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise UserError(f"--from {start} --to {end} spans more than {MAX_DAYS} days: ask for a year at most")
+    return start, end
+
+
+def checked_entity(config: Settings, entity: str | None) -> str | None:
+    """A legal entity named in ``hr_systems``, or a UserError listing them."""
+    if entity is not None and entity not in config.hr_systems:
+        raise UserError(
+            f"--entity {entity!r} is not a legal entity in the settings' hr_systems; they are: "
+            f"{', '.join(sorted(config.hr_systems))}"
+        )
+    return entity
+
+
+@dataclass(frozen=True)
+class Free:
+    """One person's hours over the range: capacity, less time off and what the PSA has them booked on."""
+
+    worker_id: str
+    name: str | None
+    email: str | None
+    psa_user_id: str | None
+    cost_centre: str | None
+    skills: tuple[str, ...]
+    capacity_hours: Decimal
+    time_off_hours: Decimal
+    allocated_hours: Decimal
+    free_hours: Decimal
+
+
+def who_is_free(rows: list[Availability], allocated: dict[str, Decimal]) -> list[Free]:
+    """The store's availability less the PSA's bookings, most free hours first (then by name and worker id).
+
+    Free hours never go below zero: someone booked over their capacity is simply not free.
+    """
+    found = []
+    for row in rows:
+        booked = allocated.get(row.psa_user_id, Decimal(0)) if row.psa_user_id else Decimal(0)
+        found.append(
+            Free(
+                worker_id=row.worker_id,
+                name=row.name,
+                email=row.email,
+                psa_user_id=row.psa_user_id,
+                cost_centre=row.cost_centre,
+                skills=tuple(row.skills),
+                capacity_hours=row.capacity_hours,
+                time_off_hours=row.time_off_hours,
+                allocated_hours=booked,
+                free_hours=max(row.free_hours - booked, Decimal(0)),
+            )
+        )
+    return sorted(found, key=lambda free: (-free.free_hours, free.name or "", free.worker_id))
+
+
+def hours(value: Decimal) -> str:
+    """Hours as people read them: ``37.5``, ``40``, ``0``."""
+    text = f"{value.quantize(CENT):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+async def _allocated(config: Settings, start: date, end: date, user_ids: list[str]) -> dict[str, Decimal]:
+    from connectors._core import ConnectorError
+    from stack.connectors import Connectors
+
+    if not user_ids:
+        return {}
+    connectors = Connectors.build(config)
+    try:
+        return await connectors.kantata.allocated_hours(start, end, user_ids)
+    except ConnectorError as exc:
+        raise UserError(
+            f"cannot read the PSA's allocations at {connectors.kantata.settings.base_url} ({exc}): "
+            "is the sandbox up (`psflow dev status`) or PSFLOW_KANTATA_BASE_URL right?"
+        ) from None
+    finally:
+        await connectors.aclose()
+
+
+@app.command("availability")
+@friendly
+def availability(
+    first: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: today).")] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Last day, YYYY-MM-DD, included (default: a week from --from).")
+    ] = None,
+    skill: Annotated[str | None, typer.Option("--skill", help="Only people with this skill (any case).")] = None,
+    cost_centre: Annotated[str | None, typer.Option("--cost-centre", help="Only this cost centre.")] = None,
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="Only this legal entity (a key of the hr_systems setting).")
+    ] = None,
+    as_of: AsOfOption = None,
+    fmt: Annotated[
+        Literal["table", "json"], typer.Option("--format", help="A table, or JSON for scripts and staffing tools.")
+    ] = "table",
+) -> None:
+    """Who is free from --from to --to: weekday capacity, less time off and PSA bookings, most free first."""
+    from store.resources import availability as employed
+
+    config = settings()
+    start, end = checked_range(first, last, firm_today(config, as_of))
+    legal_entity = checked_entity(config, entity)
+    with open_store(config) as store:
+        rows = employed(store, start, end, skill=skill, cost_centre=cost_centre, legal_entity=legal_entity)
+    user_ids = sorted({row.psa_user_id for row in rows if row.psa_user_id})
+    free = who_is_free(rows, asyncio.run(_allocated(config, start, end, user_ids)))
+    if fmt == "json":
+        print(json.dumps({"from": start.isoformat(), "to": end.isoformat(), "people": [_json(f) for f in free]}))
+        return
+    if not free:
+        filters = ", ".join(
+            f"{name} {value!r}"
+            for name, value in (("skill", skill), ("cost centre", cost_centre), ("entity", entity))
+            if value
+        )
+        out.print(
+            f"nobody employed from {start} to {end}" + (f" with {filters}" if filters else "") + "; "
+            "people appear once `psflow resources sync` has read them from HR",
+            highlight=False,
+        )
+        return
+    shown = table(
+        "worker", "name", "cost centre", "skills", "capacity h", "time off h", "booked h", "free h",
+        title=f"availability {start} to {end}",
+    )  # fmt: skip
+    for person in free:
+        shown.add_row(
+            person.worker_id,
+            person.name or person.email or "-",
+            person.cost_centre or "-",
+            ", ".join(person.skills) or "-",
+            hours(person.capacity_hours),
+            hours(person.time_off_hours),
+            hours(person.allocated_hours),
+            hours(person.free_hours),
+        )
+    out.print(shown)
+
+
+def _json(person: Free) -> dict[str, Any]:
+    amounts = ("capacity_hours", "time_off_hours", "allocated_hours", "free_hours")
+    values: dict[str, Any] = {
+        name: getattr(person, name) for name in ("worker_id", "name", "email", "psa_user_id", "cost_centre")
+    }
+    return values | {"skills": list(person.skills)} | {name: hours(getattr(person, name)) for name in amounts}

@@ -1,0 +1,225 @@
+"""``psflow resources``: who is free (the store's capacity and time off, less Kantata's bookings), and bad input.
+
+People are written the way the sync writes them (`store.resources.save_resource`, `record_time_off`);
+their bookings are real allocations in the session's Kantata emulator, in a week of 2031 no other
+test books. Every command is given its days (``--from``/``--to``/``--as-of``), so nothing depends on
+the clock. Bad input is one ``error:`` line, refused before Temporal or the PSA is reached.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner, Result
+
+import cli
+from sandbox.systems.kantata import DEMO_ACCESS_TOKEN
+from store import Store
+from store import resources as res
+
+FIRST_MONDAY = date(2031, 3, 3)
+WEEKS = itertools.count()
+"""Each `people` books a week of its own in the session's emulator (the same users are booked in each)."""
+ENTITIES = '{"uk": "bamboohr", "us": "workday"}'
+CLOSED = "127.0.0.1:1"
+Psflow = Callable[..., Result]
+
+
+def run_cli(env: dict[str, str | None], *args: str) -> Result:
+    return CliRunner().invoke(cli.app, list(args), env={"PSFLOW_SETTINGS_FILE": "", "COLUMNS": "250", **env})
+
+
+@pytest.fixture
+def psflow(store: Store, tmp_path: Path) -> Iterator[Psflow]:
+    """The CLI on the test's store, two legal entities, Temporal unreachable (availability never needs it)."""
+    env: dict[str, str | None] = {
+        "PSFLOW_DATABASE_URL": store.url,
+        "PSFLOW_DATA_DIR": str(tmp_path / "data"),
+        "PSFLOW_TEMPORAL__ADDRESS": CLOSED,
+        "PSFLOW_HR_SYSTEMS": ENTITIES,
+    }
+    yield lambda *args, **more: run_cli(env | more, *args)
+
+
+def one_line_error(result: Result, words: str) -> None:
+    assert result.exit_code in (1, 2), result.output
+    assert words in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ("availability --from 2031-13-01", "--from '2031-13-01' is not a day: write it as YYYY-MM-DD"),
+        ("availability --from 2031-03-10 --to 2031-03-03", "--to 2031-03-03 is before --from 2031-03-10"),
+        ("availability --from 2031-01-01 --to 2032-01-02", "spans more than 366 days"),
+        ("availability --as-of soon", "--as-of 'soon' is not a day"),
+        ("availability --from 2031-03-03 --entity mars", "--entity 'mars' is not a legal entity"),
+        ("availability --from 2031-03-03 --format csv", "Invalid value for '--format'"),
+    ],
+)
+def test_bad_input_is_one_line(psflow: Psflow, args: str, words: str) -> None:
+    one_line_error(psflow("resources", *args.split()), words)
+
+
+def test_an_entity_error_lists_the_entities(psflow: Psflow) -> None:
+    one_line_error(psflow("resources", "availability", "--entity", "mars"), "they are: uk, us")
+
+
+def test_a_store_without_schema_is_one_line(psflow: Psflow, tmp_path: Path) -> None:
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = psflow("resources", "availability", "--from", "2031-03-03", PSFLOW_DATABASE_URL=empty)
+    one_line_error(result, "has no schema yet: run `psflow db upgrade`")
+
+
+def test_bad_hr_systems_setting_is_one_line(psflow: Psflow) -> None:
+    result = psflow("resources", "availability", PSFLOW_HR_SYSTEMS='{"uk": "sap"}')
+    one_line_error(result, "hr_systems.uk: Input should be 'workday' or 'bamboohr' (got 'sap')")
+
+
+# -- availability: the store's capacity and time off, less Kantata's bookings ------------------------------------
+
+
+def _kantata_users(api: httpx.Client, count: int) -> list[tuple[str, str]]:
+    """``count`` seeded Kantata users, each with a workspace resource of their own (user id, resource id)."""
+    participations = (api.get("/participations.json", params={"per_page": 50})).json()["participations"]
+    users: dict[str, str] = {}
+    for participation in participations.values():
+        users.setdefault(str(participation["user_id"]), str(participation["workspace_id"]))
+    found = []
+    for user_id, workspace_id in list(users.items())[:count]:
+        body = {"workspace_resource": {"workspace_id": workspace_id, "user_id": user_id}}
+        response = api.post("/workspace_resources.json", json=body)
+        assert response.status_code == 200, response.text
+        found.append((user_id, str(response.json()["results"][0]["id"])))
+    assert len(found) == count
+    return found
+
+
+def _book(api: httpx.Client, resource_id: str, start: date, end: date, hours: int) -> None:
+    body = {
+        "workspace_allocation": {
+            "resource_id": resource_id,
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "minutes": hours * 60,
+        }
+    }
+    response = api.post("/workspace_allocations.json", json=body)
+    assert response.status_code == 200, response.text
+
+
+@dataclass(frozen=True)
+class Week:
+    monday: date
+    sunday: date
+    people: tuple[str, ...]
+
+
+@pytest.fixture
+def people(store: Store, sandbox_url: str) -> Week:
+    """Five people in the store, three of them booked in Kantata, in a week no other test books."""
+    monday = FIRST_MONDAY + timedelta(weeks=next(WEEKS) * 2)
+    sunday = monday + timedelta(days=6)
+    headers = {"Authorization": f"Bearer {DEMO_ACCESS_TOKEN}"}
+    with httpx.Client(base_url=f"{sandbox_url}/kantata/api/v1", headers=headers) as api:
+        (ana_user, ana_res), (ben_user, _), (eve_user, eve_res) = _kantata_users(api, 3)
+        _book(api, ana_res, monday, monday + timedelta(days=1), 16)  # Mon-Tue: 16 h in the week
+        _book(api, ana_res, monday - timedelta(days=7), monday - timedelta(days=1), 40)  # the week before
+        _book(api, eve_res, monday - timedelta(days=7), sunday, 100)  # 10 business days, 5 in: 50 h
+    uk = {"legal_entity": "uk", "hr_system": "bamboohr", "standard_hours_per_week": Decimal(40)}
+    res.save_resource(
+        store, "bamboohr:1", **uk, name="Ana Ng", psa_user_id=ana_user, cost_centre="CC-100", skills=["Python", "SQL"]
+    )
+    res.record_time_off(store, "bamboohr:1", set_days={monday + timedelta(days=1): Decimal(8)})
+    res.save_resource(
+        store, "bamboohr:2", **uk | {"standard_hours_per_week": Decimal(30)}, name="Ben Ode", psa_user_id=ben_user,
+        cost_centre="CC-200", skills=["python"],
+    )  # fmt: skip
+    res.save_resource(
+        store, "bamboohr:3", **uk, name="Cai Li", cost_centre="CC-100", skills=["SQL"], hire_date=monday + timedelta(2)
+    )  # hired on the Wednesday, not in the PSA yet
+    res.save_resource(store, "bamboohr:4", **uk, name="Dee Vo", termination_date=monday - timedelta(days=3))
+    res.save_resource(
+        store, "workday:W9", legal_entity="us", hr_system="workday", standard_hours_per_week=Decimal(40),
+        name="Eve Roy", psa_user_id=eve_user, cost_centre="CC-300", skills=["Java"],
+    )  # fmt: skip
+    return Week(monday, sunday, ("bamboohr:1", "bamboohr:2", "bamboohr:3", "workday:W9"))
+
+
+def _json(result: Result) -> dict[str, Any]:
+    assert result.exit_code == 0, result.output
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+def _free(result: Result) -> list[tuple[str, str, str, str, str]]:
+    return [
+        (p["worker_id"], p["capacity_hours"], p["time_off_hours"], p["allocated_hours"], p["free_hours"])
+        for p in _json(result)["people"]
+    ]
+
+
+def test_who_is_free_subtracts_time_off_and_bookings(psflow: Psflow, people: Week, sandbox_url: str) -> None:
+    week = ("resources", "availability", "--from", people.monday.isoformat(), "--to", people.sunday.isoformat())
+    sandbox = {"PSFLOW_SANDBOX_URL": sandbox_url}
+    result = psflow(*week, "--format", "json", **sandbox)
+    assert (_json(result)["from"], _json(result)["to"]) == (people.monday.isoformat(), people.sunday.isoformat())
+    # Most free first; Eve is booked over her week and is not free at all (never below zero).
+    assert _free(result) == [
+        ("bamboohr:2", "30", "0", "0", "30"),
+        ("bamboohr:3", "24", "0", "0", "24"),
+        ("bamboohr:1", "40", "8", "16", "16"),
+        ("workday:W9", "40", "0", "50", "0"),
+    ]
+    ana = next(p for p in _json(result)["people"] if p["worker_id"] == "bamboohr:1")
+    assert (ana["name"], ana["cost_centre"], ana["skills"]) == ("Ana Ng", "CC-100", ["Python", "SQL"])
+
+    assert [p[0] for p in _free(psflow(*week, "--skill", "PYTHON", "--format", "json", **sandbox))] == [
+        "bamboohr:2",
+        "bamboohr:1",
+    ]
+    assert [p[0] for p in _free(psflow(*week, "--cost-centre", "CC-100", "--format", "json", **sandbox))] == [
+        "bamboohr:3",
+        "bamboohr:1",
+    ]
+    assert [p[0] for p in _free(psflow(*week, "--entity", "us", "--format", "json", **sandbox))] == ["workday:W9"]
+
+    shown = psflow(*week, **sandbox)
+    assert shown.exit_code == 0, shown.output
+    lines = [line for line in shown.stdout.splitlines() if "bamboohr:" in line or "workday:" in line]
+    assert [next(w for w in people.people if w in line) for line in lines] == [
+        "bamboohr:2",
+        "bamboohr:3",
+        "bamboohr:1",
+        "workday:W9",
+    ]
+    cells = [cell.strip() for cell in lines[2].strip("│ ").split("│")]
+    assert cells == ["bamboohr:1", "Ana Ng", "CC-100", "Python, SQL", "40", "8", "16", "16"]
+
+
+def test_the_range_defaults_to_the_week_from_as_of(psflow: Psflow, people: Week, sandbox_url: str) -> None:
+    as_of = ("--as-of", people.monday.isoformat())
+    result = psflow("resources", "availability", *as_of, "--format", "json", PSFLOW_SANDBOX_URL=sandbox_url)
+    assert (_json(result)["from"], _json(result)["to"]) == (people.monday.isoformat(), people.sunday.isoformat())
+    assert ("bamboohr:1", "40", "8", "16", "16") in _free(result)
+
+
+def test_nobody_matching_says_what_was_asked(psflow: Psflow, people: Week) -> None:
+    result = psflow("resources", "availability", "--from", "2031-03-03", "--skill", "COBOL", "--entity", "us")
+    assert result.exit_code == 0, result.output
+    assert "nobody employed from 2031-03-03 to 2031-03-09 with skill 'COBOL', entity 'us'" in result.output
+
+
+def test_an_unreachable_psa_is_one_line(psflow: Psflow, people: Week) -> None:
+    result = psflow("resources", "availability", "--from", "2031-03-03", PSFLOW_SANDBOX_URL="http://127.0.0.1:1")
+    one_line_error(result, "cannot read the PSA's allocations at http://127.0.0.1:1/kantata/api/v1")
