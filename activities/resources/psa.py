@@ -14,6 +14,11 @@ max(hire date, today)), a leaver's future allocations once the last day is known
 membership disabled once today is past it. The manager stays in the store. A worker whose
 fingerprint (the propagated fields and the policy) equals the one last applied costs no PSA call.
 
+Capacity changes returned for the availability events: ``hired`` (invited, or linked before the
+first day; not a colleague the first sync links), ``hours`` (standard hours changed, from the
+workweek's effective day), ``left`` (from the day after the last day, once HR gives it) and
+``time_off`` (per worker, the span of days set or cleared, with the hours off in it now).
+
 Each worker is heartbeated as done (`ApplyCheckpoint`), so a retry resumes after the last one; the
 worker in flight when an attempt died is applied again, which repeats no write: invitations are
 idempotent by email and every other write sets a value.
@@ -244,8 +249,13 @@ class ResourcePsaActivities:
         user_id = _user_id(psa)
         if result.outcome in ("invited", "linked"):
             await asyncio.to_thread(self._map_ids, worker.id, user_id, psa.email)
-            start = max(worker.hire_date, today) if worker.hire_date else today
-            result.changes.append(self._change(worker, user_id, start, "hired", None))
+            # Capacity appears for a hire (invited, or linked before the first day), not for a colleague
+            # the first sync links or a leaver a sweep finds: those change nobody's availability.
+            starting = worker.hire_date is not None and worker.hire_date >= today
+            staying = worker.termination_date is None or worker.termination_date >= today
+            if staying and (result.outcome == "invited" or starting):
+                start = max(worker.hire_date, today) if worker.hire_date else today
+                result.changes.append(self._change(worker, user_id, start, "hired", None))
         if psa.email.lower() != worker.email.lower():
             result.problems.append(
                 _occurrence(

@@ -285,7 +285,9 @@ async def test_a_leaver_loses_future_allocations_and_is_disabled_only_after_the_
     past = await _allocate(world, resource_id, TODAY - timedelta(days=10), TODAY - timedelta(days=3))
     future = await _allocate(world, resource_id, last_day + timedelta(days=3), last_day + timedelta(days=20))
     worker = hire(12, employee_id=psa.employee_id, email=psa.email, hire_date=date(2024, 3, 4))
-    await apply(world, [worker])
+    first = await apply(world, [worker])
+    assert first.counts == {"invalid": 0, "linked": 1}
+    assert first.availability == []  # a colleague linked by the first sync is no change of capacity
 
     leaving = worker.model_copy(update={"termination_date": last_day})
     result = await apply(world, [leaving], run_id="run-2")
