@@ -1,4 +1,4 @@
-"""``psflow resources``: who is free for staffing (the resource sync's store, less the PSA's bookings)."""
+"""``psflow resources``: who is free for staffing (the sync's store less the PSA's bookings), one person's record."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from commands._common import UserError, friendly, open_store, out, settings, tab
 from stack.settings import Settings
 
 if TYPE_CHECKING:
-    from store.resources import Availability
+    from store.resources import Availability, ResourceRow
+    from store.tables import ExceptionRecord
 
 app = typer.Typer(
     help="Resources: HR's people, leavers and time off in the PSA; who is free between two days.",
@@ -205,3 +206,86 @@ def _json(person: Free) -> dict[str, Any]:
         name: getattr(person, name) for name in ("worker_id", "name", "email", "psa_user_id", "cost_centre")
     }
     return values | {"skills": list(person.skills)} | {name: hours(getattr(person, name)) for name in amounts}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One person as psflow knows them: the resource row, its ids in other systems, time off, open exceptions."""
+
+    row: ResourceRow
+    ids: dict[str, str]
+    time_off: dict[date, Decimal]
+    exceptions: list[ExceptionRecord]
+
+
+def _shown(config: Settings, who: str, start: date, end: date) -> list[Shown]:
+    from sqlmodel import col, or_, select
+
+    from store import exceptions as exc
+    from store.resources import ResourceRow, applied_time_off
+    from store.tables import ExceptionRecord
+
+    wanted = ResourceRow.email == who.strip().lower() if "@" in who else ResourceRow.worker_id == who.strip()
+    found = []
+    with open_store(config) as store:
+        with store.session() as session:
+            rows = list(session.exec(select(ResourceRow).where(wanted).order_by(col(ResourceRow.worker_id))).all())
+        for row in rows:
+            # A time-off overlap's key is ``<worker id>:<day>``.
+            own = or_(
+                ExceptionRecord.business_key == row.worker_id,
+                col(ExceptionRecord.business_key).startswith(f"{row.worker_id}:"),
+            )
+            with store.session() as session:
+                open_ones = session.exec(
+                    select(ExceptionRecord)
+                    .where(ExceptionRecord.flow == "resources", own, col(ExceptionRecord.state).in_(exc.ACTIVE))
+                    .order_by(col(ExceptionRecord.id))
+                ).all()
+            ids = store.ids_of("worker", row.worker_id)
+            found.append(Shown(row, ids, applied_time_off(store, row.worker_id, start, end), list(open_ones)))
+    return found
+
+
+@app.command("show")
+@friendly
+def show(
+    who: Annotated[str, typer.Argument(help="A worker id (bamboohr:17, workday:<WID>) or an email address.")],
+    as_of: AsOfOption = None,
+) -> None:
+    """One person: what HR said last, their ids in the PSA and ERP, time off applied ahead, open exceptions."""
+    config = settings()
+    today = firm_today(config, as_of)
+    end = today + timedelta(days=config.resource_time_off_days_ahead)
+    found = _shown(config, who, today, end)
+    if not found:
+        raise UserError(
+            f"no resource {who!r}: psflow knows a person once `psflow resources sync` has read them from HR "
+            "(give a worker id such as bamboohr:17, or an email)"
+        )
+    for shown in found:
+        row = shown.row
+        last = row.termination_date
+        state = "active" if last is None else f"left, last day {last}" if last < today else f"last day {last}"
+        if row.disabled_at is not None:
+            state += f", disabled in the PSA {row.disabled_at:%Y-%m-%d}"
+        details = table("field", "value", title=f"{row.worker_id} — {row.name or row.email} ({state})")
+        hours_a_week = hours(Decimal(row.standard_hours_per_week)) if row.standard_hours_per_week is not None else "-"
+        for field, value in (
+            ("legal entity", f"{row.legal_entity} ({row.hr_system})"),
+            ("employee id", row.employee_id),
+            ("email", row.email),
+            ("title / role", " / ".join(v for v in (row.title, row.role) if v) or None),
+            ("cost centre", row.cost_centre),
+            ("skills", ", ".join(row.skills) or None),
+            ("manager", row.manager_id),
+            ("hours a week", hours_a_week),
+            ("hired / last day", f"{row.hire_date or '-'} / {row.termination_date or '-'}"),
+            ("ids", ", ".join(f"{system} {ident}" for system, ident in sorted(shown.ids.items())) or row.psa_user_id),
+            ("time off applied", ", ".join(f"{day} {hours(h)} h" for day, h in sorted(shown.time_off.items())) or None),
+            ("synced", f"{row.updated_at:%Y-%m-%d %H:%M} UTC"),
+        ):
+            details.add_row(field, value or "-")
+        out.print(details)
+        for record in shown.exceptions:
+            out.print(f"  open exception {record.id} {record.kind}: {record.message}", highlight=False, soft_wrap=True)

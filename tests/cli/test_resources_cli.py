@@ -12,7 +12,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typer.testing import CliRunner, Result
 import cli
 from sandbox.systems.kantata import DEMO_ACCESS_TOKEN
 from store import Store
+from store import exceptions as exc
 from store import resources as res
 
 FIRST_MONDAY = date(2031, 3, 3)
@@ -223,3 +224,31 @@ def test_nobody_matching_says_what_was_asked(psflow: Psflow, people: Week) -> No
 def test_an_unreachable_psa_is_one_line(psflow: Psflow, people: Week) -> None:
     result = psflow("resources", "availability", "--from", "2031-03-03", PSFLOW_SANDBOX_URL="http://127.0.0.1:1")
     one_line_error(result, "cannot read the PSA's allocations at http://127.0.0.1:1/kantata/api/v1")
+
+
+def test_show_one_person_with_ids_time_off_and_open_exceptions(psflow: Psflow, store: Store, people: Week) -> None:
+    store.map_id("worker", "bamboohr:1", "kantata", "4242")
+    store.map_id("worker", "bamboohr:1", "netsuite", "E-77")
+    at = datetime(2031, 3, 1, 9, 0, tzinfo=UTC)
+    problems = [
+        exc.Occurrence("resources", "bamboohr", "email_changed", "bamboohr:1", "email_changed", "email ana@ → ana.ng@"),
+        exc.Occurrence("resources", "bamboohr", "time_off_overlap", f"bamboohr:1:{people.monday}", "overlap", "two"),
+        exc.Occurrence("resources", "bamboohr", "email_changed", "bamboohr:10", "email_changed", "someone else"),
+    ]
+    exc.record(store, problems, run_id="resource-sync/1", now=at)
+    as_of = ("--as-of", people.monday.isoformat())
+
+    shown = psflow("resources", "show", "bamboohr:1", *as_of)
+    assert shown.exit_code == 0, shown.output
+    assert "bamboohr:1 — Ana Ng (active)" in shown.output
+    assert "kantata 4242, netsuite E-77" in shown.output
+    assert f"{people.monday + timedelta(days=1)} 8 h" in shown.output
+    assert "CC-100" in shown.output and "Python, SQL" in shown.output
+    assert "email_changed: email ana@ → ana.ng@" in shown.output and "time_off_overlap: two" in shown.output
+    assert "someone else" not in shown.output
+
+    by_email = psflow("resources", "show", "Ana@x.example", *as_of)
+    one_line_error(by_email, "no resource 'Ana@x.example'")
+    store.map_id("worker", "bamboohr:4", "kantata", "99")
+    gone = psflow("resources", "show", "bamboohr:4", *as_of)
+    assert gone.exit_code == 0 and "Dee Vo (left" in gone.output, gone.output
