@@ -30,7 +30,9 @@ from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoi
 from activities.posting import PostingActivities, PostingRetryActivities, RetroRateChanges
 from activities.psa import PsaActivities
 from activities.reconciliation import CompareActivities, SnapshotActivities
+from activities.resources.hr import ResourceHrActivities
 from activities.stack import ping_activity
+from connectors.workday import WorkdayHR
 from stack.client import connect
 from stack.connectors import Connectors
 from stack.settings import Settings, SettingsError, load_settings
@@ -49,6 +51,7 @@ from workflows.reconcile import ReconcileWorkflow
 from workflows.retry_exception import RetryExceptionWorkflow
 from workflows.scheduled_posting import ScheduledPostingWorkflow
 from workflows.stack_check import StackCheckWorkflow
+from workflows.sync_resources import ResourceSyncWorkflow
 
 log = logging.getLogger("psflow.worker")
 
@@ -68,6 +71,7 @@ def workflows() -> list[type]:
         RetryExceptionWorkflow,
         ExceptionSweepWorkflow,
         ReconcileWorkflow,
+        ResourceSyncWorkflow,
     ]
 
 
@@ -95,6 +99,7 @@ def activities(
     reconciling = CompareActivities(store)
     sweep = ExceptionSweepActivities(store, connectors.events)
     exceptions = ExceptionActivities(store)
+    hr = ResourceHrActivities({"workday": WorkdayHR(connectors.workday), "bamboohr": connectors.bamboohr}, store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [
             crm.read_engagement,
@@ -111,7 +116,7 @@ def activities(
             amendments.apply_to_psa,
             snapshots.snapshot_psa,
         ],
-        "hr": [],
+        "hr": [hr.hr_changes, hr.hr_workers, hr.hr_sweep_page, hr.stage_time_off],
         "erp": [
             erp.upsert_customer,
             erp.create_job,
