@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 
+from pydantic import ValidationError
 from temporalio import activity
 
 from activities._errors import classified
@@ -63,17 +64,29 @@ def _root_value_error(error: BaseException) -> ValueError | None:
     return found
 
 
+RECORD_FIELDS = ("email", "employee_id", "hire_date", "termination_date", "cost_centre", "standard_hours_per_week")
+"""What a `BadWorker` shows of a record refused as a whole (e.g. dates out of order)."""
+
+
 def bad_from_error(worker_id: str, error: Exception) -> BadWorker:
-    """The `BadWorker` for a worker HR would not give (not found) or the connector could not map."""
+    """The `BadWorker` for a worker HR would not give (not found) or the connector could not map.
+
+    The problem is the mapping's own words (``termination date ... is before the hire date ...``),
+    the values the offending fields held; a rule over the whole record shows its key fields.
+    """
     if isinstance(error, NotFoundError):
         return BadWorker(worker_id=worker_id, problem="HR has no such worker (deleted?)", values={"id": worker_id})
     root = _root_value_error(error)
-    if root is not None:
-        unreadable = Unreadable.of(worker_id, worker_id, root)
-        bad = bad_of(unreadable)
-        # The connector's own sentence names the record; keep it when pydantic's is terser.
-        return bad.model_copy(update={"problem": str(error).splitlines()[0] or bad.problem})
-    return BadWorker(worker_id=worker_id, problem=str(error).splitlines()[0] or type(error).__name__)
+    if root is None:
+        return BadWorker(worker_id=worker_id, problem=str(error).splitlines()[0] or type(error).__name__)
+    bad = bad_of(Unreadable.of(worker_id, worker_id, root))
+    values = {field: value for field, value in bad.values.items() if field != "record"}
+    if isinstance(root, ValidationError):
+        for found in root.errors(include_url=False):
+            record = found.get("input")
+            if isinstance(record, dict):
+                values |= {k: None if record.get(k) is None else str(record[k]) for k in RECORD_FIELDS if k in record}
+    return bad.model_copy(update={"values": values})
 
 
 def business_days(start: date, end: date) -> Iterable[date]:
