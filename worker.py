@@ -31,6 +31,8 @@ from activities.posting import PostingActivities, PostingRetryActivities, RetroR
 from activities.psa import PsaActivities
 from activities.reconciliation import CompareActivities, SnapshotActivities
 from activities.resources.hr import ResourceHrActivities
+from activities.resources.psa import ResourcePsaActivities
+from activities.resources.state import ResourceStateActivities
 from activities.stack import ping_activity
 from connectors.workday import WorkdayHR
 from stack.client import connect
@@ -99,6 +101,8 @@ def activities(
     reconciling = CompareActivities(store)
     sweep = ExceptionSweepActivities(store, connectors.events)
     exceptions = ExceptionActivities(store)
+    people = ResourcePsaActivities(connectors.kantata, store)
+    resource_state = ResourceStateActivities(store, connectors.events)
     hr = ResourceHrActivities({"workday": WorkdayHR(connectors.workday), "bamboohr": connectors.bamboohr}, store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [
@@ -115,6 +119,9 @@ def activities(
             amendments.read_contract,
             amendments.apply_to_psa,
             snapshots.snapshot_psa,
+            people.apply_workers,
+            people.disable_due,
+            people.apply_time_off,
         ],
         "hr": [hr.hr_changes, hr.hr_workers, hr.hr_sweep_page, hr.stage_time_off],
         "erp": [
@@ -144,6 +151,10 @@ def activities(
             retries.note_retry,
             retries.resolve_retried,
             retries.verdict,
+            resource_state.sync_state,
+            resource_state.save_mark,
+            resource_state.publish_availability,
+            resource_state.clear_staging,
         ],
         FLOWS: [exceptions.resolve],
     }
