@@ -110,6 +110,42 @@ class Psa:
         weeks = sorted(body.get("workweek_memberships", {}).values(), key=lambda w: str(w.get("start_date")))
         return dict(weeks[-1]) if weeks else {}
 
+    async def _post(self, path: str, body: dict[str, Any]) -> str:
+        response = await self.http.post(path, json=body)
+        assert response.status_code in (200, 201), response.text
+        return str(response.json()["results"][0]["id"])
+
+    async def allocate(self, user_id: str, spans: list[tuple[date, date]]) -> None:
+        """Book the user on a project of its own, a day's worth of minutes for each span."""
+        reference = {"service_name": "psflow", "service_model": "Project", "service_model_ref": uuid.uuid4().hex}
+        workspace = await self._post(
+            "/workspaces.json",
+            {
+                "workspace": {
+                    "title": "Staffed",
+                    "currency": "USD",
+                    "creator_role": "maven",
+                    "external_reference": reference,
+                }
+            },
+        )
+        resource = await self._post(
+            "/workspace_resources.json", {"workspace_resource": {"workspace_id": workspace, "user_id": user_id}}
+        )
+        for start, end in spans:
+            body = {
+                "resource_id": resource,
+                "start_date": start.isoformat(),
+                "end_date": end.isoformat(),
+                "minutes": 480,
+            }
+            await self._post("/workspace_allocations.json", {"workspace_allocation": body})
+
+    async def allocations(self, user_id: str) -> list[tuple[date, date]]:
+        body = await self._get("/workspace_allocations.json", user_ids=user_id, per_page=200)
+        found = body.get("workspace_allocations", {}).values()
+        return sorted((date.fromisoformat(a["start_date"]), date.fromisoformat(a["end_date"])) for a in found)
+
     async def disabled(self, user_id: str) -> bool:
         body = await self._get("/account_memberships.json", user_id=user_id)
         return any(m.get("disabled") for m in body.get("account_memberships", {}).values())
@@ -253,10 +289,15 @@ async def test_a_hire_change_leave_and_rehire_reach_kantata_and_time_off_follows
         week = await psa.workweek(user["id"])
         time_off_second = await psa.time_off(user["id"])
 
+        past = (TEST_TODAY - timedelta(days=20), TEST_TODAY - timedelta(days=10))
+        straddling = (TEST_TODAY - timedelta(days=5), TEST_TODAY + timedelta(days=10))
+        future = (TEST_TODAY + timedelta(days=20), TEST_TODAY + timedelta(days=30))
+        await psa.allocate(user["id"], [past, straddling, future])
         await tick(hr_api)
         await hr.terminate(hired, TEST_TODAY)
         on_last_day = await sync(temporal_client, flow_settings, source)
         still_enabled = not await psa.disabled(user["id"])
+        allocations = await psa.allocations(user["id"])
         after_last_day = await sync(
             temporal_client, flow_settings, source, today=TEST_TODAY + timedelta(days=1), record=f"{system}_left"
         )
@@ -279,6 +320,9 @@ async def test_a_hire_change_leave_and_rehire_reach_kantata_and_time_off_follows
     assert time_off_second == {half: Decimal(4)} and second.time_off_cleared == 1, time_off_second
 
     assert on_last_day.total("disabled") == 0 and still_enabled
+    # Known on the last day already: what lay ahead is gone, what ran past it ends on it, the past stays.
+    assert allocations == [past, (straddling[0], TEST_TODAY)], allocations
+    assert on_last_day.total("allocations_removed") >= 1, on_last_day
     assert after_last_day.total("disabled") == 1 and await psa.disabled(user["id"])
     assert await psa.users(email), "a leaver's user is never deleted"
 
