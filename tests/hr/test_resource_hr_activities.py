@@ -216,3 +216,22 @@ def test_a_full_day_is_a_fifth_of_the_week_and_weekends_are_never_off() -> None:
         id="x:2", worker_id="x:1", start=MONDAY, end=MONDAY + timedelta(days=1), hours_by_day={MONDAY: Decimal(0)}
     )
     assert days_off(given, WINDOW, Decimal(8)) == {}
+
+
+async def test_a_workday_worker_without_email_is_a_bad_worker_and_the_rest_of_its_page_counts(store: Store) -> None:
+    good = {"id": "a" * 32, "descriptor": "Has Mail", "primaryWorkEmail": "has.mail@psflow-demo.example"}
+    bad = {"id": "b" * 32, "descriptor": "No Mail"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": "t", "token_type": "Bearer"})
+        return httpx.Response(200, json={"total": 2, "data": [good, bad]})
+
+    settings = WorkdaySettings(base_url="http://workday", staffing_report="")
+    async with WorkdayConnector(settings, transport=httpx.MockTransport(answer)) as workday:
+        hr = ResourceHrActivities({"workday": WorkdayHR(workday)}, store)
+        source = HRSource(legal_entity="uk", hr_system="workday")
+        page = await ActivityEnvironment().run(hr.hr_sweep_page, SweepRequest(source=source))
+    assert [worker.email for worker in page.workers] == ["has.mail@psflow-demo.example"]
+    [refused] = page.bad
+    assert refused.worker_id == f"workday:{'b' * 32}" and "has no primaryWorkEmail" in refused.problem
