@@ -42,6 +42,7 @@ from store import resources as resource_store
 
 READ_CONCURRENCY = 8
 """Workers read from HR at once by one `hr_workers` call (HR systems throttle by the second)."""
+OVERLAP = "time_off_overlap"
 DEFAULT_WEEK = Decimal(40)
 """Standard hours a week when neither HR nor the store knows them: a full day is 8 hours."""
 
@@ -188,7 +189,8 @@ class ResourceHrActivities:
 
         A request that is not approved, or of a worker the store does not know (not applied yet, or
         bad), is skipped. Two approved requests on one worker-day keep the larger hours and open a
-        ``time_off_overlap`` exception naming both. Staging again (a retry) writes the same rows.
+        ``time_off_overlap`` exception naming both; an earlier overlap in the window that HR no longer
+        has is resolved, naming the run. Staging again (a retry) writes the same rows.
         """
         source = request.source
         requests = await self._hr(source.hr_system).time_off(request.window)
@@ -228,11 +230,41 @@ class ResourceHrActivities:
         )
         if overlaps:
             exc.record(self.store, overlaps, run_id=request.run_id)
+        self._resolve_overlaps_gone(request, {o.business_key for o in overlaps})
         return StageTimeOffResult(
             days=staged,
             workers=len({worker_id for worker_id, _ in rows}),
             skipped=skipped,
             overlaps=len(overlaps),
+        )
+
+    def _resolve_overlaps_gone(self, request: StageTimeOffRequest, found: set[str]) -> int:
+        """Resolve the system's overlaps in the window that HR no longer has (a request cancelled or fixed)."""
+        gone: list[str] = []
+        after: int | None = None
+        while True:
+            page = exc.find(
+                self.store, flow=FLOW, kind=OVERLAP, system=request.source.hr_system, after_id=after, limit=500
+            )
+            gone += [
+                row.business_key
+                for row in page
+                if row.business_key not in found
+                and row.business_date is not None
+                and row.business_date in request.window
+            ]
+            if len(page) < 500:
+                break
+            after = page[-1].id
+        if not gone:
+            return 0
+        return exc.resolve(
+            self.store,
+            flow=FLOW,
+            system=request.source.hr_system,
+            kind=OVERLAP,
+            business_keys=gone,
+            run_id=request.run_id,
         )
 
 
@@ -243,9 +275,9 @@ def _overlap(
     return exc.Occurrence(
         flow=FLOW,
         system=system,
-        kind="time_off_overlap",
+        kind=OVERLAP,
         business_key=f"{worker_id}:{day.isoformat()}",
-        reason="time_off_overlap",
+        reason=OVERLAP,
         message=(
             f"{worker_id} has two approved time off requests on {day}: {first[0]} ({first[1]} h) and "
             f"{second[0]} ({second[1]} h); {kept[1]} h kept"

@@ -190,19 +190,27 @@ async def test_two_approved_requests_on_one_day_keep_the_larger_and_open_an_exce
         await driver.at(T0)
         hired = await driver.hire("Di", "Twice", "di.twice@psflow-demo.example", "Consultant", "CC-ADV-UK")
         ids = [await driver.book(hired, MONDAY, Decimal(hours)) for hours in (2, 5)]
-    resource_store.save_resource(
-        store, hired, legal_entity="uk", hr_system="bamboohr", email="di.twice@psflow-demo.example"
-    )
-    request = StageTimeOffRequest(
-        source=HRSource(legal_entity="uk", hr_system="bamboohr"), run_id="run-2", window=WINDOW
-    )
-    result = await ActivityEnvironment().run(ResourceHrActivities({"bamboohr": bamboo}, store).stage_time_off, request)
+        resource_store.save_resource(
+            store, hired, legal_entity="uk", hr_system="bamboohr", email="di.twice@psflow-demo.example"
+        )
+        source = HRSource(legal_entity="uk", hr_system="bamboohr")
+        hr = ResourceHrActivities({"bamboohr": bamboo}, store)
+        request = StageTimeOffRequest(source=source, run_id="run-2", window=WINDOW)
+        result = await ActivityEnvironment().run(hr.stage_time_off, request)
+        [overlap] = exc.find(store, flow=FLOW, key=f"{hired}:{MONDAY.isoformat()}")
+        # HR fixed: one of the two cancelled. The next staging resolves the overlap, naming its run.
+        await driver.cancel(hired, ids[0], MONDAY)
+        later = StageTimeOffRequest(source=source, run_id="run-3", window=WINDOW)
+        await ActivityEnvironment().run(hr.stage_time_off, later)
     await bamboo.aclose()
-    [overlap] = exc.find(store, flow=FLOW, key=f"{hired}:{MONDAY.isoformat()}")
     assert result.overlaps == 1 and overlap.reason == "time_off_overlap" and overlap.system == "bamboohr"
     assert set(overlap.values["requests"]) == {f"bamboohr:{i}" for i in ids} and overlap.values["kept_hours"] == "5"
     [diff] = resource_store.time_off_diffs(store, "run-2", [hired], WINDOW.start, WINDOW.end)
     assert diff.staged == {MONDAY: Decimal(5)}
+    resolved = exc.get(store, overlap.id)
+    assert (resolved.state, resolved.resolved_by) == ("resolved", "run-3")
+    [after] = resource_store.time_off_diffs(store, "run-3", [hired], WINDOW.start, WINDOW.end)
+    assert after.staged == {MONDAY: Decimal(5)}
 
 
 def test_a_full_day_is_a_fifth_of_the_week_and_weekends_are_never_off() -> None:
