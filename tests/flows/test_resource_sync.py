@@ -39,6 +39,7 @@ from tests.flows._kantata import KANTATA_TOKEN
 from tests.flows.conftest import inject
 from tests.flows.test_provisioning_crash import start_worker
 from tests.hr.test_contract import BAMBOO_AUTH, JSON, BambooDriver, Driver, WorkdayDriver
+from workflows import search_attributes as sa
 from workflows.sync_resources import ResourceSyncInput, ResourceSyncResult, ResourceSyncWorkflow, workflow_id
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -390,6 +391,7 @@ async def test_bad_hr_input_becomes_exceptions_with_its_values_and_the_rest_is_a
 
     async with worker.running_workers(temporal_client, flow_settings):
         result = await sync(temporal_client, flow_settings, source, policy=policy, record="bad_input")
+        described = await temporal_client.get_workflow_handle(workflow_id(flow_settings.task_queue_prefix)).describe()
         user = await psa.user(good)
         time_off = await psa.time_off(user["id"])
 
@@ -409,6 +411,7 @@ async def test_bad_hr_input_becomes_exceptions_with_its_values_and_the_rest_is_a
     # The good one is applied whole, with the larger of the two overlapping requests.
     assert result.total("invited") >= 1 and result.total("invalid") >= 2, result
     assert time_off == {day: Decimal(5)}, time_off
+    assert described.typed_search_attributes.get(sa.FLOW_STATE) == "exceptions"
 
 
 @pytest.mark.usefixtures("clear_faults")
