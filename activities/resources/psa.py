@@ -14,6 +14,11 @@ max(hire date, today)), a leaver's future allocations once the last day is known
 membership disabled once today is past it. The manager stays in the store. A worker whose
 fingerprint (the propagated fields and the policy) equals the one last applied costs no PSA call.
 
+Capacity changes returned for the availability events: ``hired`` (invited, or linked before the
+first day; not a colleague the first sync links), ``hours`` (standard hours changed, from the
+workweek's effective day), ``left`` (from the day after the last day, once HR gives it) and
+``time_off`` (per worker, the span of days set or cleared, with the hours off in it now).
+
 Each worker is heartbeated as done (`ApplyCheckpoint`), so a retry resumes after the last one; the
 worker in flight when an attempt died is applied again, which repeats no write: invitations are
 idempotent by email and every other write sets a value.
@@ -47,7 +52,7 @@ from activities.resources.models import (
     HRSource,
     ResourcePolicy,
 )
-from canonical import Consultant
+from canonical import Consultant, SystemName, SystemRef
 from connectors._core import BusinessError, ConnectorError, NotFoundError
 from connectors.kantata import KantataConnector
 from store import Store
@@ -187,9 +192,11 @@ class ResourcePsaActivities:
         known_skills: set[str] | None = None
         if request.policy.unknown_skills == "exception" and point.done < len(request.workers):
             known_skills = await self._kantata.skill_names()
-        for worker in request.workers[point.done :]:
+        todo = request.workers[point.done :]
+        rows = await asyncio.to_thread(res.resources, self._store, [w.id for w in todo])
+        for worker in todo:
             try:
-                applied = await self._apply(request, worker, known_skills)
+                applied = await self._apply(request, worker, rows.get(worker.id), known_skills)
             except (BusinessError, NotFoundError) as error:
                 applied = _Applied("invalid", problems=[refused(request.source, worker, error)])
             if applied.problems:
@@ -220,10 +227,11 @@ class ResourcePsaActivities:
                     run_id=request.run_id,
                 )
 
-    async def _apply(self, request: ApplyRequest, worker: Consultant, known_skills: set[str] | None) -> _Applied:
+    async def _apply(
+        self, request: ApplyRequest, worker: Consultant, row: res.ResourceRow | None, known_skills: set[str] | None
+    ) -> _Applied:
         source, today, policy = request.source, request.today, request.policy
         applied_print = fingerprint(worker, policy)
-        row = await asyncio.to_thread(res.resource, self._store, worker.id)
         if row is not None and row.applied_fingerprint == applied_print:
             return _Applied("unchanged")
         psa: Consultant | None = None
@@ -241,8 +249,13 @@ class ResourcePsaActivities:
         user_id = _user_id(psa)
         if result.outcome in ("invited", "linked"):
             await asyncio.to_thread(self._map_ids, worker.id, user_id, psa.email)
-            start = max(worker.hire_date, today) if worker.hire_date else today
-            result.changes.append(self._change(worker, user_id, start, "hired", None))
+            # Capacity appears for a hire (invited, or linked before the first day), not for a colleague
+            # the first sync links or a leaver a sweep finds: those change nobody's availability.
+            starting = worker.hire_date is not None and worker.hire_date >= today
+            staying = worker.termination_date is None or worker.termination_date >= today
+            if staying and (result.outcome == "invited" or starting):
+                start = max(worker.hire_date, today) if worker.hire_date else today
+                result.changes.append(self._change(worker, user_id, start, "hired", None))
         if psa.email.lower() != worker.email.lower():
             result.problems.append(
                 _occurrence(
@@ -342,8 +355,9 @@ class ResourcePsaActivities:
             if worker.termination_date is not None and worker.termination_date < today:
                 return _Applied("skipped")
             user_id = await self._kantata.invite_user(worker)
-            invited = await self._kantata.users_by_ids([user_id])
-            return "invited", invited[0]
+            # The new user as Kantata holds it: the invitation's email and name, no profile yet.
+            source_ref = SystemRef(system=SystemName.KANTATA, id=user_id)
+            return "invited", worker.model_copy(update={"source": source_ref, "cost_centre": None, "skills": ()})
         user = candidates[0]
         other = await asyncio.to_thread(res.resource_by_user, self._store, _user_id(user))
         if other is not None and other.worker_id != worker.id:

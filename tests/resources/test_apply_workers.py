@@ -285,7 +285,9 @@ async def test_a_leaver_loses_future_allocations_and_is_disabled_only_after_the_
     past = await _allocate(world, resource_id, TODAY - timedelta(days=10), TODAY - timedelta(days=3))
     future = await _allocate(world, resource_id, last_day + timedelta(days=3), last_day + timedelta(days=20))
     worker = hire(12, employee_id=psa.employee_id, email=psa.email, hire_date=date(2024, 3, 4))
-    await apply(world, [worker])
+    first = await apply(world, [worker])
+    assert first.counts == {"invalid": 0, "linked": 1}
+    assert first.availability == []  # a colleague linked by the first sync is no change of capacity
 
     leaving = worker.model_copy(update={"termination_date": last_day})
     result = await apply(world, [leaving], run_id="run-2")
@@ -350,3 +352,20 @@ async def test_a_retry_resumes_after_the_last_worker_done_and_applies_nothing_tw
     assert not any(workers[0].email in s or workers[1].email in s for s in resumed)
     assert any(third.replace("@", "%40") in s or third in s for s in resumed)
     assert all(res.resource(world.store, w.id) is not None for w in workers)
+
+
+async def test_a_retried_disable_due_resumes_after_the_last_leaver_done(world: World) -> None:
+    last_day = TODAY - timedelta(days=1)
+    for n in (31, 32):
+        await apply(world, [hire(n, hire_date=date(2024, 3, 4))])
+        res.save_resource(world.store, f"bamboohr:{n}", termination_date=last_day, allocations_removed_on=last_day)
+    world.transport.reset()
+    details = {"after": "bamboohr:31", "counts": {"disabled": 1}}
+
+    retried = await world.env(details=details).run(
+        world.psa.disable_due, DueRequest(source=SOURCE, run_id="run-2", today=TODAY)
+    )
+
+    assert retried.counts == {"disabled": 2}
+    assert len([w for w in world.transport.writes() if w.endswith("/disable.json")]) == 1
+    assert [r.worker_id for r in res.due_disable(world.store, SOURCE, TODAY)] == ["bamboohr:31"]
