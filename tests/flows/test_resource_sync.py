@@ -392,10 +392,16 @@ async def test_bad_hr_input_becomes_exceptions_with_its_values_and_the_rest_is_a
     async with worker.running_workers(temporal_client, flow_settings):
         result = await sync(temporal_client, flow_settings, source, policy=policy, record="bad_input")
         described = await temporal_client.get_workflow_handle(workflow_id(flow_settings.task_queue_prefix)).describe()
+        found = {key: exceptions_of(flow_settings, key) for key in (no_email, backwards, elsewhere, skilled, fine)}
+        # A person fixes the cost centre in HR; re-syncing that one worker applies it and resolves its exception.
+        await tick(hr_api)
+        await _bamboo(hr_api, "POST", f"/employees/{elsewhere.split(':')[1]}", {"customCostCentre": "CC-TEC-UK"})
+        targeted = await sync(
+            temporal_client, flow_settings, source, policy=policy, worker_ids=[elsewhere], record="one_worker"
+        )
         user = await psa.user(good)
         time_off = await psa.time_off(user["id"])
 
-    found = {key: exceptions_of(flow_settings, key) for key in (no_email, backwards, elsewhere, skilled, fine)}
     invalid = found[no_email]["invalid_worker"]
     assert "no work email" in invalid.message and invalid.system == "bamboohr", invalid
     reversed_dates = found[backwards]["invalid_worker"]
@@ -412,6 +418,13 @@ async def test_bad_hr_input_becomes_exceptions_with_its_values_and_the_rest_is_a
     assert result.total("invited") >= 1 and result.total("invalid") >= 2, result
     assert time_off == {day: Decimal(5)}, time_off
     assert described.typed_search_attributes.get(sa.FLOW_STATE) == "exceptions"
+
+    assert targeted.sources[0].read == 1 and targeted.total("updated") == 1, targeted
+    assert (targeted.sources[0].time_off_days, targeted.sources[0].mark) == (0, None), (
+        "one worker: no time off, no mark"
+    )
+    assert "unknown_cost_centre" not in exceptions_of(flow_settings, elsewhere)
+    assert (await psa.profile(connectors, f"rs-cc-{tag}@psflow-demo.example")).cost_centre == "CC-TEC-UK"
 
 
 @pytest.mark.usefixtures("clear_faults")

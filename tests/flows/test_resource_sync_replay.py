@@ -1,4 +1,4 @@
-"""Determinism: recorded resource syncs (a hire that continued as new, a leaver, bad input) replay on today's code.
+"""Determinism: recorded resource syncs (a hire that continued as new, a leaver, bad input, one worker) replay.
 
 If this fails after a workflow change, the change would break syncs in flight: guard it with
 ``workflow.patched`` — or, if breaking is intended, re-record with
@@ -20,12 +20,13 @@ DIRECTORY = Path(__file__).resolve().parent.parent / "histories"
 HISTORIES = sorted(DIRECTORY.glob("resource_sync_*.json"))
 
 
-def test_there_are_histories_of_a_continued_run_a_leaver_and_bad_input() -> None:
+def test_there_are_histories_of_a_continued_run_a_leaver_bad_input_and_one_worker() -> None:
     assert {path.stem for path in HISTORIES} >= {
         "resource_sync_bamboohr_hired_continued_as_new",
         "resource_sync_bamboohr_hired",
         "resource_sync_workday_left",
         "resource_sync_bad_input",
+        "resource_sync_one_worker",
     }
 
 
