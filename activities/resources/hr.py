@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -90,6 +90,10 @@ def bad_from_error(worker_id: str, error: Exception) -> BadWorker:
     return bad.model_copy(update={"values": values})
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def business_days(start: date, end: date) -> Iterable[date]:
     """Monday to Friday from `start` to `end`, inclusive."""
     day = start
@@ -135,15 +139,34 @@ class ResourceHrActivities:
     @activity.defn(name="resources.hr_changes")
     @classified
     async def hr_changes(self, request: ChangesRequest) -> ChangesPage:
-        """One page of the change feed from ``since``: the workers' ids once each, and the mark so far."""
+        """One page of the change feed from ``since``: the workers' ids once each, and the mark so far.
+
+        HR reports changes *at* the mark again (the port's feed is inclusive, so that a change in the
+        mark's own second is never lost). A worker whose only change is at the mark and whom psflow
+        has written since is left out: the run that stored the mark applied it. Without that, a
+        bulk load (thousands of changes in one second) would come back on every run and turn each
+        into a full sweep. A change psflow may not have seen is still read; the full sweep is the
+        backstop for the rest.
+        """
         page = await self._hr(request.source.hr_system).changed_since(request.since, request.cursor)
         ids = list(dict.fromkeys(change.worker_id for change in page.items))
+        if request.since is not None:
+            later = {change.worker_id for change in page.items if change.changed_at != request.since}
+            at_mark = [worker_id for worker_id in ids if worker_id not in later]
+            if at_mark:
+                seen = await asyncio.to_thread(self._written_since, at_mark, request.since)
+                ids = [worker_id for worker_id in ids if worker_id not in seen]
         return ChangesPage(
             worker_ids=ids,
             bad=[bad_of(unreadable) for unreadable in page.unreadable],
             next_cursor=page.next_cursor,
             high_water_mark=page.high_water_mark,
         )
+
+    def _written_since(self, worker_ids: list[str], since: datetime) -> set[str]:
+        """The workers psflow wrote after ``since``."""
+        rows = resource_store.resources(self.store, worker_ids)
+        return {worker_id for worker_id, row in rows.items() if _aware(row.updated_at) > since}
 
     @activity.defn(name="resources.hr_workers")
     @classified
