@@ -1,5 +1,5 @@
 """``psflow schedule``: the Temporal Schedules of `stack.schedules` (daily posting, polling, monthly invoicing,
-exception sweep)."""
+exception sweep, reconciliation, resource sync)."""
 
 from __future__ import annotations
 
@@ -18,14 +18,16 @@ if TYPE_CHECKING:
     from stack.settings import Settings
 
 app = typer.Typer(
-    help="Temporal Schedules: daily posting, polling fallback, monthly invoicing, exception sweep.",
+    help="Temporal Schedules: daily posting, polling fallback, monthly invoicing, exception sweep, reconciliation, "
+    "resource sync.",
     no_args_is_help=True,
 )
 
 NameArgument = Annotated[
     str,
     typer.Argument(
-        help="The schedule: te-posting, poll-closed-won, monthly-invoicing, exception-sweep or reconciliation."
+        help="The schedule: te-posting, poll-closed-won, monthly-invoicing, exception-sweep, reconciliation or "
+        "resource-sync."
     ),
 ]
 NoteOption = Annotated[str | None, typer.Option(help="Why; shown by `psflow schedule describe`.")]

@@ -1,16 +1,30 @@
 """The resource sync's settings: legal entities and their HR systems, the schedule, time off window, policy.
 
+The ``resource-sync`` schedule is built from them: its interval, overlap and the workflow's input.
+
 A bad value is one SettingsError line naming the setting and the value, whether it came from a
 ``PSFLOW_*`` variable (JSON for lists and mappings) or the settings file.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
+from activities.resources.models import ResourcePolicy
+from stack.schedules import (
+    RESOURCE_SYNC,
+    SCHEDULES,
+    ScheduleError,
+    resource_sync_input,
+    resource_sync_schedule,
+    schedule_id,
+)
 from stack.settings import SettingsError, load_settings
+from workflows.sync_resources import ResourceSyncInput
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +89,40 @@ def test_a_mapping_that_is_not_json_says_how_to_write_it(monkeypatch: pytest.Mon
     with pytest.raises(SettingsError, match=r'field "hr_systems".*as JSON, e\.g\. PSFLOW_HR_SYSTEMS=') as raised:
         load_settings()
     assert "\n" not in str(raised.value)
+
+
+def test_the_schedule_runs_the_sync_every_interval_from_the_settings() -> None:
+    settings = load_settings(
+        task_queue_prefix="staging-",
+        hr_systems={"uk": "bamboohr", "us": "workday"},
+        resource_sync_minutes=30,
+        resource_full_sweep_hours=12,
+        resource_time_off_days_ahead=60,
+        resource_cost_centres=["CC-100"],
+        resource_skill_map={"Py": "Python"},
+        firm_time_zone="Europe/London",
+    )
+    schedule = resource_sync_schedule(settings)
+    [interval] = schedule.spec.intervals
+    assert interval.every == timedelta(minutes=30)
+    assert schedule.policy.overlap is ScheduleOverlapPolicy.SKIP
+    assert schedule.policy.catchup_window == timedelta(minutes=30)
+    action = schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert (action.workflow, action.id, action.task_queue) == ("ResourceSync", "staging-resource-sync", "staging-flows")
+    [given] = action.args
+    assert given == resource_sync_input(settings)
+    assert isinstance(given, ResourceSyncInput)
+    assert [(s.legal_entity, s.hr_system) for s in given.sources] == [("uk", "bamboohr"), ("us", "workday")]
+    assert (given.full, given.today, given.time_zone) == (False, None, "Europe/London")
+    assert (given.full_sweep_every, given.time_off_days_back, given.time_off_days_ahead) == (timedelta(hours=12), 7, 60)
+    assert given.policy == ResourcePolicy(cost_centres=("CC-100",), unknown_skills="create", skill_map={"Py": "Python"})
+    assert schedule_id(settings, RESOURCE_SYNC) == "staging-resource-sync"
+    assert SCHEDULES[RESOURCE_SYNC].runs(settings) == (
+        "every 30 min: HR workers and time off to the PSA (uk: bamboohr, us: workday; full sweep every 12 h)"
+    )
+
+
+def test_a_schedule_with_a_bad_time_zone_is_refused() -> None:
+    with pytest.raises(ScheduleError, match="'Mars/Olympus' is not an IANA time zone"):
+        resource_sync_schedule(load_settings(firm_time_zone="Mars/Olympus"))
