@@ -1,4 +1,4 @@
-"""``psflow resources``: who is free for staffing (the sync's store less the PSA's bookings), one person's record."""
+"""``psflow resources``: the HR → PSA resource sync on demand, who is free for staffing, and one person's record."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from canonical.calendar import firm_day
-from commands._common import UserError, friendly, open_store, out, settings, table
+from commands._common import UserError, err, friendly, open_store, out, settings, table, temporal, workflow_url
 from stack.settings import Settings
 
 if TYPE_CHECKING:
     from store.resources import Availability, ResourceRow
     from store.tables import ExceptionRecord
+    from workflows.sync_resources import ResourceSyncProgress, ResourceSyncResult
 
 app = typer.Typer(
     help="Resources: HR's people, leavers and time off in the PSA; who is free between two days.",
@@ -28,9 +29,22 @@ AsOfOption = Annotated[
     str | None,
     typer.Option("--as-of", help="Act as of this day, YYYY-MM-DD (default: today in the firm's time zone)."),
 ]
+FullOption = Annotated[
+    bool, typer.Option("--full", help="Read every worker, not only HR's changes since the last sync.")
+]
 MAX_DAYS = 366
 """The longest range `availability` sums (a year)."""
 CENT = Decimal("0.01")
+COUNT_WORDS = (
+    ("invited", "invited"),
+    ("linked", "linked"),
+    ("updated", "updated"),
+    ("unchanged", "unchanged"),
+    ("disabled", "disabled"),
+    ("allocations_removed", "allocations cut"),
+    ("conflicts", "conflicts"),
+    ("invalid", "invalid"),
+)
 
 
 def day_of(value: str | None, option: str) -> date | None:
@@ -206,6 +220,94 @@ def _json(person: Free) -> dict[str, Any]:
         name: getattr(person, name) for name in ("worker_id", "name", "email", "psa_user_id", "cost_centre")
     }
     return values | {"skills": list(person.skills)} | {name: hours(getattr(person, name)) for name in amounts}
+
+
+def _progress_line(progress: ResourceSyncProgress) -> str:
+    counts = ", ".join(f"{key} {value}" for key, value in sorted(progress.counts.items()) if value)
+    where = f" ({progress.source})" if progress.source else ""
+    time_off = f"; time off set {progress.time_off_set}, cleared {progress.time_off_cleared}"
+    return f"syncing resources: {progress.step}{where} — {counts or 'reading'}{time_off}"
+
+
+def print_result(result: ResourceSyncResult) -> None:
+    """Per source what the sync read and did, then one line of totals."""
+    shown = table(
+        "entity", "HR", "read", *(words for _, words in COUNT_WORDS), "time off set", "cleared", "events", "mark",
+        title="resource sync",
+    )  # fmt: skip
+    for source in result.sources:
+        shown.add_row(
+            source.source.legal_entity,
+            source.source.hr_system + (" (full sweep)" if source.full else ""),
+            str(source.read),
+            *(str(source.counts.get(key, 0)) for key, _ in COUNT_WORDS),
+            str(source.time_off_set),
+            str(source.time_off_cleared),
+            str(source.events),
+            f"{source.mark:%Y-%m-%d %H:%M:%S}" if source.mark else "-",
+        )
+    out.print(shown)
+    problems = result.total("conflicts") + result.total("invalid")
+    totals = ", ".join(f"{result.total(key)} {words}" for key, words in COUNT_WORDS[:5] if result.total(key))
+    out.print(
+        f"resources synced: {totals or 'nothing changed'}; time off {result.time_off_set} day(s) set, "
+        f"{result.time_off_cleared} cleared; {result.events} availability event(s)"
+        + (f"; {problems} exception(s): see `psflow exceptions list --flow resources`" if problems else ""),
+        highlight=False,
+    )
+
+
+@app.command("sync")
+@friendly
+def sync(
+    full: Annotated[
+        bool, typer.Option("--full", help="Read every worker, not only HR's changes since the last sync.")
+    ] = False,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Start it and return; follow it in the Web UI.")] = False,
+    as_of: AsOfOption = None,
+) -> None:
+    """Sync HR's workers, leavers and time off into the PSA now (or report the sync already running)."""
+    config = settings()
+    today = day_of(as_of, "--as-of")
+
+    async def go() -> None:
+        from temporalio.client import WorkflowFailureError, WorkflowQueryFailedError
+        from temporalio.exceptions import FailureError
+        from temporalio.service import RPCError
+
+        from stack.flows import start_resource_sync
+        from workflows.sync_resources import ResourceSyncWorkflow
+
+        client = await temporal(config)
+        options: dict[str, Any] = {} if today is None else {"today": today}
+        handle, started = await start_resource_sync(config, client, full=full, **options)
+        url = workflow_url(config, handle.id, handle.first_execution_run_id or handle.run_id)
+        if not started:
+            out.print(
+                f"a resource sync is already running: {handle.id} ({url}); it was not started again",
+                highlight=False,
+                soft_wrap=True,
+            )
+            return
+        out.print(f"syncing resources{' (full sweep)' if full else ''}: {url}", highlight=False, soft_wrap=True)
+        if no_wait:
+            return
+        result = asyncio.ensure_future(handle.result())
+        with err.status("syncing resources… (nothing moving? start a worker: `psflow worker`)") as status:
+            while not result.done():
+                await asyncio.wait([result], timeout=1)
+                try:
+                    progress = await handle.query(ResourceSyncWorkflow.progress, rpc_timeout=timedelta(seconds=2))
+                except (WorkflowQueryFailedError, RPCError):
+                    continue
+                status.update(_progress_line(progress))
+        try:
+            print_result(await result)
+        except WorkflowFailureError as failure:
+            cause = failure.cause.message if isinstance(failure.cause, FailureError) else str(failure)
+            raise UserError(f"the resource sync {handle.id} failed: {cause}") from None
+
+    asyncio.run(go())
 
 
 @dataclass(frozen=True)

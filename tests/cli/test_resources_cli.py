@@ -8,6 +8,8 @@ the clock. Bad input is one ``error:`` line, refused before Temporal or the PSA 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -19,10 +21,21 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio import workflow
+from temporalio.client import (
+    Client,
+    ScheduleActionExecutionStartWorkflow,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
+from temporalio.service import RPCError
+from temporalio.worker import Worker
 from typer.testing import CliRunner, Result
 
 import cli
 from sandbox.systems.kantata import DEMO_ACCESS_TOKEN
+from stack.schedules import RESOURCE_SYNC, resource_sync_schedule, schedule_id
+from stack.settings import Settings
 from store import Store
 from store import exceptions as exc
 from store import resources as res
@@ -66,6 +79,9 @@ def one_line_error(result: Result, words: str) -> None:
         ("availability --as-of soon", "--as-of 'soon' is not a day"),
         ("availability --from 2031-03-03 --entity mars", "--entity 'mars' is not a legal entity"),
         ("availability --from 2031-03-03 --format csv", "Invalid value for '--format'"),
+        ("sync --as-of 03/03/2031", "--as-of '03/03/2031' is not a day"),
+        ("sync --as-of 2031-03-03", f"cannot reach Temporal at {CLOSED}"),
+        ("sync --full --no-wait --nope", "No such option: --nope"),
     ],
 )
 def test_bad_input_is_one_line(psflow: Psflow, args: str, words: str) -> None:
@@ -252,3 +268,134 @@ def test_show_one_person_with_ids_time_off_and_open_exceptions(psflow: Psflow, s
     store.map_id("worker", "bamboohr:4", "kantata", "99")
     gone = psflow("resources", "show", "bamboohr:4", *as_of)
     assert gone.exit_code == 0 and "Dee Vo (left" in gone.output, gone.output
+
+
+# -- sync: started by hand or by the schedule, never two at once ----------------------------------------------------
+
+with workflow.unsafe.imports_passed_through():
+    from activities.resources.models import HRSource
+    from workflows.sync_resources import ResourceSyncInput, ResourceSyncProgress, ResourceSyncResult, SourceResult
+
+
+@workflow.defn(name="ResourceSync", sandboxed=False)
+class HeldSync:
+    """Stands in for the sync under its real name: answers ``progress``, holds until ``finish``, reports counts."""
+
+    def __init__(self) -> None:
+        self._progress = ResourceSyncProgress(step="applying workers", source="uk", counts={"invited": 1})
+        self._finish = False
+        self._input: ResourceSyncInput | None = None
+
+    @workflow.run
+    async def run(self, input: ResourceSyncInput) -> ResourceSyncResult:
+        self._input = input
+        await workflow.wait_condition(lambda: self._finish)
+        counts = {"invited": 2, "updated": 1, "disabled": 1, "conflicts": 1}
+        done = [
+            SourceResult(source=s, full=input.full, read=4, counts=counts, time_off_set=3, events=5)
+            for s in input.sources
+        ]
+        return ResourceSyncResult(sources=done, full=input.full)
+
+    @workflow.signal
+    def finish(self) -> None:
+        self._finish = True
+
+    @workflow.query
+    def progress(self) -> ResourceSyncProgress:
+        return self._progress
+
+    @workflow.query
+    def given(self) -> ResourceSyncInput | None:
+        return self._input
+
+
+def _cli_env(settings: Settings) -> dict[str, str | None]:
+    return {
+        "PSFLOW_TEMPORAL__ADDRESS": settings.temporal.address,
+        "PSFLOW_TASK_QUEUE_PREFIX": settings.task_queue_prefix,
+        "PSFLOW_DATA_DIR": str(settings.data_dir),
+        "PSFLOW_HR_SYSTEMS": ENTITIES,
+        "PSFLOW_RESOURCE_COST_CENTRES": '["CC-100"]',
+        "PSFLOW_RESOURCE_UNKNOWN_SKILLS": "exception",
+        "PSFLOW_FIRM_TIME_ZONE": "Europe/London",
+    }
+
+
+async def _running(client: Client, workflow_id: str, after: str | None = None) -> WorkflowHandle[Any, Any]:
+    """The run of ``workflow_id`` once one runs (another than run ``after``), polled: the CLI starts it in a thread."""
+    for _ in range(300):
+        with contextlib.suppress(RPCError):
+            run = await client.get_workflow_handle(workflow_id).describe()
+            if run.status == WorkflowExecutionStatus.RUNNING and run.run_id != after:
+                return client.get_workflow_handle(workflow_id, run_id=run.run_id)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{workflow_id} never ran")
+
+
+async def test_sync_starts_one_run_and_reports_the_one_running(temporal_client: Client, settings: Settings) -> None:
+    env = _cli_env(settings)
+    sync_id = f"{settings.task_queue_prefix}resource-sync"
+    async with Worker(temporal_client, task_queue=settings.task_queue("flows"), workflows=[HeldSync]):
+        started = await asyncio.to_thread(
+            run_cli, env, "resources", "sync", "--full", "--no-wait", "--as-of", "2031-03-05"
+        )
+        assert started.exit_code == 0, started.output
+        assert f"syncing resources (full sweep): {settings.temporal.ui_url}" in started.output
+        handle = await _running(temporal_client, sync_id)
+        given = await handle.query(HeldSync.given)
+        assert given is not None
+        assert given.sources == [
+            HRSource(legal_entity="uk", hr_system="bamboohr"),
+            HRSource(legal_entity="us", hr_system="workday"),
+        ]
+        assert (given.full, given.today, given.time_zone) == (True, date(2031, 3, 5), "Europe/London")
+        assert (given.policy.cost_centres, given.policy.unknown_skills) == (("CC-100",), "exception")
+        assert (given.time_off_days_back, given.time_off_days_ahead, given.full_sweep_every) == (
+            7,
+            90,
+            timedelta(hours=24),
+        )
+
+        again = await asyncio.to_thread(run_cli, env, "resources", "sync")
+        assert again.exit_code == 0, again.output
+        assert f"a resource sync is already running: {sync_id}" in again.output and "not started again" in again.output
+        runs = [w async for w in temporal_client.list_workflows(f"WorkflowId = '{sync_id}'")]
+        assert len(runs) == 1
+
+        await handle.signal(HeldSync.finish)
+        await handle.result()
+        waited = asyncio.ensure_future(asyncio.to_thread(run_cli, env, "resources", "sync", "--as-of", "2031-03-06"))
+        second = await _running(temporal_client, sync_id, after=handle.run_id)
+        await second.signal(HeldSync.finish)
+        finished = await waited
+    assert finished.exit_code == 0, finished.output
+    assert "resources synced: 4 invited, 2 updated, 2 disabled" in finished.output, finished.output
+    assert "time off 6 day(s) set, 0 cleared; 10 availability event(s); 2 exception(s)" in finished.output
+    assert "psflow exceptions list --flow resources" in finished.output
+
+
+async def test_a_scheduled_run_counts_as_running(temporal_client: Client, settings: Settings) -> None:
+    env = _cli_env(settings)
+    config = settings.model_copy(update={"hr_systems": {"uk": "bamboohr"}})
+    schedule = temporal_client.get_schedule_handle(schedule_id(config, RESOURCE_SYNC))
+    await temporal_client.create_schedule(schedule.id, resource_sync_schedule(config))
+    try:
+        async with Worker(temporal_client, task_queue=settings.task_queue("flows"), workflows=[HeldSync]):
+            await schedule.trigger()
+            for _ in range(300):
+                running = (await schedule.describe()).info.running_actions
+                if running:
+                    break
+                await asyncio.sleep(0.05)
+            [action] = running
+            assert isinstance(action, ScheduleActionExecutionStartWorkflow)
+            assert action.workflow_id.startswith(f"{settings.task_queue_prefix}resource-sync-")
+            result = await asyncio.to_thread(run_cli, env, "resources", "sync", "--as-of", "2031-03-05")
+            listed = await asyncio.to_thread(run_cli, env, "schedule", "list")
+            await temporal_client.get_workflow_handle(action.workflow_id).signal(HeldSync.finish)
+    finally:
+        await schedule.delete()
+    assert result.exit_code == 0, result.output
+    assert f"a resource sync is already running: {action.workflow_id}" in result.output
+    assert listed.exit_code == 0 and schedule.id in listed.output, listed.output
