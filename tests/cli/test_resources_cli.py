@@ -12,6 +12,9 @@ import asyncio
 import contextlib
 import itertools
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,12 +36,17 @@ from temporalio.worker import Worker
 from typer.testing import CliRunner, Result
 
 import cli
+import worker
+from commands._common import out
+from commands._demo_resources import sync_resources
 from sandbox.systems.kantata import DEMO_ACCESS_TOKEN
+from stack.connectors import Connectors
 from stack.schedules import RESOURCE_SYNC, resource_sync_schedule, schedule_id
 from stack.settings import Settings
 from store import Store
 from store import exceptions as exc
 from store import resources as res
+from tests.conftest import TEST_TODAY, _free_port
 
 FIRST_MONDAY = date(2031, 3, 3)
 WEEKS = itertools.count()
@@ -399,3 +407,62 @@ async def test_a_scheduled_run_counts_as_running(temporal_client: Client, settin
     assert result.exit_code == 0, result.output
     assert f"a resource sync is already running: {action.workflow_id}" in result.output
     assert listed.exit_code == 0 and schedule.id in listed.output, listed.output
+
+
+# -- the demo's section, on a sandbox of its own (it terminates a staffed consultant and sweeps everyone) ----------
+
+
+@pytest.fixture(scope="module")
+def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A sandbox process of this module's own, seeded with the demo firm on ``TEST_TODAY``."""
+    port = _free_port()
+    db = tmp_path_factory.mktemp("demo-sandbox") / "sandbox.db"
+    log = db.with_suffix(".log").open("w")
+    command = [sys.executable, "-m", "sandbox", "--port", str(port), "--db", str(db), "--seed", "demo"]
+    process = subprocess.Popen([*command, "--today", TEST_TODAY.isoformat()], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/_admin/status", timeout=2).status_code == 200:
+                    break
+            assert process.poll() is None, f"the sandbox did not start; see {db.with_suffix('.log')}"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+async def test_the_demo_shows_a_hire_a_leaver_and_leave_reaching_kantata(
+    temporal_client: Client,
+    settings: Settings,
+    own_sandbox: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(out, "width", 250)
+    config = settings.model_copy(update={"sandbox_url": own_sandbox})
+    connectors = Connectors.build(config)
+    try:
+        async with worker.running_workers(temporal_client, config):
+            await sync_resources(temporal_client, config, connectors, TEST_TODAY)
+    finally:
+        await connectors.aclose()
+    printed = capsys.readouterr().out
+    first, second = printed.split("Second sync")
+    assert "First sync" in first and "resources synced: 50 linked" in first, first
+    monday = TEST_TODAY + timedelta(days=7 - TEST_TODAY.weekday())
+    summary = next(line for line in second.splitlines() if line.startswith("resources synced:"))
+    assert "1 invited" in summary and "1 disabled" in summary, summary
+    reached = {line.split("│")[1].strip(): line for line in second.splitlines() if line.count("│") == 4}
+    assert "invited, user" in reached["hired"], reached
+    assert "membership disabled; 0 h booked after the last day" in reached["left"], reached
+    leave = ", ".join(f"{monday + timedelta(days=n)} 8 h" for n in range(3))
+    assert f"time off: {leave}" in reached["leave approved"], reached
+    free = second[second.index(f"who is free {monday} to {monday + timedelta(days=4)}") :]
+    names = [line.split("│")[2].strip() for line in free.splitlines() if line.count("│") == 7]
+    hired = f"Noor Haddad-{reached['hired'].split('noor.haddad.')[1][:6]}"
+    assert names[-2:] == [hired, "Nora Chen"], free  # the hire from Monday, a full week; the leave, 3 days
+    assert "│ 40         │ 24         │ 0        │ 16     │" in free  # the leave, Monday to Wednesday
