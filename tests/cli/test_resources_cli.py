@@ -37,7 +37,6 @@ from typer.testing import CliRunner, Result
 
 import cli
 import worker
-from commands._common import out
 from commands._demo_resources import sync_resources
 from sandbox.systems.kantata import DEMO_ACCESS_TOKEN
 from stack.connectors import Connectors
@@ -442,7 +441,7 @@ async def test_the_demo_shows_a_hire_a_leaver_and_leave_reaching_kantata(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(out, "width", 250)
+    monkeypatch.setenv("COLUMNS", "250")  # rich reads it at each print: the tables' rows stay on one line
     config = settings.model_copy(update={"sandbox_url": own_sandbox})
     connectors = Connectors.build(config)
     try:
