@@ -44,7 +44,9 @@ COUNT_WORDS = (
     ("allocations_removed", "allocations cut"),
     ("conflicts", "conflicts"),
     ("invalid", "invalid"),
+    ("exceptions", "other exceptions"),
 )
+"""`ApplyResult.counts` keys in the order shown, and their words; the first five are what was done."""
 
 
 def day_of(value: str | None, option: str) -> date | None:
@@ -247,7 +249,8 @@ def print_result(result: ResourceSyncResult) -> None:
             f"{source.mark:%Y-%m-%d %H:%M:%S}" if source.mark else "-",
         )
     out.print(shown)
-    problems = result.total("conflicts") + result.total("invalid")
+    problems = sum(result.total(key) for key, _ in COUNT_WORDS[-3:])
+    problems += sum(source.time_off_overlaps for source in result.sources)
     totals = ", ".join(f"{result.total(key)} {words}" for key, words in COUNT_WORDS[:5] if result.total(key))
     out.print(
         f"resources synced: {totals or 'nothing changed'}; time off {result.time_off_set} day(s) set, "
@@ -260,9 +263,7 @@ def print_result(result: ResourceSyncResult) -> None:
 @app.command("sync")
 @friendly
 def sync(
-    full: Annotated[
-        bool, typer.Option("--full", help="Read every worker, not only HR's changes since the last sync.")
-    ] = False,
+    full: FullOption = False,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Start it and return; follow it in the Web UI.")] = False,
     as_of: AsOfOption = None,
 ) -> None:

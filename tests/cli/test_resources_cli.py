@@ -297,7 +297,7 @@ class HeldSync:
     async def run(self, input: ResourceSyncInput) -> ResourceSyncResult:
         self._input = input
         await workflow.wait_condition(lambda: self._finish)
-        counts = {"invited": 2, "updated": 1, "disabled": 1, "conflicts": 1}
+        counts = {"invited": 2, "updated": 1, "disabled": 1, "conflicts": 1, "exceptions": 1}
         done = [
             SourceResult(source=s, full=input.full, read=4, counts=counts, time_off_set=3, events=5)
             for s in input.sources
@@ -378,7 +378,7 @@ async def test_sync_starts_one_run_and_reports_the_one_running(temporal_client: 
         finished = await waited
     assert finished.exit_code == 0, finished.output
     assert "resources synced: 4 invited, 2 updated, 2 disabled" in finished.output, finished.output
-    assert "time off 6 day(s) set, 0 cleared; 10 availability event(s); 2 exception(s)" in finished.output
+    assert "time off 6 day(s) set, 0 cleared; 10 availability event(s); 4 exception(s)" in finished.output
     assert "psflow exceptions list --flow resources" in finished.output
 
 
