@@ -30,6 +30,7 @@ from canonical import Consultant
 from connectors.hr import HRSystem
 from connectors.workday import WorkdayHR
 from stack.connectors import Connectors
+from stack.flows import RetryRefused, retry_exception
 from stack.settings import Settings
 from store import Store
 from store import exceptions as exc
@@ -399,6 +400,24 @@ async def test_bad_hr_input_becomes_exceptions_with_its_values_and_the_rest_is_a
         targeted = await sync(
             temporal_client, flow_settings, source, policy=policy, worker_ids=[elsewhere], record="one_worker"
         )
+        # Or a person fixes the skill in HR and retries the exception: the worker alone is synced again.
+        await tick(hr_api)
+        await _bamboo(hr_api, "POST", f"/employees/{skilled.split(':')[1]}", {"customSkills": "Strategy"})
+        retry_settings = flow_settings.model_copy(
+            update={
+                "hr_systems": {"le-bad": "bamboohr"},
+                "resource_cost_centres": list(policy.cost_centres or ()),
+                "resource_unknown_skills": "exception",
+            }
+        )
+        unknown_skill = found[skilled]["unknown_skill"].id
+        retried = await retry_exception(
+            temporal_client, retry_settings, unknown_skill, {}, actor="ana", today=TEST_TODAY
+        )
+        with pytest.raises(RetryRefused, match="withdraw one in bamboohr"):
+            await retry_exception(
+                temporal_client, retry_settings, found[fine]["time_off_overlap"].id, {}, actor="ana", today=TEST_TODAY
+            )
         user = await psa.user(good)
         time_off = await psa.time_off(user["id"])
 
@@ -424,6 +443,9 @@ async def test_bad_hr_input_becomes_exceptions_with_its_values_and_the_rest_is_a
         "one worker: no time off, no mark"
     )
     assert "unknown_cost_centre" not in exceptions_of(flow_settings, elsewhere)
+    assert retried.outcome == "resolved", retried
+    assert "unknown_skill" not in exceptions_of(flow_settings, skilled)
+    assert (await psa.profile(connectors, f"rs-skill-{tag}@psflow-demo.example")).skills == ("Strategy",)
     assert (await psa.profile(connectors, f"rs-cc-{tag}@psflow-demo.example")).cost_centre == "CC-TEC-UK"
 
 
