@@ -7,20 +7,32 @@ it) and a subject's external reference through an index, not by reading every re
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections import Counter
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench._res_run import bamboohr_counts, change_workers, read_raw, seed_moment, seed_workers
+from bench.resources import main
 from canonical import DateRange, TimeOffStatus
 from connectors.bamboohr import BambooHRConnector, BambooHRSettings
 from sandbox import create_app
 from sandbox.systems import bamboohr, kantata
+from stack.connectors import Connectors
+from stack.settings import Settings
+from tests.conftest import TEST_TODAY, _free_port
 
 TODAY = date(2026, 3, 11)
 MOMENT = datetime(2026, 3, 11, 9, 0, tzinfo=UTC)
+RAW_FIGURES = {
+    "seconds", "seconds_by_read", "changes", "pages", "workers", "unreadable", "time_off_requests", "workers_per_s",
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -92,17 +104,93 @@ def _plan(app: object, sql: str, params: tuple[str, ...]) -> str:
     return " ".join(str(row[-1]) for row in rows)
 
 
-def test_kantata_finds_a_user_by_email_and_a_reference_by_subject_through_an_index(app: object) -> None:
-    by_email = _plan(
-        app,
-        "SELECT body FROM records WHERE system = ? AND kind = ? AND json_extract(body, '$._email') = ?",
-        ("kantata", "users", "a@b.example"),
-    )
-    reference = _plan(
-        app,
-        "SELECT body FROM records WHERE system = ? AND kind = ? AND json_extract(body, '$.subject_type') = ?"
-        " AND json_extract(body, '$.subject_id') = ? AND json_extract(body, '$.service_name') = ?",
-        ("kantata", "external_references", "User", "7", "Employee"),
-    )
-    assert "records_by__email" in by_email
-    assert "records_by_subject_type_subject_id_service_name" in reference
+@pytest.mark.parametrize(
+    ("kind", "where", "limit", "index"),
+    [
+        ("users", {"_email": "a@b.example"}, 20, "records_by__email"),
+        ("external_references", {"subject_type": "User", "subject_id": "7", "service_name": "Employee"}, None,
+         "records_by_subject_type_subject_id"),
+        ("custom_field_values", {"subject_type": "User", "subject_id": "7", "custom_field_id": "3"}, 1,
+         "records_by_subject_type_subject_id"),
+        ("skill_memberships", {"user_id": "7", "skill_id": "3"}, None, "records_by_user_id"),
+        ("workweek_memberships", {"user_id": "7"}, 200, "records_by_user_id"),
+        ("time_off_entries", {"user_id": "7", "requested_date": "2026-03-11"}, 1, "records_by_user_id"),
+    ],
+)  # fmt: skip
+def test_kantata_reads_a_users_records_through_an_index_not_a_scan(
+    app: object, kind: str, where: dict[str, str], limit: int | None, index: str
+) -> None:
+    """What resource sync reads or checks once per user at 10k users (each was a scan of every record of the kind)."""
+    columns = " AND ".join(f"json_extract(body, '$.{field}') = ?" for field in where)
+    sql = f"SELECT body FROM records WHERE system = ? AND kind = ? AND {columns} ORDER BY num, id"
+    plan = _plan(app, sql + ("" if limit is None else f" LIMIT {limit}"), ("kantata", kind, *where.values()))
+    assert f"USING INDEX {index} " in plan
+
+
+@pytest.fixture(scope="module")
+def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A sandbox process of this module's own: the benchmark pins BambooHR's clock and hires people in it."""
+    port = _free_port()
+    db = tmp_path_factory.mktemp("bench-sandbox") / "sandbox.db"
+    with db.with_suffix(".log").open("w") as log:
+        command = [sys.executable, "-m", "sandbox", "--port", str(port), "--db", str(db), "--seed", "demo"]
+        process = subprocess.Popen([*command, "--today", TEST_TODAY.isoformat()], stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while not _serves(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the sandbox did not start; see {db.with_suffix('.log')}")
+            time.sleep(0.2)
+        try:
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def _serves(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/_admin/status", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def test_the_benchmark_seeds_reads_raw_and_changes_workers_through_the_api(
+    own_sandbox: str, tmp_path: Path
+) -> None:
+    settings = Settings(sandbox_url=own_sandbox, data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'p.db'}")
+    connectors = Connectors.build(settings)
+    try:
+        seeded = await seed_workers(own_sandbox, 30, 10, TEST_TODAY)
+        assert (seeded["employees"], seeded["time_off_requests"]) == (30, 10)
+        raw = await read_raw(connectors, TEST_TODAY)
+        demo = (await bamboohr_counts(own_sandbox))["bamboohr"]["employee"] - 30
+        assert set(raw) == RAW_FIGURES
+        assert (raw["workers"], raw["changes"], raw["unreadable"]) == (30 + demo, 30 + demo, 0)
+        assert raw["pages"] == -(-raw["workers"] // connectors.bamboohr.settings.page_size)
+        assert raw["time_off_requests"] >= 10
+        changed = await change_workers(connectors, own_sandbox, 3, TEST_TODAY)
+        assert len(set(changed)) == 3
+        later = await connectors.bamboohr.changed_since(seed_moment(TEST_TODAY) + timedelta(minutes=1))
+        assert sorted(c.worker_id for c in later.items) == sorted(changed)
+        titles = [(await connectors.bamboohr.worker(w)).title for w in changed]
+        assert titles == [f"Benchmark title {w.removeprefix('bamboohr:')}" for w in changed]
+    finally:
+        await connectors.aclose()
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["--workers", "0"], "--workers must be between 1 and 100000"),
+        (["--time-off", "-1"], "--time-off must be between 0 and 100000"),
+        (["--workers", "5", "--changes", "6"], "--changes must be between 1 and --workers (5)"),
+    ],
+)
+def test_bad_options_are_refused_in_one_line(
+    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert complaint in capsys.readouterr().err
