@@ -2,6 +2,7 @@
 
 from store.db import Store, alembic_config
 from store.posting import Posting
+from store.resources import Availability, ResourceRow
 from store.tables import (
     AuditEvent,
     ExceptionEvent,
@@ -14,6 +15,7 @@ from store.tables import (
 
 __all__ = [
     "AuditEvent",
+    "Availability",
     "ExceptionEvent",
     "ExceptionRecord",
     "IdMapping",
@@ -21,6 +23,7 @@ __all__ = [
     "LedgerEntry",
     "Posting",
     "PostingFingerprint",
+    "ResourceRow",
     "Store",
     "alembic_config",
 ]

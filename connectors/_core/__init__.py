@@ -46,6 +46,7 @@ from connectors._core._grants import (
     OAuth2JwtBearerAssertion,
     OAuth2RefreshToken,
 )
+from connectors._core._ids import own_id
 from connectors._core._oauth1 import (
     OAuth1HmacSha256,
     oauth1_authorization_header,
@@ -136,6 +137,7 @@ __all__ = [
     "oauth1_signature_base_string",
     "offset_cursor",
     "outcome_for_status",
+    "own_id",
     "page_cursor",
     "pages",
     "paginate",

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from canonical import Consultant, SystemName, SystemRef, TimeOff, TimeOffStatus
+from connectors._core import own_id
 
 __all__ = [
     "EMPLOYEE_FIELDS",
@@ -60,14 +61,7 @@ def employee_id_of(worker_id: str) -> str:
     Raises:
         ValueError: Empty, or a canonical id of another system.
     """
-    value = str(worker_id).strip()
-    if value.startswith(PREFIX):
-        value = value[len(PREFIX) :]
-    elif ":" in value:
-        raise ValueError(f"{worker_id!r} is not a BambooHR employee id: expected '<id>' or 'bamboohr:<id>'")
-    if not value:
-        raise ValueError("a BambooHR employee id must not be empty")
-    return value
+    return own_id(worker_id, prefix=PREFIX, kind="BambooHR employee id", expected="'<id>' or 'bamboohr:<id>'")
 
 
 def _text(value: Any) -> str | None:

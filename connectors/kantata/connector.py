@@ -7,6 +7,7 @@ from connectors.kantata._amendments import WorkspaceAmendmentMethods
 from connectors.kantata._listings import ProjectListing
 from connectors.kantata._people import PeopleMethods
 from connectors.kantata._rates import RateMethods
+from connectors.kantata._resources_lookup import ResourceLookupMethods
 from connectors.kantata._time_expenses import TimeExpenseMethods
 from connectors.kantata._time_off import TimeOffMethods
 
@@ -16,6 +17,7 @@ __all__ = ["KantataConnector"]
 class KantataConnector(
     WorkspaceAmendmentMethods,
     PeopleMethods,
+    ResourceLookupMethods,
     TimeOffMethods,
     AllocationMethods,
     TimeExpenseMethods,

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from canonical import Consultant, DateRange, Money, SystemName, SystemRef
+from connectors._core import own_id
 from connectors.workday.models import Reference, StaffingRow, TimeOffDetail, Worker
 
 __all__ = [
@@ -44,14 +45,7 @@ def wid_of(worker_id: str) -> str:
     Raises:
         ValueError: If the value is empty or a canonical id of another system.
     """
-    value = worker_id.strip()
-    if value.startswith(PREFIX):
-        value = value[len(PREFIX) :]
-    elif ":" in value:
-        raise ValueError(f"{worker_id!r} is not a Workday worker id: expected a WID or 'workday:<WID>'")
-    if not value:
-        raise ValueError("a Workday worker id must not be empty")
-    return value
+    return own_id(worker_id, prefix=PREFIX, kind="Workday worker id", expected="a WID or 'workday:<WID>'")
 
 
 def report_skills(value: Any) -> tuple[str, ...]:
