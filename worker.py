@@ -30,7 +30,11 @@ from activities.invoicing import InvoicingActivities, LineGrouping, WorkNotInvoi
 from activities.posting import PostingActivities, PostingRetryActivities, RetroRateChanges
 from activities.psa import PsaActivities
 from activities.reconciliation import CompareActivities, SnapshotActivities
+from activities.resources.hr import ResourceHrActivities
+from activities.resources.psa import ResourcePsaActivities
+from activities.resources.state import ResourceStateActivities
 from activities.stack import ping_activity
+from connectors.workday import WorkdayHR
 from stack.client import connect
 from stack.connectors import Connectors
 from stack.settings import Settings, SettingsError, load_settings
@@ -49,6 +53,7 @@ from workflows.reconcile import ReconcileWorkflow
 from workflows.retry_exception import RetryExceptionWorkflow
 from workflows.scheduled_posting import ScheduledPostingWorkflow
 from workflows.stack_check import StackCheckWorkflow
+from workflows.sync_resources import ResourceSyncWorkflow
 
 log = logging.getLogger("psflow.worker")
 
@@ -68,6 +73,7 @@ def workflows() -> list[type]:
         RetryExceptionWorkflow,
         ExceptionSweepWorkflow,
         ReconcileWorkflow,
+        ResourceSyncWorkflow,
     ]
 
 
@@ -95,6 +101,9 @@ def activities(
     reconciling = CompareActivities(store)
     sweep = ExceptionSweepActivities(store, connectors.events)
     exceptions = ExceptionActivities(store)
+    people = ResourcePsaActivities(connectors.kantata, store)
+    resource_state = ResourceStateActivities(store, connectors.events)
+    hr = ResourceHrActivities({"workday": WorkdayHR(connectors.workday), "bamboohr": connectors.bamboohr}, store)
     by_domain: dict[str, list[Callable[..., Any]]] = {
         "crm": [
             crm.read_engagement,
@@ -110,8 +119,11 @@ def activities(
             amendments.read_contract,
             amendments.apply_to_psa,
             snapshots.snapshot_psa,
+            people.apply_workers,
+            people.disable_due,
+            people.apply_time_off,
         ],
-        "hr": [],
+        "hr": [hr.hr_changes, hr.hr_workers, hr.hr_sweep_page, hr.stage_time_off],
         "erp": [
             erp.upsert_customer,
             erp.create_job,
@@ -139,6 +151,10 @@ def activities(
             retries.note_retry,
             retries.resolve_retried,
             retries.verdict,
+            resource_state.sync_state,
+            resource_state.save_mark,
+            resource_state.publish_availability,
+            resource_state.clear_staging,
         ],
         FLOWS: [exceptions.resolve],
     }

@@ -11,12 +11,14 @@ workflow id), then re-runs the item the way its flow does:
   (a failed run's id may be reused, a completed one's not);
 - invoicing: the project's `InvoiceProjectWorkflow` for the period again, under the invoice's id;
 - reconciliation: the period's `ReconcileWorkflow` again (the project's, when the difference names
-  one), under its id.
+  one), under its id;
+- resources: the worker's `ResourceSyncWorkflow` again, for that one worker (``worker_ids``), under
+  ``{prefix}resource-sync:{worker id}`` so the scheduled sync's id stays free.
 
 A re-run provisioning or invoice that succeeds resolves the exception naming this retry (unless the
 flow's own run resolved it first); one that fails leaves it open, and the re-run records the failure as
-the flow does. A re-run reconciliation resolves the difference itself when it no longer finds it; the
-retry then reports whether it did.
+the flow does. A re-run reconciliation or resource sync resolves the exception itself when it no longer finds (or
+now applies) it; the retry then reports whether it did.
 """
 
 from __future__ import annotations
@@ -35,14 +37,15 @@ with workflow.unsafe.imports_passed_through():
     from activities._errors import NON_RETRYABLE_TYPES
     from activities.exception_retry import ExceptionRetryActivities, NoteRetry, ResolveRetried, RetryResult
     from activities.posting import PostingRetryActivities, RetryPostingRequest
-    from workflows import invoice_project, provision_engagement, reconcile
+    from workflows import invoice_project, provision_engagement, reconcile, sync_resources
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue
     from workflows.invoice_project import InvoiceProjectInput, InvoiceProjectWorkflow, describe
     from workflows.provision_engagement import ProvisionEngagementInput, ProvisionEngagementWorkflow, Trigger
     from workflows.reconcile import ReconcileInput, ReconcileWorkflow
+    from workflows.sync_resources import ResourceSyncInput, ResourceSyncWorkflow
 
-Flow = Literal["posting", "provisioning", "invoicing", "reconciliation"]
+Flow = Literal["posting", "provisioning", "invoicing", "reconciliation", "resources"]
 
 
 def workflow_id(exception_id: int, attempt: int, prefix: str = "") -> str:
@@ -61,6 +64,7 @@ class RetryExceptionInput(BaseModel):
         provisioning: The deal's provisioning input (flow ``provisioning``).
         invoicing: The project's invoicing input for the period (flow ``invoicing``).
         reconciliation: The period's (or project's) reconciliation input (flow ``reconciliation``).
+        resources: The sync of the exception's one worker (flow ``resources``).
     """
 
     exception_id: int = Field(ge=1)
@@ -70,6 +74,7 @@ class RetryExceptionInput(BaseModel):
     provisioning: ProvisionEngagementInput | None = None
     invoicing: InvoiceProjectInput | None = None
     reconciliation: ReconcileInput | None = None
+    resources: ResourceSyncInput | None = None
 
 
 def _options(domain: str, timeout: timedelta) -> dict[str, Any]:
@@ -132,8 +137,8 @@ class RetryExceptionWorkflow:
                 )
             except ActivityError as failure:  # the ERP stayed away, or the record no longer makes sense
                 return RetryResult(outcome="failed again", message=describe(failure))
-        if input.flow == "reconciliation":
-            failed = await self._reconcile(input)
+        if input.flow in ("reconciliation", "resources"):
+            failed = await (self._reconcile(input) if input.flow == "reconciliation" else self._resync(input))
             if failed is not None:
                 return RetryResult(outcome="failed again", message=failed)
             return await workflow.execute_activity_method(
@@ -219,3 +224,20 @@ class RetryExceptionWorkflow:
             + " (retry)",
         )
         return await _rerun(start, f"the reconciliation {child_id} is running: retry once it is done")
+
+    @staticmethod
+    async def _resync(input: RetryExceptionInput) -> str | None:
+        """Sync the exception's worker again; None when the run finished, else why not."""
+        sync = input.resources
+        assert sync is not None and sync.worker_ids
+        prefix = workflow.info().task_queue.removesuffix("flows")
+        child_id = f"{sync_resources.workflow_id(prefix)}:{sync.worker_ids[0]}"
+        start = workflow.start_child_workflow(
+            ResourceSyncWorkflow.run,
+            sync,
+            id=child_id,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            static_summary=f"Sync {', '.join(sync.worker_ids)} from HR (retry)",
+        )
+        return await _rerun(start, f"the sync of {sync.worker_ids[0]} ({child_id}) is running: retry once it is done")

@@ -23,12 +23,13 @@ from connectors._core import (
     OAuth2RefreshToken,
     Page,
     PermanentError,
+    Unreadable,
     cursor_to_int,
     offset_cursor,
     paginate,
 )
 from connectors.workday.errors import SYSTEM, explain_auth_error, parse_workday_error
-from connectors.workday.mapping import consultant_from_worker, time_off_ranges, wid_of
+from connectors.workday.mapping import canonical_id, consultant_from_worker, time_off_ranges, wid_of
 from connectors.workday.models import (
     AuditLogEntry,
     AuditLogPage,
@@ -102,6 +103,7 @@ class WorkdayConnector(BaseConnector[WorkdaySettings]):
         *,
         active_only: bool = True,
         time_off_between: DateRange | None = None,
+        keep_unreadable: bool = False,
     ) -> Page[Consultant]:
         """One page of workers, for a flow that heartbeats its position and resumes from it.
 
@@ -110,6 +112,8 @@ class WorkdayConnector(BaseConnector[WorkdaySettings]):
             limit: Workers per page, 1 to 100 (default: ``settings.page_size``).
             active_only: As for `list_workers`.
             time_off_between: As for `list_workers`.
+            keep_unreadable: Hand back a worker that cannot be mapped in ``Page.unreadable`` rather
+                than raising, so one bad record does not cost a sweep its page.
 
         Returns:
             The consultants and the next offset as ``next_cursor`` (`None` after the last page).
@@ -123,7 +127,9 @@ class WorkdayConnector(BaseConnector[WorkdaySettings]):
         size = self.settings.page_size if limit is None else limit
         if not 1 <= size <= _MAX_LIMIT or offset < 0:
             raise ValueError(f"need 1 <= limit <= {_MAX_LIMIT} and offset >= 0, got limit={size}, offset={offset}")
-        return await self._page(offset, size, active_only, time_off_between, await self._staffing())
+        return await self._page(
+            offset, size, active_only, time_off_between, await self._staffing(), keep_unreadable=keep_unreadable
+        )
 
     async def get_worker(self, worker_id: str, *, time_off_between: DateRange | None = None) -> Consultant:
         """One worker as a consultant.
@@ -199,16 +205,26 @@ class WorkdayConnector(BaseConnector[WorkdaySettings]):
         active_only: bool,
         between: DateRange | None,
         staffing: Mapping[str, StaffingRow],
+        *,
+        keep_unreadable: bool = False,
     ) -> Page[Consultant]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if not active_only:
             params["includeTerminatedWorkers"] = "true"
         page = self._parse(WorkersPage, await self._get(self._workers_url, params), "workers")
         time_off = await self._time_off_of(page.data, between)
-        consultants = [self._consultant(w, staffing, t) for w, t in zip(page.data, time_off, strict=True)]
+        consultants: list[Consultant] = []
+        unreadable: list[Unreadable] = []
+        for worker, days in zip(page.data, time_off, strict=True):
+            try:
+                consultants.append(self._consultant(worker, staffing, days))
+            except PermanentError as exc:
+                if not keep_unreadable or not isinstance(exc.__cause__, ValueError):
+                    raise
+                unreadable.append(Unreadable.of(worker.id, canonical_id(worker.id), exc.__cause__))
         if active_only:
             consultants = [c for c in consultants if c.active]
-        return Page(consultants, offset_cursor(offset, len(page.data), total=page.total))
+        return Page(consultants, offset_cursor(offset, len(page.data), total=page.total), unreadable)
 
     async def _time_off_of(self, workers: Sequence[Worker], between: DateRange | None) -> list[list[DateRange]]:
         if between is None:

@@ -68,8 +68,13 @@ class WorkdayHR:
         return await self.connector.get_worker(worker_id)
 
     async def workers_page(self, cursor: str | None = None) -> Page[Consultant]:
-        """One page of every worker, terminated ones included (``includeTerminatedWorkers``)."""
-        return await self.connector.workers_page(cursor_to_int(cursor, default=0), active_only=False)
+        """One page of every worker, terminated ones included (``includeTerminatedWorkers``).
+
+        A worker that cannot be mapped (no work email) is in ``unreadable``: the page's others still count.
+        """
+        return await self.connector.workers_page(
+            cursor_to_int(cursor, default=0), active_only=False, keep_unreadable=True
+        )
 
     async def time_off(self, between: DateRange, worker_id: str | None = None) -> list[TimeOff]:
         """Standing time off, one `TimeOff` per day entry; cancelled or denied entries are absent."""
