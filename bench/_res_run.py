@@ -1,10 +1,11 @@
 """What the resource sync benchmark arranges and drives: N BambooHR employees, the raw read, the sync runs.
 
 Seeding goes through the BambooHR emulator's bulk hire (``POST /_admin/bamboohr/bulk-hire``, one
-transaction: what N ``POST /employees`` would leave, without their HTTP cost), with the emulator's
-clock pinned so the change stamps, and therefore the high-water marks, are the same on every run.
-The incremental phase's changes are made the way a person makes them: ``POST /employees/{id}``
-through the emulated API, an hour later on the pinned clock.
+transaction: what N ``POST /employees`` would leave, without their HTTP cost), on the emulator's
+real clock: HR's change stamps and psflow's own write times must be on one clock, or the sync
+cannot tell that it already applied what changed at its mark. The incremental phase's changes are
+made the way a person makes them: ``POST /employees/{id}`` through the emulated API, in a later
+second than the hires.
 
 The raw baseline reads what a full sync reads from HR, through the same connector and page size:
 the change feed from the start (to learn the mark), every page of ``GET /employees``, and the time
@@ -18,26 +19,28 @@ over every run of a continue-as-new chain.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock_time
 from typing import Any
 
 import httpx
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
+from activities.resources.models import HRSource
 from canonical import DateRange
 from stack.connectors import Connectors
 from stack.settings import Settings
+from workflows.sync_resources import ResourceSyncInput, ResourceSyncProgress, ResourceSyncWorkflow, workflow_id
 
 __all__ = [
     "SOURCE_ENTITY",
     "ResourceSyncError",
-    "bamboohr_counts",
     "change_workers",
-    "pin_clock",
     "read_raw",
+    "sandbox_counts",
     "seed_workers",
     "sync",
     "window",
@@ -50,6 +53,8 @@ DAYS_BACK, DAYS_AHEAD = 7, 90
 """The time off window the sync uses by default (``ResourceSyncInput``), which the raw read reads too."""
 _ADMIN = "/_admin/bamboohr"
 _PROGRESS_EVERY_S = 2.0
+_PER_WORKER = frozenset({"invited", "linked", "updated", "unchanged", "conflicts", "invalid", "skipped"})
+"""The outcomes of ``ApplyResult.counts`` that are one per worker (disabling and allocations come on top)."""
 
 
 class ResourceSyncError(Exception):
@@ -59,11 +64,6 @@ class ResourceSyncError(Exception):
 def window(today: date) -> DateRange:
     """The time off window of a sync as of ``today``."""
     return DateRange(start=today - timedelta(days=DAYS_BACK), end=today + timedelta(days=DAYS_AHEAD))
-
-
-def seed_moment(today: date) -> datetime:
-    """When the benchmark's employees are hired on the emulator's pinned clock: 09:00 UTC on ``today``."""
-    return datetime.combine(today, clock_time(9), tzinfo=UTC)
 
 
 async def _admin(sandbox_url: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -78,21 +78,16 @@ async def _admin(sandbox_url: str, method: str, path: str, body: dict[str, Any])
     return answer
 
 
-async def pin_clock(sandbox_url: str, moment: datetime) -> None:
-    """Pin BambooHR's clock (change stamps, ``employees/changed``) at ``moment``."""
-    await _admin(sandbox_url, "PUT", "/clock", {"now": moment.isoformat()})
-
-
 async def seed_workers(sandbox_url: str, workers: int, time_off: int, today: date) -> dict[str, Any]:
-    """Hire ``workers`` employees with ``time_off`` requests among them, at `seed_moment`; timed."""
-    await pin_clock(sandbox_url, seed_moment(today))
+    """Hire ``workers`` employees with ``time_off`` requests among them now (``at``: their change stamp); timed."""
+    await _admin(sandbox_url, "PUT", "/clock", {"now": None})  # the real clock, whatever a test pinned
     started = time.perf_counter()
     body = {"employees": workers, "time_off_requests": time_off, "today": today.isoformat()}
     hired = await _admin(sandbox_url, "POST", "/bulk-hire", {**body, "days_back": DAYS_BACK, "days_ahead": DAYS_AHEAD})
     return {**hired, "seconds": round(time.perf_counter() - started, 2)}
 
 
-async def bamboohr_counts(sandbox_url: str) -> dict[str, dict[str, int]]:
+async def sandbox_counts(sandbox_url: str) -> dict[str, dict[str, int]]:
     """Records per kind of every system, as the sandbox reports them (``GET /_admin/status``)."""
     async with httpx.AsyncClient(base_url=sandbox_url, timeout=60) as http:
         status = (await http.get("/_admin/status")).json()
@@ -133,9 +128,10 @@ async def read_raw(connectors: Connectors, today: date) -> dict[str, Any]:
     }
 
 
-async def change_workers(connectors: Connectors, sandbox_url: str, count: int, today: date) -> list[str]:
-    """Give ``count`` benchmark employees a new job title through the API, an hour after the seed; their ids."""
-    await pin_clock(sandbox_url, seed_moment(today) + timedelta(hours=1))
+async def change_workers(connectors: Connectors, count: int, after: datetime) -> list[str]:
+    """Give ``count`` benchmark employees a new job title through the API, a second after ``after``; their ids."""
+    wait = (after + timedelta(seconds=1) - datetime.now(UTC)).total_seconds()
+    await asyncio.sleep(max(wait, 0))  # stamps are whole seconds: the changes must land in a later one
     page = await connectors.bamboohr.workers_page(None)
     ids: list[str] = []
     cursor: str | None = None
@@ -177,19 +173,15 @@ async def sync(
     today: date,
     *,
     full: bool,
-    progress: Callable[[], Any] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Run ``ResourceSyncWorkflow`` for the BambooHR entity as of ``today`` and wait: figures, timed start to result.
 
-    ``progress`` is awaited every 2 s while the run goes on (to move a progress bar).
+    ``progress`` is told every 2 s how many workers the run has applied so far (its ``progress`` query).
 
     Raises:
         ResourceSyncError: The workflow failed.
     """
-    from workflows.sync_resources import ResourceSyncInput, ResourceSyncWorkflow, workflow_id
-
-    from activities.resources.models import HRSource
-
     sync_input = ResourceSyncInput(
         sources=[HRSource(legal_entity=SOURCE_ENTITY, hr_system="bamboohr")],
         full=full,
@@ -210,7 +202,11 @@ async def sync(
         while not waiting.done():
             await asyncio.wait({waiting}, timeout=_PROGRESS_EVERY_S)
             if progress is not None and not waiting.done():
-                await progress()
+                with contextlib.suppress(RPCError, WorkflowQueryFailedError):  # between runs of a chain
+                    now = await client.get_workflow_handle(handle.id).query(
+                        "progress", result_type=ResourceSyncProgress
+                    )
+                    progress(sum(n for key, n in now.counts.items() if key in _PER_WORKER))
         result = waiting.result()
     except WorkflowFailureError as failure:
         raise ResourceSyncError(f"{handle.id} failed: {failure.cause}") from None

@@ -6,9 +6,9 @@
 It starts its own stack on free ports in a temporary directory (`bench._stack.fresh_stack`: the
 Temporal dev server with a SQLite file, the sandbox seeded with the demo firm, ONE worker
 process), then hires N generated employees with M time off requests among them in the BambooHR
-emulator (``POST /_admin/bamboohr/bulk-hire``, the clock pinned at 09:00 UTC on the sandbox's
-anchor; `bench._res_run`). Kantata holds only the demo firm's users: every benchmark worker is
-invited, updated and given their time off by the sync.
+emulator (``POST /_admin/bamboohr/bulk-hire``, on its real clock; `bench._res_run`). Kantata holds
+only the demo firm's users: every benchmark worker is invited, updated and given their time off by
+the sync.
 
 Then, timed:
 
@@ -19,9 +19,9 @@ Then, timed:
    result: the sweep, invitations and profile writes in Kantata, the time off staged and applied,
    availability events, the mark saved;
 3. **raw** again (the first read warms what the second finds warm: the ratio uses their mean);
-4. **incremental sync**: ``--changes`` workers get a new job title through BambooHR's API an hour
-   later (pinned clock), then ``ResourceSyncWorkflow`` without ``full``: the change feed from the
-   mark, those workers read and applied, the time off compared again.
+4. **incremental sync**: ``--changes`` workers get a new job title through BambooHR's API, then
+   ``ResourceSyncWorkflow`` without ``full``: the change feed from the mark, those workers read and
+   applied, the time off compared again.
 
 Figures: wall time of each phase, full sync / raw read, incremental / full, per-worker ms, the
 worker process's peak RSS, history events (summed over a continue-as-new chain) and runs, HTTP
@@ -36,6 +36,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,9 @@ from bench._posting_data import RssSampler
 from bench._requests import RequestCountError, RequestMeter
 from bench._res_run import (
     ResourceSyncError,
-    bamboohr_counts,
     change_workers,
     read_raw,
+    sandbox_counts,
     seed_workers,
     sync,
 )
@@ -74,28 +75,22 @@ class ResourcesOptions:
     changes: int = 10
 
 
-async def _kantata_users(sandbox_url: str) -> int:
-    return (await bamboohr_counts(sandbox_url)).get("kantata", {}).get("users", 0)
-
-
 async def _synced(
     stack: Stack, today: Any, *, full: bool, workers: int, advance: Advance, label: str
 ) -> dict[str, Any]:
     """One sync run with the worker's peak RSS, CPU and requests served by system around it."""
-    url = stack.settings.sandbox_url
-    users_before = await _kantata_users(url)
-    requests = RequestMeter(url)
+    requests = RequestMeter(stack.settings.sandbox_url)
     await requests.start()
     rss = RssSampler(stack.pids["worker"])
     rss.start()
     cpu = CpuMeter(stack.pids)
     cpu.start()
 
-    async def progress() -> None:
-        advance(label, await _kantata_users(url) - users_before, workers)
+    def progress(done: int) -> None:
+        advance(label, done, workers)
 
     try:
-        figures = await sync(stack.client, stack.settings, today, full=full, progress=progress if full else None)
+        figures = await sync(stack.client, stack.settings, today, full=full, progress=progress)
     finally:
         peak = await rss.stop()
     figures["requests"] = await requests.per_item(1, {})
@@ -121,7 +116,7 @@ async def run_resources(
         try:
             say(f"hiring {options.workers} employees with {options.time_off} time off requests in BambooHR")
             seeded = await seed_workers(url, options.workers, options.time_off, today)
-            before = await bamboohr_counts(url)
+            before = await sandbox_counts(url)
             first_raw = await read_raw(connectors, today)
             say(
                 f"raw HR read of {first_raw['workers']} workers in {first_raw['seconds']} s; full sync through Temporal"
@@ -132,11 +127,11 @@ async def run_resources(
             say(f"full sync in {full['seconds']} s; reading HR raw again")
             second_raw = await read_raw(connectors, today)
             say(f"changing {options.changes} workers' job titles in BambooHR, then an incremental sync")
-            changed = await change_workers(connectors, url, options.changes, today)
+            changed = await change_workers(connectors, options.changes, datetime.fromisoformat(seeded["at"]))
             incremental = await _synced(
                 stack, today, full=False, workers=len(changed), advance=advance, label="incremental"
             )
-            after = await bamboohr_counts(url)
+            after = await sandbox_counts(url)
         finally:
             await connectors.aclose()
     raw_s = (first_raw["seconds"] + second_raw["seconds"]) / 2

@@ -7,6 +7,7 @@ it) and a subject's external reference through an index, not by reading every re
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -17,9 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from rich.console import Console
 
-from bench._res_run import bamboohr_counts, change_workers, read_raw, seed_moment, seed_workers
-from bench.resources import main
+from bench._res_run import change_workers, read_raw, sandbox_counts, seed_workers
+from bench.resources import ResourcesOptions, main, run_resources, summary_table
 from canonical import DateRange, TimeOffStatus
 from connectors.bamboohr import BambooHRConnector, BambooHRSettings
 from sandbox import create_app
@@ -55,9 +57,9 @@ async def test_bulk_hire_leaves_employees_changes_and_time_off_as_the_api_would(
         "/_admin/bamboohr/bulk-hire", json={"employees": 40, "time_off_requests": 20, "today": TODAY.isoformat()}
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"employees": 40, "time_off_requests": 20}
+    assert answer.json() == {"employees": 40, "time_off_requests": 20, "at": "2026-03-11T09:00:00+00:00"}
     again = await api.post("/_admin/bamboohr/bulk-hire", json={"employees": 2, "today": TODAY.isoformat()})
-    assert again.json() == {"employees": 2, "time_off_requests": 0}
+    assert again.json() == {"employees": 2, "time_off_requests": 0, "at": "2026-03-11T09:00:00+00:00"}
 
     connector = BambooHRConnector(
         BambooHRSettings(base_url="http://sandbox/bamboohr", page_size=17),
@@ -129,7 +131,7 @@ def test_kantata_reads_a_users_records_through_an_index_not_a_scan(
 
 @pytest.fixture(scope="module")
 def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A sandbox process of this module's own: the benchmark pins BambooHR's clock and hires people in it."""
+    """A sandbox process of this module's own: the benchmark hires people in it."""
     port = _free_port()
     db = tmp_path_factory.mktemp("bench-sandbox") / "sandbox.db"
     with db.with_suffix(".log").open("w") as log:
@@ -164,19 +166,55 @@ async def test_the_benchmark_seeds_reads_raw_and_changes_workers_through_the_api
         seeded = await seed_workers(own_sandbox, 30, 10, TEST_TODAY)
         assert (seeded["employees"], seeded["time_off_requests"]) == (30, 10)
         raw = await read_raw(connectors, TEST_TODAY)
-        demo = (await bamboohr_counts(own_sandbox))["bamboohr"]["employee"] - 30
+        demo = (await sandbox_counts(own_sandbox))["bamboohr"]["employee"] - 30
         assert set(raw) == RAW_FIGURES
         assert (raw["workers"], raw["changes"], raw["unreadable"]) == (30 + demo, 30 + demo, 0)
         assert raw["pages"] == -(-raw["workers"] // connectors.bamboohr.settings.page_size)
         assert raw["time_off_requests"] >= 10
-        changed = await change_workers(connectors, own_sandbox, 3, TEST_TODAY)
+        hired_at = datetime.fromisoformat(seeded["at"])
+        changed = await change_workers(connectors, 3, hired_at)
         assert len(set(changed)) == 3
-        later = await connectors.bamboohr.changed_since(seed_moment(TEST_TODAY) + timedelta(minutes=1))
+        later = await connectors.bamboohr.changed_since(hired_at + timedelta(seconds=1))
         assert sorted(c.worker_id for c in later.items) == sorted(changed)
         titles = [(await connectors.bamboohr.worker(w)).title for w in changed]
         assert titles == [f"Benchmark title {w.removeprefix('bamboohr:')}" for w in changed]
     finally:
         await connectors.aclose()
+
+
+SYNC_FIGURES = {
+    "seconds", "workflow_id", "history_events", "runs", "result", "requests", "worker_peak_rss_mb",
+    "cpu_ms_per_worker", "per_worker_ms",
+}  # fmt: skip
+
+
+async def test_a_small_full_sync_invites_every_worker_and_the_incremental_applies_just_the_changes(
+    tmp_path: Path,
+) -> None:
+    result = await run_resources(ResourcesOptions(workers=40, time_off=12, changes=3), tmp_path)
+
+    assert json.loads(json.dumps(result)) == result
+    first, second = result["raw"]
+    assert set(first) == set(second) == RAW_FIGURES
+    assert first["workers"] == second["workers"] >= 40
+    full, incremental = result["full"], result["incremental"]
+    assert set(full) == SYNC_FIGURES and set(incremental) == SYNC_FIGURES | {"changed"}
+    (swept,) = full["result"]["sources"]
+    assert swept["counts"]["invited"] == 40  # the demo firm's people are in Kantata already: linked
+    assert result["kantata"]["users_after"] - result["kantata"]["users_before"] == 40
+    assert result["kantata"]["time_off_entries_after"] > 0 and swept["time_off_set"] > 0
+    assert full["history_events"] > 0 and full["runs"] >= 1 and full["worker_peak_rss_mb"] > 0
+    assert full["requests"]["kantata"] > 0 and full["requests"]["bamboohr"] > 0
+    (changed,) = incremental["result"]["sources"]
+    assert (incremental["changed"], changed["changed"], changed["counts"].get("updated")) == (3, 3, 3)
+    assert (changed["full"], changed["read"]) == (False, 3)  # the change feed, not a sweep
+    assert changed["counts"].get("invited", 0) == 0 and changed["time_off_set"] == 0
+    assert incremental["requests"]["kantata"] > 0
+    assert result["ratio"] > 0 and result["incremental_to_full"] > 0
+
+    console = Console(record=True, width=160)
+    console.print(summary_table(result))
+    assert "incremental sync" in console.export_text()
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox._framework import DB
-from sandbox.systems.bamboohr._common import CLOCK_KEY, DIRECTORY_KEY, NAME, THROTTLE_KEY, WINDOW_KEY, now
+from sandbox.systems.bamboohr._common import CLOCK_KEY, DIRECTORY_KEY, NAME, THROTTLE_KEY, WINDOW_KEY, now, stamp
 from sandbox.systems.bamboohr._seed import bulk_hire
 
 router = APIRouter(tags=["bamboohr admin"])
@@ -92,10 +92,10 @@ class BulkHire(_Strict):
 
 
 @router.post("/bulk-hire")
-def post_bulk_hire(db: DB, body: BulkHire) -> dict[str, int]:
-    """Hire generated employees (``Inserted`` changes stamped with the clock) and their time off."""
+def post_bulk_hire(db: DB, body: BulkHire) -> dict[str, Any]:
+    """Hire generated employees (``Inserted`` changes stamped with the clock, returned as ``at``) and their time off."""
     moment = now(db)
-    return bulk_hire(
+    hired = bulk_hire(
         db,
         employees=body.employees,
         time_off_requests=body.time_off_requests,
@@ -104,3 +104,4 @@ def post_bulk_hire(db: DB, body: BulkHire) -> dict[str, int]:
         days_back=body.days_back,
         days_ahead=body.days_ahead,
     )
+    return {**hired, "at": stamp(moment)}
