@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck install temporal-cli down clean
+.PHONY: demo test lint typecheck install temporal-cli down clean bench-resources
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: install temporal-cli lint typecheck
 
 demo: install temporal-cli
 	$(BIN)/psflow demo
+
+# 10k BambooHR workers synced into Kantata through Temporal, against the raw HR read (docs/BENCHMARKS.md).
+bench-resources: install temporal-cli
+	$(BIN)/python -m bench.resources $(ARGS)
 
 down:
 	$(BIN)/psflow dev down

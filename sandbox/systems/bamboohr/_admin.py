@@ -8,18 +8,22 @@ BambooHR offers them; these routes set what a test needs that BambooHR configure
 - ``PUT /throttle`` rate limiting: ``{"mode": "2026"|"legacy", "limit": n, "window_s": s}``
   (§4 "Errors, limits, webhooks"; ``limit: null`` switches it off).
 - ``PUT /directory-sharing`` ``{"enabled": false}`` makes the directory answer 403.
+- ``POST /bulk-hire`` ``{"employees": n, "time_off_requests": m}`` hires n generated employees with m
+  time off requests among them in one transaction (load tests; see `bulk_hire`): what n calls of
+  ``POST /employees`` and m of ``PUT .../time_off/request`` would leave, without their HTTP cost.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox._framework import DB
-from sandbox.systems.bamboohr._common import CLOCK_KEY, DIRECTORY_KEY, NAME, THROTTLE_KEY, WINDOW_KEY
+from sandbox.systems.bamboohr._common import CLOCK_KEY, DIRECTORY_KEY, NAME, THROTTLE_KEY, WINDOW_KEY, now, stamp
+from sandbox.systems.bamboohr._seed import bulk_hire
 
 router = APIRouter(tags=["bamboohr admin"])
 
@@ -75,3 +79,29 @@ def set_sharing(db: DB, body: Sharing) -> dict[str, bool]:
     """Turn directory sharing on or off."""
     db.kv_set(NAME, DIRECTORY_KEY, body.enabled)
     return {"enabled": body.enabled}
+
+
+class BulkHire(_Strict):
+    """How many employees and time off requests to generate, around which day (default: the clock's)."""
+
+    employees: int = Field(ge=1, le=100_000)
+    time_off_requests: int = Field(0, ge=0, le=100_000)
+    today: date | None = None
+    days_back: int = Field(7, ge=0, le=366)
+    days_ahead: int = Field(90, ge=0, le=366)
+
+
+@router.post("/bulk-hire")
+def post_bulk_hire(db: DB, body: BulkHire) -> dict[str, Any]:
+    """Hire generated employees (``Inserted`` changes stamped with the clock, returned as ``at``) and their time off."""
+    moment = now(db)
+    hired = bulk_hire(
+        db,
+        employees=body.employees,
+        time_off_requests=body.time_off_requests,
+        today=body.today or moment.date(),
+        moment=moment,
+        days_back=body.days_back,
+        days_ahead=body.days_ahead,
+    )
+    return {**hired, "at": stamp(moment)}

@@ -18,7 +18,7 @@ field names):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -134,3 +134,105 @@ def seed(db: SandboxDB, firm: DemoFirm) -> None:
                 changed=moment,
             )
             db.insert(NAME, "time_off_request", body)
+
+
+BULK_PREFIX = "B-"
+"""Employee numbers of bulk-hired employees (``B-000001``...), apart from the demo firm's ``E-1001``..."""
+_BULK_FIRST = ("Ada", "Ben", "Chloe", "Dev", "Elif", "Femi", "Greta", "Hiro", "Ines", "Jonas", "Kira", "Luca")
+_BULK_LAST = ("Moreau", "Novak", "Okafor", "Patel", "Quinn", "Rossi", "Sato", "Tanaka", "Ueda", "Vargas", "Weber")
+_FALLBACK_TEMPLATE: dict[str, Any] = {
+    "jobTitle": "Consultant",
+    "customRole": "Consultant",
+    "department": "Strategy",
+    "customCostCentre": "CC-100-STR",
+    "location": "London",
+    "customSkills": "Strategy; Analytics",
+}
+_TEMPLATE_FIELDS = tuple(_FALLBACK_TEMPLATE)
+
+
+def _business_days(first: date, count: int) -> list[date]:
+    days: list[date] = []
+    day = first
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def bulk_hire(
+    db: SandboxDB,
+    *,
+    employees: int,
+    time_off_requests: int,
+    today: date,
+    moment: datetime,
+    days_back: int = 7,
+    days_ahead: int = 90,
+) -> dict[str, int]:
+    """Hire ``employees`` generated employees with ``time_off_requests`` requests among them, in one transaction.
+
+    For load tests (a 10k-worker resource sync): titles, roles, departments, cost centres,
+    locations and skills cycle through the employees already stored (the demo firm's), so the
+    PSA knows them; numbers continue after the last bulk hire (``B-000001``...), emails are
+    ``<first>.<last>.<n>@bulk.psflow.example``; every 5th reports to the bulk hire 4 before it,
+    every 7th works 32 hours a week (else 40). Each is an ``Inserted`` change at ``moment``.
+
+    Time off falls between ``today - days_back`` and ``today + days_ahead``, one to five business
+    days of 8 hours (every 4th request half days), spread evenly over the new employees: 17 in
+    20 are approved, 2 requested and 1 cancelled (BambooHR keeps cancelled requests, §4 "Time off").
+    """
+    stamp_ = stamp(moment)
+    templates: list[Mapping[str, Any]] = [
+        {field: row.get(field) for field in _TEMPLATE_FIELDS}
+        for row in db.query(NAME, "employee", where={"status": "Active"})
+        if row.get("customCostCentre")
+    ] or [_FALLBACK_TEMPLATE]
+    done = sum(1 for _ in db.query(NAME, "employee", predicate=_is_bulk))
+    span = days_back + days_ahead + 1
+    new: list[dict[str, Any]] = []
+    with db.transaction():
+        for index in range(employees):
+            n = done + index + 1
+            template = templates[n % len(templates)]
+            first, last = _BULK_FIRST[n % len(_BULK_FIRST)], _BULK_LAST[(n // len(_BULK_FIRST)) % len(_BULK_LAST)]
+            record = employee_record(
+                employee_number=f"{BULK_PREFIX}{n:06d}",
+                first_name=first,
+                last_name=f"{last} {n}",
+                email=f"{first}.{last}.{n}@bulk.psflow.example".lower(),
+                job_title=str(template["jobTitle"]),
+                role=str(template["customRole"]),
+                department=str(template["department"]),
+                cost_centre=str(template["customCostCentre"]),
+                location=str(template["location"]),
+                skills=[s.strip() for s in str(template["customSkills"] or "").split(";") if s.strip()],
+                supervisor_id=new[index - 4]["id"] if index >= 4 and n % 5 == 0 else None,
+                hire_date=today - timedelta(days=30 + n % 3000),
+                standard_hours=Decimal(32 if n % 7 == 0 else 40),
+            )
+            record["lastChanged"] = stamp_
+            employee = db.insert(NAME, "employee", record, ext_key=record["employeeNumber"])
+            db.insert(NAME, "change", {"employee_id": employee["id"], "action": "Inserted", "at": stamp_})
+            new.append(employee)
+        for index in range(time_off_requests if new else 0):
+            employee = new[index * len(new) // time_off_requests]
+            days = _business_days(today + timedelta(days=index % span - days_back), 1 + index % 5)
+            hours = Decimal(4) if index % 4 == 3 else Decimal(8)
+            status = {17: "requested", 18: "requested", 19: "canceled"}.get(index % 20, "approved")
+            body = time_off_record(
+                employee,
+                start=days[0],
+                end=days[-1],
+                dates=dict.fromkeys(days, hours),
+                kind=("Vacation", "Sick", "Personal")[index % 3],
+                status=status,
+                changed=stamp_,
+            )
+            db.insert(NAME, "time_off_request", body)
+    return {"employees": len(new), "time_off_requests": time_off_requests if new else 0}
+
+
+def _is_bulk(row: Mapping[str, Any]) -> bool:
+    return str(row.get("employeeNumber") or "").startswith(BULK_PREFIX)
