@@ -255,8 +255,14 @@ async def test_changes_at_the_mark_that_psflow_wrote_since_are_not_read_again(su
     ]
     mark = (await env.run(subject.activities.hr_changes, ChangesRequest(source=subject.source))).high_water_mark
     assert mark == T0
-    for worker_id in hired[:2]:  # applied by the run that stored the mark (psflow's clock is after HR's here)
-        resource_store.save_resource(subject.store, worker_id, legal_entity="uk", hr_system=subject.source.hr_system)
+    for worker_id in hired[:2]:  # applied, a second after HR's change, by the run that stored the mark
+        resource_store.save_resource(
+            subject.store,
+            worker_id,
+            now=T0 + timedelta(seconds=1),
+            legal_entity="uk",
+            hr_system=subject.source.hr_system,
+        )
     await driver.at(T0 + timedelta(minutes=5))
     await driver.change(hired[0], title="Manager", cost_centre="CC-TEC-UK", manager=driver.manager())
     ids: list[str] = []
