@@ -270,7 +270,9 @@ class ResourceSyncWorkflow:
     async def _changes(self, input: ResourceSyncInput, carry: ResourceSyncCarry, result: SourceResult) -> None:
         """One page of the change feed from the mark: ids to read (not in a sweep), and the new mark."""
         self._progress.step = "reading HR's changes"
-        request = ChangesRequest(source=result.source, since=result.previous_mark, cursor=carry.cursor)
+        request = ChangesRequest(
+            source=result.source, since=result.previous_mark, cursor=carry.cursor, ids=not result.full
+        )
         page: ChangesPage = await self._call("hr", "resources.hr_changes", request, ChangesPage, input)
         result.mark = _later(result.mark, page.high_water_mark)
         if not result.full:
