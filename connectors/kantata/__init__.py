@@ -9,6 +9,7 @@ async with KantataConnector(KantataSettings()) as psa:
 """
 
 from connectors.kantata._listings import ProjectRow
+from connectors.kantata._people import INVITATIONS_PER_REQUEST
 from connectors.kantata.connector import KantataConnector
 from connectors.kantata.errors import parse_error
 from connectors.kantata.models import RawTimeOffEntry
@@ -17,6 +18,7 @@ from connectors.kantata.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Kant
 __all__ = [
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",
+    "INVITATIONS_PER_REQUEST",
     "KantataConnector",
     "KantataSettings",
     "ProjectRow",
