@@ -25,7 +25,9 @@ knows (by employee reference, then email) is queued, unless it shares its email 
 a worker queued before it in the page, or left before today (skipped). Then each worker is applied in
 order as above; a queued worker's user is the one its invitation made. A bulk invitation Kantata
 refuses leaves its workers to be invited one by one when applied, so a refused one is an exception
-and the page goes on.
+and the page goes on. The invited workers' cost centres (those the PSA knows) are written to their new
+users in bulk too (`set_cost_centres`, 100 a request, each value an upsert), so their `upsert_user`
+neither reads nor writes it; a refused bulk write leaves it to their `upsert_user`.
 
 Which workers are being invited is heartbeated before any invitation is sent, and their user ids once
 invited; each worker is heartbeated as done (`ApplyCheckpoint`). A retry resumes after the last
@@ -64,7 +66,7 @@ from activities.resources.models import (
 )
 from canonical import Consultant, SystemName, SystemRef
 from connectors._core import BusinessError, ConnectorError, NotFoundError
-from connectors.kantata import INVITATIONS_PER_REQUEST, KantataConnector
+from connectors.kantata import CUSTOM_VALUES_PER_REQUEST, INVITATIONS_PER_REQUEST, KantataConnector
 from store import Store
 from store import exceptions as exc
 from store import resources as res
@@ -115,6 +117,8 @@ class ApplyCheckpoint(BaseModel):
     """The page's workers queued for a bulk invitation, saved before any invitation is sent."""
     invited: dict[str, str] = Field(default_factory=dict)
     """Worker id → the PSA user its bulk invitation made (queued workers whose invitation was answered)."""
+    cost_centres: list[str] = Field(default_factory=list)
+    """Invited workers whose new user's cost centre is written in bulk already (or needs no value)."""
 
 
 class DueCheckpoint(BaseModel):
@@ -170,6 +174,12 @@ def refused(source: HRSource, worker: Consultant, error: ConnectorError) -> exc.
         f"the PSA refused {worker.id} ({worker.email}): {error}",
         {"email": worker.email, "employee_id": worker.employee_id, "status": error.status, "error": str(error)},
     )
+
+
+def _known_cost_centre(worker: Consultant, policy: ResourcePolicy) -> str | None:
+    """The worker's cost centre when the PSA knows it (any, without a list in the policy), else None."""
+    known = policy.cost_centres is None or worker.cost_centre in policy.cost_centres
+    return worker.cost_centre if known else None
 
 
 def _user_id(consultant: Consultant) -> str:
@@ -269,6 +279,33 @@ class ResourcePsaActivities:
                 continue  # invited one by one when applied: a refused worker is its own exception
             point.invited.update({w.id: users[w.email.lower()] for w in chunk})
             beat.save(point)
+        await self._set_cost_centres(request, todo, point, beat)
+
+    async def _set_cost_centres(
+        self,
+        request: ApplyRequest,
+        todo: Sequence[Consultant],
+        point: ApplyCheckpoint,
+        beat: Checkpoints[ApplyCheckpoint],
+    ) -> None:
+        """Write the invited workers' cost centres in bulk, so that `upsert_user` neither reads nor writes them.
+
+        A new user holds no value: a worker whose cost centre is unset or unknown to the PSA needs none.
+        Each value is an upsert, so a retry may write one again, never a different one.
+        """
+        pending = [w for w in todo if w.id in point.invited and w.id not in point.cost_centres]
+        values = {w.id: cc for w in pending if (cc := _known_cost_centre(w, request.policy)) is not None}
+        point.cost_centres += [w.id for w in pending if w.id not in values]
+        chunks = [
+            list(values)[at : at + CUSTOM_VALUES_PER_REQUEST] for at in range(0, len(values), CUSTOM_VALUES_PER_REQUEST)
+        ]
+        for chunk in chunks:
+            try:
+                await self._kantata.set_cost_centres({point.invited[w]: values[w] for w in chunk})
+            except (BusinessError, NotFoundError):
+                continue  # written per worker by `upsert_user`
+            point.cost_centres += chunk
+            beat.save(point)
 
     def _resolve(self, request: ApplyRequest, raised: dict[str, list[str]]) -> None:
         """Resolve each worker's open exceptions of the kinds it did not raise again in this call."""
@@ -334,7 +371,7 @@ class ResourcePsaActivities:
                 )
             )
         cost_centre = worker.cost_centre
-        if policy.cost_centres is not None and cost_centre is not None and cost_centre not in policy.cost_centres:
+        if cost_centre is not None and _known_cost_centre(worker, policy) is None:
             result.problems.append(
                 _occurrence(
                     source,
@@ -342,7 +379,7 @@ class ResourcePsaActivities:
                     "unknown_cost_centre",
                     f"{worker.id}'s cost centre {cost_centre!r} is not one the PSA knows; the PSA keeps "
                     f"{psa.cost_centre!r}",
-                    {"cost_centre": cost_centre, "known": list(policy.cost_centres), "psa": psa.cost_centre},
+                    {"cost_centre": cost_centre, "known": list(policy.cost_centres or ()), "psa": psa.cost_centre},
                 )
             )
             cost_centre = psa.cost_centre
@@ -363,7 +400,7 @@ class ResourcePsaActivities:
         target = worker.model_copy(
             update={"email": psa.email, "name": psa.name, "cost_centre": cost_centre, "skills": tuple(skills)}
         )
-        await self._kantata.upsert_user(target)
+        await self._kantata.upsert_user(target, cost_centre_set=worker.id in point.cost_centres)
         hours = worker.standard_hours_per_week
         linked_before = row is not None and row.psa_user_id == user_id
         before = Decimal(row.standard_hours_per_week) if linked_before and row and row.standard_hours_per_week else None

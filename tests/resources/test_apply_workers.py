@@ -338,6 +338,8 @@ async def test_a_pages_hires_are_invited_fifty_a_request(world: World) -> None:
 
     assert result.counts == {"invalid": 0, "invited": 120}
     assert len(invitations(world)) == 3  # 50 + 50 + 20, not one a hire
+    custom_values = [s for s in world.transport.sent if "/custom_field_values" in s]
+    assert custom_values == ["POST /custom_field_values.json"] * 2  # 100 + 20 values, no reads
     assert [c.worker_id for c in result.availability] == [w.id for w in workers]
     rows = res.resources(world.store, [w.id for w in workers])
     users = {row.psa_user_id for row in rows.values()}
@@ -349,6 +351,32 @@ async def test_a_pages_hires_are_invited_fifty_a_request(world: World) -> None:
         "CC-TEC-UK",
         ("Python",),
     )
+
+
+async def test_an_unknown_cost_centre_is_not_written_in_bulk_and_a_refused_bulk_write_goes_per_worker(
+    world: World,
+) -> None:
+    workers = [hire(51), hire(52, cost_centre="CC-NOWHERE"), hire(53, cost_centre="CC-OPS-UK")]
+    policy = ResourcePolicy(cost_centres=("CC-TEC-UK", "CC-OPS-UK"))
+    bulk = b'"custom_field_values"'  # refused in bulk only: one value at a time is accepted
+    world.transport.refuse = lambda line, body: line.startswith("POST /custom_field_values") and bulk in body
+
+    result = await apply(world, workers, policy=policy)
+
+    assert result.counts == {"invalid": 0, "invited": 3, "exceptions": 1}
+    assert set(exceptions_of(world, "bamboohr:52")) == {"unknown_cost_centre"}
+    sent = [s.split("?")[0] for s in world.transport.sent if "/custom_field_values" in s]
+    # the refused bulk write, then each known one read and written by `upsert_user`; none for CC-NOWHERE
+    assert sent.count("POST /custom_field_values.json") == 3
+
+    world.transport.refuse = None
+    again = await apply(world, [hire(54), hire(55, cost_centre="CC-OPS-UK")], policy=policy, run_id="run-2")
+    assert again.counts == {"invalid": 0, "invited": 2}
+    rows = res.resources(world.store, ["bamboohr:54", "bamboohr:55"])
+    assert [(await user(world, rows[w].psa_user_id or "")).cost_centre for w in ("bamboohr:54", "bamboohr:55")] == [
+        "CC-TEC-UK",
+        "CC-OPS-UK",
+    ]
 
 
 async def test_workers_of_one_page_sharing_an_email_or_employee_id_are_not_invited_twice(world: World) -> None:
