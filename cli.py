@@ -22,6 +22,7 @@ from commands.invoice import app as invoice_app
 from commands.kpis import app as kpis_app
 from commands.posting import app as posting_app
 from commands.reconcile import app as reconcile_app
+from commands.resources import app as resources_app
 from commands.schedule import app as schedule_app
 from stack.local.devstack import StackError
 
@@ -43,6 +44,7 @@ app.add_typer(posting_app, name="posting")
 app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(amendment_app, name="amendment")
 app.add_typer(reconcile_app, name="reconcile")
+app.add_typer(resources_app, name="resources")
 
 
 @dev_app.command("up")

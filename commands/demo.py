@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 
 from canonical import OpportunityStage
 from commands._common import UserError, err, friendly, out, settings, table, temporal, workflow_url
+from commands._demo_resources import sync_resources
 from stack.connectors import Connectors
 from stack.settings import Settings
 from workflows.amend_contract import ContractStatus, ContractWorkflow, contract_workflow_id
@@ -337,7 +338,9 @@ async def post_and_invoice(client: Client, config: Settings, connectors: Connect
     out.rule(f"Invoicing: {day:%Y-%m} billed from posted, billable time and expenses")
     month = await start_monthly_invoicing(client, config, f"{day:%Y-%m}", issue_date=issue_date)
     invoice._print_month(await month.result())
-    out.rule("Schedules: daily posting, polling fallback, monthly invoicing, exception sweep, reconciliation")
+    out.rule(
+        "Schedules: daily posting, polling fallback, monthly invoicing, exception sweep, reconciliation, resources"
+    )
     for schedule_id, what in await schedules.apply(client, config):
         out.print(f"  {schedule_id}: {what}")
     out.print(
@@ -418,7 +421,8 @@ async def stack_check(client: Client, config: Settings) -> None:
 
 @friendly
 def demo() -> None:
-    """Bring the stack up, provision won deals through their webhooks, amend one, post a day, invoice, reconcile."""
+    """Bring the stack up, provision won deals through their webhooks, amend one, post a day, invoice, reconcile,
+    then sync a hire, a leaver and a leave request from HR to the PSA."""
     from stack.local import devstack
 
     config = settings()
@@ -437,6 +441,7 @@ def demo() -> None:
                 await amend_contract(client, config, connectors, deals[0])
             await post_and_invoice(client, config, connectors)
             await reconcile_month(client, config, connectors)
+            await sync_resources(client, config, connectors, await sandbox_anchor(config))
         finally:
             await connectors.aclose()
         out.print(f"Web UI: {config.temporal.ui_url}/namespaces/{config.temporal.namespace}/workflows", soft_wrap=True)

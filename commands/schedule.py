@@ -1,5 +1,5 @@
 """``psflow schedule``: the Temporal Schedules of `stack.schedules` (daily posting, polling, monthly invoicing,
-exception sweep)."""
+exception sweep, reconciliation, resource sync)."""
 
 from __future__ import annotations
 
@@ -18,14 +18,16 @@ if TYPE_CHECKING:
     from stack.settings import Settings
 
 app = typer.Typer(
-    help="Temporal Schedules: daily posting, polling fallback, monthly invoicing, exception sweep.",
+    help="Temporal Schedules: daily posting, polling fallback, monthly invoicing, exception sweep, reconciliation, "
+    "resource sync.",
     no_args_is_help=True,
 )
 
 NameArgument = Annotated[
     str,
     typer.Argument(
-        help="The schedule: te-posting, poll-closed-won, monthly-invoicing, exception-sweep or reconciliation."
+        help="The schedule: te-posting, poll-closed-won, monthly-invoicing, exception-sweep, reconciliation or "
+        "resource-sync."
     ),
 ]
 NoteOption = Annotated[str | None, typer.Option(help="Why; shown by `psflow schedule describe`.")]
@@ -165,16 +167,26 @@ def describe(name: NameArgument = "te-posting") -> None:
 @app.command("trigger")
 @friendly
 def trigger(name: NameArgument = "te-posting") -> None:
-    """Run the schedule's action now (posting yesterday, in the firm's time zone)."""
+    """Run the schedule's action now (te-posting: yesterday, in the firm's time zone).
+
+    The daily posting runs even beside a running one (it posts each record once whatever runs it);
+    the other schedules keep their own overlap policy, so a trigger beside a running sync is skipped.
+    """
     from temporalio.client import ScheduleOverlapPolicy
 
+    from stack.schedules import POSTING
+
     async def call(config: Settings, client: Client) -> None:
-        await _handle(config, client, name).trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
+        overlap = ScheduleOverlapPolicy.ALLOW_ALL if name == POSTING else None
+        await _handle(config, client, name).trigger(overlap=overlap)
 
     _run(call)
-    config = settings()
-    day = _posts(datetime.now().astimezone(), config)
-    out.print(f"triggered {name}: it posts business date {day}; follow it with `psflow schedule describe {name}`")
+    follow = f"follow it with `psflow schedule describe {name}`"
+    if name != POSTING:
+        out.print(f"triggered {name}; {follow}")
+        return
+    day = _posts(datetime.now().astimezone(), settings())
+    out.print(f"triggered {name}: it posts business date {day}; {follow}")
 
 
 @app.command("pause")

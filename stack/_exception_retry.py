@@ -22,9 +22,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from activities.exception_retry import Verdict
 from activities.posting._retry_input import READ_ONLY, InvalidEdit, edited_record
 from canonical.calendar import billing_period
+from stack.schedules import resource_sync_input
 from stack.settings import Settings
 from store import Store
 from store import exceptions as exc
+from store import resources as resource_store
 from store.invoicing import invoice_to_run
 from store.posting import POSTED_KINDS
 from store.tables import ExceptionRecord
@@ -33,8 +35,8 @@ from workflows.provision_engagement import ProvisionEngagementInput
 from workflows.reconcile import ReconcileInput
 from workflows.retry_exception import RetryExceptionInput, RetryExceptionWorkflow, workflow_id
 
-RETRYABLE_FLOWS = ("posting", "provisioning", "invoicing", "reconciliation")
-"""Flows whose exceptions a retry re-runs (amendments and resource sync re-run through their own flows)."""
+RETRYABLE_FLOWS = ("posting", "provisioning", "invoicing", "reconciliation", "resources")
+"""Flows whose exceptions a retry re-runs (amendments re-run through their own flow)."""
 
 
 class RetryRefused(ValueError):
@@ -183,6 +185,8 @@ def _rerun(
         )
     if row.flow == "reconciliation":
         return _reconciliation(settings, row, base, edits, today)
+    if row.flow == "resources":
+        return _resources(store, settings, row, base, edits, today)
     project_id, _, period = row.business_key.rpartition(":")
     through = _period_of(row, period)
     invoice = {
@@ -209,6 +213,36 @@ def _reconciliation(
         "today": today,
     }
     return RetryExceptionInput.model_validate({**base, "reconciliation": _edited(row, ReconcileInput, recon, edits)})
+
+
+def _resources(
+    store: Store,
+    settings: Settings,
+    row: ExceptionRecord,
+    base: dict[str, Any],
+    edits: dict[str, str],
+    today: date | None,
+) -> RetryExceptionInput:
+    """The worker's sync again, that worker alone, under the legal entity psflow knows them by."""
+    if edits:
+        raise RetryRefused(f"exception {row.id} takes no edits: correct the worker in {row.system}, then retry it")
+    if row.kind == "time_off_overlap":
+        raise RetryRefused(
+            f"exception {row.id} is two approved time off requests on one day: withdraw one in {row.system}; "
+            "the next sync resolves it"
+        )
+    known = resource_store.resource(store, row.business_key)
+    entities = [entity for entity, system in settings.hr_systems.items() if system == row.system]
+    if known is not None and known.legal_entity in entities:
+        entities = [known.legal_entity]
+    if len(entities) != 1:
+        raise RetryRefused(
+            f"exception {row.id}: {'no' if not entities else 'more than one'} legal entity has {row.system} as its "
+            f"HR system (setting hr_systems: {settings.hr_systems}), so the worker's cannot be told"
+        )
+    sync = resource_sync_input(settings, worker_ids=[row.business_key], today=today)
+    sync = sync.model_copy(update={"sources": [s for s in sync.sources if s.legal_entity == entities[0]]})
+    return RetryExceptionInput.model_validate({**base, "resources": sync})
 
 
 def _period_of(row: ExceptionRecord, period: str) -> date:

@@ -15,6 +15,8 @@ used, so a repeated start joins or reports the existing run instead of doing the
 - contract amendments: update-with-start on ``contract:{crm}:{contract_id}`` (joined while it runs).
   The update id comes from the CRM record, or from the contract, version and content of an amendment
   given by hand, so a re-delivery gets the first delivery's answer from Temporal itself.
+- resources: one sync at a time under ``{prefix}resource-sync``; a start while one runs (started by
+  hand, or by the schedule under its timestamped id) reports that run instead of starting another.
 
 The schedules that start flows on a clock are in `stack.schedules`.
 """
@@ -26,7 +28,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateStage
+from temporalio.client import (
+    Client,
+    ScheduleActionExecutionStartWorkflow,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateStage,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -34,14 +43,17 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from canonical.calendar import billing_period
 from canonical.record_ids import opportunity_id as canonical_opportunity_id
 from stack._exception_retry import RetryOutcome, RetryRefused, retry_exception
+from stack.schedules import RESOURCE_SYNC, resource_sync_input
+from stack.schedules import handle as schedule_handle
 from stack.settings import Settings
 from store import Store
 from store.invoicing import invoice_to_run
-from workflows import invoice_project, post_time_expenses, provision_engagement, reconcile
+from workflows import invoice_project, post_time_expenses, provision_engagement, reconcile, sync_resources
 from workflows import search_attributes as sa
 from workflows.amend_contract import (
     AmendmentOutcome,
@@ -62,17 +74,20 @@ from workflows.post_time_expenses import PostTimeExpensesInput, PostTimeExpenses
 from workflows.provision_engagement import ProvisionEngagementInput, ProvisionEngagementWorkflow, Trigger
 from workflows.reconcile import ReconcileInput, ReconcileResult, ReconcileWorkflow
 from workflows.stack_check import StackCheckInput, StackCheckResult, StackCheckWorkflow
+from workflows.sync_resources import ResourceSyncResult, ResourceSyncWorkflow
 
 __all__ = [
     "AmendmentReceipt",
     "RetryOutcome",
     "RetryRefused",
     "check_stack",
+    "resource_sync_input",
     "retry_exception",
     "start_invoice",
     "start_monthly_invoicing",
     "start_posting",
     "start_reconcile",
+    "start_resource_sync",
     "submit_amendment",
     "trigger_provisioning",
 ]
@@ -231,6 +246,68 @@ async def start_reconcile(
         search_attributes=TypedSearchAttributes([SearchAttributePair(sa.RECON_PERIOD, period)]),
         static_summary=f"Reconcile {period}" + (f" for {project_id}" if project_id else ""),
     )
+
+
+async def running_resource_sync(settings: Settings, client: Client) -> WorkflowHandle[Any, ResourceSyncResult] | None:
+    """The resource sync that runs now, if any: started by hand, or by the schedule (under a timestamped id)."""
+    run_id = sync_resources.workflow_id(settings.task_queue_prefix)
+    try:
+        description = await client.get_workflow_handle(run_id).describe()
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            return client.get_workflow_handle(run_id, result_type=ResourceSyncResult)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+    try:
+        scheduled = await schedule_handle(client, settings, RESOURCE_SYNC).describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return None
+    for action in scheduled.info.running_actions:
+        if isinstance(action, ScheduleActionExecutionStartWorkflow):
+            return client.get_workflow_handle(
+                action.workflow_id, first_execution_run_id=action.first_execution_run_id, result_type=ResourceSyncResult
+            )
+    return None
+
+
+async def start_resource_sync(
+    settings: Settings, client: Client, *, full: bool = False, wait: bool = False, **options: Any
+) -> tuple[WorkflowHandle[Any, ResourceSyncResult], bool]:
+    """Start a resource sync now, unless one runs already; its handle, and whether this call started it.
+
+    A sync that runs (started by hand or by the schedule) is returned instead: two syncs at once would
+    apply the same workers twice over (harmless, the writes are idempotent, but wasted).
+
+    Args:
+        full: Read every worker, not only HR's changes since the mark.
+        wait: Return once the run (this one, or the one already running) has finished.
+        options: Other ``ResourceSyncInput`` fields: ``today`` (the firm's day it acts as of; default the
+            run's own today in ``firm_time_zone``), ``worker_ids``, ``batch_size`` ...
+
+    Raises:
+        temporalio.client.WorkflowFailureError: With ``wait``, the run failed.
+    """
+    handle = await running_resource_sync(settings, client)
+    started = handle is None
+    if handle is None:
+        run_id = sync_resources.workflow_id(settings.task_queue_prefix)
+        try:
+            handle = await client.start_workflow(
+                ResourceSyncWorkflow.run,
+                resource_sync_input(settings, full=full, **options),
+                id=run_id,
+                task_queue=settings.task_queue("flows"),
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                static_summary="Resource sync" + (" (full sweep)" if full else "") + ": HR to the PSA",
+            )
+        except WorkflowAlreadyStartedError:  # started by someone else between the look and the start
+            started, handle = False, client.get_workflow_handle(run_id, result_type=ResourceSyncResult)
+    if wait:
+        await handle.result()
+    return handle, started
 
 
 async def check_stack(

@@ -13,6 +13,10 @@
 - ``reconciliation``: the 2nd of each month at 04:00 in the firm's time zone, once the month's
   posting and invoicing have run. Each run is a `ReconcileWorkflow` for the month before, read
   from its ``TemporalScheduledStartTime`` in the same way.
+- ``resource-sync``: every ``resource_sync_minutes`` (hourly by default), a `ResourceSyncWorkflow`
+  brings each legal entity's HR changes (a full sweep every ``resource_full_sweep_hours``) and time
+  off into the PSA. A sync still running makes the next one skip; a missed one is not caught up, as
+  the next reads everything since the mark.
 
 They are Schedules rather than cron workflows so that operators can pause them, trigger them,
 backfill missed days and see their next runs (``psflow schedule …``). Ids carry the task-queue
@@ -25,6 +29,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from temporalio.client import (
@@ -45,6 +50,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from activities.resources.models import HRSource, ResourcePolicy
 from canonical.calendar import billing_period
 from stack.settings import Settings
 from workflows.exception_sweep import ExceptionSweepInput, ExceptionSweepWorkflow
@@ -52,12 +58,14 @@ from workflows.monthly_invoicing import MonthlyInvoicingInput, MonthlyInvoicingW
 from workflows.poll_closed_won import PollClosedWonInput, PollClosedWonWorkflow
 from workflows.reconcile import ReconcileInput, ReconcileWorkflow
 from workflows.scheduled_posting import ScheduledPostingInput, ScheduledPostingWorkflow
+from workflows.sync_resources import ResourceSyncInput, ResourceSyncWorkflow, workflow_id
 
 POSTING = "te-posting"
 POLL_CLOSED_WON = "poll-closed-won"
 MONTHLY_INVOICING = "monthly-invoicing"
 EXCEPTION_SWEEP = "exception-sweep"
 RECONCILIATION = "reconciliation"
+RESOURCE_SYNC = "resource-sync"
 
 OVERLAP = {
     "skip": ScheduleOverlapPolicy.SKIP,
@@ -206,6 +214,46 @@ def reconciliation_schedule(settings: Settings) -> Schedule:
     )
 
 
+def resource_sync_input(settings: Settings, *, full: bool = False, **options: Any) -> ResourceSyncInput:
+    """The sync's input from the settings: each legal entity's HR system, the sweep, time-off window and policy.
+
+    Args:
+        options: Other ``ResourceSyncInput`` fields (``today``, ``worker_ids``, ``batch_size`` ...).
+    """
+    return ResourceSyncInput(
+        sources=[HRSource(legal_entity=entity, hr_system=system) for entity, system in settings.hr_systems.items()],
+        full=full,
+        full_sweep_every=timedelta(hours=settings.resource_full_sweep_hours),
+        time_off_days_back=settings.resource_time_off_days_back,
+        time_off_days_ahead=settings.resource_time_off_days_ahead,
+        time_zone=settings.firm_time_zone,
+        policy=ResourcePolicy(
+            cost_centres=None if settings.resource_cost_centres is None else tuple(settings.resource_cost_centres),
+            unknown_skills=settings.resource_unknown_skills,
+            skill_map=settings.resource_skill_map,
+        ),
+        **options,
+    )
+
+
+def resource_sync_schedule(settings: Settings) -> Schedule:
+    """Every ``resource_sync_minutes``: HR to the PSA. A sync still running makes the next one skip, and a
+    missed one is not caught up: the next reads HR's changes since the mark, the sweep what any missed."""
+    firm_zone(settings)
+    interval = timedelta(minutes=settings.resource_sync_minutes)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ResourceSyncWorkflow.run,
+            resource_sync_input(settings),
+            id=workflow_id(settings.task_queue_prefix),
+            task_queue=settings.task_queue("flows"),
+            static_summary="Resource sync: HR workers, leavers and time off to the PSA",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=interval),
+    )
+
+
 SCHEDULES: dict[str, ScheduleDefinition] = {
     POSTING: ScheduleDefinition(
         posting_schedule, lambda s: f"daily at {s.posting_time} {s.firm_time_zone}: post the day before"
@@ -225,6 +273,14 @@ SCHEDULES: dict[str, ScheduleDefinition] = {
     RECONCILIATION: ScheduleDefinition(
         reconciliation_schedule,
         lambda s: f"the 2nd at {RECONCILIATION_HOUR:02d}:00 {s.firm_time_zone}: reconcile the month before",
+    ),
+    RESOURCE_SYNC: ScheduleDefinition(
+        resource_sync_schedule,
+        lambda s: (
+            f"every {s.resource_sync_minutes:g} min: HR workers and time off to the PSA "
+            f"({', '.join(f'{entity}: {system}' for entity, system in s.hr_systems.items())}; "
+            f"full sweep every {s.resource_full_sweep_hours:g} h)"
+        ),
     ),
 }
 

@@ -7,9 +7,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic_settings
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from activities.resources.models import HRSystemName, UnknownSkills
 from store._sla import Sla, SlaPolicy
 from store.exceptions import FLOWS as EXCEPTION_FLOWS
 from workflows._queues import DOMAINS, FLOWS
@@ -32,6 +34,10 @@ DEFAULT_EXCEPTION_SLA: dict[str, tuple[int, int]] = {
     "resources": (2, 5),
 }
 """Business days to an exception's first and second escalation, by flow (or ``flow.kind``)."""
+
+
+def _one_entity_on_workday() -> dict[str, HRSystemName]:
+    return {"default": "workday"}
 
 
 class TemporalSettings(BaseModel):
@@ -105,6 +111,27 @@ class Settings(BaseSettings):
         default=SecretStr("psflow-demo-relay-secret"), min_length=8, description="Shared with the CDC relay"
     )
     gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1, description="Larger webhook bodies get 413")
+    hr_systems: dict[str, HRSystemName] = Field(
+        default_factory=_one_entity_on_workday,
+        description="Legal entity → the HR system of record of its people (workday or bamboohr)",
+    )
+    resource_sync_minutes: float = Field(default=60, gt=0, description="How often the resource sync runs")
+    resource_full_sweep_hours: float = Field(
+        default=24, gt=0, description="A sync reads every worker (not only HR's changes) once this long has passed"
+    )
+    resource_time_off_days_back: int = Field(
+        default=7, ge=0, le=366, description="Time off applied to the PSA from this many days before today"
+    )
+    resource_time_off_days_ahead: int = Field(default=90, ge=1, le=731, description="... to this many days after today")
+    resource_cost_centres: list[str] | None = Field(
+        default=None, description="The cost centres the PSA knows; another one is an exception. None accepts any"
+    )
+    resource_unknown_skills: UnknownSkills = Field(
+        default="create", description="A skill the PSA lacks is created in it, or is an exception"
+    )
+    resource_skill_map: dict[str, str] = Field(
+        default_factory=dict, description="HR skill name → PSA skill name, applied before the check"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -135,6 +162,31 @@ class Settings(BaseSettings):
                     f"{key!r} is ({first}, {second}) business days: give (first, second) with 0 < first < second"
                 )
         return {**DEFAULT_EXCEPTION_SLA, **given}
+
+    @field_validator("hr_systems")
+    @classmethod
+    def _some_legal_entity(cls, given: dict[str, HRSystemName]) -> dict[str, HRSystemName]:
+        if not given:
+            raise ValueError('name at least one legal entity and its HR system, e.g. {"default": "workday"}')
+        blank = [name for name in given if not name.strip()]
+        if blank:
+            raise ValueError('a legal entity\'s name is empty: name each entity, e.g. {"uk": "bamboohr"}')
+        return given
+
+    @field_validator("resource_cost_centres")
+    @classmethod
+    def _named_cost_centres(cls, given: list[str] | None) -> list[str] | None:
+        if given is not None and (not given or any(not name.strip() for name in given)):
+            raise ValueError("list the cost centres' names (none empty), or leave the setting out to accept any")
+        return given
+
+    @field_validator("resource_skill_map")
+    @classmethod
+    def _named_skills(cls, given: dict[str, str]) -> dict[str, str]:
+        blank = [f"{hr!r}: {psa!r}" for hr, psa in given.items() if not hr.strip() or not psa.strip()]
+        if blank:
+            raise ValueError(f"an HR or PSA skill name is empty in {', '.join(blank)}: map a name to a name")
+        return given
 
     def exception_policy(self) -> SlaPolicy:
         """The exceptions' SLAs in the firm's time zone, as the store ages them."""
@@ -176,6 +228,12 @@ def load_settings(**overrides: Any) -> Settings:
             ) from exc
     try:
         return Settings(**overrides)
+    except pydantic_settings.SettingsError as exc:
+        # A list or mapping given in a PSFLOW_* variable is JSON; pydantic-settings says only which field failed.
+        raise SettingsError(
+            f"invalid settings: {exc}: write lists and mappings in PSFLOW_* variables as JSON, "
+            """e.g. PSFLOW_HR_SYSTEMS='{"uk": "bamboohr"}'"""
+        ) from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']} (got {err.get('input')!r})"

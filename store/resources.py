@@ -238,10 +238,11 @@ def resources(store: Store, worker_ids: Iterable[str]) -> dict[str, ResourceRow]
     return found
 
 
-def save_resource(store: Store, worker_id: str, **values: Any) -> ResourceRow:
+def save_resource(store: Store, worker_id: str, *, now: datetime | None = None, **values: Any) -> ResourceRow:
     """Create or update the worker's row with ``values`` (column name → value); e-mail kept lower case.
 
-    ``legal_entity`` and ``hr_system`` are required when the row is new.
+    ``legal_entity`` and ``hr_system`` are required when the row is new. ``updated_at`` becomes ``now``
+    (default: the clock), which the HR reads compare with the feed's mark.
     """
     if values.get("email"):
         values["email"] = str(values["email"]).strip().lower()
@@ -254,7 +255,7 @@ def save_resource(store: Store, worker_id: str, **values: Any) -> ResourceRow:
         else:
             for name, value in values.items():
                 setattr(row, name, value)
-        row.updated_at = _now()
+        row.updated_at = now or _now()
         session.add(row)
         return row
 

@@ -1,7 +1,8 @@
 """The resource sync: each legal entity's HR system of record → the PSA's users, skills, hours and time off.
 
-Started by the ``resource-sync`` Schedule (every hour by default) or ``psflow resources sync [--full]``,
-always under ``{prefix}resource-sync``. For each source (a legal entity and its HR system), in order:
+Started by the ``resource-sync`` Schedule (every hour by default; Temporal suffixes each run's id with
+its time) or ``psflow resources sync [--full]`` under ``{prefix}resource-sync``, which first looks for a
+sync already running. For each source (a legal entity and its HR system), in order:
 
 1. ``resources.sync_state``: the source's high-water mark and when it was last swept in full;
 2. workers: a full sweep when asked, never done, or older than ``full_sweep_every`` — first the
@@ -64,7 +65,7 @@ PUBLISH_LIMIT = 1000
 
 
 def workflow_id(prefix: str = "") -> str:
-    """The one id of the resource sync, whoever starts it: never two at once."""
+    """The id of a sync started by hand (a scheduled one carries the schedule's timestamped id)."""
     return f"{prefix}resource-sync"
 
 
@@ -270,7 +271,9 @@ class ResourceSyncWorkflow:
     async def _changes(self, input: ResourceSyncInput, carry: ResourceSyncCarry, result: SourceResult) -> None:
         """One page of the change feed from the mark: ids to read (not in a sweep), and the new mark."""
         self._progress.step = "reading HR's changes"
-        request = ChangesRequest(source=result.source, since=result.previous_mark, cursor=carry.cursor)
+        request = ChangesRequest(
+            source=result.source, since=result.previous_mark, cursor=carry.cursor, ids=not result.full
+        )
         page: ChangesPage = await self._call("hr", "resources.hr_changes", request, ChangesPage, input)
         result.mark = _later(result.mark, page.high_water_mark)
         if not result.full:

@@ -149,6 +149,8 @@ class ResourceHrActivities:
         backstop for the rest.
         """
         page = await self._hr(request.source.hr_system).changed_since(request.since, request.cursor)
+        if not request.ids:
+            return ChangesPage(next_cursor=page.next_cursor, high_water_mark=page.high_water_mark)
         ids = list(dict.fromkeys(change.worker_id for change in page.items))
         if request.since is not None:
             later = {change.worker_id for change in page.items if change.changed_at != request.since}

@@ -65,6 +65,8 @@ class ChangesRequest(CanonicalModel):
     source: HRSource
     since: datetime | None = None
     cursor: str | None = None
+    ids: bool = True
+    """False: page only for the mark (a run that sweeps every worker anyway), so no ids cross the history."""
 
 
 class ChangesPage(CanonicalModel):

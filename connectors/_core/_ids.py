@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["own_id"]
+
 
 def own_id(value: str, *, prefix: str, kind: str, expected: str) -> str:
     """The system's id in `value`, which is either that id or ``prefix`` + the id.

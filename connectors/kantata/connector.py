@@ -33,7 +33,7 @@ class KantataConnector(
       invitations), `disable_user` (leavers), `users_page`, `list_users`, `upsert_user`;
       `ensure_skill`, `set_skill`, `set_cost_centre`; time off per user-day with `set_time_off`,
       `clear_time_off`, `time_off_page`; `set_standard_hours` (a workweek);
-      `remove_future_allocations` for a leaver.
+      `remove_future_allocations` for a leaver, `allocated_hours` (who is booked over a range).
     - Rates: `rate_schedule`, `add_rate_version` (effective-dated rate card set versions).
     - Time and expenses: `time_entries_page`, `expenses_page` (a page at a time, with the records
       that break a canonical rule on `Page.unreadable`).

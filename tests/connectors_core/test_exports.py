@@ -16,6 +16,7 @@ def test_every_private_module_export_is_reexported() -> None:
         _connector,
         _errors,
         _grants,
+        _ids,
         _oauth1,
         _paging,
         _redact,
@@ -25,7 +26,7 @@ def test_every_private_module_export_is_reexported() -> None:
 
     modules = (
         *(_auth, _budget, _classify, _client, _connector, _errors),
-        *(_grants, _oauth1, _paging, _redact, _retry, _settings),
+        *(_grants, _ids, _oauth1, _paging, _redact, _retry, _settings),
     )
     exported = {name for module in modules for name in module.__all__}
     assert exported == set(core.__all__)

@@ -30,6 +30,7 @@ from canonical import Consultant
 from connectors.hr import HRSystem
 from connectors.workday import WorkdayHR
 from stack.connectors import Connectors
+from stack.flows import RetryRefused, retry_exception
 from stack.settings import Settings
 from store import Store
 from store import exceptions as exc
@@ -46,6 +47,7 @@ HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 SWEPT = datetime.combine(TEST_TODAY, time(0), tzinfo=UTC)
 """When the tests' sources were last swept in full: with ``full_sweep_every`` of years, never due."""
 NEVER = timedelta(days=3650)
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 B_API = "/bamboohr/api/v1"
 T0 = datetime.combine(TEST_TODAY, time(9), tzinfo=UTC)
 _minutes = itertools.count(1)
@@ -179,9 +181,9 @@ def store_of(settings: Settings) -> Store:
     return store
 
 
-async def start_marks(settings: Settings, connectors: Connectors, source: HRSource) -> None:
+async def start_marks(settings: Settings, connectors: Connectors, source: HRSource, *, swept: datetime = SWEPT) -> None:
     """Set the source's mark just past HR's latest change, as if synced up to now: changes *at* a mark are
-    reported again, and the session's sandbox has many."""
+    reported again, and the session's sandbox has many. ``swept``: when the last full sweep was."""
     hr = hr_of(connectors, source.hr_system)
     mark: datetime | None = None
     cursor: str | None = None
@@ -195,7 +197,7 @@ async def start_marks(settings: Settings, connectors: Connectors, source: HRSour
         mark += timedelta(seconds=1)
     store = store_of(settings)
     try:
-        resource_store.save_mark(store, source, mark, SWEPT)
+        resource_store.save_mark(store, source, mark, swept)
     finally:
         store.engine.dispose()
 
@@ -399,6 +401,24 @@ async def test_bad_hr_input_becomes_exceptions_with_its_values_and_the_rest_is_a
         targeted = await sync(
             temporal_client, flow_settings, source, policy=policy, worker_ids=[elsewhere], record="one_worker"
         )
+        # Or a person fixes the skill in HR and retries the exception: the worker alone is synced again.
+        await tick(hr_api)
+        await _bamboo(hr_api, "POST", f"/employees/{skilled.split(':')[1]}", {"customSkills": "Strategy"})
+        retry_settings = flow_settings.model_copy(
+            update={
+                "hr_systems": {"le-bad": "bamboohr"},
+                "resource_cost_centres": list(policy.cost_centres or ()),
+                "resource_unknown_skills": "exception",
+            }
+        )
+        unknown_skill = found[skilled]["unknown_skill"].id
+        retried = await retry_exception(
+            temporal_client, retry_settings, unknown_skill, {}, actor="ana", today=TEST_TODAY
+        )
+        with pytest.raises(RetryRefused, match="withdraw one in bamboohr"):
+            await retry_exception(
+                temporal_client, retry_settings, found[fine]["time_off_overlap"].id, {}, actor="ana", today=TEST_TODAY
+            )
         user = await psa.user(good)
         time_off = await psa.time_off(user["id"])
 
@@ -424,6 +444,9 @@ async def test_bad_hr_input_becomes_exceptions_with_its_values_and_the_rest_is_a
         "one worker: no time off, no mark"
     )
     assert "unknown_cost_centre" not in exceptions_of(flow_settings, elsewhere)
+    assert retried.outcome == "resolved", retried
+    assert "unknown_skill" not in exceptions_of(flow_settings, skilled)
+    assert (await psa.profile(connectors, f"rs-skill-{tag}@psflow-demo.example")).skills == ("Strategy",)
     assert (await psa.profile(connectors, f"rs-cc-{tag}@psflow-demo.example")).cost_centre == "CC-TEC-UK"
 
 
@@ -484,10 +507,12 @@ async def test_a_change_the_feed_missed_is_caught_by_the_full_sweep(
     email = f"rs-missed-{uuid.uuid4().hex[:8]}@psflow-demo.example"
     await tick(hr_api)
     missed = await _hire(hr_api, workEmail=email, customCostCentre="CC-ADV-UK", jobTitle="Analyst")
-    await start_marks(flow_settings, connectors, source)  # the feed will never show the hire
+    # The feed will never show the hire. The last sweep was long ago by any clock, the workflow's included
+    # (it decides with its own): a sweep is due after 0 seconds, not after two centuries.
+    await start_marks(flow_settings, connectors, source, swept=LONG_AGO)
 
     async with worker.running_workers(temporal_client, flow_settings):
-        incremental = await sync(temporal_client, flow_settings, source)
+        incremental = await sync(temporal_client, flow_settings, source, full_sweep_every=timedelta(days=73000))
         unseen = await psa.users(email)
         unknown = resource_of(flow_settings, missed)
         swept = await sync(temporal_client, flow_settings, source, full_sweep_every=timedelta(0))

@@ -255,8 +255,14 @@ async def test_changes_at_the_mark_that_psflow_wrote_since_are_not_read_again(su
     ]
     mark = (await env.run(subject.activities.hr_changes, ChangesRequest(source=subject.source))).high_water_mark
     assert mark == T0
-    for worker_id in hired[:2]:  # applied by the run that stored the mark (psflow's clock is after HR's here)
-        resource_store.save_resource(subject.store, worker_id, legal_entity="uk", hr_system=subject.source.hr_system)
+    for worker_id in hired[:2]:  # applied, a second after HR's change, by the run that stored the mark
+        resource_store.save_resource(
+            subject.store,
+            worker_id,
+            now=T0 + timedelta(seconds=1),
+            legal_entity="uk",
+            hr_system=subject.source.hr_system,
+        )
     await driver.at(T0 + timedelta(minutes=5))
     await driver.change(hired[0], title="Manager", cost_centre="CC-TEC-UK", manager=driver.manager())
     ids: list[str] = []
@@ -270,3 +276,14 @@ async def test_changes_at_the_mark_that_psflow_wrote_since_are_not_read_again(su
             break
     # Changed again after the mark: read. Only at the mark and written since: left out. Never written: read.
     assert hired[0] in ids and hired[1] not in ids and hired[2] in ids, ids
+
+
+async def test_a_sweep_pages_the_feed_for_the_mark_alone_without_ids(subject: Subject) -> None:
+    """A run that sweeps every worker anyway learns the new mark without putting thousands of ids in its history."""
+    driver, env = subject.driver, ActivityEnvironment()
+    await driver.hire("Hal", "Sweep", "hal.sweep@psflow-demo.example", "Consultant", "CC-ADV-UK")
+    with_ids = await env.run(subject.activities.hr_changes, ChangesRequest(source=subject.source))
+    marks_only = await env.run(subject.activities.hr_changes, ChangesRequest(source=subject.source, ids=False))
+    assert with_ids.worker_ids and marks_only.worker_ids == [] and marks_only.bad == []
+    assert marks_only.high_water_mark == with_ids.high_water_mark is not None
+    assert marks_only.next_cursor == with_ids.next_cursor
