@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         PostPageRequest,
         SettleRequest,
     )
+    from workflows import _metrics
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue
 
@@ -170,6 +171,10 @@ class PostTimeExpensesWorkflow:
                 except ActivityError as failure:
                     raise self._stopped(input, kind, failure) from failure
                 calls += 1
+                counted = page.counts
+                _metrics.posting_page(
+                    input.erp, kind, counted.posted, counted.already_posted, counted.rejected, counted.failed
+                )
                 progress.counts = progress.counts + page.counts
                 progress.pages += page.pages
                 cursor = page.next_cursor
