@@ -12,6 +12,10 @@ an ERP, a record kind, an outcome. Counters are exported with the ``_total`` suf
 | ``psflow_provisioning_duration_seconds`` | histogram | crm | start → the engagement in both PSA and ERP |
 | ``psflow_provisioning_sla_breaches_total`` | counter | crm | runs that missed the provisioning SLA |
 | ``psflow_posting_entries_total`` | counter | erp, kind, outcome | records posted, already posted, rejected, failed |
+| ``psflow_invoicing_outcomes_total`` | counter | outcome | invoicing runs: invoiced, nothing_to_invoice, failed |
+| ``psflow_invoice_lag_seconds`` | histogram | — | billing period's end (firm midnight) → its invoice posted |
+| ``psflow_resource_sync_outcomes_total`` | counter | outcome | sync chains that ended: synced, exceptions, failed |
+| ``psflow_resource_sync_duration_seconds`` | histogram | — | a sync chain's first start → its end |
 """
 
 from __future__ import annotations
@@ -20,16 +24,31 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-__all__ = ["BUCKETS", "posting_page", "provisioning_ended", "sla_breached"]
+__all__ = [
+    "BUCKETS",
+    "invoicing_ended",
+    "posting_page",
+    "provisioning_ended",
+    "resource_sync_ended",
+    "sla_breached",
+]
 
 PROVISIONING_OUTCOMES = "psflow_provisioning_outcomes"
 PROVISIONING_DURATION = "psflow_provisioning_duration_seconds"
 SLA_BREACHES = "psflow_provisioning_sla_breaches"
 POSTING_ENTRIES = "psflow_posting_entries"
+INVOICING_OUTCOMES = "psflow_invoicing_outcomes"
+INVOICE_LAG = "psflow_invoice_lag_seconds"
+SYNC_OUTCOMES = "psflow_resource_sync_outcomes"
+SYNC_DURATION = "psflow_resource_sync_duration_seconds"
 
 BUCKETS: dict[str, tuple[float, ...]] = {
     # Provisioning's SLA defaults to 4 h; a run is usually seconds, a run waiting for a person hours.
     PROVISIONING_DURATION: (1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400),
+    # Invoices go out days after the period closes: hours to a month.
+    INVOICE_LAG: (3600, 6 * 3600, 86400, 2 * 86400, 3 * 86400, 5 * 86400, 7 * 86400, 14 * 86400, 31 * 86400),
+    # A delta sync takes seconds; a full sweep of 10k workers about 20 minutes (docs/resources.md).
+    SYNC_DURATION: (1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200),
 }
 
 
@@ -61,3 +80,23 @@ def posting_page(erp: str, kind: str, posted: int, already_posted: int, rejected
         ("failed", failed),
     ):
         counter.add(count, {"erp": erp, "kind": kind, "outcome": outcome})
+
+
+def invoicing_ended(outcome: str, lag: timedelta | None = None) -> None:
+    """A project's invoicing run ended; ``lag``: from its period's end until the invoice was posted."""
+    meter = workflow.metric_meter()
+    meter.create_counter(INVOICING_OUTCOMES, "Project invoicing runs by how they ended").add(1, {"outcome": outcome})
+    if lag is not None:
+        meter.create_histogram_float(INVOICE_LAG, "Time from a billing period's end to its invoice", "s").record(
+            max(lag.total_seconds(), 0.0)
+        )
+
+
+def resource_sync_ended(outcome: str, took: timedelta | None = None) -> None:
+    """A resource sync chain ended with ``outcome``; ``took``: from its first run's start."""
+    meter = workflow.metric_meter()
+    meter.create_counter(SYNC_OUTCOMES, "Resource sync chains by how they ended").add(1, {"outcome": outcome})
+    if took is not None:
+        meter.create_histogram_float(SYNC_DURATION, "Resource sync chains' time from start to end", "s").record(
+            max(took.total_seconds(), 0.0)
+        )

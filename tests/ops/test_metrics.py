@@ -11,6 +11,7 @@ import asyncio
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,15 @@ import pytest
 import pytest_asyncio
 
 import worker
+from connectors._core import _observe
 from stack.client import connect
 from stack.connectors import Connectors
 from stack.metrics import metrics_runtime
 from stack.settings import Settings
+from store import exceptions as exc
 from tests.conftest import _free_port
-from tests.flows.conftest import WinDeal, connectors, win_deal  # noqa: F401 (fixtures)
+from tests.flows.conftest import WinDeal, connectors, inject, win_deal  # noqa: F401 (fixtures)
+from tests.flows.test_exception_sweep import NEW_YORK, _config, _occurrence, _store, _sweep
 from tests.flows.test_posting import approved, post, seeded_day
 from tests.flows.test_provisioning import provision
 
@@ -113,7 +117,10 @@ async def value_once_scraped(prometheus: str, promql: str, expected: float) -> f
 @pytest_asyncio.fixture
 async def metered_client(flow_settings: Settings, worker_metrics: str) -> AsyncIterator[Any]:
     """A client on a metrics runtime, as ``worker.serve`` makes it."""
-    yield await connect(flow_settings, runtime=metrics_runtime(worker_metrics))
+    try:
+        yield await connect(flow_settings, runtime=metrics_runtime(worker_metrics))
+    finally:
+        _observe.observe(None)  # the runtime installed its connector observer for the whole process
 
 
 async def test_prometheus_scrapes_the_sdk_and_business_series_of_a_deal_and_a_posting(
@@ -122,6 +129,7 @@ async def test_prometheus_scrapes_the_sdk_and_business_series_of_a_deal_and_a_po
     connectors: Connectors,  # noqa: F811
     win_deal: WinDeal,  # noqa: F811
     prometheus: str,
+    clear_faults: None,
 ) -> None:
     deal = await win_deal("salesforce")
     day = seeded_day(16)
@@ -129,6 +137,8 @@ async def test_prometheus_scrapes_the_sdk_and_business_series_of_a_deal_and_a_po
     assert time_ids, "the demo firm should have approved time that day"
     async with worker.running_workers(metered_client, flow_settings):
         provisioned = await (await provision(metered_client, flow_settings, "salesforce", deal)).result()
+        # The ERP throttles the posting's first three requests; each 429 is counted, retried ones too.
+        await inject(flow_settings.sandbox_url, "netsuite", rate_limit=1.0, retry_after_s=0, times=3)
         posted = await post(metered_client, flow_settings, day)
         assert provisioned.state == "provisioned", provisioned
         assert posted.posted == len(time_ids) + len(expense_ids), posted
@@ -146,9 +156,37 @@ async def test_prometheus_scrapes_the_sdk_and_business_series_of_a_deal_and_a_po
         assert await value_once_scraped(prometheus, by_kind, len(expense_ids)) == len(expense_ids)
         rejected = 'sum(psflow_posting_entries_total{outcome="rejected"})'
         assert await value_once_scraped(prometheus, rejected, 0) == 0
+        throttled = 'psflow_connector_responses_total{system="netsuite",status="429"}'
+        assert await value_once_scraped(prometheus, throttled, 3) == 3
+        waits = 'count(psflow_rate_budget_wait_seconds_count{system="netsuite"} > 0)'
+        assert await value_once_scraped(prometheus, waits, 1) == 1
         # The SDK's own series come out of the same endpoint (durations in seconds).
         completed = 'sum(temporal_workflow_completed_total{workflow_type="PostTimeExpenses"})'
         assert await value_once_scraped(prometheus, completed, 1) == 1
         # No label carries an id: the deal's id appears in no series Prometheus holds.
         every = await query(prometheus, '{job="psflow-worker"}')
         assert every and not [s["metric"] for s in every if deal in str(s["metric"])]
+
+
+async def test_the_sweep_reports_open_exceptions_by_age_and_its_escalations(
+    metered_client: Any, flow_settings: Settings, prometheus: str
+) -> None:
+    config = _config(flow_settings)
+    store = _store(config)
+    # Opened Friday 16:30 in New York; the posting SLA's first step is due one business day later, on Monday.
+    friday = datetime(2026, 11, 13, 16, 30, tzinfo=NEW_YORK)
+    monday = datetime(2026, 11, 16, 16, 30, tzinfo=NEW_YORK)
+    opened = exc.record(store, [_occurrence(f"kantata:aged-{n}") for n in range(3)], run_id="run-1", now=friday)
+    exc.act(store, opened[2], "resolve", actor="ana", now=friday + timedelta(hours=1))
+    async with worker.running_workers(metered_client, config):
+        swept = await _sweep(metered_client, config, monday)
+    assert swept.by_level == {1: 2}, swept
+    # Three days old at the sweep: the 3-7d bucket (each bucket holds ages from its lower bound up).
+    aged = 'psflow_exceptions_open{flow="posting",kind="time_entry",age="3-7d"}'
+    assert await value_once_scraped(prometheus, aged, 2) == 2
+    every_age = 'sum(psflow_exceptions_open{flow="posting",kind="time_entry"})'
+    assert await value_once_scraped(prometheus, every_age, 2) == 2
+    oldest = 'psflow_exceptions_oldest_age_seconds{flow="posting",kind="time_entry"}'
+    assert await value_once_scraped(prometheus, oldest, 3 * 86400) == 3 * 86400
+    escalations = 'psflow_exceptions_escalations_total{level="1"}'
+    assert await value_once_scraped(prometheus, escalations, 2) == 2
