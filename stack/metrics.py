@@ -28,15 +28,18 @@ from activities._metrics import BUCKETS as ACTIVITY_BUCKETS
 from connectors._core import _observe
 from workflows._metrics import BUCKETS as WORKFLOW_BUCKETS
 
-__all__ = ["ConnectorMetrics", "metrics_runtime"]
+__all__ = ["GATEWAY_REQUEST_DURATION", "ConnectorMetrics", "metrics_runtime"]
 
 RATE_BUDGET_WAIT = "psflow_rate_budget_wait_seconds"
 CONNECTOR_RESPONSES = "psflow_connector_responses"
 THROTTLING = frozenset({429, 503})
+GATEWAY_REQUEST_DURATION = "psflow_gateway_request_duration_seconds"
 BUCKETS: dict[str, tuple[float, ...]] = {
     RATE_BUDGET_WAIT: (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
     **WORKFLOW_BUCKETS,
     **ACTIVITY_BUCKETS,
+    # The gateway's (gateway/_metrics.py). HubSpot wants an answer within 5 s; a 503 comes after 3 s.
+    GATEWAY_REQUEST_DURATION: (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 }
 
 

@@ -8,7 +8,7 @@ an ERP, a record kind, an outcome. Counters are exported with the ``_total`` suf
 
 | series | type | labels | what |
 |---|---|---|---|
-| ``psflow_provisioning_outcomes_total`` | counter | crm, outcome | runs that ended: provisioned, failed, abandoned |
+| ``psflow_provisioning_outcomes_total`` | counter | crm, outcome | provisioned, failed, abandoned, canceled |
 | ``psflow_provisioning_duration_seconds`` | histogram | crm | start → the engagement in both PSA and ERP |
 | ``psflow_provisioning_sla_breaches_total`` | counter | crm | runs that missed the provisioning SLA |
 | ``psflow_posting_entries_total`` | counter | erp, kind, outcome | records posted, already posted, rejected, failed |
