@@ -8,8 +8,12 @@ the test reads the series back through Prometheus's HTTP API (``/api/v1/query``)
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +27,7 @@ import worker
 from connectors._core import _observe
 from stack.client import connect
 from stack.connectors import Connectors
+from stack.flows import check_stack
 from stack.metrics import metrics_runtime
 from stack.settings import Settings
 from store import exceptions as exc
@@ -34,6 +39,7 @@ from tests.flows.test_provisioning import provision
 from tests.gateway.conftest import encode, hubspot_event, hubspot_headers, open_gateway, unique_deal
 
 PROMETHEUS = shutil.which("prometheus")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def prometheus_config(target: str) -> str:
@@ -217,3 +223,36 @@ async def test_the_gateway_counts_requests_by_route_and_status_and_times_them(
     assert await value_once_scraped(prometheus, timed, 2) == 2
     routes = {s["metric"]["route"] for s in await query(prometheus, "psflow_gateway_requests_total")}
     assert routes == {"/webhooks/hubspot", "/healthz", "unmatched"}
+
+
+async def test_the_worker_process_serves_its_metrics_where_the_settings_say(
+    temporal_client: Any, settings: Settings, worker_metrics: str, prometheus: str
+) -> None:
+    env = {
+        **os.environ,
+        "PSFLOW_TEMPORAL__ADDRESS": settings.temporal.address,
+        "PSFLOW_TASK_QUEUE_PREFIX": settings.task_queue_prefix,
+        "PSFLOW_DATA_DIR": str(settings.data_dir),
+        "PSFLOW_METRICS_ADDRESS": worker_metrics,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "worker.py"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        assert process.stdout is not None
+        output = b""
+        while b"psflow worker polling" not in output:
+            line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+            assert line, f"worker exited before polling: {output.decode()}"
+            output += line
+        assert f"metrics on http://{worker_metrics}/metrics".encode() in output
+        await check_stack(temporal_client, settings, f"stack-check-{uuid.uuid4()}", domains=["erp"])
+        completed = 'sum(temporal_workflow_completed_total{workflow_type="StackCheck"})'
+        assert await value_once_scraped(prometheus, completed, 1) == 1
+        # Stopped, the worker reads as down: what PsflowWorkerDown alerts on.
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=30)
+        assert await value_once_scraped(prometheus, 'up{job="psflow-worker"}', 0) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
