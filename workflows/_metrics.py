@@ -12,6 +12,8 @@ an ERP, a record kind, an outcome. Counters are exported with the ``_total`` suf
 | ``psflow_provisioning_duration_seconds`` | histogram | crm | start → the engagement in both PSA and ERP |
 | ``psflow_provisioning_sla_breaches_total`` | counter | crm | runs that missed the provisioning SLA |
 | ``psflow_posting_entries_total`` | counter | erp, kind, outcome | records posted, already posted, rejected, failed |
+| ``psflow_posting_runs_total`` | counter | erp, outcome | posted, posted_with_exceptions, nothing_to_post, failed |
+| ``psflow_posting_duration_seconds`` | histogram | erp | time to post: a date's first run's start → all posted |
 | ``psflow_invoicing_outcomes_total`` | counter | outcome | invoicing runs: invoiced, nothing_to_invoice, failed |
 | ``psflow_invoice_lag_seconds`` | histogram | — | billing period's end (firm midnight) → its invoice posted |
 | ``psflow_resource_sync_outcomes_total`` | counter | outcome | sync chains that ended: synced, exceptions, failed |
@@ -27,6 +29,7 @@ from temporalio import workflow
 __all__ = [
     "BUCKETS",
     "invoicing_ended",
+    "posting_ended",
     "posting_page",
     "provisioning_ended",
     "resource_sync_ended",
@@ -37,6 +40,8 @@ PROVISIONING_OUTCOMES = "psflow_provisioning_outcomes"
 PROVISIONING_DURATION = "psflow_provisioning_duration_seconds"
 SLA_BREACHES = "psflow_provisioning_sla_breaches"
 POSTING_ENTRIES = "psflow_posting_entries"
+POSTING_RUNS = "psflow_posting_runs"
+POSTING_DURATION = "psflow_posting_duration_seconds"
 INVOICING_OUTCOMES = "psflow_invoicing_outcomes"
 INVOICE_LAG = "psflow_invoice_lag_seconds"
 SYNC_OUTCOMES = "psflow_resource_sync_outcomes"
@@ -45,6 +50,8 @@ SYNC_DURATION = "psflow_resource_sync_duration_seconds"
 BUCKETS: dict[str, tuple[float, ...]] = {
     # Provisioning's SLA defaults to 4 h; a run is usually seconds, a run waiting for a person hours.
     PROVISIONING_DURATION: (1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400),
+    # A day's posting: seconds; a big backlog or an ERP outage it outlasts: hours.
+    POSTING_DURATION: (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600),
     # Invoices go out days after the period closes: hours to a month.
     INVOICE_LAG: (3600, 6 * 3600, 86400, 2 * 86400, 3 * 86400, 5 * 86400, 7 * 86400, 14 * 86400, 31 * 86400),
     # A delta sync takes seconds; a full sweep of 10k workers about 20 minutes (docs/resources.md).
@@ -100,3 +107,12 @@ def resource_sync_ended(outcome: str, took: timedelta | None = None) -> None:
         meter.create_histogram_float(SYNC_DURATION, "Resource sync chains' time from start to end", "s").record(
             max(took.total_seconds(), 0.0)
         )
+
+
+def posting_ended(erp: str, outcome: str, took: timedelta) -> None:
+    """A date's posting chain ended with ``outcome`` ``took`` after its first run started."""
+    meter = workflow.metric_meter()
+    meter.create_counter(POSTING_RUNS, "Dates' postings by how they ended").add(1, {"erp": erp, "outcome": outcome})
+    meter.create_histogram_float(POSTING_DURATION, "Time to post a date: first run's start to the end", "s").record(
+        max(took.total_seconds(), 0.0), {"erp": erp}
+    )

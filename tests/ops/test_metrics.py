@@ -161,6 +161,10 @@ async def test_prometheus_scrapes_the_sdk_and_business_series_of_a_deal_and_a_po
         assert await value_once_scraped(prometheus, entries, posted.posted) == posted.posted
         by_kind = 'psflow_posting_entries_total{erp="netsuite",kind="expense",outcome="posted"}'
         assert await value_once_scraped(prometheus, by_kind, len(expense_ids)) == len(expense_ids)
+        dates = 'psflow_posting_runs_total{erp="netsuite",outcome="posted"}'
+        assert await value_once_scraped(prometheus, dates, 1) == 1
+        to_post = 'psflow_posting_duration_seconds_count{erp="netsuite"}'
+        assert await value_once_scraped(prometheus, to_post, 1) == 1
         rejected = 'sum(psflow_posting_entries_total{outcome="rejected"})'
         assert await value_once_scraped(prometheus, rejected, 0) == 0
         throttled = 'psflow_connector_responses_total{system="netsuite",status="429"}'
