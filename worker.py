@@ -37,7 +37,7 @@ from activities.stack import ping_activity
 from connectors.workday import WorkdayHR
 from stack.client import connect
 from stack.connectors import Connectors
-from stack.metrics import metrics_runtime
+from stack.metrics import MetricsEndpointError, metrics_runtime
 from stack.settings import Settings, SettingsError, load_settings
 from stack.telemetry import exit_process
 from store import Store
@@ -248,6 +248,9 @@ def main() -> int:
     sys.setswitchinterval(0.001)
     try:
         asyncio.run(serve(settings))
+    except MetricsEndpointError as exc:
+        print(f"error: {exc}.\nSet PSFLOW_METRICS_ADDRESS to a free host:port, or unset it.", file=sys.stderr)
+        return 2
     except RuntimeError as exc:
         if "connect" not in str(exc).lower():
             raise

@@ -76,9 +76,12 @@ async def _serve(settings: Settings, sock: socket.socket, log_level: str) -> Non
 
     from gateway.app import create_app
     from stack.client import connect
-    from stack.metrics import metrics_runtime
+    from stack.metrics import MetricsEndpointError, metrics_runtime
 
-    runtime = metrics_runtime(settings.gateway_metrics_address) if settings.gateway_metrics_address else None
+    try:
+        runtime = metrics_runtime(settings.gateway_metrics_address) if settings.gateway_metrics_address else None
+    except MetricsEndpointError as exc:
+        raise GatewayNotStarted(f"{exc}: set PSFLOW_GATEWAY_METRICS_ADDRESS to a free host:port, or unset it") from None
     try:
         client = await connect(settings, runtime=runtime)
     except RuntimeError as exc:

@@ -28,7 +28,7 @@ from activities._metrics import BUCKETS as ACTIVITY_BUCKETS
 from connectors._core import _observe
 from workflows._metrics import BUCKETS as WORKFLOW_BUCKETS
 
-__all__ = ["GATEWAY_REQUEST_DURATION", "ConnectorMetrics", "metrics_runtime"]
+__all__ = ["GATEWAY_REQUEST_DURATION", "ConnectorMetrics", "MetricsEndpointError", "metrics_runtime"]
 
 RATE_BUDGET_WAIT = "psflow_rate_budget_wait_seconds"
 CONNECTOR_RESPONSES = "psflow_connector_responses"
@@ -46,7 +46,10 @@ BUCKETS: dict[str, tuple[float, ...]] = {
 def metrics_runtime(bind_address: str) -> Runtime:
     """A runtime whose clients' workers serve ``http://{bind_address}/metrics``, reporting the connectors too.
 
-    The endpoint binds when the runtime is made; a port already taken raises here, at start-up.
+    The endpoint binds when the runtime is made, so a bad or taken address fails here, at start-up.
+
+    Raises:
+        MetricsEndpointError: The address is malformed or taken.
     """
     prometheus = PrometheusConfig(
         bind_address=bind_address,
@@ -54,9 +57,16 @@ def metrics_runtime(bind_address: str) -> Runtime:
         durations_as_seconds=True,
         histogram_bucket_overrides={name: list(bounds) for name, bounds in BUCKETS.items()},
     )
-    runtime = Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    try:
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    except ValueError as exc:  # the SDK's error for both, e.g. "... Address already in use (os error 98)"
+        raise MetricsEndpointError(f"cannot serve metrics on {bind_address}: {exc}") from None
     _observe.observe(ConnectorMetrics(runtime.metric_meter))
     return runtime
+
+
+class MetricsEndpointError(Exception):
+    """The metrics endpoint cannot be served where the settings say."""
 
 
 class ConnectorMetrics:

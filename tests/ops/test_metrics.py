@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -260,3 +261,17 @@ async def test_the_worker_process_serves_its_metrics_where_the_settings_say(
     finally:
         if process.returncode is None:
             process.kill()
+
+
+def test_a_worker_whose_metrics_port_is_taken_says_so_and_exits(settings: Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = {**os.environ, "PSFLOW_TEMPORAL__ADDRESS": settings.temporal.address, "PSFLOW_METRICS_ADDRESS": address}
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "worker.py")], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 2, done.stderr
+    assert f"error: cannot serve metrics on {address}" in done.stderr
+    assert "Traceback" not in done.stderr
