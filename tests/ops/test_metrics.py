@@ -1,6 +1,6 @@
 """The worker's metrics as a real Prometheus scrapes them: SDK series and psflow's business series.
 
-A worker on its own metrics runtime provisions a won deal and posts a business date; Debian's
+A worker on its own metrics runtime provisions a won deal, posts a business date and invoices a project; Debian's
 ``prometheus`` (a temporary data directory, loopback, a 1 s scrape interval) scrapes its endpoint, and
 the test reads the series back through Prometheus's HTTP API (``/api/v1/query``).
 """
@@ -28,13 +28,14 @@ import worker
 from connectors._core import _observe
 from stack.client import connect
 from stack.connectors import Connectors
-from stack.flows import check_stack
+from stack.flows import check_stack, start_invoice
 from stack.metrics import metrics_runtime
 from stack.settings import Settings
 from store import exceptions as exc
 from tests.conftest import _free_port
 from tests.flows.conftest import WinDeal, connectors, inject, win_deal  # noqa: F401 (fixtures)
 from tests.flows.test_exception_sweep import NEW_YORK, _config, _occurrence, _store, _sweep
+from tests.flows.test_invoicing import ISSUED, PERIOD
 from tests.flows.test_posting import approved, post, seeded_day
 from tests.flows.test_provisioning import provision
 from tests.gateway.conftest import encode, hubspot_event, hubspot_headers, open_gateway, unique_deal
@@ -131,7 +132,7 @@ async def metered_client(flow_settings: Settings, worker_metrics: str) -> AsyncI
         _observe.observe(None)  # the runtime installed its connector observer for the whole process
 
 
-async def test_prometheus_scrapes_the_sdk_and_business_series_of_a_deal_and_a_posting(
+async def test_prometheus_scrapes_the_sdk_and_business_series_of_a_deal_a_posting_and_an_invoicing(
     metered_client: Any,
     flow_settings: Settings,
     connectors: Connectors,  # noqa: F811
@@ -148,6 +149,11 @@ async def test_prometheus_scrapes_the_sdk_and_business_series_of_a_deal_and_a_po
         # The ERP throttles the posting's first three requests; each 429 is counted, retried ones too.
         await inject(flow_settings.sandbox_url, "netsuite", rate_limit=1.0, retry_after_s=0, times=3)
         posted = await post(metered_client, flow_settings, day)
+        # A project of its own with nothing posted: its invoicing ends with nothing to invoice.
+        invoicing, _ = await start_invoice(
+            metered_client, flow_settings, f"TEST-metrics-{uuid.uuid4().hex[:8]}", PERIOD, issue_date=ISSUED
+        )
+        assert (await invoicing.result()).status == "nothing_to_invoice"
         assert provisioned.state == "provisioned", provisioned
         assert posted.posted == len(time_ids) + len(expense_ids), posted
 
@@ -166,6 +172,8 @@ async def test_prometheus_scrapes_the_sdk_and_business_series_of_a_deal_and_a_po
         assert await value_once_scraped(prometheus, dates, 1) == 1
         to_post = 'psflow_posting_duration_seconds_count{erp="netsuite"}'
         assert await value_once_scraped(prometheus, to_post, 1) == 1
+        invoiced = 'psflow_invoicing_outcomes_total{outcome="nothing_to_invoice"}'
+        assert await value_once_scraped(prometheus, invoiced, 1) == 1
         rejected = 'sum(psflow_posting_entries_total{outcome="rejected"})'
         assert await value_once_scraped(prometheus, rejected, 0) == 0
         throttled = 'psflow_connector_responses_total{system="netsuite",status="429"}'
