@@ -25,6 +25,7 @@ import pytest
 import pytest_asyncio
 
 import worker
+from activities.resources.models import HRSource
 from connectors._core import _observe
 from stack.client import connect
 from stack.connectors import Connectors
@@ -38,6 +39,7 @@ from tests.flows.test_exception_sweep import NEW_YORK, _config, _occurrence, _st
 from tests.flows.test_invoicing import ISSUED, PERIOD
 from tests.flows.test_posting import approved, post, seeded_day
 from tests.flows.test_provisioning import provision
+from tests.flows.test_resource_sync import hr_api, start_marks, sync, tick  # noqa: F401 (hr_api: a fixture)
 from tests.gateway.conftest import encode, hubspot_event, hubspot_headers, open_gateway, unique_deal
 
 PROMETHEUS = shutil.which("prometheus")
@@ -283,3 +285,21 @@ def test_a_worker_whose_metrics_port_is_taken_says_so_and_exits(settings: Settin
     assert done.returncode == 2, done.stderr
     assert f"error: cannot serve metrics on {address}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_a_resource_syncs_outcome_and_duration_are_scraped(
+    metered_client: Any,
+    flow_settings: Settings,
+    connectors: Connectors,  # noqa: F811
+    hr_api: httpx.AsyncClient,  # noqa: F811
+    prometheus: str,
+) -> None:
+    source = HRSource(legal_entity="le-workday", hr_system="workday")
+    await tick(hr_api)
+    await start_marks(flow_settings, connectors, source)  # synced up to now: nothing changed since
+    async with worker.running_workers(metered_client, flow_settings):
+        await sync(metered_client, flow_settings, source)
+    synced = 'psflow_resource_sync_outcomes_total{outcome="synced"}'
+    assert await value_once_scraped(prometheus, synced, 1) == 1
+    took = "psflow_resource_sync_duration_seconds_count"
+    assert await value_once_scraped(prometheus, took, 1) == 1
