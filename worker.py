@@ -37,6 +37,7 @@ from activities.stack import ping_activity
 from connectors.workday import WorkdayHR
 from stack.client import connect
 from stack.connectors import Connectors
+from stack.metrics import MetricsEndpointError, metrics_runtime
 from stack.settings import Settings, SettingsError, load_settings
 from stack.telemetry import exit_process
 from store import Store
@@ -212,8 +213,14 @@ async def running_workers(client: Client, settings: Settings) -> AsyncIterator[S
 
 
 async def serve(settings: Settings) -> None:
-    """Run the workers until SIGTERM or SIGINT, then shut down gracefully."""
-    client = await connect(settings)
+    """Run the workers until SIGTERM or SIGINT, then shut down gracefully.
+
+    With ``settings.metrics_address`` set, the SDK runtime serves the worker's Prometheus metrics there.
+    """
+    runtime = metrics_runtime(settings.metrics_address) if settings.metrics_address else None
+    client = await connect(settings, runtime=runtime)
+    if settings.metrics_address:
+        print(f"psflow worker metrics on http://{settings.metrics_address}/metrics", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -241,6 +248,9 @@ def main() -> int:
     sys.setswitchinterval(0.001)
     try:
         asyncio.run(serve(settings))
+    except MetricsEndpointError as exc:
+        print(f"error: {exc}.\nSet PSFLOW_METRICS_ADDRESS to a free host:port, or unset it.", file=sys.stderr)
+        return 2
     except RuntimeError as exc:
         if "connect" not in str(exc).lower():
             raise

@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 from pydantic import AwareDatetime, BaseModel, Field
 from temporalio import activity
 
+from activities import _metrics
 from activities._errors import classified
 from activities._heartbeat import heartbeating
 from canonical.events import CloudEvent
 from connectors.events import EventSinkConnector
-from store import Store
+from store import Store, figures
 from store import exceptions as exc
 
 EVENT_SOURCE = "psflow/exceptions"
@@ -137,6 +138,8 @@ class ExceptionSweepActivities:
         page = await asyncio.to_thread(exc.escalate_due, self._store, now=request.as_of, limit=request.limit)
         await self._publish(page, request.as_of)
         by_level.update(item.level for item in page)
+        _metrics.escalated(by_level)
+        _metrics.exceptions_open(await asyncio.to_thread(figures.open_exceptions, self._store, request.as_of))
         return EscalatedPage(escalated=len(page), by_level=dict(by_level), resent=resent)
 
     async def _publish(self, escalations: Sequence[exc.Escalated], as_of: datetime) -> None:

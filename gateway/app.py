@@ -36,6 +36,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
+from temporalio.common import MetricMeter
 
 from canonical import OpportunityStage
 from connectors.hubspot import HubSpotSettings
@@ -48,6 +49,7 @@ from gateway._arrivals import Arrival, Delivery, hubspot_delivery, moves_to_othe
 from gateway._change_orders import ChangeOrderStages, StageLookup, hubspot_lookup
 from gateway._dedupe import InboundEvents
 from gateway._intake import Refusal, read_body, reading, required_header, shown
+from gateway._metrics import RequestMetrics
 from gateway._routing import route, run_id_of
 from gateway._verify import verify_hubspot, verify_relay
 from stack.client import connect
@@ -98,7 +100,10 @@ def _signed_uri(settings: Settings, request: Request) -> str:
 
 
 def create_app(
-    settings: Settings, client_factory: ClientFactory = connect, change_order_stages: StageLookup | None = None
+    settings: Settings,
+    client_factory: ClientFactory = connect,
+    change_order_stages: StageLookup | None = None,
+    meter: MetricMeter | None = None,
 ) -> FastAPI:
     """The gateway's ASGI app.
 
@@ -107,6 +112,7 @@ def create_app(
         client_factory: Makes the Temporal client, once, when the app starts (tests pass their own).
         change_order_stages: Looks up the HubSpot change-order pipeline's won stage ids, once, when a
             delivery first needs them; HubSpot's by default (`gateway._change_orders`).
+        meter: Where request counts and latencies go (`gateway._metrics`); None: not measured.
     """
 
     @asynccontextmanager
@@ -132,6 +138,9 @@ def create_app(
 
     app = FastAPI(title="psflow gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(_LastResort)
+    if meter is not None:
+        # Outermost, so the 500s _LastResort answers are counted too.
+        app.add_middleware(RequestMetrics, meter=meter)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, refusal: Refusal) -> JSONResponse:

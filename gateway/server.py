@@ -76,9 +76,14 @@ async def _serve(settings: Settings, sock: socket.socket, log_level: str) -> Non
 
     from gateway.app import create_app
     from stack.client import connect
+    from stack.metrics import MetricsEndpointError, metrics_runtime
 
     try:
-        client = await connect(settings)
+        runtime = metrics_runtime(settings.gateway_metrics_address) if settings.gateway_metrics_address else None
+    except MetricsEndpointError as exc:
+        raise GatewayNotStarted(f"{exc}: set PSFLOW_GATEWAY_METRICS_ADDRESS to a free host:port, or unset it") from None
+    try:
+        client = await connect(settings, runtime=runtime)
     except RuntimeError as exc:
         raise GatewayNotStarted(
             f"cannot reach Temporal at {settings.temporal.address} ({exc}): start the stack with `psflow dev up`"
@@ -88,7 +93,7 @@ async def _serve(settings: Settings, sock: socket.socket, log_level: str) -> Non
         return client
 
     url = local_url(settings.model_copy(update={"gateway_public_url": None}), *sock.getsockname()[:2])
-    app = create_app(settings, connected)
+    app = create_app(settings, connected, meter=runtime.metric_meter if runtime else None)
     print(f"psflow gateway on {url} (Temporal {settings.temporal.address})", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_graceful_shutdown=5, lifespan="on")
     server = uvicorn.Server(config)

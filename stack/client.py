@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
 from stack.settings import Settings
 from stack.telemetry import configure_tracing, tracing_interceptor
@@ -16,8 +17,11 @@ from stack.telemetry import configure_tracing, tracing_interceptor
 __all__ = ["connect"]
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
     """A Temporal client for these settings, with the pydantic converter and tracing.
+
+    ``runtime``: the SDK runtime its workers report metrics through (the worker passes
+    ``stack.metrics.metrics_runtime``); None is the SDK's default runtime, without metrics.
 
     Raises:
         RuntimeError: The server did not answer (the SDK's own error, naming the address).
@@ -37,4 +41,5 @@ async def connect(settings: Settings) -> Client:
         api_key=temporal.api_key.get_secret_value() if temporal.api_key else None,
         data_converter=pydantic_data_converter,
         interceptors=[tracing_interceptor()],
+        runtime=runtime,
     )

@@ -132,6 +132,15 @@ class Settings(BaseSettings):
     resource_skill_map: dict[str, str] = Field(
         default_factory=dict, description="HR skill name → PSA skill name, applied before the check"
     )
+    # metrics
+    metrics_address: str | None = Field(
+        default=None,
+        description="host:port where the worker serves Prometheus metrics (SDK and business), e.g. 127.0.0.1:9464;"
+        " unset: none (several workers on one host each need their own port)",
+    )
+    gateway_metrics_address: str | None = Field(
+        default=None, description="host:port where the gateway serves its request metrics, e.g. 127.0.0.1:9465"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.calendar import billing_period, firm_day, firm_midnight
     from canonical.events import CloudEvent
     from workflows import _exceptions as exceptions
+    from workflows import _metrics
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue
 
@@ -176,9 +177,12 @@ class InvoiceProjectWorkflow:
             if input.report_not_invoiced and workflow.patched(REPORT_NOT_INVOICED):
                 await self._report_not_invoiced(input, result)
         except ActivityError as failure:
+            _metrics.invoicing_ended("failed")
             if exceptions.enabled():
                 await exceptions.record(invoice_exception(input, failure))
             raise
+        closed_at = firm_midnight(period.end + timedelta(days=1), input.time_zone)
+        _metrics.invoicing_ended(result.status, workflow.now() - closed_at if result.invoices else None)
         workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(result.status)])
         if exceptions.enabled():
             await exceptions.resolve(

@@ -16,7 +16,7 @@ on an error a person must fix, or an outage longer than ``retry_for``.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         PostPageRequest,
         SettleRequest,
     )
+    from workflows import _metrics
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue
 
@@ -82,6 +83,8 @@ class PostTimeExpensesInput(BaseModel):
     """Carried over continue-as-new: pages read by earlier runs."""
     runs: int = 1
     """Carried over continue-as-new: this run's number in the chain."""
+    started_at: datetime | None = None
+    """Carried over continue-as-new: when the chain's first run started (for the time-to-post metric)."""
 
 
 class PostingProgress(BaseModel):
@@ -137,6 +140,7 @@ class PostTimeExpensesWorkflow:
             workflow.upsert_search_attributes(
                 [sa.BUSINESS_DATE.value_set(input.business_date.isoformat()), sa.FLOW_STATE.value_set("posting")]
             )
+        started_at = input.started_at or workflow.now()
         calls = 0
         for kind in KINDS[KINDS.index(input.kind) :]:
             cursor = input.cursor if kind == input.kind else None
@@ -151,6 +155,7 @@ class PostTimeExpensesWorkflow:
                                 "counts": progress.counts,
                                 "pages": progress.pages,
                                 "runs": input.runs + 1,
+                                "started_at": started_at,
                             }
                         )
                     )
@@ -168,8 +173,13 @@ class PostTimeExpensesWorkflow:
                         PostingActivities.post_approved_page, request, **self._options(input)
                     )
                 except ActivityError as failure:
+                    _metrics.posting_ended(input.erp, "failed", workflow.now() - started_at)
                     raise self._stopped(input, kind, failure) from failure
                 calls += 1
+                counted = page.counts
+                _metrics.posting_page(
+                    input.erp, kind, counted.posted, counted.already_posted, counted.rejected, counted.failed
+                )
                 progress.counts = progress.counts + page.counts
                 progress.pages += page.pages
                 cursor = page.next_cursor
@@ -191,6 +201,7 @@ class PostTimeExpensesWorkflow:
             else "posted"
         )
         workflow.upsert_search_attributes([sa.FLOW_STATE.value_set(progress.state)])
+        _metrics.posting_ended(input.erp, progress.state, workflow.now() - started_at)
         return PostTimeExpensesResult(
             business_date=input.business_date,
             erp=input.erp,

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical import Address, Customer, Engagement, project_for
     from canonical.events import CloudEvent
     from workflows import _exceptions as exceptions
+    from workflows import _metrics
     from workflows import search_attributes as sa
     from workflows._queues import domain_queue
 
@@ -198,6 +199,8 @@ class ProvisionEngagementWorkflow:
             if self._lean and self._sla_breached and self._sla_watch is not None:
                 await asyncio.shield(self._sla_watch)  # the breach it found: its alert must go out, not be cancelled
             self._result.state = self._state
+            outcome = "canceled" if isinstance(failure, asyncio.CancelledError) else "failed"
+            _metrics.provisioning_ended(self._input.crm, "abandoned" if _abandoned(failure) else outcome)
             if isinstance(failure, asyncio.CancelledError):
                 raise
             if not _abandoned(failure) and exceptions.enabled():
@@ -213,6 +216,8 @@ class ProvisionEngagementWorkflow:
                 self._sla_watch.cancel()
         self._result.state = self._state
         self._result.sla_breached = self._sla_breached
+        took = workflow.now() - workflow.info().workflow_start_time
+        _metrics.provisioning_ended(self._input.crm, "provisioned", took)
         if exceptions.enabled():
             await exceptions.resolve(
                 flow="provisioning",
@@ -468,6 +473,7 @@ class ProvisionEngagementWorkflow:
             return
         self._sla_breached = True
         self._result.sla_breached = True
+        _metrics.sla_breached(self._input.crm)
         workflow.upsert_search_attributes([sa.SLA_BREACHED.value_set(True)])
         alert = CloudEvent(
             id=self._event_id("sla.breached"),

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.resources.models import (
@@ -56,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from canonical import Consultant, DateRange
     from canonical.calendar import firm_day
+    from workflows import _metrics
     from workflows import search_attributes as sa
     from workflows.invoice_project import checked, step_options
 
@@ -224,7 +226,11 @@ class ResourceSyncWorkflow:
                 workflow.continue_as_new(
                     input.model_copy(update={"carry": carry.model_copy(update={"runs": carry.runs + 1})})
                 )
-            await self._step(input, carry)
+            try:
+                await self._step(input, carry)
+            except ActivityError:
+                _metrics.resource_sync_ended("failed", workflow.now() - carry.started_at)
+                raise
         return await self._finish(input, carry)
 
     # -- the steps: each moves ``carry`` on by one activity call (or a few), so a run can stop between any two
@@ -418,6 +424,7 @@ class ResourceSyncWorkflow:
             r.counts.get("conflicts", 0) + r.counts.get("invalid", 0) + r.time_off_overlaps for r in carry.results
         )
         workflow.upsert_search_attributes([sa.FLOW_STATE.value_set("exceptions" if problems else "synced")])
+        _metrics.resource_sync_ended("exceptions" if problems else "synced", workflow.now() - carry.started_at)
         self._progress.step = "done"
         return ResourceSyncResult(sources=carry.results, full=any(r.full for r in carry.results), runs=carry.runs)
 

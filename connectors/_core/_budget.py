@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from connectors._core import _observe
 from connectors._core._classify import parse_retry_after
 from connectors._core._errors import RateLimitedError
 from connectors._core._retry import THROTTLE_STATUSES
@@ -203,7 +204,9 @@ class RateBudget:
                 self._in_flight += 1
                 self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
                 self._total_requests += 1
-                self._total_wait_s += time.monotonic() - started
+                wait_s = time.monotonic() - started
+                self._total_wait_s += wait_s
+            _observe.waited(self.system, wait_s)
             try:
                 yield
             finally:

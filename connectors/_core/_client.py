@@ -15,6 +15,7 @@ from connectors._core._budget import BudgetTransport, RateBudget
 from connectors._core._classify import ErrorParser, Rule, classify, classify_exception, default_error_parser
 from connectors._core._errors import Outcome, PermanentError, error_for
 from connectors._core._oauth1 import OAuth1HmacSha256
+from connectors._core._observe import ObservedTransport
 from connectors._core._redact import RedactingFilter, redact
 from connectors._core._retry import (
     DEFAULT_IDEMPOTENCY_HEADERS,
@@ -91,7 +92,7 @@ class RestClient:
         self._rules = tuple(rules)
         self._idempotency_header_names = tuple(idempotency_header_names)
         innermost = transport if transport is not None else httpx.AsyncHTTPTransport()
-        stack: httpx.AsyncBaseTransport = innermost
+        stack: httpx.AsyncBaseTransport = ObservedTransport(innermost, system)
         if retry is not None:
             stack = RetryTransport(
                 stack,
