@@ -38,6 +38,7 @@ from tests.flows.test_invoicing import WEEKEND_BEFORE, invoice_run, new_project
 from tests.flows.test_posting import post
 from tests.flows.test_provisioning import provision
 from workflows import post_time_expenses
+from workflows import search_attributes as sa
 
 TOKEN = "operators-only-" + uuid.uuid4().hex
 UI_ORIGIN = "http://localhost:8233"
@@ -166,3 +167,21 @@ async def test_histories_hold_no_client_data_in_plain_text_and_the_codec_server_
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert refused.returncode != 0 and client_name not in refused.stdout
+
+
+async def test_the_clients_name_is_a_search_attribute_only_when_the_settings_allow_it(
+    temporal_client: Client, flow_settings: Settings, make_deal: MakeDeal
+) -> None:
+    unique = uuid.uuid4().hex[:8]
+    hidden = await make_deal(f"Hidden {unique}", account=BILLABLE_ACCOUNT)
+    shown = await make_deal(f"Shown {unique}", account=BILLABLE_ACCOUNT)
+    allowed = flow_settings.model_copy(update={"visibility_client_names": True})
+    async with worker.running_workers(temporal_client, flow_settings):
+        hidden_run = await provision(temporal_client, flow_settings, "salesforce", hidden)
+        shown_run = await provision(temporal_client, allowed, "salesforce", shown)
+        await hidden_run.result()
+        await shown_run.result()
+    hidden_attributes = (await hidden_run.describe()).typed_search_attributes
+    shown_attributes = (await shown_run.describe()).typed_search_attributes
+    assert hidden_attributes.get(sa.CLIENT) is None and hidden_attributes.get(sa.FLOW_STATE) == "provisioned"
+    assert shown_attributes.get(sa.CLIENT) == f"Shown {unique} Ltd"
