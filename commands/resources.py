@@ -232,22 +232,28 @@ def _progress_line(progress: ResourceSyncProgress) -> str:
 
 
 def print_result(result: ResourceSyncResult) -> None:
-    """Per source what the sync read and did, then one line of totals."""
+    """Per source (one column each) what the sync read and did, then one line of totals.
+
+    One row per count, so the table fits a terminal however many counts there are; a count that is
+    zero for every source is left out.
+    """
+    sources = result.sources
     shown = table(
-        "entity", "HR", "read", *(words for _, words in COUNT_WORDS), "time off set", "cleared", "events", "mark",
+        "",
+        *(f"{s.source.legal_entity} ({s.source.hr_system}{', full sweep' if s.full else ''})" for s in sources),
         title="resource sync",
-    )  # fmt: skip
-    for source in result.sources:
-        shown.add_row(
-            source.source.legal_entity,
-            source.source.hr_system + (" (full sweep)" if source.full else ""),
-            str(source.read),
-            *(str(source.counts.get(key, 0)) for key, _ in COUNT_WORDS),
-            str(source.time_off_set),
-            str(source.time_off_cleared),
-            str(source.events),
-            f"{source.mark:%Y-%m-%d %H:%M:%S}" if source.mark else "-",
-        )
+    )
+    rows = [
+        ("read", [s.read for s in sources]),
+        *((words, [s.counts.get(key, 0) for s in sources]) for key, words in COUNT_WORDS),
+        ("time off days set", [s.time_off_set for s in sources]),
+        ("time off days cleared", [s.time_off_cleared for s in sources]),
+        ("availability events", [s.events for s in sources]),
+    ]
+    for words, values in rows:
+        if words == "read" or any(values):
+            shown.add_row(words, *(str(value) for value in values))
+    shown.add_row("HR mark", *(f"{s.mark:%Y-%m-%d %H:%M:%S}" if s.mark else "-" for s in sources))
     out.print(shown)
     problems = sum(result.total(key) for key, _ in COUNT_WORDS[-3:])
     problems += sum(source.time_off_overlaps for source in result.sources)

@@ -19,9 +19,21 @@ first day; not a colleague the first sync links), ``hours`` (standard hours chan
 workweek's effective day), ``left`` (from the day after the last day, once HR gives it) and
 ``time_off`` (per worker, the span of days set or cleared, with the hours off in it now).
 
-Each worker is heartbeated as done (`ApplyCheckpoint`), so a retry resumes after the last one; the
-worker in flight when an attempt died is applied again, which repeats no write: invitations are
-idempotent by email and every other write sets a value.
+A page's new hires are invited together before any worker is applied (`KantataConnector.invite_users`,
+50 an invitation request, against Kantata's invitation limit): a worker neither the store nor the PSA
+knows (by employee reference, then email) is queued, unless it shares its email or employee id with
+a worker queued before it in the page, or left before today (skipped). Then each worker is applied in
+order as above; a queued worker's user is the one its invitation made. A bulk invitation Kantata
+refuses leaves its workers to be invited one by one when applied, so a refused one is an exception
+and the page goes on. The invited workers' cost centres (those the PSA knows) are written to their new
+users in bulk too (`set_cost_centres`, 100 a request, each value an upsert), so their `upsert_user`
+neither reads nor writes it; a refused bulk write leaves it to their `upsert_user`.
+
+Which workers are being invited is heartbeated before any invitation is sent, and their user ids once
+invited; each worker is heartbeated as done (`ApplyCheckpoint`). A retry resumes after the last
+worker done, asks again only for invitations it never heard back from (idempotent by email: nobody
+is invited twice, and a worker whose invitation went out is still counted invited), and applies again
+only the worker in flight when the attempt died, which repeats no write: every other write sets a value.
 """
 
 from __future__ import annotations
@@ -54,7 +66,7 @@ from activities.resources.models import (
 )
 from canonical import Consultant, SystemName, SystemRef
 from connectors._core import BusinessError, ConnectorError, NotFoundError
-from connectors.kantata import KantataConnector
+from connectors.kantata import CUSTOM_VALUES_PER_REQUEST, INVITATIONS_PER_REQUEST, KantataConnector
 from store import Store
 from store import exceptions as exc
 from store import resources as res
@@ -101,6 +113,12 @@ class ApplyCheckpoint(BaseModel):
     availability: list[AvailabilityChange] = Field(default_factory=list)
     raised: dict[str, list[str]] = Field(default_factory=dict)
     """Worker id → the exception kinds this call recorded for it (workers without any are absent)."""
+    inviting: list[str] = Field(default_factory=list)
+    """The page's workers queued for a bulk invitation, saved before any invitation is sent."""
+    invited: dict[str, str] = Field(default_factory=dict)
+    """Worker id → the PSA user its bulk invitation made (queued workers whose invitation was answered)."""
+    cost_centres: list[str] = Field(default_factory=list)
+    """Invited workers whose new user's cost centre is written in bulk already (or needs no value)."""
 
 
 class DueCheckpoint(BaseModel):
@@ -158,6 +176,12 @@ def refused(source: HRSource, worker: Consultant, error: ConnectorError) -> exc.
     )
 
 
+def _known_cost_centre(worker: Consultant, policy: ResourcePolicy) -> str | None:
+    """The worker's cost centre when the PSA knows it (any, without a list in the policy), else None."""
+    known = policy.cost_centres is None or worker.cost_centre in policy.cost_centres
+    return worker.cost_centre if known else None
+
+
 def _user_id(consultant: Consultant) -> str:
     assert consultant.source is not None  # every consultant read from Kantata names its user
     return consultant.source.id
@@ -194,9 +218,10 @@ class ResourcePsaActivities:
             known_skills = await self._kantata.skill_names()
         todo = request.workers[point.done :]
         rows = await asyncio.to_thread(res.resources, self._store, [w.id for w in todo])
+        await self._invite_new(request, todo, rows, point, beat)
         for worker in todo:
             try:
-                applied = await self._apply(request, worker, rows.get(worker.id), known_skills)
+                applied = await self._apply(request, worker, rows.get(worker.id), known_skills, point)
             except (BusinessError, NotFoundError) as error:
                 applied = _Applied("invalid", problems=[refused(request.source, worker, error)])
             if applied.problems:
@@ -211,6 +236,76 @@ class ResourcePsaActivities:
             beat.save(point)
         await asyncio.to_thread(self._resolve, request, point.raised)
         return ApplyResult(counts=point.counts, availability=point.availability)
+
+    async def _invite_new(
+        self,
+        request: ApplyRequest,
+        todo: Sequence[Consultant],
+        rows: dict[str, res.ResourceRow],
+        point: ApplyCheckpoint,
+        beat: Checkpoints[ApplyCheckpoint],
+    ) -> None:
+        """Invite the page's new hires in bulk (see the module docstring), heartbeating who and their users."""
+        queued = [w for w in todo if w.id in point.inviting and w.id not in point.invited]
+        emails = {w.email.lower() for w in queued}
+        refs = {w.employee_id for w in queued}
+        fresh: list[Consultant] = []
+        for worker in todo:
+            row = rows.get(worker.id)
+            if worker.id in point.inviting or (row is not None and row.psa_user_id is not None):
+                continue
+            if row is not None and row.applied_fingerprint == fingerprint(worker, request.policy):
+                continue
+            if worker.termination_date is not None and worker.termination_date < request.today:
+                continue  # no invitation for a leaver already gone; `_match` skips or links them
+            if worker.email.lower() in emails or worker.employee_id in refs:
+                continue  # matched when applied, after the worker queued first: linked to it, a conflict
+            if await self._kantata.users_by_employee_ref(worker.employee_id):
+                continue
+            if await self._kantata.users_by_email(worker.email):
+                continue
+            fresh.append(worker)
+            emails.add(worker.email.lower())
+            refs.add(worker.employee_id)
+        if fresh:
+            point.inviting += [w.id for w in fresh]
+            beat.save(point)  # before any invitation goes out: a retry knows these workers were invited
+        queued += fresh
+        for start in range(0, len(queued), INVITATIONS_PER_REQUEST):
+            chunk = queued[start : start + INVITATIONS_PER_REQUEST]
+            try:
+                users = await self._kantata.invite_users(chunk)
+            except (BusinessError, NotFoundError):
+                continue  # invited one by one when applied: a refused worker is its own exception
+            point.invited.update({w.id: users[w.email.lower()] for w in chunk})
+            beat.save(point)
+        await self._set_cost_centres(request, todo, point, beat)
+
+    async def _set_cost_centres(
+        self,
+        request: ApplyRequest,
+        todo: Sequence[Consultant],
+        point: ApplyCheckpoint,
+        beat: Checkpoints[ApplyCheckpoint],
+    ) -> None:
+        """Write the invited workers' cost centres in bulk, so that `upsert_user` neither reads nor writes them.
+
+        A new user holds no value: a worker whose cost centre is unset or unknown to the PSA needs none.
+        Each value is an upsert, so a retry may write one again, never a different one.
+        """
+        pending = [w for w in todo if w.id in point.invited and w.id not in point.cost_centres]
+        values = {w.id: cc for w in pending if (cc := _known_cost_centre(w, request.policy)) is not None}
+        point.cost_centres += [w.id for w in pending if w.id not in values]
+        chunks = [
+            list(values)[at : at + CUSTOM_VALUES_PER_REQUEST] for at in range(0, len(values), CUSTOM_VALUES_PER_REQUEST)
+        ]
+        for chunk in chunks:
+            try:
+                await self._kantata.set_cost_centres({point.invited[w]: values[w] for w in chunk})
+            except (BusinessError, NotFoundError):
+                continue  # written per worker by `upsert_user`
+            point.cost_centres += chunk
+            beat.save(point)
 
     def _resolve(self, request: ApplyRequest, raised: dict[str, list[str]]) -> None:
         """Resolve each worker's open exceptions of the kinds it did not raise again in this call."""
@@ -228,7 +323,12 @@ class ResourcePsaActivities:
                 )
 
     async def _apply(
-        self, request: ApplyRequest, worker: Consultant, row: res.ResourceRow | None, known_skills: set[str] | None
+        self,
+        request: ApplyRequest,
+        worker: Consultant,
+        row: res.ResourceRow | None,
+        known_skills: set[str] | None,
+        point: ApplyCheckpoint,
     ) -> _Applied:
         source, today, policy = request.source, request.today, request.policy
         applied_print = fingerprint(worker, policy)
@@ -239,8 +339,11 @@ class ResourcePsaActivities:
             found = await self._kantata.users_by_ids([row.psa_user_id])
             psa = found[0] if found else None
         result = _Applied("updated")
-        if psa is None:
-            matched = await self._match(source, worker, today)
+        invited = point.invited.get(worker.id) if psa is None else None
+        if invited is not None:
+            result.outcome, psa = "invited", self._new_user(worker, invited)
+        elif psa is None:
+            matched = await self._match(source, worker, today, ours=worker.id in point.inviting)
             if isinstance(matched, _Applied):
                 if matched.outcome == "skipped":
                     await self._save(source, worker, applied_print, psa_user_id=None, active=worker.active)
@@ -268,7 +371,7 @@ class ResourcePsaActivities:
                 )
             )
         cost_centre = worker.cost_centre
-        if policy.cost_centres is not None and cost_centre is not None and cost_centre not in policy.cost_centres:
+        if cost_centre is not None and _known_cost_centre(worker, policy) is None:
             result.problems.append(
                 _occurrence(
                     source,
@@ -276,7 +379,7 @@ class ResourcePsaActivities:
                     "unknown_cost_centre",
                     f"{worker.id}'s cost centre {cost_centre!r} is not one the PSA knows; the PSA keeps "
                     f"{psa.cost_centre!r}",
-                    {"cost_centre": cost_centre, "known": list(policy.cost_centres), "psa": psa.cost_centre},
+                    {"cost_centre": cost_centre, "known": list(policy.cost_centres or ()), "psa": psa.cost_centre},
                 )
             )
             cost_centre = psa.cost_centre
@@ -297,7 +400,7 @@ class ResourcePsaActivities:
         target = worker.model_copy(
             update={"email": psa.email, "name": psa.name, "cost_centre": cost_centre, "skills": tuple(skills)}
         )
-        await self._kantata.upsert_user(target)
+        await self._kantata.upsert_user(target, cost_centre_set=worker.id in point.cost_centres)
         hours = worker.standard_hours_per_week
         linked_before = row is not None and row.psa_user_id == user_id
         before = Decimal(row.standard_hours_per_week) if linked_before and row and row.standard_hours_per_week else None
@@ -331,8 +434,13 @@ class ResourcePsaActivities:
         )
         return result
 
-    async def _match(self, source: HRSource, worker: Consultant, today: date) -> tuple[str, Consultant] | _Applied:
-        """A worker the store does not know yet: its PSA user (and whether invited or linked), or why not."""
+    async def _match(
+        self, source: HRSource, worker: Consultant, today: date, *, ours: bool = False
+    ) -> tuple[str, Consultant] | _Applied:
+        """A worker the store does not know yet: its PSA user (and whether invited or linked), or why not.
+
+        ``ours``: this call queued the worker for an invitation, so the user found is the one it invited.
+        """
         candidates = await self._kantata.users_by_employee_ref(worker.employee_id)
         how = "employee_id"
         if not candidates:
@@ -354,10 +462,7 @@ class ResourcePsaActivities:
         if not candidates:
             if worker.termination_date is not None and worker.termination_date < today:
                 return _Applied("skipped")
-            user_id = await self._kantata.invite_user(worker)
-            # The new user as Kantata holds it: the invitation's email and name, no profile yet.
-            source_ref = SystemRef(system=SystemName.KANTATA, id=user_id)
-            return "invited", worker.model_copy(update={"source": source_ref, "cost_centre": None, "skills": ()})
+            return "invited", self._new_user(worker, await self._kantata.invite_user(worker))
         user = candidates[0]
         other = await asyncio.to_thread(res.resource_by_user, self._store, _user_id(user))
         if other is not None and other.worker_id != worker.id:
@@ -386,7 +491,14 @@ class ResourcePsaActivities:
                     )
                 ],
             )
-        return "linked", user
+        return ("invited" if ours else "linked"), user
+
+    @staticmethod
+    def _new_user(worker: Consultant, user_id: str) -> Consultant:
+        """The user an invitation made, as Kantata holds it: the invitation's email and name, no profile yet."""
+        return worker.model_copy(
+            update={"source": SystemRef(system=SystemName.KANTATA, id=user_id), "cost_centre": None, "skills": ()}
+        )
 
     def _map_ids(self, worker_id: str, user_id: str, psa_email: str) -> None:
         self._store.map_id("worker", worker_id, "kantata", user_id)

@@ -9,14 +9,18 @@ async with KantataConnector(KantataSettings()) as psa:
 """
 
 from connectors.kantata._listings import ProjectRow
+from connectors.kantata._people import INVITATIONS_PER_REQUEST
+from connectors.kantata._profile import CUSTOM_VALUES_PER_REQUEST
 from connectors.kantata.connector import KantataConnector
 from connectors.kantata.errors import parse_error
 from connectors.kantata.models import RawTimeOffEntry
 from connectors.kantata.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, KantataSettings
 
 __all__ = [
+    "CUSTOM_VALUES_PER_REQUEST",
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",
+    "INVITATIONS_PER_REQUEST",
     "KantataConnector",
     "KantataSettings",
     "ProjectRow",

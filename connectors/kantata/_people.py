@@ -132,13 +132,14 @@ class PeopleMethods(ProfileMethods):
             if not membership.disabled:
                 await self._put(f"/account_memberships/{membership.id}/disable.json", {})
 
-    async def upsert_user(self, consultant: Consultant) -> str:
+    async def upsert_user(self, consultant: Consultant, *, cost_centre_set: bool = False) -> str:
         """Invite or update the consultant's user, matched by email; return the user id.
 
         Writes the name, email, title (``headline``) and account role, the employee id (as an
-        external reference), the cost centre (custom field) and the skills (adding and removing
-        skill memberships so they match HR). A missing user is invited (`invite_user`), never
-        created directly.
+        external reference), the cost centre (custom field; not read nor written when
+        ``cost_centre_set``: the caller already wrote it, e.g. with `set_cost_centres`) and the
+        skills (adding and removing skill memberships so they match HR). A missing user is invited
+        (`invite_user`), never created directly.
         """
         role_id = await self._role_id(consultant.role) if consultant.role else None
         payload = user_payload(consultant, role_id=role_id)
@@ -160,7 +161,8 @@ class PeopleMethods(ProfileMethods):
             await self._set_reference("User", user.id, "Employee", consultant.employee_id)
         found = envelope.side_loaded("skill_memberships", RawSkillMembership).values()
         memberships = {m.skill_id: m for m in found if m.user_id == user.id}
-        await self._ensure_custom_value("User", user.id, self.settings.cost_centre_field, consultant.cost_centre)
+        if not cost_centre_set:
+            await self._ensure_custom_value("User", user.id, self.settings.cost_centre_field, consultant.cost_centre)
         await self._sync_skills(user.id, consultant.skills, memberships)
         return user.id
 

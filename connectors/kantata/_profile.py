@@ -4,7 +4,8 @@
   a missing one with ``max_level`` 5.
 - ``POST /skill_memberships {skill_id, user_id, level 1 to 5}``; a PUT changes only ``level``.
 - The cost centre is a ``User`` custom field: ``POST /custom_field_values`` upserts (the value is
-  replaced and gets a new id), so `set_cost_centre` never reads first.
+  replaced and gets a new id), so `set_cost_centre` never reads first; `set_cost_centres` sends up
+  to 100 values a request (research note apis-round2 §1, "Skills, users, custom fields").
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from collections.abc import Iterable, Mapping
 
 from connectors.kantata._base import KantataBase
 from connectors.kantata.models import RawSkillMembership
+
+CUSTOM_VALUES_PER_REQUEST = 100
+"""Kantata's bulk limit for ``POST /custom_field_values``."""
 
 
 class ProfileMethods(KantataBase):
@@ -41,6 +45,22 @@ class ProfileMethods(KantataBase):
         field_id = await self._custom_field_id(self.settings.cost_centre_field, "User", create=True)
         assert field_id is not None  # created when missing
         await self._post_custom_value("User", user_id, field_id, value)
+
+    async def set_cost_centres(self, values: Mapping[str, str]) -> None:
+        """`set_cost_centre` for many users (user id → value): upserting POSTs of 100 values each.
+
+        Kantata's bulk write is all or nothing: a refused request raises, and none of its values is set.
+        """
+        field_id = await self._custom_field_id(self.settings.cost_centre_field, "User", create=True)
+        assert field_id is not None  # created when missing
+        listed = list(values.items())
+        for start in range(0, len(listed), CUSTOM_VALUES_PER_REQUEST):
+            chunk = listed[start : start + CUSTOM_VALUES_PER_REQUEST]
+            body = [
+                {"subject_type": "User", "subject_id": user_id, "custom_field_id": field_id, "value": value}
+                for user_id, value in chunk
+            ]
+            await self._post("/custom_field_values.json", {"custom_field_values": body})
 
     async def _skill_ids(self, names: Iterable[str]) -> dict[str, str]:
         """Skill name → id for ``names``, creating the account skills that are missing."""

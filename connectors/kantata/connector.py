@@ -31,7 +31,7 @@ class KantataConnector(
     - Contract amendments: `amend_workspace` (budget, end date), `add_roles` (a task per new role).
     - People (research apis-round2 §1): `invite_user` (users exist only through account
       invitations), `disable_user` (leavers), `users_page`, `list_users`, `upsert_user`;
-      `ensure_skill`, `set_skill`, `set_cost_centre`; time off per user-day with `set_time_off`,
+      `ensure_skill`, `set_skill`, `set_cost_centre`, `set_cost_centres`; time off per user-day with `set_time_off`,
       `clear_time_off`, `time_off_page`; `set_standard_hours` (a workweek);
       `remove_future_allocations` for a leaver, `allocated_hours` (who is booked over a range).
     - Rates: `rate_schedule`, `add_rate_version` (effective-dated rate card set versions).

@@ -327,30 +327,109 @@ async def test_a_leaver_already_gone_is_not_invited(world: World) -> None:
     assert world.transport.sent == []
 
 
-async def test_a_retry_resumes_after_the_last_worker_done_and_applies_nothing_twice(world: World) -> None:
+def invitations(world: World) -> list[str]:
+    return [s for s in world.transport.sent if s.startswith("POST /account_invitations")]
+
+
+async def test_a_pages_hires_are_invited_fifty_a_request(world: World) -> None:
+    workers = [hire(n) for n in range(100, 220)]
+
+    result = await apply(world, workers)
+
+    assert result.counts == {"invalid": 0, "invited": 120}
+    assert len(invitations(world)) == 3  # 50 + 50 + 20, not one a hire
+    custom_values = [s for s in world.transport.sent if "/custom_field_values" in s]
+    assert custom_values == ["POST /custom_field_values.json"] * 2  # 100 + 20 values, no reads
+    assert [c.worker_id for c in result.availability] == [w.id for w in workers]
+    rows = res.resources(world.store, [w.id for w in workers])
+    users = {row.psa_user_id for row in rows.values()}
+    assert len(rows) == 120 and len(users) == 120 and None not in users
+    psa = await user(world, rows["bamboohr:219"].psa_user_id or "")
+    assert (psa.email, psa.employee_id, psa.cost_centre, psa.skills) == (
+        "hire.219@psflow-demo.example",
+        "E-219",
+        "CC-TEC-UK",
+        ("Python",),
+    )
+
+
+async def test_an_unknown_cost_centre_is_not_written_in_bulk_and_a_refused_bulk_write_goes_per_worker(
+    world: World,
+) -> None:
+    workers = [hire(51), hire(52, cost_centre="CC-NOWHERE"), hire(53, cost_centre="CC-OPS-UK")]
+    policy = ResourcePolicy(cost_centres=("CC-TEC-UK", "CC-OPS-UK"))
+    bulk = b'"custom_field_values"'  # refused in bulk only: one value at a time is accepted
+    world.transport.refuse = lambda line, body: line.startswith("POST /custom_field_values") and bulk in body
+
+    result = await apply(world, workers, policy=policy)
+
+    assert result.counts == {"invalid": 0, "invited": 3, "exceptions": 1}
+    assert set(exceptions_of(world, "bamboohr:52")) == {"unknown_cost_centre"}
+    sent = [s.split("?")[0] for s in world.transport.sent if "/custom_field_values" in s]
+    # the refused bulk write, then each known one read and written by `upsert_user`; none for CC-NOWHERE
+    assert sent.count("POST /custom_field_values.json") == 3
+
+    world.transport.refuse = None
+    again = await apply(world, [hire(54), hire(55, cost_centre="CC-OPS-UK")], policy=policy, run_id="run-2")
+    assert again.counts == {"invalid": 0, "invited": 2}
+    rows = res.resources(world.store, ["bamboohr:54", "bamboohr:55"])
+    assert [(await user(world, rows[w].psa_user_id or "")).cost_centre for w in ("bamboohr:54", "bamboohr:55")] == [
+        "CC-TEC-UK",
+        "CC-OPS-UK",
+    ]
+
+
+async def test_workers_of_one_page_sharing_an_email_or_employee_id_are_not_invited_twice(world: World) -> None:
+    first = hire(41)
+    same_email = hire(42, email=first.email.upper())
+    same_ref = hire(43, employee_id=first.employee_id)
+
+    result = await apply(world, [first, same_email, same_ref])
+
+    assert result.counts == {"invalid": 0, "invited": 1, "conflicts": 2}
+    assert len(invitations(world)) == 1
+    assert set(exceptions_of(world, same_email.id)) == {"identity_conflict"}
+    assert exceptions_of(world, same_ref.id)["identity_conflict"].values["matched_by"] == "employee_id"
+
+
+async def test_a_retry_after_the_bulk_invitation_invites_nobody_again_and_counts_them_invited(world: World) -> None:
     workers = [hire(n) for n in (21, 22, 23)]
-    third = workers[2].email
-    # The third invitation reaches Kantata, then the worker dies before hearing back.
+    # The bulk invitation reaches Kantata, then the worker dies before hearing back.
+    world.transport.kill_after = lambda line: line.startswith("POST /account_invitations")
+    with pytest.raises(Killed):
+        await apply(world, workers)
+    last = world.beats[-1]
+    assert last["done"] == 0 and last["inviting"] == [w.id for w in workers] and last["invited"] == {}
+
+    retry = await world.env(details=last).run(world.psa.apply_workers, request(workers))
+
+    assert retry.counts == {"invalid": 0, "invited": 3}
+    assert [(c.worker_id, c.reason) for c in retry.availability] == [(w.id, "hired") for w in workers]
+    assert len(invitations(world)) == 1  # one for the three, across both attempts
+    assert all(res.resource(world.store, w.id) is not None for w in workers)
+
+
+async def test_a_retry_resumes_after_the_last_worker_done_and_applies_nothing_twice(world: World) -> None:
+    workers = [hire(n) for n in (24, 25, 26)]
+    # The second worker's profile write reaches Kantata, then the worker dies before hearing back.
     world.transport.kill_after = lambda line: (
-        line.startswith("POST /account_invitations")
-        and (sum(s.startswith("POST /account_invitations") for s in world.transport.sent) == 3)
+        line.startswith("PUT /users/") and sum(s.startswith("PUT /users/") for s in world.transport.sent) == 2
     )
     with pytest.raises(Killed):
         await apply(world, workers)
-    assert len(world.beats) >= 3
     last = world.beats[-1]
-    assert last["done"] == 2 and last["counts"] == {"invalid": 0, "invited": 2}
+    assert last["done"] == 1 and last["counts"] == {"invalid": 0, "invited": 1}
+    assert set(last["invited"]) == {w.id for w in workers}
     sent_before = len(world.transport.sent)
 
     retry = await world.env(details=last).run(world.psa.apply_workers, request(workers))
 
-    assert retry.counts == {"invalid": 0, "invited": 2, "linked": 1}
+    assert retry.counts == {"invalid": 0, "invited": 3}
     assert [c.worker_id for c in retry.availability] == [w.id for w in workers]
-    invitations = [s for s in world.transport.sent if s.startswith("POST /account_invitations")]
-    assert len(invitations) == 3  # one per worker, across both attempts
+    assert len(invitations(world)) == 1
     resumed = world.transport.sent[sent_before:]
-    assert not any(workers[0].email in s or workers[1].email in s for s in resumed)
-    assert any(third.replace("@", "%40") in s or third in s for s in resumed)
+    assert not any(workers[0].email in s or workers[0].email.replace("@", "%40") in s for s in resumed)
+    assert not any(s.startswith("POST /account_invitations") for s in resumed)
     assert all(res.resource(world.store, w.id) is not None for w in workers)
 
 
