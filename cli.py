@@ -16,6 +16,7 @@ from commands._common import err, friendly, out, settings
 from commands._common import table as table_
 from commands._errors import OneLineErrors, fail
 from commands.amendment import app as amendment_app
+from commands.codec_server import app as codec_server_app
 from commands.exceptions import app as exceptions_app
 from commands.gateway import app as gateway_app
 from commands.invoice import app as invoice_app
@@ -37,6 +38,7 @@ sandbox_app = typer.Typer(help="The emulated SaaS systems (Salesforce, HubSpot, 
 app.add_typer(sandbox_app, name="sandbox", no_args_is_help=True)
 app.add_typer(engagement_commands.app, name="engagement")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(codec_server_app, name="codec-server")
 app.add_typer(invoice_app, name="invoice", no_args_is_help=True)
 app.add_typer(kpis_app, name="kpis")
 app.add_typer(schedule_app, name="schedule")

@@ -134,7 +134,10 @@ def status(
 @friendly
 def list_runs(
     state: Annotated[State | None, typer.Option(help="The run's state.")] = None,
-    client_name: Annotated[str | None, typer.Option("--client", help="The client's name, exactly.")] = None,
+    client_name: Annotated[
+        str | None,
+        typer.Option("--client", help="The client's name, exactly (runs started with visibility_client_names)."),
+    ] = None,
     breached: Annotated[bool, typer.Option("--breached", help="Only runs that breached their SLA.")] = False,
     limit: Annotated[int, typer.Option(min=1, help="At most this many runs, newest first.")] = 50,
 ) -> None:

@@ -1,16 +1,16 @@
 """Connecting to Temporal: the one client every part of psflow uses (worker, CLI, gateway, benchmarks, tests).
 
 Address and namespace, TLS or mTLS and the API key (Temporal Cloud) come from ``settings.temporal``;
-payloads go through the pydantic data converter, and spans cross client → workflow → activity
-through the tracing interceptor.
+payloads go through the pydantic data converter and are encrypted (``stack.codec``), and spans cross
+client → workflow → activity through the tracing interceptor.
 """
 
 from __future__ import annotations
 
 from temporalio.client import Client, TLSConfig
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
+from stack.codec import data_converter
 from stack.settings import Settings
 from stack.telemetry import configure_tracing, tracing_interceptor
 
@@ -39,7 +39,7 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
         namespace=temporal.namespace,
         tls=tls,
         api_key=temporal.api_key.get_secret_value() if temporal.api_key else None,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         interceptors=[tracing_interceptor()],
         runtime=runtime,
     )

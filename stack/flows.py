@@ -120,6 +120,7 @@ async def trigger_provisioning(
     defaults: dict[str, Any] = {
         "sla": timedelta(minutes=settings.provisioning_sla_minutes),
         "resolution_timeout": timedelta(hours=settings.provisioning_resolution_hours),
+        "client_in_visibility": settings.visibility_client_names,
     }
     try:
         handle = await client.start_workflow(

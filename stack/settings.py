@@ -141,6 +141,33 @@ class Settings(BaseSettings):
     gateway_metrics_address: str | None = Field(
         default=None, description="host:port where the gateway serves its request metrics, e.g. 127.0.0.1:9465"
     )
+    # payload encryption (docs/encryption.md)
+    encryption: bool = Field(default=True, description="Encrypt every payload psflow sends to Temporal (AES-256-GCM)")
+    encryption_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Key id → base64 AES-256 key; when empty, the keys of encryption_key_dir"
+    )
+    encryption_key_dir: Path | None = Field(
+        default=None,
+        description="Secret files `<key id>.key` (base64); default data_dir/keys, its first key generated (0600)",
+    )
+    encryption_key_id: str | None = Field(
+        default=None, description="The key new payloads are encrypted with; default the greatest key id"
+    )
+    codec_server_host: str = Field(default="127.0.0.1", description="Where `psflow codec-server` listens")
+    codec_server_port: int = Field(default=8702, ge=1, le=65535)
+    codec_server_token: SecretStr | None = Field(
+        default=None, description="Bearer token the codec server requires; else codec_server_token_file's"
+    )
+    codec_server_token_file: Path | None = Field(
+        default=None, description="Secret file holding the token; default data_dir/codec-server.token (generated)"
+    )
+    codec_server_origins: list[str] | None = Field(
+        default=None, description="Web UI origins allowed by CORS; default the origin of temporal.ui_url"
+    )
+    visibility_client_names: bool = Field(
+        default=False,
+        description="Put the client's name in the PsflowClient search attribute (plain text on the server)",
+    )
 
     @classmethod
     def settings_customise_sources(

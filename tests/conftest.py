@@ -10,6 +10,7 @@ built or downloaded the fixture raises, so workflow tests fail loudly instead of
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,10 +21,10 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from stack.client import connect
+from stack.codec import data_converter
 from stack.local.temporal_cli import dev_server_tuning_flags, ensure_temporal_cli
 from stack.settings import Settings, TemporalSettings
 from store import Store
@@ -35,6 +36,14 @@ PINNED_TODAY = "2026-11-26"
 """The anchor of every test run unless ``PSFLOW_TEST_TODAY`` names another (``.ci/run`` adds a year end)."""
 TEST_TODAY = date.fromisoformat(os.environ.get("PSFLOW_TEST_TODAY") or PINNED_TODAY)
 os.environ["PSFLOW_SANDBOX_TODAY"] = TEST_TODAY.isoformat()
+
+TEST_KEY_ID = "test-1"
+TEST_KEY = "cHNmbG93LXRlc3Qta2V5LWFlcy0yNTYtZ2NtLTMyYnk="
+"""Every client, worker and replayer of a test run shares this key (``PSFLOW_ENCRYPTION_KEYS``), as the
+processes of one deployment do; histories in tests/histories recorded before encryption still decode."""
+os.environ.setdefault("PSFLOW_ENCRYPTION_KEYS", json.dumps({TEST_KEY_ID: TEST_KEY}))
+DATA_CONVERTER = data_converter(Settings())
+"""The converter of psflow's clients (encrypting), for replayers and the session server's own client."""
 
 
 def anchor_month_day(months: int, day: int) -> date:
@@ -54,7 +63,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     cli = ensure_temporal_cli(progress=lambda line: print(f"[temporal-cli] {line}", flush=True))
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(cli),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_startup_timeout=timedelta(seconds=60),
         dev_server_extra_args=[

@@ -25,7 +25,8 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 
 
 async def record() -> None:
-    settings = load_settings(task_queue_prefix="record-histories-")
+    # Plain payloads: the recorded histories stay readable and replay under any key ring (stack/codec.py).
+    settings = load_settings(task_queue_prefix="record-histories-", encryption=False)
     client = await connect(settings)
     connectors = Connectors.build(settings)
     soql = (

@@ -10,9 +10,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
+from stack.codec_server import token as codec_token
 from stack.local import devstack
 from stack.local.devstack import StackError
 from stack.settings import Settings, TemporalSettings
@@ -32,6 +34,7 @@ def stack_settings(tmp_path: Path) -> Iterator[Settings]:
         temporal=TemporalSettings(address=f"127.0.0.1:{free_port()}", ui_url=f"http://127.0.0.1:{free_port()}"),
         sandbox_url=f"http://127.0.0.1:{free_port()}",
         gateway_port=free_port(),
+        codec_server_port=free_port(),
         data_dir=tmp_path / "data",
         task_queue_prefix="devstack-test-",
     )
@@ -42,8 +45,22 @@ def stack_settings(tmp_path: Path) -> Iterator[Settings]:
 def test_up_status_second_up_and_down(stack_settings: Settings) -> None:
     messages: list[str] = []
     statuses = devstack.up(stack_settings, progress=messages.append)
-    assert {s.name: s.running for s in statuses} == {"temporal": True, "sandbox": True, "gateway": True, "worker": True}
+    running = {s.name: s.running for s in statuses}
+    assert running == {"codec-server": True, "temporal": True, "sandbox": True, "gateway": True, "worker": True}
     pids = {s.name: s.pid for s in statuses}
+    # The dev server's Web UI decodes through the codec server, with the stack's token in the path.
+    codec_url = f"http://127.0.0.1:{stack_settings.codec_server_port}/t/{codec_token(stack_settings)}"
+    ui_settings = httpx.get(f"{stack_settings.temporal.ui_url}/api/v1/settings", timeout=10).json()
+    assert codec_url in json.dumps(ui_settings), ui_settings
+    preflight = httpx.options(
+        f"{codec_url}/decode",
+        headers={"Origin": stack_settings.temporal.ui_url, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type,x-namespace"},
+        timeout=10,
+    )  # fmt: skip
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == stack_settings.temporal.ui_url
+    assert httpx.post(f"{codec_url}/decode", json={"payloads": []}, timeout=10).json() == {}
 
     again: list[str] = []
     assert {s.name: s.pid for s in devstack.up(stack_settings, progress=again.append)} == pids

@@ -72,6 +72,11 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
             "opentelemetry",
             "platformdirs",
             "psutil",
+            # payload encryption (stack.codec) and its HTTP codec server (stack.codec_server)
+            "cryptography",
+            "fastapi",
+            "google.protobuf",
+            "uvicorn",
         },
         {"gateway", "commands", "bench", "worker", "cli", "sandbox", "tests"},
     ),

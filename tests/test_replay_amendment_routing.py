@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.conftest import DATA_CONVERTER
 from workflows.amendment_intake import AmendmentIntakeWorkflow
 from workflows.poll_closed_won import PollClosedWonWorkflow
 
@@ -29,7 +29,7 @@ RECORDED = {
 async def test_recorded_history_replays(name: str) -> None:
     path = HISTORIES / f"{name}.json"
     history = WorkflowHistory.from_json(name, path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=[RECORDED[name]], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[RECORDED[name]], data_converter=DATA_CONVERTER)
     await replayer.replay_workflow(history)
 
 
@@ -37,6 +37,6 @@ async def test_a_changed_amendment_step_is_caught() -> None:
     """The replay check has teeth: a poll history whose amendment step differs fails to replay."""
     text = (HISTORIES / "poll_closed_won_with_amendment.json").read_text(encoding="utf-8")
     history = WorkflowHistory.from_json("tampered", text.replace("crm.amendments_won_since", "crm.something_else"))
-    replayer = Replayer(workflows=[PollClosedWonWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[PollClosedWonWorkflow], data_converter=DATA_CONVERTER)
     with pytest.raises(Exception, match=r"[Nn]ondeterminism|TMPRL1100"):
         await replayer.replay_workflow(history)

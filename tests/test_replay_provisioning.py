@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.conftest import DATA_CONVERTER
 from workflows.provision_engagement import ProvisionEngagementWorkflow
 
 HISTORIES = sorted((Path(__file__).resolve().parent / "histories").glob("provision_engagement_*.json"))
@@ -53,7 +53,7 @@ def test_the_recent_histories_take_the_lean_path() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=[ProvisionEngagementWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ProvisionEngagementWorkflow], data_converter=DATA_CONVERTER)
     await replayer.replay_workflow(history)
 
 
@@ -61,6 +61,6 @@ async def test_a_nondeterministic_change_is_caught(tmp_path: Path) -> None:
     """The replay check has teeth: a history whose recorded steps differ fails to replay."""
     text = HISTORIES[0].read_text(encoding="utf-8").replace("erp.create_job", "erp.create_something_else")
     history = WorkflowHistory.from_json("tampered", text)
-    replayer = Replayer(workflows=[ProvisionEngagementWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ProvisionEngagementWorkflow], data_converter=DATA_CONVERTER)
     with pytest.raises(Exception, match=r"[Nn]ondeterminism|TMPRL1100"):
         await replayer.replay_workflow(history)

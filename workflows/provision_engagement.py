@@ -76,6 +76,9 @@ class ProvisionEngagementInput(BaseModel):
     """Wait before an activity's second attempt after a transient fault; it doubles with each attempt."""
     retry_maximum_interval: timedelta = timedelta(seconds=30)
     """Longest wait between attempts: how soon after an outage ends the run goes on."""
+    client_in_visibility: bool = False
+    """Set the client's name as the ``PsflowClient`` search attribute, plain text on the server
+    (``visibility_client_names``; off by default: visibility holds ids and states only)."""
 
 
 class Trigger(BaseModel):
@@ -268,9 +271,10 @@ class ProvisionEngagementWorkflow:
         assert isinstance(engagement, Engagement)
         self._client = engagement.customer.name
         self._result.client = self._client
-        # Lean runs set the client with the next state, in one upsert.
-        with_state = [sa.CLIENT.value_set(self._client)] if self._lean else []
-        if not self._lean:
+        # Lean runs set the client with the next state, in one upsert, if the settings allow a name there.
+        visible = self._lean and self._input.client_in_visibility
+        with_state = [sa.CLIENT.value_set(self._client)] if visible else []
+        if not self._lean:  # runs from before the patch, replayed as they ran
             workflow.upsert_search_attributes([sa.CLIENT.value_set(self._client)])
 
         customer = engagement.customer

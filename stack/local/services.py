@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import sys
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from stack.client import connect
+from stack.codec_server import token
 from stack.local.subscriptions import GatewaySecrets, subscribe_sandbox
 from stack.local.temporal_cli import dev_server_sqlite_flags, dev_server_tuning_flags, ensure_temporal_cli
 from stack.search_attributes import ensure_search_attributes
@@ -71,6 +73,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "PSFLOW_DATA_DIR": str(settings.data_dir.resolve()),
         "PSFLOW_SANDBOX_URL": settings.sandbox_url,
         "PSFLOW_GATEWAY_PORT": str(settings.gateway_port),
+        "PSFLOW_CODEC_SERVER_PORT": str(settings.codec_server_port),
         **({"PSFLOW_DATABASE_URL": settings.database_url} if settings.database_url else {}),
     }
 
@@ -92,21 +95,33 @@ def _register_search_attributes(settings: Settings, progress: Callable[[str], No
 
 
 def services(settings: Settings, progress: Callable[[str], None]) -> list[Service]:
-    """The stack: the Temporal dev server, the SaaS sandbox, the webhook gateway, then a worker."""
+    """The stack: the codec server, the Temporal dev server (its Web UI decoding through the codec server),
+    the SaaS sandbox, the webhook gateway, then a worker."""
     data = settings.data_dir.resolve()
     temporal_port = int(settings.temporal.address.rpartition(":")[2])
     ui_port = urlsplit(settings.temporal.ui_url).port or 8233
     sandbox_port = urlsplit(settings.sandbox_url).port or 8700
     gateway_url = f"http://127.0.0.1:{settings.gateway_port}"
+    codec_url = f"http://127.0.0.1:{settings.codec_server_port}"
 
     def temporal_command() -> list[str]:
+        # The Web UI sends no bearer token over http, so the local UI gets the token in the path (loopback
+        # only; docs/encryption.md): whoever opens this UI sees decrypted payloads, as its developer should.
+        ui_codec = f"{codec_url}/t/{token(settings)}" if settings.encryption else None
         return [
             str(ensure_temporal_cli(progress)), "server", "start-dev",
             "--ip", "127.0.0.1", "--port", str(temporal_port), "--ui-port", str(ui_port),
+            *(["--ui-codec-endpoint", ui_codec] if ui_codec else []),
             "--db-filename", str(data / "temporal.db"), "--log-level", "warn",
             *dev_server_flags(),
             *dev_server_tuning_flags(),
             *dev_server_sqlite_flags(),
+        ]  # fmt: skip
+
+    def codec_command() -> list[str]:
+        return [
+            sys.executable, str(PROJECT_ROOT / "cli.py"), "codec-server",
+            "--host", "127.0.0.1", "--port", str(settings.codec_server_port),
         ]  # fmt: skip
 
     def sandbox_command() -> list[str]:
@@ -116,6 +131,23 @@ def services(settings: Settings, progress: Callable[[str], None]) -> list[Servic
         ]  # fmt: skip
 
     return [
+        Service(
+            name="codec-server",
+            port=settings.codec_server_port,
+            url=f"{codec_url}/{{encode,decode}} (token: `psflow codec-server token`)",
+            command=codec_command,
+            ready=_http_ok(f"{codec_url}/decode"),
+            hint="stop it, or set PSFLOW_CODEC_SERVER_PORT to a free port",
+            env={
+                **worker_environment(settings),
+                "PSFLOW_TEMPORAL__UI_URL": settings.temporal.ui_url,  # the origin CORS allows
+                **(
+                    {"PSFLOW_CODEC_SERVER_ORIGINS": json.dumps(origins)}
+                    if (origins := settings.codec_server_origins)
+                    else {}
+                ),
+            },
+        ),
         Service(
             name="temporal",
             port=temporal_port,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.conftest import DATA_CONVERTER
 from workflows.amend_contract import ContractWorkflow
 
 DIRECTORY = Path(__file__).resolve().parents[1] / "histories"
@@ -53,7 +53,7 @@ def test_there_are_contract_histories() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=[ContractWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ContractWorkflow], data_converter=DATA_CONVERTER)
     await replayer.replay_workflow(history)
 
 
@@ -61,6 +61,6 @@ async def test_a_nondeterministic_change_is_caught() -> None:
     """The replay check has teeth: a history whose recorded steps differ fails to replay."""
     text = HISTORIES[0].read_text(encoding="utf-8").replace("erp.apply_amendment", "erp.apply_something_else")
     history = WorkflowHistory.from_json("tampered", text)
-    replayer = Replayer(workflows=[ContractWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ContractWorkflow], data_converter=DATA_CONVERTER)
     with pytest.raises(Exception, match=r"[Nn]ondeterminism|TMPRL1100"):
         await replayer.replay_workflow(history)

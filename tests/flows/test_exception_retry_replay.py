@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 import worker
@@ -25,7 +24,7 @@ from stack.flows import retry_exception
 from stack.settings import Settings
 from store import Store
 from store import exceptions as exc
-from tests.conftest import TEST_TODAY, anchor_month_day
+from tests.conftest import DATA_CONVERTER, TEST_TODAY, anchor_month_day
 from tests.flows._kantata import Kantata
 from tests.flows.conftest import WinDeal
 from tests.flows.test_posting import post
@@ -49,14 +48,14 @@ def test_there_are_histories_of_a_posting_a_provisioning_and_a_reconciliation_re
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+    await Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER).replay_workflow(history)
 
 
 async def test_a_changed_step_is_caught() -> None:
     text = (DIRECTORY / "retry_exception_posting.json").read_text(encoding="utf-8")
     history = WorkflowHistory.from_json("tampered", text.replace("erp.retry_posting", "erp.post_something_else"))
     with pytest.raises(Exception, match=r"[Nn]ondeterminism|TMPRL1100"):
-        await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+        await Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER).replay_workflow(history)
 
 
 async def test_a_posting_a_provisioning_and_a_reconciliation_retry_resolve_and_record(

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 import worker
@@ -24,6 +23,7 @@ from stack.client import connect
 from stack.settings import Settings, load_settings
 from store import Store
 from store import exceptions as exc
+from tests.conftest import DATA_CONVERTER
 from workflows.exception_sweep import ExceptionSweepInput, ExceptionSweepWorkflow
 
 DIRECTORY = Path(__file__).resolve().parent.parent / "histories"
@@ -37,7 +37,7 @@ def test_there_are_histories_of_a_continued_and_a_completed_sweep() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=[ExceptionSweepWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ExceptionSweepWorkflow], data_converter=DATA_CONVERTER)
     await replayer.replay_workflow(history)
 
 

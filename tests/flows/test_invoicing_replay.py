@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 import worker
@@ -23,6 +22,7 @@ from stack.connectors import Connectors
 from stack.flows import start_invoice, start_monthly_invoicing
 from stack.settings import Settings, load_settings
 from store import Store
+from tests.conftest import DATA_CONVERTER
 from tests.flows.test_invoicing import DAYS, PERIOD, Work, post_work
 from workflows.invoice_project import InvoiceProjectWorkflow
 from workflows.monthly_invoicing import MonthlyInvoicingWorkflow
@@ -46,14 +46,14 @@ def test_there_are_histories_of_a_project_and_of_a_month_before_and_after_supple
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+    await Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER).replay_workflow(history)
 
 
 async def test_a_changed_step_is_caught() -> None:
     text = (DIRECTORY / "invoice_project.json").read_text(encoding="utf-8")
     history = WorkflowHistory.from_json("tampered", text.replace("erp.post_invoice", "erp.post_something_else"))
     with pytest.raises(Exception, match=r"[Nn]ondeterminism|TMPRL1100"):
-        await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+        await Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER).replay_workflow(history)
 
 
 async def record(settings: Settings) -> None:

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 import worker
 from stack.client import connect
 from stack.flows import start_posting
 from stack.settings import load_settings
+from tests.conftest import DATA_CONVERTER
 from tests.flows.test_posting import seeded_day
 from workflows.post_time_expenses import PostTimeExpensesWorkflow
 
@@ -41,7 +41,7 @@ def test_there_are_histories_of_a_continued_a_completed_and_an_empty_posting() -
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=[PostTimeExpensesWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[PostTimeExpensesWorkflow], data_converter=DATA_CONVERTER)
     await replayer.replay_workflow(history)
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.conftest import DATA_CONVERTER
 from workflows.reconcile import ReconcileWorkflow
 
 DIRECTORY = Path(__file__).resolve().parent.parent / "histories"
@@ -27,11 +27,11 @@ def test_there_is_a_history_of_a_run_that_fixed_and_compared_again() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    await Replayer(workflows=[ReconcileWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
+    await Replayer(workflows=[ReconcileWorkflow], data_converter=DATA_CONVERTER).replay_workflow(history)
 
 
 async def test_a_changed_step_is_caught() -> None:
     text = (DIRECTORY / "reconcile_fixed.json").read_text(encoding="utf-8")
     history = WorkflowHistory.from_json("tampered", text.replace("erp.reconciliation_compare", "erp.compare_else"))
     with pytest.raises(Exception, match=r"[Nn]ondeterminism|TMPRL1100"):
-        await Replayer(workflows=[ReconcileWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
+        await Replayer(workflows=[ReconcileWorkflow], data_converter=DATA_CONVERTER).replay_workflow(history)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.conftest import DATA_CONVERTER
 from workflows.sync_resources import ResourceSyncWorkflow
 
 DIRECTORY = Path(__file__).resolve().parent.parent / "histories"
@@ -33,13 +33,11 @@ def test_there_are_histories_of_a_continued_run_a_leaver_bad_input_and_one_worke
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    await Replayer(workflows=[ResourceSyncWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
+    await Replayer(workflows=[ResourceSyncWorkflow], data_converter=DATA_CONVERTER).replay_workflow(history)
 
 
 async def test_a_changed_step_is_caught() -> None:
     text = (DIRECTORY / "resource_sync_bamboohr_left.json").read_text(encoding="utf-8")
     history = WorkflowHistory.from_json("tampered", text.replace("resources.disable_due", "resources.disable_all"))
     with pytest.raises(Exception, match=r"[Nn]ondeterminism|TMPRL1100"):
-        await Replayer(workflows=[ResourceSyncWorkflow], data_converter=pydantic_data_converter).replay_workflow(
-            history
-        )
+        await Replayer(workflows=[ResourceSyncWorkflow], data_converter=DATA_CONVERTER).replay_workflow(history)

@@ -177,6 +177,10 @@ def gateway_environment(settings: Settings) -> dict[str, str]:
         "PSFLOW_TASK_QUEUE_PREFIX": settings.task_queue_prefix,
         "PSFLOW_DATA_DIR": str(settings.data_dir),
         "PSFLOW_SANDBOX_URL": settings.sandbox_url,
+        # The test run's key ring, shared with its workers (tests/conftest.py).
+        "PSFLOW_ENCRYPTION_KEYS": json.dumps(
+            {key: v.get_secret_value() for key, v in settings.encryption_keys.items()}
+        ),
     }
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from stack.local.temporal_cli import ensure_temporal_cli
 from stack.settings import Settings, TemporalSettings
+from tests.conftest import DATA_CONVERTER
 from tests.gateway.conftest import (
     change_event,
     encode,
@@ -52,7 +52,7 @@ class RestartableTemporal:
             dev_server_existing_path=str(ensure_temporal_cli()),
             port=self.port,
             dev_server_database_filename=str(self.database),
-            data_converter=pydantic_data_converter,
+            data_converter=DATA_CONVERTER,
             search_attributes=SEARCH_ATTRIBUTES,
             dev_server_startup_timeout=timedelta(seconds=60),
         )

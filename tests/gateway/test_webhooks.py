@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from canonical.record_ids import InvalidRecordId
 from stack.flows import trigger_provisioning
 from stack.settings import Settings
+from tests.conftest import DATA_CONVERTER
 from tests.gateway.conftest import (
     HUBSPOT_SECRET,
     RELAY_SECRET,
@@ -41,7 +41,10 @@ async def triggers_of(temporal: Client, run_id: str) -> list[dict[str, Any]]:
         for event in history.events
         if event.HasField("workflow_execution_signaled_event_attributes")
     ]
-    return [json.loads(s.input.payloads[0].data) for s in signals if s.signal_name == "triggered"]
+    triggered = [s.input.payloads[0] for s in signals if s.signal_name == "triggered"]
+    codec = temporal.data_converter.payload_codec
+    decoded = await codec.decode(triggered) if codec else triggered
+    return [json.loads(payload.data) for payload in decoded]
 
 
 async def test_healthz_answers(gateway: Gateway) -> None:
@@ -269,9 +272,7 @@ async def test_when_temporal_refuses_the_sender_gets_503_and_its_retry_is_acted_
     settings: Settings, temporal_client: Client
 ) -> None:
     target = temporal_client.service_client.config.target_host
-    elsewhere = await Client.connect(
-        target, namespace="psflow-no-such-namespace", data_converter=pydantic_data_converter
-    )
+    elsewhere = await Client.connect(target, namespace="psflow-no-such-namespace", data_converter=DATA_CONVERTER)
     deal = unique_deal()
     body = encode([hubspot_event(deal)])
     async for broken in open_gateway(settings, elsewhere):
