@@ -28,7 +28,7 @@ from sandbox import create_app
 from sandbox.systems import bamboohr, kantata
 from stack.connectors import Connectors
 from stack.settings import Settings
-from tests.conftest import TEST_TODAY, _free_port
+from tests.conftest import PINNED_TODAY, _free_port
 
 TODAY = date(2026, 3, 11)
 MOMENT = datetime(2026, 3, 11, 9, 0, tzinfo=UTC)
@@ -129,6 +129,14 @@ def test_kantata_reads_a_users_records_through_an_index_not_a_scan(
     assert f"USING INDEX {index} " in plan
 
 
+HR_ANCHOR = date.fromisoformat(PINNED_TODAY)
+"""The demo firm's anchor in the syncs' sandboxes: a fixed day in the past, never ``TEST_TODAY``.
+
+HR stamps its changes by its clock and the store stamps psflow's writes by the real one; a sync tells
+that it already applied what changed at its mark by comparing the two. Seeded on an anchor in the
+future (the anchored CI pass), every demo employee would look changed after psflow's writes."""
+
+
 @pytest.fixture(scope="module")
 def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A sandbox process of this module's own: the benchmark hires people in it."""
@@ -136,7 +144,7 @@ def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("bench-sandbox") / "sandbox.db"
     with db.with_suffix(".log").open("w") as log:
         command = [sys.executable, "-m", "sandbox", "--port", str(port), "--db", str(db), "--seed", "demo"]
-        process = subprocess.Popen([*command, "--today", TEST_TODAY.isoformat()], stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([*command, "--today", HR_ANCHOR.isoformat()], stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while not _serves(url):
@@ -163,9 +171,9 @@ async def test_the_benchmark_seeds_reads_raw_and_changes_workers_through_the_api
     settings = Settings(sandbox_url=own_sandbox, data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'p.db'}")
     connectors = Connectors.build(settings)
     try:
-        seeded = await seed_workers(own_sandbox, 30, 10, TEST_TODAY)
+        seeded = await seed_workers(own_sandbox, 30, 10, HR_ANCHOR)
         assert (seeded["employees"], seeded["time_off_requests"]) == (30, 10)
-        raw = await read_raw(connectors, TEST_TODAY)
+        raw = await read_raw(connectors, HR_ANCHOR)
         demo = (await sandbox_counts(own_sandbox))["bamboohr"]["employee"] - 30
         assert set(raw) == RAW_FIGURES
         assert (raw["workers"], raw["changes"], raw["unreadable"]) == (30 + demo, 30 + demo, 0)
@@ -189,8 +197,9 @@ SYNC_FIGURES = {
 
 
 async def test_a_small_full_sync_invites_every_worker_and_the_incremental_applies_just_the_changes(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PSFLOW_SANDBOX_TODAY", HR_ANCHOR.isoformat())  # the benchmark's stack and its today
     result = await run_resources(ResourcesOptions(workers=40, time_off=12, changes=3), tmp_path)
 
     assert json.loads(json.dumps(result)) == result
