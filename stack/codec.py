@@ -46,6 +46,7 @@ __all__ = [
     "load_key_dir",
     "local_key_ring",
     "new_key_text",
+    "write_secret_once",
 ]
 
 ENCODING = b"binary/encrypted"
@@ -112,20 +113,25 @@ def load_key_dir(directory: Path) -> dict[str, str]:
     return {path.name.removesuffix(_KEY_SUFFIX): path.read_text() for path in sorted(directory.glob(f"*{_KEY_SUFFIX}"))}
 
 
+def write_secret_once(path: Path, text: str) -> None:
+    """Create the secret file ``path`` (mode 0600) holding ``text``, unless it exists.
+
+    ``O_EXCL``: of two processes starting at once, the first write wins and the other keeps it.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as file:
+        file.write(text + "\n")
+
+
 def local_key_ring(directory: Path, encrypting: str | None = None) -> KeyRing:
     """The key ring of a local stack's key directory, generating its first key (mode 0600) if it has none."""
     texts = load_key_dir(directory)
     if not texts:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = directory / f"local-1{_KEY_SUFFIX}"
-        # O_EXCL: two processes starting at once keep whichever key was written first.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as file:
-                file.write(new_key_text() + "\n")
+        write_secret_once(directory / f"local-1{_KEY_SUFFIX}", new_key_text())
         texts = load_key_dir(directory)
     return KeyRing.of(texts, encrypting)
 

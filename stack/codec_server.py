@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import os
 import secrets
 import socket
 import sys
@@ -30,7 +29,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payloads
 
-from stack.codec import EncryptionCodec, KeyRingError, key_ring
+from stack.codec import EncryptionCodec, KeyRingError, key_ring, write_secret_once
 from stack.settings import Settings
 
 __all__ = ["PortInUse", "create_app", "serve", "token", "ui_origins"]
@@ -51,13 +50,7 @@ def token(settings: Settings) -> str:
         path = settings.data_dir / TOKEN_FILE
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "w") as file:
-                    file.write(secrets.token_urlsafe(32) + "\n")
+            write_secret_once(path, secrets.token_urlsafe(32))
     text = Path(path).read_text().strip()
     if not text:
         raise KeyRingError(f"the codec server's token file {path} is empty")
