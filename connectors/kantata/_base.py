@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from canonical import Consultant
 from connectors._core import (
     BaseConnector,
     BusinessError,
@@ -24,18 +25,22 @@ from connectors._core import (
     paginate,
 )
 from connectors.kantata.errors import parse_error
-from connectors.kantata.mapping import external_reference, referenced_id
+from connectors.kantata.mapping import consultant_from_user, external_reference, referenced_id
 from connectors.kantata.models import (
     Envelope,
+    RawAccountMembership,
     RawCustomField,
     RawCustomFieldValue,
     RawExternalReference,
     RawNamed,
+    RawUser,
     RawWorkspace,
 )
 from connectors.kantata.settings import KantataSettings
 
 SYSTEM = "kantata"
+USER_INCLUDES = "external_references,skills,custom_field_values,account_memberships"
+"""What a users read side-loads for `KantataBase._consultants`."""
 
 
 def _auth(settings: KantataSettings) -> httpx.Auth:
@@ -226,6 +231,25 @@ class KantataBase(BaseConnector[KantataSettings]):
             if found is None:
                 raise
             return found
+
+    async def _consultants(self, envelope: Envelope) -> list[Consultant]:
+        """The envelope's users (read with `USER_INCLUDES`) as consultants: Employee reference, role, cost
+        centre, skills, and ``active`` False once a membership is disabled."""
+        field_id = await self._custom_field_id(self.settings.cost_centre_field, "User", create=False)
+        roles = await self._role_names()
+        skills = envelope.side_loaded("skills", RawNamed)
+        memberships = envelope.side_loaded("account_memberships", RawAccountMembership)
+        return [
+            consultant_from_user(
+                user,
+                employee_id=self._referenced(envelope, user.external_reference_ids, "Employee"),
+                role=roles.get(user.role_id) if user.role_id else None,
+                cost_centre=self._field_value(envelope, user.custom_field_value_ids, field_id),
+                skills=[skills[s].name or "" for s in user.skill_ids if s in skills and skills[s].name],
+                active=not any(memberships[m].disabled for m in user.account_membership_ids if m in memberships),
+            )
+            for user in envelope.primary("users", RawUser)
+        ]
 
     async def _role_names(self) -> dict[str, str]:
         """Account roles, id → name."""

@@ -13,10 +13,10 @@ from typing import TypeVar
 
 from canonical import Consultant
 from connectors._core import BusinessError, Page, TransientError
-from connectors.kantata._base import SYSTEM
+from connectors.kantata._base import SYSTEM, USER_INCLUDES
 from connectors.kantata._profile import ProfileMethods
-from connectors.kantata.mapping import consultant_from_user, user_payload
-from connectors.kantata.models import Envelope, RawAccountMembership, RawNamed, RawSkillMembership, RawUser
+from connectors.kantata.mapping import user_payload
+from connectors.kantata.models import Envelope, RawAccountMembership, RawSkillMembership, RawUser
 
 INVITATIONS_PER_REQUEST = 50
 """Kantata's bulk limit for ``POST /account_invitations``."""
@@ -29,7 +29,6 @@ def _chunks(items: Iterable[T], size: int) -> list[list[T]]:
     return [listed[start : start + size] for start in range(0, len(listed), size)]
 
 
-_LIST_INCLUDES = "external_references,skills,custom_field_values,account_memberships"
 _UPSERT_INCLUDES = "external_references,skill_memberships"
 
 
@@ -43,23 +42,9 @@ class PeopleMethods(ProfileMethods):
         external reference; Kantata keeps no HR id of its own), its title, role, cost centre,
         skills, and ``active`` False once its membership is disabled.
         """
-        field_id = await self._custom_field_id(self.settings.cost_centre_field, "User", create=False)
-        roles = await self._role_names()
-        params = {"on_my_account": "true", "include": _LIST_INCLUDES}
+        params = {"on_my_account": "true", "include": USER_INCLUDES}
         envelope = await self._page("/users.json", params, cursor, self.settings.page_size)
-        skills = envelope.side_loaded("skills", RawNamed)
-        memberships = envelope.side_loaded("account_memberships", RawAccountMembership)
-        consultants = [
-            consultant_from_user(
-                user,
-                employee_id=self._referenced(envelope, user.external_reference_ids, "Employee"),
-                role=roles.get(user.role_id) if user.role_id else None,
-                cost_centre=self._field_value(envelope, user.custom_field_value_ids, field_id),
-                skills=[skills[s].name or "" for s in user.skill_ids if s in skills and skills[s].name],
-                active=not any(memberships[m].disabled for m in user.account_membership_ids if m in memberships),
-            )
-            for user in envelope.primary("users", RawUser)
-        ]
+        consultants = await self._consultants(envelope)
         return Page(consultants, self._next_cursor(envelope))
 
     async def list_users(self) -> list[Consultant]:

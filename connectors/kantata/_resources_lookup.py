@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from canonical import Consultant
-from connectors.kantata._base import KantataBase
-from connectors.kantata.mapping import consultant_from_user
-from connectors.kantata.models import Envelope, RawAccountMembership, RawExternalReference, RawNamed, RawUser
+from connectors.kantata._base import USER_INCLUDES, KantataBase
+from connectors.kantata.models import RawExternalReference
 
-_INCLUDES = "external_references,skills,custom_field_values,account_memberships"
 _IDS_PER_READ = 200
 
 
@@ -30,7 +28,7 @@ class ResourceLookupMethods(KantataBase):
 
     async def users_by_email(self, email: str) -> list[Consultant]:
         """Every user with this email (compared case-insensitively), disabled ones included."""
-        params = {"on_my_account": "true", "by_email_address": email.strip(), "include": _INCLUDES}
+        params = {"on_my_account": "true", "by_email_address": email.strip(), "include": USER_INCLUDES}
         return await self._consultants(await self._get("/users.json", params))
 
     async def users_by_ids(self, user_ids: Iterable[str]) -> list[Consultant]:
@@ -39,27 +37,10 @@ class ResourceLookupMethods(KantataBase):
         found: list[Consultant] = []
         for start in range(0, len(ids), _IDS_PER_READ):
             chunk = ids[start : start + _IDS_PER_READ]
-            params = {"only": ",".join(chunk), "include": _INCLUDES, "per_page": _IDS_PER_READ}
+            params = {"only": ",".join(chunk), "include": USER_INCLUDES, "per_page": _IDS_PER_READ}
             found += await self._consultants(await self._get("/users.json", params))
         return found
 
     async def skill_names(self) -> set[str]:
         """The names of the account's skills, read afresh."""
         return set(await self._named("/skills.json", "skills", self._skills, reload=True))
-
-    async def _consultants(self, envelope: Envelope) -> list[Consultant]:
-        field_id = await self._custom_field_id(self.settings.cost_centre_field, "User", create=False)
-        roles = {id_: name for name, id_ in (await self._named("/roles.json", "roles", self._roles)).items()}
-        skills = envelope.side_loaded("skills", RawNamed)
-        memberships = envelope.side_loaded("account_memberships", RawAccountMembership)
-        return [
-            consultant_from_user(
-                user,
-                employee_id=self._referenced(envelope, user.external_reference_ids, "Employee"),
-                role=roles.get(user.role_id) if user.role_id else None,
-                cost_centre=self._field_value(envelope, user.custom_field_value_ids, field_id),
-                skills=[skills[s].name or "" for s in user.skill_ids if s in skills and skills[s].name],
-                active=not any(memberships[m].disabled for m in user.account_membership_ids if m in memberships),
-            )
-            for user in envelope.primary("users", RawUser)
-        ]
