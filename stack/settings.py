@@ -141,6 +141,12 @@ class Settings(BaseSettings):
     gateway_metrics_address: str | None = Field(
         default=None, description="host:port where the gateway serves its request metrics, e.g. 127.0.0.1:9465"
     )
+    # tracing
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP gRPC endpoint traces are exported to (e.g. http://127.0.0.1:4317, a Jaeger or collector);"
+        " unset: spans still carry trace ids across Temporal but are not exported",
+    )
     # payload encryption (docs/encryption.md)
     encryption: bool = Field(default=True, description="Encrypt every payload psflow sends to Temporal (AES-256-GCM)")
     encryption_keys: dict[str, SecretStr] = Field(
