@@ -22,7 +22,17 @@ from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestSpans", "arrival_keys"]
+__all__ = ["RequestSpans", "arrival_keys", "request_span"]
+
+SCOPE_KEY = "psflow.span"
+"""Where the request's span is kept in the ASGI scope: the routes' current span is FastAPI's own
+``fastapi.endpoint`` span (FastAPI makes it when OpenTelemetry is installed), not this one."""
+
+
+def request_span(scope: Scope) -> trace.Span:
+    """The request's span (`RequestSpans`), or a no-op span when the app runs without the middleware."""
+    span = scope.get(SCOPE_KEY)
+    return span if isinstance(span, trace.Span) else trace.INVALID_SPAN
 
 
 class RequestSpans:
@@ -54,6 +64,7 @@ class RequestSpans:
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
+            scope[SCOPE_KEY] = span
             try:
                 await self._app(scope, receive, sending)
             finally:

@@ -34,7 +34,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.common import MetricMeter
@@ -52,7 +51,7 @@ from gateway._dedupe import InboundEvents
 from gateway._intake import Refusal, read_body, reading, required_header, shown
 from gateway._metrics import RequestMetrics
 from gateway._routing import route, run_id_of
-from gateway._tracing import RequestSpans, arrival_keys
+from gateway._tracing import RequestSpans, arrival_keys, request_span
 from gateway._verify import verify_hubspot, verify_relay
 from stack.client import connect
 from stack.settings import Settings
@@ -223,7 +222,7 @@ async def _accept(gateway: _Gateway, source: str, request: Request, delivery: De
     loop = asyncio.get_running_loop()
     accepted: list[str] = []
     duplicates = 0
-    span = trace.get_current_span()
+    span = request_span(request.scope)
     span.set_attributes({"psflow.source": source, "psflow.arrivals": len(delivery.arrivals)})
     if len(delivery.arrivals) == 1:
         # Several arrivals in one delivery: each one's keys are on its own StartWorkflow/signal span.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,7 +23,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio import workflow
+from temporalio.contrib.opentelemetry import TracingInterceptor, TracingWorkflowInboundInterceptor
+from temporalio.worker import WorkflowInterceptorClassInput
 
 from connectors._core import _observe
 from stack.settings import Settings
@@ -33,6 +36,7 @@ __all__ = [
     "business_keys",
     "configure_tracing",
     "exit_process",
+    "run_trace_parent",
     "tracing_interceptor",
 ]
 
@@ -152,13 +156,45 @@ def configure_tracing(settings: Settings, service_name: str) -> None:
     _configured = True
 
 
+def run_trace_parent(run_id: str) -> str:
+    """The W3C ``traceparent`` a run started without a client span hangs its spans under.
+
+    Its trace id is the run id (a UUID: 32 hex digits), so the run's spans are one trace, the same
+    after every replay; its span id (the run id's first 16 digits) names a root no process reports.
+    """
+    digits = uuid.UUID(run_id).hex
+    span_id = digits[:16] if int(digits[:16], 16) else "0" * 15 + "1"
+    return f"00-{digits}-{span_id}-01"
+
+
+class _RunTracing(TracingWorkflowInboundInterceptor):
+    """Temporal's workflow tracing, with one trace per run when no client span started it.
+
+    Without a client span (a Schedule's run, ``temporal workflow start``) Temporal's interceptor makes
+    each workflow-level span (RunWorkflow, each StartActivity, CompleteWorkflow) the root of a trace of
+    its own; under `run_trace_parent` they share the run's trace.
+    """
+
+    def _load_workflow_context_carrier(self) -> dict[str, str | list[str]] | None:
+        carrier = super()._load_workflow_context_carrier()
+        if carrier:
+            return carrier
+        self._workflow_context_carrier = {"traceparent": run_trace_parent(workflow.info().run_id)}
+        return self._workflow_context_carrier
+
+
+class _Tracing(TracingInterceptor):
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[_RunTracing]:
+        super().workflow_interceptor_class(input)
+        return _RunTracing
+
+
 def tracing_interceptor() -> TracingInterceptor:
     """The interceptor that carries spans across client → workflow → activity.
 
-    Workflow spans are made even without a client span (a Schedule's runs, ``temporal workflow start``),
-    so those runs have traces too; after a worker restart a replayed run's later spans may have no parent.
+    Workflow spans are made even without a client span (`_RunTracing`): a Schedule's runs have traces too.
     """
-    return TracingInterceptor(always_create_workflow_spans=True)
+    return _Tracing(always_create_workflow_spans=True)
 
 
 def exit_process(code: int) -> None:

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from connectors._core import NotFoundError, RestClient, _observe
 from connectors._core._retry import RetryConfig
-from stack.telemetry import BusinessKeys, RequestSpans, business_keys
+from stack.telemetry import BusinessKeys, RequestSpans, business_keys, run_trace_parent
 
 
 @pytest.mark.parametrize(
@@ -91,3 +91,8 @@ async def test_a_failed_request_marks_its_span_an_error_with_the_status(
     assert (request.attributes or {})["error.type"] == "404"
     assert (request.attributes or {})["psflow.retry_count"] == 0
     assert not request.status.is_ok
+
+
+def test_a_run_without_a_client_span_hangs_under_a_parent_whose_trace_id_is_its_run_id() -> None:
+    run_id = "2504c04f-7840-4ea0-938c-f61a5a09d002"
+    assert run_trace_parent(run_id) == "00-2504c04f78404ea0938cf61a5a09d002-2504c04f78404ea0-01"
