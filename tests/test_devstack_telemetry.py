@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import psutil
 import pytest
 
 from stack.local import devstack
+from stack.local.devstack import StackError
 from stack.local.telemetry import ALERT_RULES, LocalTelemetry
 from stack.settings import Settings, TemporalSettings
 from tests.test_devstack import free_port
@@ -157,3 +159,14 @@ def test_a_missing_prometheus_is_one_line_naming_the_package_and_starts_nothing(
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and "apt-get install prometheus" in lines[0], completed.stderr
     assert not (tmp_path / "data" / "stack.json").exists()
+
+
+def test_a_prometheus_port_taken_by_another_prometheus_names_the_setting(stack_settings: Settings) -> None:
+    # Debian's package runs a Prometheus as a system service on 9090, the default port.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", stack_settings.dev_prometheus_port))
+        squatter.listen()
+        with pytest.raises(
+            StackError, match=rf"port {stack_settings.dev_prometheus_port} .* PSFLOW_DEV_PROMETHEUS_PORT"
+        ):
+            devstack.up(stack_settings, telemetry=True)
