@@ -62,7 +62,8 @@ def dev_up(
         ),
     ] = None,
 ) -> None:
-    """Start the local stack in the background (a second `up` only reports what already runs)."""
+    """Start the local stack in the background (a second `up` starts only what is not running, and restarts
+    what runs with other settings)."""
     from stack.local import devstack
 
     statuses = devstack.up(

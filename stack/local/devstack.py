@@ -181,7 +181,7 @@ def up(
             continue
         record = state.get(service.name)
         if record and _alive(record) and record.get("env_digest", _env_digest({})) != _env_digest(service.env):
-            progress(f"restarting {service.name}: its settings changed since it started (telemetry {telemetry})")
+            progress(f"restarting {service.name}: its settings changed since it started")
             _stop_recorded(settings, state, service.name, progress)
             record = None
         if record and _alive(record):
