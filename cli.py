@@ -148,11 +148,20 @@ def _sandbox_call(method: str, path: str, **kwargs: Any) -> Any:
 
 @app.command("worker")
 @friendly
-def worker_command() -> None:
-    """Run the worker in the foreground (Ctrl-C stops it gracefully)."""
+def worker_command(
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            "--queues",
+            help="Comma-separated queues to poll: flows (workflows), crm, psa, hr, erp, events. Default: all.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the worker in the foreground (Ctrl-C or SIGTERM stops it gracefully)."""
     import worker
 
-    raise typer.Exit(worker.main())
+    raise typer.Exit(worker.main([] if queues is None else ["--queues", queues]))
 
 
 @schema_app.command("export")

@@ -1,12 +1,14 @@
 """The worker: psflow's composition root. ``python worker.py`` or ``psflow worker`` runs it.
 
 It reads the settings, connects one Temporal client (`stack.client.connect`), and polls
-one task queue per domain (crm, psa, hr, erp, events) plus ``flows`` for workflows, until SIGTERM
-or SIGINT, when it stops taking work and lets running tasks finish.
+one task queue per domain (crm, psa, hr, erp, events) plus ``flows`` for workflows — or only the
+ones named by ``--queues erp,psa`` — until SIGTERM or SIGINT, when it stops taking work and lets
+running tasks finish. docs/workers.md: scaling out, identity and build id, budgets across workers.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -17,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig, WorkerDeploymentVersion
 
 from activities.amendments import AmendmentActivities
 from activities.crm import CrmActivities, HubSpotReader, SalesforceReader
@@ -57,6 +59,28 @@ from workflows.stack_check import StackCheckWorkflow
 from workflows.sync_resources import ResourceSyncWorkflow
 
 log = logging.getLogger("psflow.worker")
+
+QUEUES = (FLOWS, *DOMAINS)
+"""Every queue a worker can poll, by the name ``--queues`` takes (the task queue adds the prefix)."""
+
+
+class UnknownQueueError(ValueError):
+    """A ``--queues`` name that is not one of `QUEUES`."""
+
+
+def parse_queues(text: str | None) -> tuple[str, ...]:
+    """The queues named by a ``--queues`` value (``"erp,psa"``), in `QUEUES` order; None or blank: all.
+
+    Raises:
+        UnknownQueueError: A name is not a queue; the message lists the valid ones.
+    """
+    if text is None or not text.strip():
+        return QUEUES
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in QUEUES]
+    if unknown:
+        raise UnknownQueueError(f"unknown queue {', '.join(map(repr, unknown))}: choose from {', '.join(QUEUES)}")
+    return tuple(queue for queue in QUEUES if queue in names)
 
 
 def workflows() -> list[type]:
@@ -164,44 +188,63 @@ def activities(
     return by_domain
 
 
-def build_workers(
-    client: Client, settings: Settings, domain_activities: dict[str, list[Callable[..., Any]]]
-) -> list[Worker]:
-    """One worker for workflows and one per domain, all sharing the client."""
-    graceful = timedelta(seconds=settings.graceful_shutdown_s)
-    workers = [
-        Worker(
-            client,
-            task_queue=settings.task_queue(FLOWS),
-            workflows=workflows(),
-            activities=domain_activities.get(FLOWS, []),
-            graceful_shutdown_timeout=graceful,
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """The SDK Worker options every psflow worker shares: drain time, identity, build id.
+
+    The build id is reported, not used for routing (``use_worker_versioning=False``): psflow rolls
+    workflow changes out with patching (docs/workers.md says why).
+    """
+    options: dict[str, Any] = {"graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_s)}
+    if settings.worker_identity:
+        options["identity"] = settings.worker_identity
+    if settings.worker_build_id:
+        options["deployment_config"] = WorkerDeploymentConfig(
+            version=WorkerDeploymentVersion(
+                deployment_name=settings.worker_deployment_name, build_id=settings.worker_build_id
+            ),
+            use_worker_versioning=False,
         )
-    ]
-    for domain, registered in domain_activities.items():
-        if domain == FLOWS:
-            continue
+    return options
+
+
+def build_workers(
+    client: Client,
+    settings: Settings,
+    domain_activities: dict[str, list[Callable[..., Any]]],
+    queues: Sequence[str] = QUEUES,
+) -> list[Worker]:
+    """One worker for workflows and one per domain, all sharing the client; only those in `queues`."""
+    options = worker_options(settings)
+    workers = []
+    if FLOWS in queues:
         workers.append(
             Worker(
                 client,
-                task_queue=settings.task_queue(domain),
-                activities=registered,
-                graceful_shutdown_timeout=graceful,
+                task_queue=settings.task_queue(FLOWS),
+                workflows=workflows(),
+                activities=domain_activities.get(FLOWS, []),
+                **options,
             )
         )
+    for domain, registered in domain_activities.items():
+        if domain == FLOWS or domain not in queues:
+            continue
+        workers.append(Worker(client, task_queue=settings.task_queue(domain), activities=registered, **options))
     return workers
 
 
 @asynccontextmanager
-async def running_workers(client: Client, settings: Settings) -> AsyncIterator[Sequence[Worker]]:
-    """Run every worker in the background for the duration of the ``async with`` block."""
+async def running_workers(
+    client: Client, settings: Settings, queues: Sequence[str] = QUEUES
+) -> AsyncIterator[Sequence[Worker]]:
+    """Run the workers of `queues` in the background for the duration of the ``async with`` block."""
     store = Store(settings.store_url, exception_policy=settings.exception_policy())
     await asyncio.to_thread(store.upgrade)
     connectors = Connectors.build(settings)
     domain_activities = activities(
         connectors, store, invoice_lines=settings.invoice_lines, retro_rate_changes=settings.retro_rate_changes
     )
-    workers = build_workers(client, settings, domain_activities)
+    workers = build_workers(client, settings, domain_activities, queues)
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
     try:
         yield workers
@@ -212,8 +255,8 @@ async def running_workers(client: Client, settings: Settings) -> AsyncIterator[S
         store.engine.dispose()
 
 
-async def serve(settings: Settings) -> None:
-    """Run the workers until SIGTERM or SIGINT, then shut down gracefully.
+async def serve(settings: Settings, queues: Sequence[str] = QUEUES) -> None:
+    """Run the workers of `queues` until SIGTERM or SIGINT, then shut down gracefully.
 
     With ``settings.metrics_address`` set, the SDK runtime serves the worker's Prometheus metrics there.
     """
@@ -225,16 +268,24 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    queues = [settings.task_queue(FLOWS), *(settings.task_queue(d) for d in DOMAINS)]
-    async with running_workers(client, settings):
-        log.info("psflow worker polling %s on %s", ", ".join(queues), settings.temporal.address)
-        print(f"psflow worker polling {', '.join(queues)} on {settings.temporal.address}", flush=True)
+    polled = ", ".join(settings.task_queue(queue) for queue in queues)
+    async with running_workers(client, settings, queues):
+        log.info("psflow worker polling %s on %s", polled, settings.temporal.address)
+        print(f"psflow worker polling {polled} on {settings.temporal.address}", flush=True)
         await stop.wait()
         log.info("shutting down: finishing running tasks (up to %ss)", settings.graceful_shutdown_s)
 
 
-def main() -> int:
-    """Entry point for ``python worker.py``; returns the process exit code."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for ``python worker.py [--queues erp,psa]``; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="worker.py", description="Run psflow's worker.")
+    parser.add_argument("--queues", help=f"comma-separated queues to poll (default all: {','.join(QUEUES)})")
+    args = parser.parse_args(argv)
+    try:
+        queues = parse_queues(args.queues)
+    except UnknownQueueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
@@ -247,7 +298,7 @@ def main() -> int:
     # 1 ms measured +3% posting throughput (docs/BENCHMARKS.md, "Posting").
     sys.setswitchinterval(0.001)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, queues))
     except MetricsEndpointError as exc:
         print(f"error: {exc}.\nSet PSFLOW_METRICS_ADDRESS to a free host:port, or unset it.", file=sys.stderr)
         return 2

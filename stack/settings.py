@@ -132,6 +132,24 @@ class Settings(BaseSettings):
     resource_skill_map: dict[str, str] = Field(
         default_factory=dict, description="HR skill name → PSA skill name, applied before the check"
     )
+    # workers (docs/workers.md)
+    worker_identity: str | None = Field(
+        default=None,
+        description="The name the worker gives Temporal (pollers, activity attempts); default the SDK's pid@host",
+    )
+    worker_deployment_name: str = Field(
+        default="psflow", min_length=1, description="The worker deployment its build id is reported under"
+    )
+    worker_build_id: str | None = Field(
+        default=None,
+        description="This build of psflow's workflow code (e.g. the git commit or image tag), reported with every "
+        "workflow task; default the SDK's checksum of the loaded modules",
+    )
+    budget_backend: Literal["auto", "process", "postgres"] = Field(
+        default="auto",
+        description="Where request budgets are kept: 'process' (this worker's memory), 'postgres' (the store, shared "
+        "by every worker of the deployment: database_url must be PostgreSQL), 'auto' (postgres when it is)",
+    )
     # metrics
     metrics_address: str | None = Field(
         default=None,

@@ -10,11 +10,15 @@ import sys
 import uuid
 from pathlib import Path
 
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import PollerInfo, TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 import worker
 from stack.flows import check_stack
 from stack.settings import Settings
+from tests.budgets.workers import worker_process
 from workflows._queues import DOMAINS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,3 +75,54 @@ def test_worker_reports_a_malformed_settings_file_without_traceback(tmp_path: Pa
     assert completed.returncode == 2
     assert "is not valid TOML" in completed.stderr and str(bad) in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+async def test_worker_polls_only_its_queues_with_its_identity_and_build_id(
+    temporal_client: Client, settings: Settings
+) -> None:
+    """`--queues erp`: the process polls erp and nothing else, named and versioned as the settings say."""
+    env = {"PSFLOW_WORKER_IDENTITY": "erp-worker-1", "PSFLOW_WORKER_BUILD_ID": "build-2026-12-05"}
+    async with (
+        worker.running_workers(temporal_client, settings, queues=("flows",)),
+        worker_process(settings, ["erp"], env=env) as erp,
+    ):
+        assert f"polling {settings.task_queue('erp')} on" in erp.text()
+        result = await check_stack(temporal_client, settings, f"stack-check-{uuid.uuid4()}", domains=["erp"])
+        assert result.answers[0].worker.endswith(f":{erp.pid}")
+        pollers = await _pollers(temporal_client, settings, "erp", TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+        assert [p.identity for p in pollers] == ["erp-worker-1"]
+        assert pollers[0].deployment_options.build_id == "build-2026-12-05"
+        assert pollers[0].deployment_options.deployment_name == "psflow"
+        for other in ("psa", "crm", "hr", "events"):
+            assert await _pollers(temporal_client, settings, other, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY) == []
+        assert await erp.stop() == 0, erp.text()[-4000:]
+    assert "Traceback" not in erp.text()
+
+
+def test_worker_rejects_an_unknown_queue_in_one_line() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py"), "--queues", "erp,billing"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [
+        "error: unknown queue 'billing': choose from flows, crm, psa, hr, erp, events"
+    ]
+
+
+def test_parse_queues_keeps_the_canonical_order_and_defaults_to_all() -> None:
+    assert worker.parse_queues("psa, erp") == ("psa", "erp")
+    assert worker.parse_queues(None) == worker.QUEUES == ("flows", *DOMAINS)
+
+
+async def _pollers(client: Client, settings: Settings, domain: str, kind: TaskQueueType.ValueType) -> list[PollerInfo]:
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=settings.task_queue(domain), kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=kind,
+        )
+    )
+    return list(response.pollers)
