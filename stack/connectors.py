@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from connectors._core import RateBudget
+from connectors._core._shared_budget import share_budgets
 from connectors.bamboohr import BambooHRConnector, BambooHRSettings
 from connectors.events import EventSinkConnector, EventSinkSettings
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
@@ -19,6 +21,29 @@ from connectors.netsuite import NetSuiteConnector, NetSuiteSettings
 from connectors.salesforce import SalesforceConnector, SalesforceSettings
 from connectors.workday import WorkdayConnector, WorkdaySettings
 from stack.settings import Settings
+
+if TYPE_CHECKING:
+    from store.budgets import PostgresBudgets
+
+
+def budget_backend(settings: Settings) -> PostgresBudgets | None:
+    """Where the connectors' budgets are kept: the PostgreSQL store (every worker shares it) or None (per process).
+
+    ``budget_backend = "auto"`` shares them when the store is PostgreSQL; on SQLite a deployment is one
+    process, whose own budgets hold. Their scope is the namespace and task queue prefix: two deployments
+    on one database never share a budget.
+
+    Raises:
+        ValueError: ``budget_backend = "postgres"`` with a store that is not PostgreSQL.
+    """
+    postgres = settings.store_url.startswith(("postgresql", "postgres:"))
+    if settings.budget_backend == "process" or (settings.budget_backend == "auto" and not postgres):
+        return None
+    if not postgres:
+        raise ValueError("budget_backend 'postgres' needs a PostgreSQL store: set database_url to postgresql://…")
+    from store.budgets import PostgresBudgets
+
+    return PostgresBudgets(settings.store_url, scope=f"{settings.temporal.namespace}/{settings.task_queue_prefix}")
 
 
 def _sandbox_defaults(prefix: str, sandbox_url: str, **paths: str) -> dict[str, Any]:
@@ -39,10 +64,19 @@ class Connectors:
     bamboohr: BambooHRConnector
     netsuite: NetSuiteConnector
     events: EventSinkConnector
+    budgets: PostgresBudgets | None = None
+    """The deployment-wide budgets' backend, when the connectors draw from one (`budget_backend`)."""
 
     @classmethod
     def build(cls, settings: Settings) -> Connectors:
-        """Every connector, configured from the environment (and the sandbox URL for defaults)."""
+        """Every connector, configured from the environment (and the sandbox URL for defaults).
+
+        Their budgets are this process's, or the deployment's when `budget_backend` gives a backend.
+        """
+        budgets = budget_backend(settings)
+        if budgets is not None:
+            share_budgets(budgets)
+            RateBudget.reset_registry()
         url = settings.sandbox_url
         return cls(
             salesforce=SalesforceConnector(
@@ -64,6 +98,7 @@ class Connectors:
                 NetSuiteSettings(**_sandbox_defaults("PSFLOW_NETSUITE_", url, base_url="/netsuite"))
             ),
             events=EventSinkConnector(EventSinkSettings(**_sandbox_defaults("PSFLOW_EVENTS_", url, base_url="/sink"))),
+            budgets=budgets,
         )
 
     async def aclose(self) -> None:
@@ -78,3 +113,7 @@ class Connectors:
             self.events,
         ):
             await connector.aclose()
+        if self.budgets is not None:
+            share_budgets(None)
+            RateBudget.reset_registry()
+            await self.budgets.aclose()

@@ -55,7 +55,10 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
         },
         {"httpx", "sqlmodel", "sqlalchemy", "store", "connectors", "temporalio.client", "temporalio.worker"},
     ),
-    "store": ({"store", "canonical", "sqlmodel", "sqlalchemy", "alembic"}, {"temporalio", "workflows", "connectors"}),
+    "store": (
+        {"store", "canonical", "sqlmodel", "sqlalchemy", "alembic", "psycopg"},
+        {"temporalio", "workflows", "connectors"},
+    ),
     # shared by the composition roots (worker, CLI, gateway, benchmarks), so it imports none of them
     "stack": (
         {

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -95,6 +95,8 @@ class RateBudget:
     """
 
     _registry: ClassVar[dict[str, RateBudget]] = {}
+    factory: ClassVar[Callable[..., RateBudget] | None] = None
+    """What `shared` builds new budgets with (`connectors._core._shared_budget.share_budgets` sets it)."""
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
@@ -148,7 +150,7 @@ class RateBudget:
         with cls._registry_lock:
             budget = cls._registry.get(system)
             if budget is None:
-                budget = cls._registry[system] = cls(system, **limits)
+                budget = cls._registry[system] = (cls.factory or cls)(system, **limits)
             elif limits and any(budget.limits.get(key) != value for key, value in limits.items()):
                 logger.warning("%s: rate budget already exists with %s; ignoring %s", system, budget.limits, limits)
             return budget

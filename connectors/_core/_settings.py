@@ -31,6 +31,8 @@ class ConnectorSettings(BaseSettings):
         timeout_s: Per-request timeout in seconds.
         max_concurrency: Requests in flight at once across the process; `None` for no limit.
         requests_per_second: Sustained request rate across the process; `None` for no limit.
+        requests_per_day: Requests allowed in any 24 hours (Salesforce's daily API allocation);
+            `None` for no limit. A connector with a window of its own (HubSpot) cannot take one too.
         retry_attempts: In-process attempts per request, the first included.
     """
 
@@ -40,6 +42,7 @@ class ConnectorSettings(BaseSettings):
     timeout_s: float = Field(default=30.0, gt=0)
     max_concurrency: int | None = Field(default=None, ge=1)
     requests_per_second: float | None = Field(default=None, gt=0)
+    requests_per_day: int | None = Field(default=None, ge=1)
     retry_attempts: int = Field(default=3, ge=1)
 
     def model_post_init(self, context: Any, /) -> None:
@@ -57,6 +60,10 @@ class ConnectorSettings(BaseSettings):
             system: The system label.
             **limits: Further `RateBudget` limits fixed by the connector (``burst``, ``window``).
         """
+        if self.requests_per_day is not None:
+            if "window" in limits:
+                raise ValueError(f"{system}: requests_per_day cannot be combined with the connector's own window")
+            limits = {**limits, "window": (self.requests_per_day, 86400.0)}
         if self.max_concurrency is None and self.requests_per_second is None and not limits:
             return None
         return RateBudget.shared(
