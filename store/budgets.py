@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +37,9 @@ __all__ = ["PostgresBudgets", "libpq_url"]
 log = logging.getLogger(__name__)
 
 _Connection = psycopg.AsyncConnection[Any]
+
+APPLICATION = "psflow-budget"
+"""The budget connections' ``application_name`` is ``psflow-budget:<pid>``: pg_stat_activity shows who holds what."""
 
 CHANNEL = "psflow_budget"
 """The ``NOTIFY`` channel a released concurrency slot is announced on (payload: the lock key)."""
@@ -195,7 +199,9 @@ class PostgresBudgets:
         return await self._connect()
 
     async def _connect(self) -> _Connection:
-        return await psycopg.AsyncConnection.connect(self._url, autocommit=True, application_name="psflow-budget")
+        return await psycopg.AsyncConnection.connect(
+            self._url, autocommit=True, application_name=f"{APPLICATION}:{os.getpid()}"
+        )
 
     async def _discard(self, connection: _Connection) -> None:
         try:

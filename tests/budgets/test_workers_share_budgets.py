@@ -1,0 +1,92 @@
+"""Three worker processes posting to the NetSuite emulator share its concurrency limit through the store.
+
+The emulator counts what really arrives: ``peak_in_flight`` (never above the limit: it refuses the rest)
+and ``rejected`` (the 429s of requests over the limit). Per-process budgets would let each of three
+workers send five at once; shared ones keep the whole deployment at five and the emulator refuses none.
+One worker is SIGKILLed while it holds slots: the others finish the postings and the slots come back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+import psycopg
+from temporalio.client import Client
+
+import worker
+from stack.connectors import Connectors
+from stack.flows import start_posting
+from stack.settings import Settings
+from store.budgets import APPLICATION, libpq_url
+from tests.budgets.workers import worker_process
+from tests.flows.test_posting import approved, ledger_ids, netsuite_governance, seeded_day
+
+LIMIT = 5
+
+HELD_BY = """
+SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = %s
+"""
+
+
+async def slots_held_by(postgres_url: str, pid: int) -> int:
+    """Advisory locks (concurrency slots) the budget connections of worker process `pid` hold now."""
+    async with await psycopg.AsyncConnection.connect(libpq_url(postgres_url), autocommit=True) as connection:
+        row = await (await connection.execute(HELD_BY, (f"{APPLICATION}:{pid}",))).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def test_three_workers_stay_within_netsuite_concurrency_and_a_killed_one_leaks_no_slot(
+    temporal_client: Client, flow_settings: Settings, postgres_url: str
+) -> None:
+    settings = flow_settings.model_copy(update={"database_url": postgres_url})
+    days: list[date] = [seeded_day(n) for n in (20, 21, 22)]
+    connectors = Connectors.build(flow_settings)
+    try:
+        expected = {day: set().union(*await approved(connectors, day)) for day in days}
+    finally:
+        await connectors.aclose()
+    env = {"PSFLOW_NETSUITE_MAX_CONCURRENCY": str(LIMIT)}
+    before = await netsuite_governance(settings.sandbox_url)
+    await netsuite_governance(settings.sandbox_url, limit=LIMIT, service_time_ms=100)
+    try:
+        async with (
+            worker.running_workers(temporal_client, settings, queues=("flows", "crm", "psa", "hr", "events")),
+            worker_process(settings, ["erp"], env=env) as victim,
+            worker_process(settings, ["erp"], env=env) as second,
+            worker_process(settings, ["erp"], env=env) as third,
+        ):
+            handles = [
+                await start_posting(
+                    temporal_client,
+                    settings,
+                    day,
+                    page_size=5,
+                    pages_per_activity=1,
+                    heartbeat_timeout=timedelta(seconds=2),
+                )
+                for day in days
+            ]
+            while await slots_held_by(postgres_url, victim.pid) == 0:
+                await asyncio.sleep(0.01)
+            await victim.kill()
+            results = [await asyncio.wait_for(handle.result(), timeout=120) for handle in handles]
+            governance = await netsuite_governance(settings.sandbox_url)
+            assert await slots_held_by(postgres_url, victim.pid) == 0
+            for survivor in (second, third):
+                assert await survivor.stop() == 0, survivor.text()[-4000:]
+    finally:
+        await netsuite_governance(
+            settings.sandbox_url, limit=before["concurrency_limit"], service_time_ms=before["service_time_ms"]
+        )
+    print(
+        f"\nNetSuite limit {LIMIT}, 3 worker processes (one SIGKILLed while holding slots): "
+        f"peak in flight {governance['peak_in_flight']}, rejected {governance['rejected']}"
+    )
+    assert governance["rejected"] == 0, governance
+    assert governance["peak_in_flight"] <= LIMIT, governance
+    for day, result in zip(days, results, strict=True):
+        assert result.failed == 0 and result.rejected == 0, result
+        assert result.posted + result.already_posted == len(expected[day]), result
+        assert ledger_ids(settings, day) == expected[day]
