@@ -37,6 +37,15 @@ async def slots_held_by(postgres_url: str, pid: int) -> int:
     return int(row[0]) if row else 0
 
 
+async def wait_until_holding(postgres_url: str, pid: int) -> None:
+    """Return once worker process `pid` holds at least one concurrency slot (polls pg_locks)."""
+    for _ in range(6000):
+        if await slots_held_by(postgres_url, pid):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"worker {pid} never held a NetSuite slot")
+
+
 async def test_three_workers_stay_within_netsuite_concurrency_and_a_killed_one_leaks_no_slot(
     temporal_client: Client, flow_settings: Settings, postgres_url: str
 ) -> None:
@@ -68,8 +77,7 @@ async def test_three_workers_stay_within_netsuite_concurrency_and_a_killed_one_l
                 )
                 for day in days
             ]
-            while await slots_held_by(postgres_url, victim.pid) == 0:
-                await asyncio.sleep(0.01)
+            await wait_until_holding(postgres_url, victim.pid)
             await victim.kill()
             results = [await asyncio.wait_for(handle.result(), timeout=120) for handle in handles]
             governance = await netsuite_governance(settings.sandbox_url)
