@@ -170,6 +170,14 @@ class Settings(BaseSettings):
     codec_server_origins: list[str] | None = Field(
         default=None, description="Web UI origins allowed by CORS; default the origin of temporal.ui_url"
     )
+    codec_server_tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain) the codec server serves https with; unset: plain http"
+    )
+    codec_server_tls_key: Path | None = Field(default=None, description="PEM private key of codec_server_tls_cert")
+    codec_server_client_ca: Path | None = Field(
+        default=None,
+        description="PEM CA bundle: only clients with a certificate it signed connect (mTLS); token still needed",
+    )
     visibility_client_names: bool = Field(
         default=False,
         description="Put the client's name in the PsflowClient search attribute (plain text on the server)",
