@@ -147,7 +147,7 @@ class Settings(BaseSettings):
         description="OTLP gRPC endpoint traces are exported to (e.g. http://127.0.0.1:4317, a Jaeger or collector);"
         " unset: spans still carry trace ids across Temporal but are not exported",
     )
-    # payload encryption (docs/encryption.md)
+    # payload encryption (docs/operations.md)
     encryption: bool = Field(default=True, description="Encrypt every payload psflow sends to Temporal (AES-256-GCM)")
     encryption_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="Key id → base64 AES-256 key; when empty, the keys of encryption_key_dir"
