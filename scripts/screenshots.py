@@ -116,6 +116,13 @@ def duration_text(microseconds: int) -> str:
 _COLOURS = ("#3b82f6", "#10b981", "#f59e0b", "#8b5cf6", "#ef4444", "#14b8a6")
 
 
+def _label_position(left: float, width: float) -> str:
+    """A bar's duration label: after the bar, or before it when the bar reaches the lane's right end."""
+    if left + width <= 85:
+        return f"left:{left + width:.3f}%"
+    return f"right:{100 - left:.3f}%;margin-right:6px"
+
+
 def trace_height(trace: Mapping[str, Any]) -> int:
     """The window height that shows the whole waterfall."""
     return HEADER_PX + ROW_PX * len(trace.get("spans") or []) + 40
@@ -155,7 +162,7 @@ def render_trace(document: Mapping[str, Any]) -> str:
             f'<div class="attrs">{attributes}</div></td>'
             f'<td class="lane"><div class="bar" style="left:{left:.3f}%;width:{width:.3f}%;'
             f'background:{colour[service]}"></div>'
-            f'<span class="dur" style="left:{min(left + width, 88):.3f}%">{e(duration_text(int(span["duration"])))}'
+            f'<span class="dur" style="{_label_position(left, width)}">{e(duration_text(int(span["duration"])))}'
             "</span></td></tr>"
         )
     legend = " ".join(
@@ -172,7 +179,7 @@ td {{ border-top: 1px solid #e5e7eb; vertical-align: top; height: {ROW_PX - 1}px
 td.name {{ width: 46%; overflow: hidden; white-space: nowrap; }}
 td.lane {{ position: relative; background: repeating-linear-gradient(90deg, #fff 0 9.9%, #f3f4f6 9.9% 10%); }}
 .bar {{ position: absolute; top: 9px; height: 14px; border-radius: 3px; }}
-.dur {{ position: absolute; top: 8px; margin-left: 6px; color: #374151; font-size: 12px; }}
+.dur {{ position: absolute; top: 8px; margin-left: 6px; white-space: nowrap; color: #374151; font-size: 12px; }}
 .chip {{ display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }}
 .svc {{ color: #6b7280; margin-right: 4px; }}
 .attrs {{ color: #374151; font: 11px ui-monospace, monospace; overflow: hidden; text-overflow: ellipsis; }}

@@ -145,3 +145,10 @@ def test_the_window_fits_the_waterfall_and_chromium_shoots_headless(tmp_path: Pa
     assert command[0] == "/usr/bin/chromium" and command[-1] == "file:///x.html"
     assert {"--headless", f"--screenshot={tmp_path / 'a.png'}", "--window-size=1440,500"} <= set(command)
     assert "--virtual-time-budget=2000" in command and f"--user-data-dir={tmp_path / 'profile'}" in command
+
+
+def test_a_duration_label_goes_before_a_bar_that_reaches_the_right_end() -> None:
+    page = render_trace(DOCUMENT)
+    # a3 runs 60 → 960 ms of 960 ms: its label sits left of its start (6.25 %), the HTTP span's after its end.
+    assert 'class="dur" style="right:93.750%;margin-right:6px">900.0 ms' in page
+    assert 'class="dur" style="left:82.292%">90.0 ms' in page
