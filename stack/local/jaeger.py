@@ -128,7 +128,8 @@ def config_yaml(ports: JaegerPorts, max_traces: int = 100_000) -> str:
 
     Jaeger's embedded default binds its query service on all interfaces (temporal-round2 §8.2); this
     one names 127.0.0.1 for each endpoint and turns Jaeger's own metrics off, so no port is shared
-    between two Jaegers started side by side with different ``ports``.
+    between two Jaegers started side by side with different ``ports``. Jaeger's tracing of itself is off too
+    (it would export to localhost:4317, which may be this Jaeger or another).
     """
     host = "127.0.0.1"
     return f"""\
@@ -141,6 +142,8 @@ service:
       exporters: [jaeger_storage_exporter]
   telemetry:
     metrics:
+      level: none
+    traces:
       level: none
     logs:
       level: warn
