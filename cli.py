@@ -51,11 +51,24 @@ app.add_typer(resources_app, name="resources")
 
 @dev_app.command("up")
 @friendly
-def dev_up() -> None:
-    """Start the local stack in the background (a second `up` only reports what already runs)."""
+def dev_up(
+    telemetry: Annotated[
+        bool | None,
+        typer.Option(
+            "--telemetry/--no-telemetry",
+            help="Also run Jaeger (traces) and Prometheus (metrics, the alert rules) and point the worker, gateway"
+            " and codec server at them; --no-telemetry stops them. Default: as the last `up` left it.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Start the local stack in the background (a second `up` starts only what is not running, and restarts
+    what runs with other settings)."""
     from stack.local import devstack
 
-    statuses = devstack.up(settings(), progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False))
+    statuses = devstack.up(
+        settings(), progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False), telemetry=telemetry
+    )
     _print_status(statuses)
 
 

@@ -182,6 +182,13 @@ class Settings(BaseSettings):
         default=False,
         description="Put the client's name in the PsflowClient search attribute (plain text on the server)",
     )
+    # local telemetry (`psflow dev up --telemetry`: a Jaeger and a Prometheus beside the local stack, on loopback)
+    dev_jaeger_otlp_port: int = Field(default=4317, ge=1, le=65535, description="The local Jaeger's OTLP gRPC port")
+    dev_jaeger_otlp_http_port: int = Field(default=4318, ge=1, le=65535, description="... its OTLP HTTP port")
+    dev_jaeger_query_port: int = Field(default=16686, ge=1, le=65535, description="... its query API (HTTP)")
+    dev_jaeger_query_grpc_port: int = Field(default=16685, ge=1, le=65535, description="... its query API (gRPC)")
+    dev_jaeger_health_port: int = Field(default=13133, ge=1, le=65535, description="... its health check")
+    dev_prometheus_port: int = Field(default=9090, ge=1, le=65535, description="The local Prometheus's web and API")
 
     @classmethod
     def settings_customise_sources(

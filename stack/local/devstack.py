@@ -2,11 +2,17 @@
 
 ``up`` starts what is not running yet (a second ``up`` is harmless), ``down`` stops only what ``up``
 recorded, ``status`` shows what runs and where. Each service logs to ``<data_dir>/logs/<name>.log``.
+
+``up --telemetry`` adds Jaeger and Prometheus (``stack.local.telemetry``); their records in the state file
+keep it on for a later ``up`` and ``status`` until ``up --no-telemetry`` or ``down``. Each record holds a
+digest of the environment its process started with: a service running with another one (telemetry
+switched on or off, a port setting changed) is restarted rather than reported as running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -20,6 +26,8 @@ from typing import Any
 
 import psutil
 
+from stack.local import telemetry as local_telemetry
+from stack.local.jaeger import JaegerError
 from stack.local.services import Service, services
 from stack.settings import Settings
 
@@ -90,13 +98,23 @@ def _log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
+def _env_digest(env: dict[str, str]) -> str:
+    """A digest of a service's environment: the state file records it, not the values (a database URL may
+    hold a password)."""
+    return hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()
+
+
 def _start(service: Service, settings: Settings, progress: Progress) -> dict[str, Any]:
-    if service.port and _port_in_use(service.port):
-        raise StackError(
-            f"port {service.port} is already in use by a process psflow did not start, so {service.name} "
-            f"cannot listen there: {service.hint}"
-        )
-    command = service.command()
+    for port in (service.port, *service.extra_ports):
+        if port and _port_in_use(port):
+            raise StackError(
+                f"port {port} is already in use by a process psflow did not start, so {service.name} "
+                f"cannot listen there: {service.hint}"
+            )
+    try:
+        command = service.command()
+    except JaegerError as exc:
+        raise StackError(str(exc)) from exc
     log_path = settings.data_dir / "logs" / f"{service.name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w", encoding="utf-8") as log:
@@ -128,19 +146,44 @@ def _start(service: Service, settings: Settings, progress: Progress) -> dict[str
         "command": command,
         "log": str(log_path),
         "url": service.url,
+        "env_digest": _env_digest(service.env),
         "started_at": time.time(),
     }
 
 
+def _telemetry_recorded(state: dict[str, dict[str, Any]]) -> bool:
+    return any(name in state for name in local_telemetry.SERVICES)
+
+
 def up(
-    settings: Settings, progress: Progress = lambda _msg: None, *, only: set[str] | None = None
+    settings: Settings,
+    progress: Progress = lambda _msg: None,
+    *,
+    only: set[str] | None = None,
+    telemetry: bool | None = None,
 ) -> list[ServiceStatus]:
-    """Start every service (or those named in ``only``) that is not running; return the status of all."""
+    """Start every service (or those named in ``only``) that is not running; return the status of all.
+
+    ``telemetry``: True adds Jaeger and Prometheus and points the worker, gateway and codec server at
+    them; False stops them again; None keeps what the state file records.
+    """
     state = _read_state(settings)
-    for service in services(settings, progress):
+    if telemetry is None:
+        telemetry = _telemetry_recorded(state)
+    if telemetry and (only is None or "prometheus" in only) and local_telemetry.prometheus_binary() is None:
+        raise StackError(local_telemetry.PROMETHEUS_MISSING)
+    if not telemetry:
+        for name in local_telemetry.SERVICES:
+            if name in state:
+                _stop_recorded(settings, state, name, progress)
+    for service in services(settings, progress, telemetry=telemetry):
         if only is not None and service.name not in only:
             continue
         record = state.get(service.name)
+        if record and _alive(record) and record.get("env_digest", _env_digest({})) != _env_digest(service.env):
+            progress(f"restarting {service.name}: its settings changed since it started")
+            _stop_recorded(settings, state, service.name, progress)
+            record = None
         if record and _alive(record):
             progress(f"{service.name} already running (pid {record['pid']})")
             if service.after_start is not None:  # idempotent set-up a newer psflow may need
@@ -171,25 +214,30 @@ def _stop_pid(pid: int, timeout_s: float = 15.0) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def _stop_recorded(settings: Settings, state: dict[str, dict[str, Any]], name: str, progress: Progress) -> None:
+    """Stop the process recorded under ``name`` (if it still runs) and forget the record."""
+    record = state[name]
+    if _alive(record):
+        progress(f"stopping {name} (pid {record['pid']})")
+        _stop_pid(int(record["pid"]))
+    else:
+        progress(f"{name} was not running")
+    state.pop(name)
+    _write_state(settings, state)
+
+
 def down(settings: Settings, progress: Progress = lambda _msg: None) -> None:
     """Stop what ``up`` started, newest first; leave anything else alone."""
     state = _read_state(settings)
     for name in reversed(list(state)):
-        record = state[name]
-        if _alive(record):
-            progress(f"stopping {name} (pid {record['pid']})")
-            _stop_pid(int(record["pid"]))
-        else:
-            progress(f"{name} was not running")
-        state.pop(name)
-        _write_state(settings, state)
+        _stop_recorded(settings, state, name, progress)
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
-    """What runs, by pid and URL, for every service of the stack."""
+    """What runs, by pid and URL, for every service of the stack (Jaeger and Prometheus if ``up`` added them)."""
     state = _read_state(settings)
     result = []
-    for service in services(settings, lambda _msg: None):
+    for service in services(settings, lambda _msg: None, telemetry=_telemetry_recorded(state)):
         record = state.get(service.name, {})
         running = bool(record) and _alive(record)
         result.append(

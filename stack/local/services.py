@@ -15,7 +15,9 @@ import httpx
 
 from stack.client import connect
 from stack.codec_server import token
+from stack.local.jaeger import config_yaml, ensure_jaeger, jaeger_command
 from stack.local.subscriptions import GatewaySecrets, subscribe_sandbox
+from stack.local.telemetry import LocalTelemetry, prometheus_binary
 from stack.local.temporal_cli import dev_server_sqlite_flags, dev_server_tuning_flags, ensure_temporal_cli
 from stack.search_attributes import ensure_search_attributes
 from stack.settings import Settings
@@ -37,6 +39,8 @@ class Service:
     ready: Callable[[], bool]
     hint: str
     """What to do when the port is taken by something else."""
+    extra_ports: tuple[int, ...] = ()
+    """Further ports it listens on, checked like ``port``."""
     cwd: Path = PROJECT_ROOT
     env: dict[str, str] = field(default_factory=dict)
     after_start: Callable[[], None] | None = None
@@ -50,22 +54,33 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _http_ok(url: str) -> Callable[[], bool]:
+def _http_ok(url: str, healthy: int | None = None) -> Callable[[], bool]:
+    """Ready once ``url`` answers: with ``healthy``, exactly that status; else anything but a 5xx."""
+
     def check() -> bool:
         try:
-            return httpx.get(url, timeout=1).status_code < 500
+            code = httpx.get(url, timeout=1).status_code
         except httpx.HTTPError:
             return False
+        return code == healthy if healthy is not None else code < 500
 
     return check
+
+
+def _port_of(address: str) -> int:
+    """The port of a ``host:port`` address."""
+    return int(address.rpartition(":")[2])
 
 
 def _log_contains(path: Path, text: str) -> Callable[[], bool]:
     return lambda: path.exists() and text in path.read_text(encoding="utf-8", errors="replace")
 
 
-def worker_environment(settings: Settings) -> dict[str, str]:
-    """The settings a background worker needs, as the ``PSFLOW_*`` variables it reads."""
+def worker_environment(settings: Settings, *, telemetry: bool = False) -> dict[str, str]:
+    """The settings a background worker needs, as the ``PSFLOW_*`` variables it reads.
+
+    With ``telemetry``, also where it serves metrics and sends spans: the local Prometheus's and Jaeger's.
+    """
     return {
         "PSFLOW_TEMPORAL__ADDRESS": settings.temporal.address,
         "PSFLOW_TEMPORAL__NAMESPACE": settings.temporal.namespace,
@@ -75,6 +90,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "PSFLOW_GATEWAY_PORT": str(settings.gateway_port),
         "PSFLOW_CODEC_SERVER_PORT": str(settings.codec_server_port),
         **({"PSFLOW_DATABASE_URL": settings.database_url} if settings.database_url else {}),
+        **(LocalTelemetry.from_settings(settings).environment() if telemetry else {}),
     }
 
 
@@ -94,10 +110,50 @@ def _register_search_attributes(settings: Settings, progress: Callable[[str], No
         progress(f"registered search attributes {', '.join(added)}")
 
 
-def services(settings: Settings, progress: Callable[[str], None]) -> list[Service]:
+def telemetry_services(settings: Settings, progress: Callable[[str], None]) -> list[Service]:
+    """Jaeger and Prometheus for ``dev up --telemetry``, each configured under ``<data_dir>/telemetry``."""
+    local = LocalTelemetry.from_settings(settings)
+    ports = local.jaeger
+
+    def jaeger() -> list[str]:
+        local.data_dir.mkdir(parents=True, exist_ok=True)
+        local.jaeger_config_path.write_text(config_yaml(ports), encoding="utf-8")
+        return jaeger_command(ensure_jaeger(progress), local.jaeger_config_path)
+
+    def prometheus() -> list[str]:
+        binary = prometheus_binary() or "prometheus"  # `up` said what to install if it is missing
+        local.data_dir.mkdir(parents=True, exist_ok=True)
+        local.prometheus_config_path.write_text(local.prometheus_config(), encoding="utf-8")
+        return local.prometheus_command(binary)
+
+    return [
+        Service(
+            name="jaeger",
+            port=ports.otlp_grpc,
+            extra_ports=(ports.otlp_http, ports.query_http, ports.query_grpc, ports.health),
+            url=f"OTLP {ports.otlp_endpoint}  query API {ports.query_url}/api/traces?service=psflow-worker",
+            command=jaeger,
+            ready=_http_ok(local.jaeger_health_url, healthy=200),
+            hint="stop it, or set the PSFLOW_DEV_JAEGER_*_PORT settings to free ports",
+        ),
+        Service(
+            name="prometheus",
+            port=local.prometheus_port,
+            url=f"{local.prometheus_url}  (see /targets and /alerts)",
+            command=prometheus,
+            ready=_http_ok(f"{local.prometheus_url}/-/ready", healthy=200),
+            hint="stop it (Debian's package may run one as a system service), or set PSFLOW_DEV_PROMETHEUS_PORT",
+        ),
+    ]
+
+
+def services(settings: Settings, progress: Callable[[str], None], *, telemetry: bool = False) -> list[Service]:
     """The stack: the codec server, the Temporal dev server (its Web UI decoding through the codec server),
-    the SaaS sandbox, the webhook gateway, then a worker."""
+    the SaaS sandbox, the webhook gateway, then a worker; with ``telemetry``, Jaeger and Prometheus first,
+    and the worker, gateway and codec server pointed at them."""
     data = settings.data_dir.resolve()
+    local = LocalTelemetry.from_settings(settings) if telemetry else None
+    environment = worker_environment(settings, telemetry=telemetry)
     temporal_port = int(settings.temporal.address.rpartition(":")[2])
     ui_port = urlsplit(settings.temporal.ui_url).port or 8233
     sandbox_port = urlsplit(settings.sandbox_url).port or 8700
@@ -131,6 +187,7 @@ def services(settings: Settings, progress: Callable[[str], None]) -> list[Servic
         ]  # fmt: skip
 
     return [
+        *(telemetry_services(settings, progress) if telemetry else []),
         Service(
             name="codec-server",
             port=settings.codec_server_port,
@@ -139,7 +196,7 @@ def services(settings: Settings, progress: Callable[[str], None]) -> list[Servic
             ready=_http_ok(f"{codec_url}/decode"),
             hint="stop it, or set PSFLOW_CODEC_SERVER_PORT to a free port",
             env={
-                **worker_environment(settings),
+                **environment,
                 "PSFLOW_TEMPORAL__UI_URL": settings.temporal.ui_url,  # the origin CORS allows
                 **(
                     {"PSFLOW_CODEC_SERVER_ORIGINS": json.dumps(origins)}
@@ -168,20 +225,23 @@ def services(settings: Settings, progress: Callable[[str], None]) -> list[Servic
         Service(
             name="gateway",
             port=settings.gateway_port,
-            url=f"{gateway_url}/webhooks/{{salesforce,hubspot}}",
+            extra_ports=(_port_of(local.gateway_metrics),) if local else (),
+            url=f"{gateway_url}/webhooks/{{salesforce,hubspot}}"
+            + (f"  metrics http://{local.gateway_metrics}/metrics" if local else ""),
             command=lambda: [sys.executable, "-m", "gateway", "--port", str(settings.gateway_port)],
             ready=_http_ok(f"{gateway_url}/healthz"),
-            hint="stop it, or set PSFLOW_GATEWAY_PORT to a free port",
-            env=worker_environment(settings),
+            hint="stop it, or set PSFLOW_GATEWAY_PORT (and PSFLOW_GATEWAY_METRICS_ADDRESS) to free ports",
+            env=environment,
             after_start=lambda: _subscribe_gateway(settings, gateway_url),
         ),
         Service(
             name="worker",
-            port=0,
-            url=f"task queues {settings.task_queue('flows')} + one per domain",
+            port=_port_of(local.worker_metrics) if local else 0,
+            url=f"task queues {settings.task_queue('flows')} + one per domain"
+            + (f"  metrics http://{local.worker_metrics}/metrics" if local else ""),
             command=lambda: [sys.executable, str(PROJECT_ROOT / "worker.py")],
             ready=_log_contains(settings.data_dir / "logs" / "worker.log", "psflow worker polling"),
-            hint="",
-            env=worker_environment(settings),
+            hint="stop it, or set PSFLOW_METRICS_ADDRESS to a free host:port",
+            env=environment,
         ),
     ]
