@@ -218,7 +218,7 @@ async def serve(settings: Settings) -> None:
     With ``settings.metrics_address`` set, the SDK runtime serves the worker's Prometheus metrics there.
     """
     runtime = metrics_runtime(settings.metrics_address) if settings.metrics_address else None
-    client = await connect(settings, runtime=runtime)
+    client = await connect(settings, runtime=runtime, service="psflow-worker")
     if settings.metrics_address:
         print(f"psflow worker metrics on http://{settings.metrics_address}/metrics", flush=True)
     stop = asyncio.Event()

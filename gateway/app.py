@@ -51,6 +51,7 @@ from gateway._dedupe import InboundEvents
 from gateway._intake import Refusal, read_body, reading, required_header, shown
 from gateway._metrics import RequestMetrics
 from gateway._routing import route, run_id_of
+from gateway._tracing import RequestSpans, arrival_keys, request_span
 from gateway._verify import verify_hubspot, verify_relay
 from stack.client import connect
 from stack.settings import Settings
@@ -141,6 +142,8 @@ def create_app(
     if meter is not None:
         # Outermost, so the 500s _LastResort answers are counted too.
         app.add_middleware(RequestMetrics, meter=meter)
+    # Outermost: the trace's root span covers everything the request does (`gateway._tracing`).
+    app.add_middleware(RequestSpans)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, refusal: Refusal) -> JSONResponse:
@@ -219,6 +222,14 @@ async def _accept(gateway: _Gateway, source: str, request: Request, delivery: De
     loop = asyncio.get_running_loop()
     accepted: list[str] = []
     duplicates = 0
+    span = request_span(request.scope)
+    span.set_attributes({"psflow.source": source, "psflow.arrivals": len(delivery.arrivals)})
+    if len(delivery.arrivals) == 1:
+        # Several arrivals in one delivery: each one's keys are on its own StartWorkflow/signal span.
+        (only,) = delivery.arrivals
+        span.set_attributes(
+            arrival_keys(only.crm, only.opportunity_id, contract_id=only.contract_id, amendment=only.amendment)
+        )
     for arrival in delivery.arrivals:
         run_id = run_id_of(arrival)
         fields = {"event_id": arrival.event_id, "workflow_id": run_id, **arrival.detail}

@@ -83,7 +83,7 @@ async def _serve(settings: Settings, sock: socket.socket, log_level: str) -> Non
     except MetricsEndpointError as exc:
         raise GatewayNotStarted(f"{exc}: set PSFLOW_GATEWAY_METRICS_ADDRESS to a free host:port, or unset it") from None
     try:
-        client = await connect(settings, runtime=runtime)
+        client = await connect(settings, runtime=runtime, service="psflow-gateway")
     except RuntimeError as exc:
         raise GatewayNotStarted(
             f"cannot reach Temporal at {settings.temporal.address} ({exc}): start the stack with `psflow dev up`"

@@ -17,11 +17,13 @@ from stack.telemetry import configure_tracing, tracing_interceptor
 __all__ = ["connect"]
 
 
-async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+async def connect(settings: Settings, *, runtime: Runtime | None = None, service: str = "psflow-cli") -> Client:
     """A Temporal client for these settings, with the pydantic converter and tracing.
 
     ``runtime``: the SDK runtime its workers report metrics through (the worker passes
     ``stack.metrics.metrics_runtime``); None is the SDK's default runtime, without metrics.
+    ``service``: the traces' ``service.name`` (``psflow-worker``, ``psflow-gateway``...), if this is the
+    process's first connection (`stack.telemetry.configure_tracing`).
 
     Raises:
         RuntimeError: The server did not answer (the SDK's own error, naming the address).
@@ -33,7 +35,7 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
             client_cert=temporal.tls_cert_path.read_bytes(),
             client_private_key=temporal.tls_key_path.read_bytes(),
         )
-    configure_tracing("psflow")
+    configure_tracing(settings, service)
     return await Client.connect(
         temporal.address,
         namespace=temporal.namespace,

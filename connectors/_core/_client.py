@@ -15,7 +15,7 @@ from connectors._core._budget import BudgetTransport, RateBudget
 from connectors._core._classify import ErrorParser, Rule, classify, classify_exception, default_error_parser
 from connectors._core._errors import Outcome, PermanentError, error_for
 from connectors._core._oauth1 import OAuth1HmacSha256
-from connectors._core._observe import ObservedTransport
+from connectors._core._observe import ObservedTransport, sending
 from connectors._core._redact import RedactingFilter, redact
 from connectors._core._retry import (
     DEFAULT_IDEMPOTENCY_HEADERS,
@@ -180,7 +180,8 @@ class RestClient:
         )
         started = time.perf_counter()
         try:
-            response = await self._client.send(request)
+            with sending(self.system, request.method, request.url.host):
+                response = await self._client.send(request)
         except httpx.TransportError as exc:
             self._log(request, f"failed: {type(exc).__name__}", started)
             raise classify_exception(self.system, exc) from exc

@@ -185,15 +185,15 @@ def gateway_environment(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def gateway_process(settings: Settings, log_path: Path) -> Iterator[str]:
-    """``python -m gateway`` as a real process on a free port, with ``settings``; yields its URL."""
+def gateway_process(settings: Settings, log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """``python -m gateway`` as a real process on a free port, with ``settings`` (and ``extra_env``); yields its URL."""
     port = free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gateway", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=gateway_environment(settings),
+            env=gateway_environment(settings) | (extra_env or {}),
             cwd=ROOT,
         )
         url = f"http://127.0.0.1:{port}"
