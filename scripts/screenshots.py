@@ -46,7 +46,7 @@ TRACE_SERVICE = "psflow-gateway"
 
 HIDDEN_TAGS = frozenset({"internal.span.format", "otel.scope.name", "otel.scope.version", "otel.status_code"})
 """Jaeger's own bookkeeping tags: not the span's attributes."""
-ROW_PX = 46
+ROW_PX = 60
 HEADER_PX = 150
 
 
@@ -105,6 +105,13 @@ def span_attributes(span: Mapping[str, Any]) -> list[tuple[str, str]]:
     return sorted(shown)
 
 
+def own_attributes_first(span: Mapping[str, Any], parent: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The span's attributes, those its parent has too (the business keys every span repeats) last."""
+    attributes = span_attributes(span)
+    inherited = set(span_attributes(parent)) if parent is not None else set()
+    return [kv for kv in attributes if kv not in inherited] + [kv for kv in attributes if kv in inherited]
+
+
 def duration_text(microseconds: int) -> str:
     if microseconds < 1000:
         return f"{microseconds} µs"
@@ -146,14 +153,16 @@ def render_trace(document: Mapping[str, Any]) -> str:
     services = sorted({str(processes.get(span["processID"], {}).get("serviceName", "?")) for _, span in rows})
     colour = {service: _COLOURS[n % len(_COLOURS)] for n, service in enumerate(services)}
     root = rows[0][1]
+    by_id = {str(span["spanID"]): span for _, span in rows}
     e = html.escape
     lines = []
     for depth, span in rows:
         service = str(processes.get(span["processID"], {}).get("serviceName", "?"))
         left = (int(span["startTime"]) - start) / total * 100
         width = max(int(span["duration"]) / total * 100, 0.25)
+        parent = by_id.get(_parent(span) or "")
         attributes = " ".join(
-            f'<span class="kv"><b>{e(key)}</b>={e(value)}</span>' for key, value in span_attributes(span)
+            f'<span class="kv"><b>{e(key)}</b>={e(value)}</span>' for key, value in own_attributes_first(span, parent)
         )
         lines.append(
             f'<tr><td class="name" style="padding-left:{8 + depth * 16}px">'
@@ -176,13 +185,14 @@ h1 {{ font-size: 18px; margin: 0 0 4px; }}
 .meta {{ color: #4b5563; margin-bottom: 10px; }}
 table {{ width: 100%; border-collapse: collapse; table-layout: fixed; }}
 td {{ border-top: 1px solid #e5e7eb; vertical-align: top; height: {ROW_PX - 1}px; }}
-td.name {{ width: 46%; overflow: hidden; white-space: nowrap; }}
+td.name {{ width: 50%; overflow: hidden; white-space: nowrap; }}
 td.lane {{ position: relative; background: repeating-linear-gradient(90deg, #fff 0 9.9%, #f3f4f6 9.9% 10%); }}
 .bar {{ position: absolute; top: 9px; height: 14px; border-radius: 3px; }}
 .dur {{ position: absolute; top: 8px; margin-left: 6px; white-space: nowrap; color: #374151; font-size: 12px; }}
 .chip {{ display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }}
 .svc {{ color: #6b7280; margin-right: 4px; }}
-.attrs {{ color: #374151; font: 11px ui-monospace, monospace; overflow: hidden; text-overflow: ellipsis; }}
+.attrs {{ color: #374151; font: 11px ui-monospace, monospace; white-space: normal; line-height: 14px; max-height: 28px;
+  overflow: hidden; }}
 .kv {{ margin-right: 8px; }}
 .note {{ color: #6b7280; margin-top: 10px; font-size: 12px; }}
 </style></head><body>

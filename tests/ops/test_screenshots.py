@@ -18,6 +18,7 @@ from scripts.screenshots import (
     jaeger_search_url,
     jaeger_trace_url,
     ordered_spans,
+    own_attributes_first,
     render_trace,
     span_attributes,
     trace_height,
@@ -51,13 +52,14 @@ DOCUMENT: dict[str, Any] = {
             "spans": [
                 span("a5", "PUT /record/v1/job/{id}", 700_000, 90_000, "p2", "a4",
                      {"http.request.method": "PUT", "psflow.system": "netsuite", "http.response.status_code": 200,
-                      "psflow.retry_count": 1}),
+                      "psflow.retry_count": 1, "psflow.engagement_id": "salesforce:006A"}),
                 span("a1", "POST /webhooks/salesforce", 0, 40_000, "p1",
                      tags={"psflow.deal_id": "006A<script>", "internal.span.format": "otlp", "span.kind": "server"}),
                 span("a3", "RunWorkflow:ProvisionEngagement", 60_000, 900_000, "p2", "a2",
                      {"psflow.engagement_id": "salesforce:006A"}),
                 span("a2", "StartWorkflow:ProvisionEngagement", 10_000, 20_000, "p1", "a1"),
-                span("a4", "RunActivity:erp.create_job", 650_000, 200_000, "p2", "a3"),
+                span("a4", "RunActivity:erp.create_job", 650_000, 200_000, "p2", "a3",
+                     {"psflow.engagement_id": "salesforce:006A"}),
                 span("a6", "HandleSignal:answer", 800_000, 500, "p2", "zz", ref="FOLLOWS_FROM"),
             ],
             "processes": {"p1": {"serviceName": "psflow-gateway", "tags": []},
@@ -152,3 +154,12 @@ def test_a_duration_label_goes_before_a_bar_that_reaches_the_right_end() -> None
     # a3 runs 60 → 960 ms of 960 ms: its label sits left of its start (6.25 %), the HTTP span's after its end.
     assert 'class="dur" style="right:93.750%;margin-right:6px">900.0 ms' in page
     assert 'class="dur" style="left:82.292%">90.0 ms' in page
+
+
+def test_a_spans_own_attributes_come_before_the_keys_its_parent_has_too() -> None:
+    spans = {s["spanID"]: s for s in DOCUMENT["data"][0]["spans"]}
+    assert [key for key, _ in own_attributes_first(spans["a5"], spans["a4"])] == [
+        "http.request.method", "http.response.status_code", "psflow.retry_count", "psflow.system",
+        "psflow.engagement_id",
+    ]  # fmt: skip
+    assert own_attributes_first(spans["a1"], None) == span_attributes(spans["a1"])
