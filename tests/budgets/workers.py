@@ -58,6 +58,7 @@ def worker_env(settings: Settings, extra: Mapping[str, str] = {}) -> dict[str, s
     env = {
         **os.environ,
         "PSFLOW_TEMPORAL__ADDRESS": settings.temporal.address,
+        "PSFLOW_TEMPORAL__NAMESPACE": settings.temporal.namespace,
         "PSFLOW_TASK_QUEUE_PREFIX": settings.task_queue_prefix,
         "PSFLOW_DATA_DIR": str(settings.data_dir),
         "PSFLOW_SANDBOX_URL": settings.sandbox_url,
