@@ -1,8 +1,9 @@
 """Request budgets every worker of a deployment shares, kept in the PostgreSQL store.
 
 - **Concurrency** (NetSuite's concurrent-request limit): slot ``i`` of a system is the
-  session-level advisory lock ``(key, i)``; a request holds it on a connection of its own for
-  the whole exchange. PostgreSQL drops a session's advisory locks when the session ends, so a
+  session-level advisory lock ``(key, i)``; a request takes the first free one
+  (``psflow_budget_try_slot``, migration 0009) and holds it on a connection of its own for the
+  whole exchange. PostgreSQL drops a session's advisory locks when the session ends, so a
   worker that crashes or is SIGKILLed leaks no slot: its connections close and the slots are
   free again. Releasing one notifies the waiters (``NOTIFY``); they also retry on a short timer,
   which covers slots freed by a dead session (no notification then).
@@ -44,7 +45,7 @@ APPLICATION = "psflow-budget"
 CHANNEL = "psflow_budget"
 """The ``NOTIFY`` channel a released concurrency slot is announced on (payload: the lock key)."""
 
-_TRY_LOCK = "SELECT s FROM generate_series(0, %s - 1) AS s WHERE pg_try_advisory_lock(%s, s) LIMIT 1"
+_TRY_LOCK = "SELECT psflow_budget_try_slot(%s, %s)"
 _UNLOCK = "SELECT pg_advisory_unlock(%s, %s), pg_notify(%s, %s)"
 _TAKE_START = """
 UPDATE budget_start SET started_at = extract(epoch FROM clock_timestamp())
@@ -164,8 +165,8 @@ class PostgresBudgets:
         delay = 0.002
         while True:
             released = self._released.setdefault(str(key), asyncio.Event())
-            row = await (await connection.execute(_TRY_LOCK, (limit, key))).fetchone()
-            if row is not None:
+            row = await (await connection.execute(_TRY_LOCK, (key, limit))).fetchone()
+            if row is not None and row[0] >= 0:
                 return int(row[0])
             try:
                 # Jitter spreads the retries of the waiters a timer (not a notification) wakes.
