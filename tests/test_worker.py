@@ -16,9 +16,10 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 import worker
-from stack.flows import check_stack
+from stack.flows import check_stack, start_posting
 from stack.settings import Settings
 from tests.budgets.workers import worker_process
+from tests.flows.test_posting import netsuite_governance, seeded_day
 from workflows._queues import DOMAINS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,3 +127,47 @@ async def _pollers(client: Client, settings: Settings, domain: str, kind: TaskQu
         )
     )
     return list(response.pollers)
+
+
+async def test_sigterm_lets_the_running_posting_activity_finish_on_an_erp_only_worker(
+    temporal_client: Client, flow_settings: Settings
+) -> None:
+    """The only `--queues erp` worker is told to stop mid-activity: the activity completes there, it exits 0.
+
+    An abandoned activity would be retried (attempt 2) by the worker that replaces it; a drained one
+    completes on its first attempt, on the worker that was stopped.
+    """
+    day = seeded_day(23)
+    before = await netsuite_governance(flow_settings.sandbox_url)
+    await netsuite_governance(flow_settings.sandbox_url, limit=5, service_time_ms=100)
+    queues = ("flows", "crm", "psa", "hr", "events")
+    try:
+        async with worker.running_workers(temporal_client, flow_settings, queues=queues):
+            async with worker_process(flow_settings, ["erp"]) as stopped:
+                handle = await start_posting(temporal_client, flow_settings, day)
+                await _until_netsuite_busy(flow_settings.sandbox_url)
+                assert await stopped.stop() == 0, stopped.text()[-4000:]
+            # The next erp activities (and any retry) need a poller: a rolling restart's new worker.
+            async with worker_process(flow_settings, ["erp"]) as replacement:
+                result = await asyncio.wait_for(handle.result(), timeout=60)
+                assert await replacement.stop() == 0
+    finally:
+        await netsuite_governance(
+            flow_settings.sandbox_url, limit=before["concurrency_limit"], service_time_ms=before["service_time_ms"]
+        )
+    assert result.posted > 0 and (result.failed, result.rejected) == (0, 0), result
+    started = [
+        event.activity_task_started_event_attributes
+        async for event in handle.fetch_history_events()
+        if event.HasField("activity_task_started_event_attributes")
+    ]
+    assert started[0].identity.startswith(f"{stopped.pid}@"), started[0]
+    assert [attributes.attempt for attributes in started] == [1] * len(started)
+
+
+async def _until_netsuite_busy(sandbox_url: str) -> None:
+    for _ in range(6000):
+        if (await netsuite_governance(sandbox_url))["in_flight"]:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("no NetSuite request was ever in flight")
