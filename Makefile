@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck install temporal-cli jaeger down clean bench-resources
+.PHONY: demo test lint typecheck install temporal-cli jaeger down clean bench-resources validate-deploy
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ demo: install temporal-cli
 # 10k BambooHR workers synced into Kantata through Temporal, against the raw HR read (docs/BENCHMARKS.md).
 bench-resources: install temporal-cli
 	$(BIN)/python -m bench.resources $(ARGS)
+
+# deploy/ offline: compose-go, kustomize | kubeconform -strict, the Helm values' pins, hadolint (docs/deploy.md).
+# Builds its Go tools from tools/deploy once (about 20 s); tests/deploy runs the same checks in `make test`.
+validate-deploy: install
+	$(BIN)/python tools/deploy/validate.py
 
 down:
 	$(BIN)/psflow dev down
