@@ -189,3 +189,45 @@ def test_hadolint_fails_on_a_shell_form_entrypoint(tmp_path: Path) -> None:
     dockerfile.write_text((ROOT / "Dockerfile").read_text().replace('ENTRYPOINT ["psflow"]', "ENTRYPOINT psflow"))
     with pytest.raises(validate.ValidationError, match="DL3025"):
         validate.check_dockerfile(dockerfile)
+
+
+def test_the_image_copies_and_the_build_context_admits_every_module_the_package_ships() -> None:
+    """A package added to pyproject.toml but not to the Dockerfile would build an image without it."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    setuptools = project["tool"]["setuptools"]
+    packages = {pattern.removesuffix("*") for pattern in setuptools["packages"]["find"]["include"]}
+    modules = {f"{module}.py" for module in setuptools["py-modules"]}
+    needed = packages | modules | {"pyproject.toml", project["project"]["readme"]}
+
+    copied: set[str] = set()
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            copied.update(part.rstrip("/") for part in line.split()[1:-1])
+    admitted = {
+        line[1:].rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines() if line.startswith("!")
+    }
+    assert needed <= copied, needed - copied
+    assert needed <= admitted, needed - admitted
+
+
+@pytest.mark.parametrize("overlay", validate.OVERLAYS)
+def test_every_selector_and_scale_target_finds_its_pods(overlay: str, deploy_tools: dict[str, Path]) -> None:
+    """kubeconform checks each object alone; a Service or PDB selecting no pod, or an HPA scaling a
+    Deployment that does not exist, is valid to it and silently does nothing in a cluster."""
+    docs = _rendered(overlay, deploy_tools)
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    pod_labels = [d["spec"]["template"]["metadata"]["labels"] for d in deployments.values()]
+
+    def selects(selector: dict[str, str]) -> int:
+        return sum(1 for labels in pod_labels if selector.items() <= labels.items())
+
+    for doc in docs:
+        name = f"{doc['kind']}/{doc['metadata']['name']}"
+        if doc["kind"] == "Service":
+            assert selects(doc["spec"]["selector"]) == 1, name
+        elif doc["kind"] in ("PodDisruptionBudget", "Deployment"):  # a Deployment: its own pods, no other's
+            assert selects(doc["spec"]["selector"]["matchLabels"]) == 1, name
+        elif doc["kind"] == "HorizontalPodAutoscaler":
+            assert doc["spec"]["scaleTargetRef"]["name"] in deployments, name
