@@ -32,7 +32,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install temporal-cli jaeger lint typecheck
+test: install temporal-cli jaeger validate-deploy lint typecheck
 	$(BIN)/pytest
 
 demo: install temporal-cli
@@ -43,7 +43,7 @@ bench-resources: install temporal-cli
 	$(BIN)/python -m bench.resources $(ARGS)
 
 # deploy/ offline: compose-go, kustomize | kubeconform -strict, the Helm values' pins, hadolint (docs/deploy.md).
-# Builds its Go tools from tools/deploy once (about 20 s); tests/deploy runs the same checks in `make test`.
+# Builds its Go tools from tools/deploy once (about 2 min cold); tests/deploy runs the same checks under pytest too.
 validate-deploy: install
 	$(BIN)/python tools/deploy/validate.py
 

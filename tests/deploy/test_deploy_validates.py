@@ -19,6 +19,9 @@ from stack.settings import Settings
 from tests.deploy.conftest import ROOT, validate
 from workflows._queues import DOMAINS, FLOWS
 
+# The first run builds the Go tools inside the session fixture (about 2 minutes from an empty Go build cache).
+pytestmark = pytest.mark.timeout(900)
+
 QUEUES = {FLOWS, *DOMAINS}
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose" / "compose.yaml"
