@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 import pytest
 
@@ -27,10 +28,10 @@ validate = _load_validate()
 @pytest.fixture(scope="session")
 def deploy_tools() -> dict[str, Path]:
     """kubeconform, kustomize and composecheck: built from tools/deploy/go.mod the first time (about 20 s)."""
-    return validate.ensure_tools()
+    return cast(dict[str, Path], validate.ensure_tools())
 
 
 @pytest.fixture(scope="session")
 def k8s_schemas() -> Path:
     """kubernetes-validate's schemas made standalone for kubeconform (written once into the cache)."""
-    return validate.prepare_schemas()
+    return cast(Path, validate.prepare_schemas())

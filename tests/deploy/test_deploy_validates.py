@@ -234,3 +234,44 @@ def test_every_selector_and_scale_target_finds_its_pods(overlay: str, deploy_too
             assert selects(doc["spec"]["selector"]["matchLabels"]) == 1, name
         elif doc["kind"] == "HorizontalPodAutoscaler":
             assert doc["spec"]["scaleTargetRef"]["name"] in deployments, name
+
+
+def _unknown_settings(names: set[str]) -> set[str]:
+    """The PSFLOW_* names that are no setting of stack/settings.py (pydantic-settings ignores them silently)."""
+    unknown = set()
+    for name in names:
+        field, _, nested = name.removeprefix("PSFLOW_").lower().partition("__")
+        info = Settings.model_fields.get(field)
+        if info is None:
+            unknown.add(name)
+        elif nested:
+            model = info.annotation
+            if not (isinstance(model, type) and nested in getattr(model, "model_fields", {})):
+                unknown.add(name)
+    return unknown
+
+
+@pytest.mark.parametrize("overlay", validate.OVERLAYS)
+def test_every_psflow_variable_the_manifests_set_is_a_setting(overlay: str, deploy_tools: dict[str, Path]) -> None:
+    names: set[str] = set()
+    for doc in _rendered(overlay, deploy_tools):
+        if doc["kind"] == "ConfigMap":
+            names.update(doc["data"])
+        for key in ("initContainers", "containers"):
+            for container in doc.get("spec", {}).get("template", {}).get("spec", {}).get(key, []):
+                names.update(item["name"] for item in container.get("env", []))
+    names = {name for name in names if name.startswith("PSFLOW_")}
+    assert "PSFLOW_TEMPORAL__ADDRESS" in names
+    assert not _unknown_settings(names)
+
+
+def test_every_psflow_variable_the_compose_file_sets_is_a_setting() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    psflow = [service for service in compose["services"].values() if "build" in service]  # psflow's image
+    names = {name for service in psflow for name in service.get("environment", {}) if name.startswith("PSFLOW_")}
+    assert "PSFLOW_DATABASE_URL" in names
+    assert not _unknown_settings(names)
+    assert _unknown_settings({"PSFLOW_GRACEFUL_SHUTDOWN", "PSFLOW_TEMPORAL__ADRESS"}) == {
+        "PSFLOW_GRACEFUL_SHUTDOWN",
+        "PSFLOW_TEMPORAL__ADRESS",
+    }
