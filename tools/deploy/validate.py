@@ -9,7 +9,7 @@ Nothing here talks to a Docker daemon, a Kubernetes cluster or a registry, and n
   interpolation (with ``deploy/compose/example.env``) and the consistency checks. A loader warning fails.
 - **Kubernetes**: ``kustomize build`` of each overlay (kustomize v5, from this Go module), then
   ``kubeconform -strict`` (v0.8.0, from this Go module) against the JSON schemas of the PyPI wheel
-  ``kubernetes-validate`` (1.37.0, in psflow's dev extras) for :data:`KUBERNETES_VERSION`. Those schemas
+  ``kubernetes-validate`` (1.37.0, in psflow's dev extras) for each of :data:`KUBERNETES_VERSIONS`. Those schemas
   ``$ref`` an absolute ``/api/_definitions.json`` that kubeconform cannot resolve (research:
   temporal-round2 §7.3), so :func:`prepare_schemas` writes a standalone copy of each with the
   definitions it reaches inlined under ``$defs``, once, into the cache.
@@ -41,8 +41,9 @@ from platformdirs import user_cache_dir
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_MODULE = ROOT / "tools" / "deploy"
 DEPLOY = ROOT / "deploy"
-KUBERNETES_VERSION = "1.33.0"
-"""The Kubernetes version the manifests are validated for (the oldest minor release still supported upstream)."""
+KUBERNETES_VERSIONS = ("1.33.0", "1.37.0")
+"""The Kubernetes versions the manifests are validated for: the oldest minor release still supported upstream,
+and the newest the wheel has schemas for."""
 KUBERNETES_VALIDATE_VERSION = "1.37.0"
 OVERLAYS = ("dev", "production", "temporal-cloud", "temporal-cloud-mtls")
 TOOLS = {
@@ -120,8 +121,8 @@ def _local_refs(node: Any) -> Any:
     return node
 
 
-def schemas_source(strict: bool = True) -> Path:
-    """The kubernetes-validate wheel's schema directory for :data:`KUBERNETES_VERSION`."""
+def schemas_source(version: str, strict: bool = True) -> Path:
+    """The kubernetes-validate wheel's schema directory for Kubernetes ``version``."""
     try:
         import kubernetes_validate  # type: ignore[import-untyped]
     except ImportError:
@@ -130,7 +131,7 @@ def schemas_source(strict: bool = True) -> Path:
             " (it is in psflow's dev extras)"
         ) from None
     suffix = "-strict" if strict else ""
-    return Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{KUBERNETES_VERSION}-local{suffix}"
+    return Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{version}-local{suffix}"
 
 
 def prepare_schemas() -> Path:
@@ -140,11 +141,11 @@ def prepare_schemas() -> Path:
     {{.StrictSuffix}}/{{.ResourceKind}}{{.KindSuffix}}.json``, the layout of yannh's schema repository.
     """
     root = _cache() / f"kubeconform-schemas-kv{KUBERNETES_VALIDATE_VERSION}"
-    for strict in (True, False):
-        out = root / f"v{KUBERNETES_VERSION}-standalone{'-strict' if strict else ''}"
+    for version, strict in ((version, strict) for version in KUBERNETES_VERSIONS for strict in (True, False)):
+        out = root / f"v{version}-standalone{'-strict' if strict else ''}"
         if (out / ".complete").is_file():
             continue
-        source = schemas_source(strict)
+        source = schemas_source(version, strict)
         definitions: dict[str, Any] = json.loads((source / "_definitions.json").read_text())["$defs"]
         partial = out.with_name(out.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
@@ -187,26 +188,28 @@ def kustomize_build(overlay: Path, tools: dict[str, Path]) -> str:
 
 
 def check_manifests(manifests: str, what: str, tools: dict[str, Path], schemas: Path) -> str:
-    """kubeconform -strict over rendered manifests; returns its summary line."""
+    """kubeconform -strict over rendered manifests for each of :data:`KUBERNETES_VERSIONS`; returns the summaries."""
     layout = "{{.NormalizedKubernetesVersion}}-standalone{{.StrictSuffix}}/{{.ResourceKind}}{{.KindSuffix}}.json"
-    location = f"{schemas}/{layout}"
-    output = _run(
-        [
-            str(tools["kubeconform"]),
-            "-strict",
-            "-summary",
-            "-kubernetes-version",
-            KUBERNETES_VERSION,
-            "-schema-location",
-            location,
-            "-",
-        ],
-        f"kubeconform of {what}",
-        stdin=manifests,
-    )
-    if "Skipped: 0" not in output:  # a kind without a schema is skipped only with -ignore-missing-schemas; be sure
-        raise ValidationError(f"kubeconform of {what} skipped resources:\n{output}")
-    return output.strip()
+    summaries = []
+    for version in KUBERNETES_VERSIONS:
+        output = _run(
+            [
+                str(tools["kubeconform"]),
+                "-strict",
+                "-summary",
+                "-kubernetes-version",
+                version,
+                "-schema-location",
+                f"{schemas}/{layout}",
+                "-",
+            ],
+            f"kubeconform of {what} for Kubernetes {version}",
+            stdin=manifests,
+        )
+        if "Skipped: 0" not in output:  # a kind without a schema is skipped only with -ignore-missing-schemas
+            raise ValidationError(f"kubeconform of {what} for Kubernetes {version} skipped resources:\n{output}")
+        summaries.append(f"Kubernetes {version}: {output.strip().removeprefix('Summary: ')}")
+    return "; ".join(summaries)
 
 
 def check_dockerfile(dockerfile: Path) -> None:
