@@ -131,6 +131,12 @@ def test_overlay_runs_one_worker_deployment_per_queue_with_a_grace_period_longer
     if overlay != "dev":
         scaled = {h["spec"]["scaleTargetRef"]["name"] for h in by_kind["HorizontalPodAutoscaler"]}
         assert {w["metadata"]["name"] for w in workers} | {"psflow-gateway"} <= scaled
+        # the HPA owns the count: a `replicas` in the Deployment would reset it on every `kubectl apply`
+        assert not [
+            d["metadata"]["name"]
+            for d in by_kind["Deployment"]
+            if d["metadata"]["name"] in scaled and "replicas" in d["spec"]
+        ]
         images = {c["image"] for d in by_kind["Deployment"] for c in d["spec"]["template"]["spec"]["containers"]}
         assert all("/" in image and ":" in image for image in images), images  # a registry and a tag
 
