@@ -171,3 +171,17 @@ async def _until_netsuite_busy(sandbox_url: str) -> None:
             return
         await asyncio.sleep(0.005)
     raise AssertionError("no NetSuite request was ever in flight")
+
+
+def test_psflow_worker_passes_queues_through_and_rejects_an_unknown_one() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", "import cli; cli.app()", "worker", "--queues", "flows,ledger"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [
+        "error: unknown queue 'ledger': choose from flows, crm, psa, hr, erp, events"
+    ]
