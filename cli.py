@@ -12,6 +12,7 @@ import typer
 
 from commands import demo as demo_command
 from commands import engagement as engagement_commands
+from commands import setup as setup_command
 from commands._common import err, friendly, out, settings
 from commands._common import table as table_
 from commands._errors import OneLineErrors, fail
@@ -187,6 +188,7 @@ def db_upgrade() -> None:
 
 
 app.command("demo")(demo_command.demo)
+app.command("setup")(setup_command.setup)
 
 
 def main() -> None:
