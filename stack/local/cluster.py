@@ -320,6 +320,12 @@ def init_local_postgres(directory: Path, progress: Progress) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres")
+        if subprocess.run(_as_postgres_user(["test", "-w", str(directory)]), check=False).returncode != 0:
+            raise ClusterError(
+                f"the postgres user cannot reach {directory} (as root, PostgreSQL runs as `postgres`, and a parent "
+                "directory is private): set PSFLOW_DATA_DIR to a directory every parent of which others may "
+                "search, or PSFLOW_CLUSTER_POSTGRES_URL to a PostgreSQL the cluster may use"
+            )
     progress(f"initialising PostgreSQL in {data}")
     _run(_as_postgres_user([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]), "initdb")
 
