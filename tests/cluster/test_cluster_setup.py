@@ -78,3 +78,30 @@ def test_the_schema_set_up_runs_again_on_the_clusters_databases_and_changes_noth
         f"database {temporal_cluster.databases.temporal}: schema postgresql/v12/temporal up to date",
         f"database {temporal_cluster.databases.visibility}: schema postgresql/v12/visibility up to date",
     ]
+
+
+def _setup_exit(cluster: TemporalCluster, namespace: str, **env: str) -> tuple[int, str]:
+    environment = {"PSFLOW_TEMPORAL__ADDRESS": cluster.address, "PSFLOW_TEMPORAL__NAMESPACE": namespace, **env}
+    result = CliRunner().invoke(cli.app, ["setup"], env=environment)
+    return result.exit_code, " ".join(result.output.split())
+
+
+async def test_with_an_api_key_setup_creates_no_namespace_and_says_cloud_creates_it(
+    temporal_cluster: TemporalCluster,
+) -> None:
+    """Settings naming an API key are Temporal Cloud's shape: no RegisterNamespace (Cloud refuses it); a missing
+    namespace is one line saying where to create it, an existing one gets the search attributes checked."""
+    missing = f"psflow-cloud-{uuid.uuid4().hex[:8]}"
+    code, output = await asyncio.to_thread(_setup_exit, temporal_cluster, missing, PSFLOW_TEMPORAL__API_KEY="k")
+    assert code == 1, output
+    assert "namespaces are created in Cloud" in output
+    assert f"namespace {missing} does not exist in Temporal Cloud: create it there, then re-run" in output
+    client = await connect(Settings(temporal=TemporalSettings(address=temporal_cluster.address)))
+    assert await describe_retention(client, missing) is None
+
+    code, output = await asyncio.to_thread(
+        _setup_exit, temporal_cluster, temporal_cluster.namespace, PSFLOW_TEMPORAL__API_KEY="k"
+    )
+    assert code == 0, output
+    assert f"namespace {temporal_cluster.namespace}: exists (retention 72h), left as is" in output
+    assert f"search attributes: all {len(ALL)} already registered, nothing to do" in output
