@@ -70,12 +70,12 @@ class Postgres:
         )
 
     def sql_tool_args(self, database: str) -> list[str]:
-        """The SQL tool's connection flags (its defaults are MySQL's: always name the plugin and port)."""
-        return [
-            "--ep", self.host, "-p", str(self.port), "-u", self.user,
-            *(["--pw", self.password] if self.password else []),
-            "--pl", "postgres12", "--db", database,
-        ]  # fmt: skip
+        """The SQL tool's connection flags (its defaults are MySQL's: always name the plugin and port). The
+        password goes in ``sql_tool_env`` rather than on a command line others can read."""
+        return ["--ep", self.host, "-p", str(self.port), "-u", self.user, "--pl", "postgres12", "--db", database]
+
+    def sql_tool_env(self) -> dict[str, str]:
+        return {**os.environ, **({"SQL_PASSWORD": self.password} if self.password else {})}
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,8 @@ class ClusterPorts:
         )  # fmt: skip
 
 
-def _run(command: list[str], what: str) -> str:
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise ClusterError(f"{what} failed (exit {result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     return result.stdout + result.stderr
@@ -131,22 +131,24 @@ def setup_schemas(sql_tool: Path, postgres: Postgres, databases: Databases, prog
     ``setup-schema -v 0.0`` creates the version table (a no-op when it exists); ``update-schema`` applies
     only the versions a database lacks, from the schemas embedded in the tool.
     """
+    env = postgres.sql_tool_env()
     for database, schema in ((databases.temporal, TEMPORAL_SCHEMA), (databases.visibility, VISIBILITY_SCHEMA)):
         base = [str(sql_tool), *postgres.sql_tool_args(database)]
-        created = subprocess.run([*base, "create-database"], capture_output=True, text=True, check=False)
+        created = subprocess.run([*base, "create-database"], capture_output=True, text=True, check=False, env=env)
         if created.returncode != 0 and "already exists" not in created.stdout + created.stderr:
             raise ClusterError(
                 f"creating database {database} failed:\n{created.stdout[-2000:]}{created.stderr[-2000:]}"
             )
-        _run([*base, "setup-schema", "-v", "0.0"], f"setting up the schema of {database}")
-        _run([*base, "update-schema", "-s", schema], f"updating the schema of {database} to {schema}")
+        _run([*base, "setup-schema", "-v", "0.0"], f"setting up the schema of {database}", env)
+        _run([*base, "update-schema", "-s", schema], f"updating the schema of {database} to {schema}", env)
         progress(f"database {database}: schema {schema} up to date")
 
 
 def drop_databases(sql_tool: Path, postgres: Postgres, databases: Databases) -> None:
     """Drop both databases (tests' teardown)."""
     for database in (databases.temporal, databases.visibility):
-        _run([str(sql_tool), *postgres.sql_tool_args(database), "drop-database", "-f"], f"dropping {database}")
+        command = [str(sql_tool), *postgres.sql_tool_args(database), "drop-database", "-f"]
+        _run(command, f"dropping {database}", postgres.sql_tool_env())
 
 
 def server_config(

@@ -169,7 +169,8 @@ def cluster_services(
 
     def ui_command() -> list[str]:
         ui_server = temporal_server.ensure(temporal_server.UI_SERVER, progress)
-        origin = f"http://127.0.0.1:{ports.ui}"
+        ui_url = urlsplit(settings.temporal.ui_url)
+        origin = f"{ui_url.scheme}://{ui_url.netloc}"
         config = local_cluster.ui_config(
             ports, namespace=settings.temporal.namespace, codec_endpoint=codec_endpoint(), origin=origin
         )

@@ -105,3 +105,10 @@ async def test_with_an_api_key_setup_creates_no_namespace_and_says_cloud_creates
     assert code == 0, output
     assert f"namespace {temporal_cluster.namespace}: exists (retention 72h), left as is" in output
     assert f"search attributes: all {len(ALL)} already registered, nothing to do" in output
+
+
+def test_the_sql_tool_gets_the_password_in_its_environment_not_on_its_command_line() -> None:
+    postgres = cluster.Postgres.from_url("postgresql+psycopg://temporal:s%40cret@db.internal:6432/postgres")
+    assert (postgres.host, postgres.port, postgres.user) == ("db.internal", 6432, "temporal")
+    assert "s@cret" not in postgres.sql_tool_args("psflow_temporal")
+    assert postgres.sql_tool_env()["SQL_PASSWORD"] == "s@cret"
