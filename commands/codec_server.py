@@ -28,7 +28,7 @@ def serve(
     if ctx.invoked_subcommand is not None:
         return
     from stack.codec import KeyRingError
-    from stack.codec_server import PortInUse
+    from stack.codec_server import PortInUse, TlsSettingsError
     from stack.codec_server import serve as serve_codec
 
     config = settings()
@@ -40,7 +40,7 @@ def serve(
         )
     except PortInUse as exc:
         fail(str(exc), 2)
-    except KeyRingError as exc:
+    except (KeyRingError, TlsSettingsError) as exc:
         raise UserError(str(exc)) from None
     except KeyboardInterrupt:
         pass

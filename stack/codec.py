@@ -4,7 +4,7 @@ The Temporal server stores workflow inputs, results, activity arguments, memos a
 payloads; with this codec it stores them encrypted, so the server, its database and anyone reading
 histories without a key (``temporal workflow show``, the Web UI) see ``binary/encrypted`` bytes and
 never a client's name, address, rate or amount. Search attributes are never encoded (the SDK leaves
-them plain), so psflow keeps personal data and money out of them (docs/encryption.md).
+them plain), so psflow keeps personal data and money out of them (docs/operations.md).
 
 Format: the metadata holds ``encoding: binary/encrypted`` and ``encryption-key-id``; ``data`` is a
 12-byte random nonce followed by AES-GCM over the whole serialized original payload, with the key id

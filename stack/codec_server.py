@@ -8,8 +8,13 @@ shape with as many payloads; anything but 200 is an error. The UI sends ``Conten
 Only operators decode: every request needs ``Authorization: Bearer <token>`` (the CLI's
 ``--codec-auth``); without it the answer is 401 and no payload is touched. The Web UI sends a bearer
 token only over https, so a local dev server's UI is pointed at ``/t/<token>`` instead (the token in
-the path; ``psflow dev up`` does this on loopback — docs/encryption.md says why that is acceptable
+the path; ``psflow dev up`` does this on loopback — docs/operations.md says why that is acceptable
 there and not in production).
+
+In production it serves https (``codec_server_tls_cert`` / ``codec_server_tls_key``) and can require
+mutual TLS (``codec_server_client_ca``): the TLS handshake then refuses any client without a
+certificate that CA signed, before a byte of HTTP is read, and the bearer token is checked on top —
+a stolen token alone decodes nothing, and neither does a certificate alone.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import asyncio
 import errno
 import secrets
 import socket
+import ssl
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
@@ -32,13 +39,48 @@ from temporalio.api.common.v1 import Payloads
 from stack.codec import EncryptionCodec, KeyRingError, key_ring, write_secret_once
 from stack.settings import Settings
 
-__all__ = ["PortInUse", "create_app", "serve", "token", "ui_origins"]
+__all__ = ["PortInUse", "TlsSettingsError", "create_app", "serve", "tls_options", "token", "ui_origins"]
 
 TOKEN_FILE = "codec-server.token"
 
 
 class PortInUse(Exception):
     """The codec server's port is held by another process."""
+
+
+class TlsSettingsError(Exception):
+    """The codec server's TLS settings are incomplete or name files that cannot be read."""
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's ``ssl_*`` arguments for the settings: none (plain http), https, or https with client certificates.
+
+    Raises:
+        TlsSettingsError: A key or client CA without a certificate (or the reverse), or an unreadable file.
+    """
+    cert, key, client_ca = (
+        settings.codec_server_tls_cert,
+        settings.codec_server_tls_key,
+        settings.codec_server_client_ca,
+    )
+    if cert is None and key is None and client_ca is None:
+        return {}
+    if cert is None or key is None:
+        raise TlsSettingsError(
+            "the codec server's TLS needs both codec_server_tls_cert and codec_server_tls_key"
+            + (" (codec_server_client_ca requires them)" if client_ca is not None else "")
+        )
+    for name, path in (
+        ("codec_server_tls_cert", cert),
+        ("codec_server_tls_key", key),
+        ("codec_server_client_ca", client_ca),
+    ):
+        if path is not None and not Path(path).is_file():
+            raise TlsSettingsError(f"{name}: {path} is not a readable file")
+    options: dict[str, Any] = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    if client_ca is not None:
+        options |= {"ssl_ca_certs": str(client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return options
 
 
 def token(settings: Settings) -> str:
@@ -133,9 +175,11 @@ def serve(settings: Settings, host: str, port: int, *, log_level: str = "info") 
     Raises:
         PortInUse: The port is busy.
         KeyRingError: The keys or the token cannot be read.
+        TlsSettingsError: The TLS settings are incomplete or name unreadable files.
     """
     import uvicorn
 
+    tls = tls_options(settings)
     app = create_app(settings)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -148,9 +192,11 @@ def serve(settings: Settings, host: str, port: int, *, log_level: str = "info") 
         raise
     try:
         bound_host, bound_port = sock.getsockname()[:2]
-        print(f"psflow codec server on http://{bound_host}:{bound_port}", file=sys.stderr, flush=True)
+        scheme = "https" if tls else "http"
+        mutual = " (client certificates required)" if "ssl_ca_certs" in tls else ""
+        print(f"psflow codec server on {scheme}://{bound_host}:{bound_port}{mutual}", file=sys.stderr, flush=True)
         # No access log: a UI pointed at /t/<token> would write the token into it.
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_graceful_shutdown=5)
+        config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_graceful_shutdown=5, **tls)
         asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
     finally:
         sock.close()

@@ -147,7 +147,7 @@ class Settings(BaseSettings):
         description="OTLP gRPC endpoint traces are exported to (e.g. http://127.0.0.1:4317, a Jaeger or collector);"
         " unset: spans still carry trace ids across Temporal but are not exported",
     )
-    # payload encryption (docs/encryption.md)
+    # payload encryption (docs/operations.md)
     encryption: bool = Field(default=True, description="Encrypt every payload psflow sends to Temporal (AES-256-GCM)")
     encryption_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="Key id → base64 AES-256 key; when empty, the keys of encryption_key_dir"
@@ -169,6 +169,14 @@ class Settings(BaseSettings):
     )
     codec_server_origins: list[str] | None = Field(
         default=None, description="Web UI origins allowed by CORS; default the origin of temporal.ui_url"
+    )
+    codec_server_tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain) the codec server serves https with; unset: plain http"
+    )
+    codec_server_tls_key: Path | None = Field(default=None, description="PEM private key of codec_server_tls_cert")
+    codec_server_client_ca: Path | None = Field(
+        default=None,
+        description="PEM CA bundle: only clients with a certificate it signed connect (mTLS); token still needed",
     )
     visibility_client_names: bool = Field(
         default=False,

@@ -187,11 +187,16 @@ class PostTimeExpensesWorkflow:
                     break
 
         progress.state = "settling"
-        closed = await workflow.execute_activity_method(
-            PostingActivities.settle_exceptions,
-            SettleRequest(business_date=input.business_date, run_id=run_id),
-            **self._options(input),
-        )
+        try:
+            closed = await workflow.execute_activity_method(
+                PostingActivities.settle_exceptions,
+                SettleRequest(business_date=input.business_date, run_id=run_id),
+                **self._options(input),
+            )
+        except ActivityError:
+            # Its records are posted, but the run did not end: counted as a failed run, like a page that failed.
+            _metrics.posting_ended(input.erp, "failed", workflow.now() - started_at)
+            raise
         counts = progress.counts
         progress.state = (
             "nothing_to_post"

@@ -13,14 +13,12 @@ Order: ``$JAEGER_BIN`` → a cached build → build it with Go into the cache. T
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from platformdirs import user_cache_dir
+
+from stack.local._gobuild import GoBuildFailed, Progress, cli_main, executable, run_go
 
 JAEGER_VERSION = "v1.75.0"
 """The Jaeger module version ``tools/jaeger/go.mod`` requires (a Jaeger v2 build; see the module docstring)."""
@@ -28,8 +26,6 @@ JAEGER_VERSION = "v1.75.0"
 JAEGER_PACKAGE = "github.com/jaegertracing/jaeger/cmd/jaeger"
 TOOLS_MODULE = Path(__file__).resolve().parents[2] / "tools" / "jaeger"
 ENV_VAR = "JAEGER_BIN"
-
-Progress = Callable[[str], None]
 
 
 class JaegerError(Exception):
@@ -41,54 +37,29 @@ def cached_binary() -> Path:
     return Path(user_cache_dir("psflow")) / f"jaeger-{JAEGER_VERSION}" / "jaeger"
 
 
-def _executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
-
-
 def find_existing() -> Path | None:
     """A usable Jaeger without building anything, or None."""
     named = os.environ.get(ENV_VAR)
     if named:
-        if not _executable(Path(named)):
+        if not executable(Path(named)):
             raise JaegerError(f"{ENV_VAR}={named} is not an executable file: fix the path or unset {ENV_VAR}")
         return Path(named)
     cached = cached_binary()
-    return cached if _executable(cached) else None
+    return cached if executable(cached) else None
 
 
 def build_with_go(progress: Progress) -> Path:
     """``go build`` Jaeger from the tools module into the cache, reporting progress as it goes."""
-    go = shutil.which("go")
-    if go is None:
-        raise JaegerError(f"Jaeger is not built and Go is not installed: install Go 1.25+ and re-run, or set {ENV_VAR}")
     target = cached_binary()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
-    env = {**os.environ, "GOFLAGS": "-trimpath", "CGO_ENABLED": "0"}
     progress(f"building Jaeger {JAEGER_VERSION} with Go into {target.parent} (takes a few minutes, once)")
-    process = subprocess.Popen(
-        [go, "build", "-v", "-o", str(partial), JAEGER_PACKAGE],
-        cwd=TOOLS_MODULE,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    tail: list[str] = []
-    compiled = 0
-    started = time.monotonic()
-    for line in process.stdout:
-        line = line.rstrip()
-        tail = [*tail[-19:], line]
-        if line.startswith("go: ") or " " in line:
-            progress(line)
-            continue
-        compiled += 1
-        if compiled % 200 == 0:
-            progress(f"{compiled} packages built ({time.monotonic() - started:.0f}s)")
-    if process.wait() != 0 or not _executable(partial):
-        raise JaegerError("`go build` of Jaeger failed:\n" + "\n".join(tail))
+    try:
+        run_go(["build", "-v", "-o", str(partial), JAEGER_PACKAGE], progress, cwd=TOOLS_MODULE, every=200)
+    except GoBuildFailed as exc:
+        raise JaegerError(f"Jaeger is not built and could not be: {exc}; or set {ENV_VAR}") from exc
+    if not executable(partial):
+        raise JaegerError(f"`go build` of Jaeger left no binary at {partial}")
     partial.replace(target)  # a killed build never leaves a half-written binary where find_existing looks
     return target
 
@@ -187,15 +158,7 @@ def jaeger_command(binary: Path, config_path: Path) -> list[str]:
 
 def main() -> int:
     """``python -m stack.local.jaeger``: print Jaeger's path, building it first if needed."""
-    import sys
-
-    try:
-        path = ensure_jaeger(progress=lambda line: print(line, file=sys.stderr, flush=True))
-    except JaegerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(path)
-    return 0
+    return cli_main(ensure_jaeger, JaegerError)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from platformdirs import user_cache_dir
+
+from stack.local._gobuild import GoBuildFailed, Progress, cli_main, executable, run_go
 
 TEMPORAL_CLI_VERSION = "v1.5.1"
 """v1.5.1 is the last tag whose go.mod has no ``replace`` directive, so ``go install`` can build it."""
@@ -46,9 +45,6 @@ def dev_server_sqlite_flags() -> list[str]:
     return [flag for value in DEV_SERVER_SQLITE_PRAGMAS for flag in ("--sqlite-pragma", value)]
 
 
-Progress = Callable[[str], None]
-
-
 class TemporalCliError(Exception):
     """No Temporal CLI could be found, built or downloaded; the message says what to install."""
 
@@ -63,56 +59,32 @@ def cached_binary() -> Path:
     return cache_dir() / "temporal"
 
 
-def _executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
-
-
 def find_existing() -> Path | None:
     """A usable CLI without building or downloading anything, or None."""
     named = os.environ.get(ENV_VAR)
     if named:
         path = Path(named)
-        if not _executable(path):
+        if not executable(path):
             raise TemporalCliError(f"{ENV_VAR}={named} is not an executable file: fix the path or unset {ENV_VAR}")
         return path
     on_path = shutil.which("temporal")
     if on_path:
         return Path(on_path)
     cached = cached_binary()
-    return cached if _executable(cached) else None
+    return cached if executable(cached) else None
 
 
 def build_with_go(progress: Progress) -> Path:
     """Build the pinned CLI with ``go install`` into the cache, streaming go's output to ``progress``."""
-    go = shutil.which("go")
-    if go is None:
-        raise TemporalCliError("Go is not installed")
     target = cache_dir()
     target.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GOBIN": str(target), "GOFLAGS": "-trimpath", "CGO_ENABLED": "0"}
     progress(f"building the Temporal CLI {TEMPORAL_CLI_VERSION} with Go into {target} (takes a few minutes, once)")
-    process = subprocess.Popen(
-        [go, "install", "-v", f"{TEMPORAL_CLI_MODULE}@{TEMPORAL_CLI_VERSION}"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    tail: list[str] = []
-    compiled = 0
-    started = time.monotonic()
-    for line in process.stdout:
-        line = line.rstrip()
-        tail = [*tail[-19:], line]
-        if line.startswith("go: ") or " " in line:
-            progress(line)  # downloads and errors
-            continue
-        compiled += 1  # `-v` names each package as it is built: count them instead of printing hundreds
-        if compiled % 100 == 0:
-            progress(f"{compiled} packages built ({time.monotonic() - started:.0f}s)")
-    if process.wait() != 0 or not _executable(cached_binary()):
-        raise TemporalCliError("`go install` failed:\n" + "\n".join(tail))
+    try:
+        run_go(["install", "-v", f"{TEMPORAL_CLI_MODULE}@{TEMPORAL_CLI_VERSION}"], progress, env={"GOBIN": str(target)})
+    except GoBuildFailed as exc:
+        raise TemporalCliError(str(exc)) from exc
+    if not executable(cached_binary()):
+        raise TemporalCliError(f"`go install` left no binary at {cached_binary()}")
     return cached_binary()
 
 
@@ -162,15 +134,7 @@ def ensure_temporal_cli(progress: Progress = lambda _line: None) -> Path:
 
 def main() -> int:
     """``python -m stack.local.temporal_cli``: print the CLI's path, building it first if needed."""
-    import sys
-
-    try:
-        path = ensure_temporal_cli(progress=lambda line: print(line, file=sys.stderr, flush=True))
-    except TemporalCliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(path)
-    return 0
+    return cli_main(ensure_temporal_cli, TemporalCliError)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,13 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from temporalio import activity
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
 
 import worker
+from activities.posting.models import PostingCounts, PostPageRequest, PostPageResult, SettleRequest
 from activities.resources.models import HRSource
 from connectors._core import _observe
 from stack.client import connect
@@ -32,15 +37,19 @@ from stack.connectors import Connectors
 from stack.flows import check_stack, start_invoice
 from stack.metrics import metrics_runtime
 from stack.settings import Settings
+from store import Store
 from store import exceptions as exc
 from tests.conftest import _free_port
-from tests.flows.conftest import WinDeal, connectors, inject, win_deal  # noqa: F401 (fixtures)
+from tests.flows._kantata import Kantata
+from tests.flows.conftest import WinDeal, connectors, inject, kantata, win_deal  # noqa: F401 (fixtures)
 from tests.flows.test_exception_sweep import NEW_YORK, _config, _occurrence, _store, _sweep
-from tests.flows.test_invoicing import ISSUED, PERIOD
+from tests.flows.test_invoicing import DAYS, ISSUED, PERIOD, Work, new_project, post_work
 from tests.flows.test_posting import approved, post, seeded_day
 from tests.flows.test_provisioning import provision
 from tests.flows.test_resource_sync import hr_api, start_marks, sync, tick  # noqa: F401 (hr_api: a fixture)
 from tests.gateway.conftest import encode, hubspot_event, hubspot_headers, open_gateway, unique_deal
+from workflows._metrics import BUCKETS, INVOICE_LAG
+from workflows.post_time_expenses import KINDS, PostTimeExpensesWorkflow
 
 PROMETHEUS = shutil.which("prometheus")
 ROOT = Path(__file__).resolve().parents[2]
@@ -303,3 +312,58 @@ async def test_a_resource_syncs_outcome_and_duration_are_scraped(
     assert await value_once_scraped(prometheus, synced, 1) == 1
     took = "psflow_resource_sync_duration_seconds_count"
     assert await value_once_scraped(prometheus, took, 1) == 1
+
+
+async def test_an_invoice_posted_records_its_lag_in_the_declared_buckets(
+    metered_client: Any,
+    flow_settings: Settings,
+    connectors: Connectors,  # noqa: F811
+    kantata: Kantata,  # noqa: F811
+    prometheus: str,
+) -> None:
+    project_id, _ = await new_project(connectors, kantata, "metrics")
+    store = Store(flow_settings.store_url)
+    store.upgrade()
+    await post_work(connectors, store, project_id, [Work.time(DAYS.start, 120, "150.00")])
+    store.engine.dispose()
+    async with worker.running_workers(metered_client, flow_settings):
+        handle, _ = await start_invoice(metered_client, flow_settings, project_id, PERIOD, issue_date=ISSUED)
+        assert (await handle.result()).status == "invoiced"
+    invoiced = 'psflow_invoicing_outcomes_total{outcome="invoiced"}'
+    assert await value_once_scraped(prometheus, invoiced, 1) == 1
+    # One observation; its value is the server's clock minus the period's end, so only the count is pinned.
+    assert await value_once_scraped(prometheus, "psflow_invoice_lag_seconds_count", 1) == 1
+    buckets = await query(prometheus, "psflow_invoice_lag_seconds_bucket")
+    bounds = sorted(float(series["metric"]["le"]) for series in buckets)
+    assert bounds == [*BUCKETS[INVOICE_LAG], float("inf")]
+    assert {float(series["metric"]["le"]): float(series["value"][1]) for series in buckets}[float("inf")] == 1
+
+
+@activity.defn(name="erp.post_approved_page")
+async def _one_posted_page(request: PostPageRequest) -> PostPageResult:
+    return PostPageResult(counts=PostingCounts(posted=1), pages=1, next_cursor=None)
+
+
+@activity.defn(name="erp.settle_posting_exceptions")
+async def _settle_fails(request: SettleRequest) -> int:
+    raise ApplicationError("the store is unreachable", non_retryable=True)
+
+
+async def test_a_posting_whose_settle_step_fails_is_counted_as_a_failed_run(
+    metered_client: Any, flow_settings: Settings, prometheus: str
+) -> None:
+    day = seeded_day(17)
+    async with (
+        Worker(metered_client, task_queue=flow_settings.task_queue("flows"), workflows=[PostTimeExpensesWorkflow]),
+        Worker(
+            metered_client, task_queue=flow_settings.task_queue("erp"), activities=[_one_posted_page, _settle_fails]
+        ),
+    ):
+        with pytest.raises(WorkflowFailureError):
+            await post(metered_client, flow_settings, day)
+    failed = 'psflow_posting_runs_total{erp="netsuite",outcome="failed"}'
+    assert await value_once_scraped(prometheus, failed, 1) == 1
+    # Its pages were counted as they posted: one record each, one page per kind.
+    entries = 'sum(psflow_posting_entries_total{erp="netsuite",outcome="posted"})'
+    assert await value_once_scraped(prometheus, entries, len(KINDS)) == len(KINDS)
+    assert await value_once_scraped(prometheus, "psflow_posting_duration_seconds_count", 1) == 1
