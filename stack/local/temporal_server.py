@@ -12,22 +12,18 @@ Order, per binary: ``$<ENV_VAR>`` → a cached build → build it with Go into t
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from platformdirs import user_cache_dir
 
+from stack.local._gobuild import GoBuildFailed, Progress, cli_main, executable, run_go
+
 TEMPORAL_SERVER_VERSION = "v1.29.1"
 """The server version the Temporal CLI v1.5.1 embeds (its go.mod)."""
 UI_SERVER_VERSION = "v2.42.1"
 """The UI server version the Temporal CLI v1.5.1 embeds (its go.mod)."""
-
-Progress = Callable[[str], None]
 
 
 class TemporalServerError(Exception):
@@ -59,58 +55,33 @@ UI_SERVER = Binary(
 ALL = (SERVER, SQL_TOOL, UI_SERVER)
 
 
-def _executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
-
-
 def find_existing(binary: Binary) -> Path | None:
     """A usable binary without building anything, or None."""
     named = os.environ.get(binary.env_var)
     if named:
-        if not _executable(Path(named)):
+        if not executable(Path(named)):
             raise TemporalServerError(
                 f"{binary.env_var}={named} is not an executable file: fix the path or unset {binary.env_var}"
             )
         return Path(named)
     cached = binary.cached()
-    return cached if _executable(cached) else None
+    return cached if executable(cached) else None
 
 
 def build_with_go(binary: Binary, progress: Progress) -> Path:
-    """``go install`` the pinned package into a scratch GOBIN, then move it to its cache path."""
-    go = shutil.which("go")
-    if go is None:
-        raise TemporalServerError(
-            f"{binary.name} is not built and Go is not installed: install Go 1.25+ and re-run, or set {binary.env_var}"
-        )
+    """``go install`` the pinned package into a scratch GOBIN beside the cache path, then move it there (so a
+    failed or interrupted build never leaves a binary that looks usable)."""
     target = binary.cached()
     target.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"building {binary.name} {binary.version} with Go into {target.parent} (takes a few minutes, once)")
     with tempfile.TemporaryDirectory(dir=target.parent) as gobin:
-        env = {**os.environ, "GOBIN": gobin, "GOFLAGS": "-trimpath", "CGO_ENABLED": "0"}
-        progress(f"building {binary.name} {binary.version} with Go into {target.parent} (takes a few minutes, once)")
-        process = subprocess.Popen(
-            [go, "install", "-v", f"{binary.package}@{binary.version}"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert process.stdout is not None
-        tail: list[str] = []
-        compiled = 0
-        started = time.monotonic()
-        for line in process.stdout:
-            line = line.rstrip()
-            tail = [*tail[-19:], line]
-            if line.startswith("go: ") or " " in line:
-                progress(line)
-                continue
-            compiled += 1
-            if compiled % 100 == 0:
-                progress(f"{binary.name}: {compiled} packages built ({time.monotonic() - started:.0f}s)")
+        try:
+            run_go(["install", "-v", f"{binary.package}@{binary.version}"], progress, env={"GOBIN": gobin})
+        except GoBuildFailed as exc:
+            raise TemporalServerError(f"{exc}\nInstall Go 1.25+ and re-run, or set {binary.env_var}") from exc
         built = Path(gobin) / Path(binary.package).name  # `server` or `sql`
-        if process.wait() != 0 or not _executable(built):
-            raise TemporalServerError(f"`go install {binary.package}@{binary.version}` failed:\n" + "\n".join(tail))
+        if not executable(built):
+            raise TemporalServerError(f"`go install {binary.package}@{binary.version}` left no binary at {built}")
         built.replace(target)
     return target
 
@@ -120,17 +91,16 @@ def ensure(binary: Binary, progress: Progress = lambda _line: None) -> Path:
     return find_existing(binary) or build_with_go(binary, progress)
 
 
+def ensure_all(progress: Progress) -> Path:
+    """Every binary of the cluster, built if needed; returns the server's path."""
+    for binary in (SQL_TOOL, UI_SERVER):
+        progress(str(ensure(binary, progress)))
+    return ensure(SERVER, progress)
+
+
 def main() -> int:
     """``python -m stack.local.temporal_server``: print the three binaries' paths, building them first if needed."""
-    import sys
-
-    try:
-        for binary in ALL:
-            print(ensure(binary, progress=lambda line: print(line, file=sys.stderr, flush=True)))
-    except TemporalServerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return cli_main(ensure_all, TemporalServerError)
 
 
 if __name__ == "__main__":
