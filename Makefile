@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck install temporal-cli temporal-server jaeger down clean bench-resources
+.PHONY: demo test lint typecheck install temporal-cli temporal-server jaeger down clean bench-resources validate-deploy
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install temporal-cli temporal-server jaeger lint typecheck
+test: install temporal-cli temporal-server jaeger validate-deploy lint typecheck
 	$(BIN)/pytest
 
 demo: install temporal-cli
@@ -46,6 +46,11 @@ demo: install temporal-cli
 # 10k BambooHR workers synced into Kantata through Temporal, against the raw HR read (docs/BENCHMARKS.md).
 bench-resources: install temporal-cli
 	$(BIN)/python -m bench.resources $(ARGS)
+
+# deploy/ offline: compose-go, kustomize | kubeconform -strict, the Helm values' pins, hadolint (docs/deploy.md).
+# Builds its Go tools from tools/deploy once (about 2 min cold); tests/deploy runs the same checks under pytest too.
+validate-deploy: install
+	$(BIN)/python tools/deploy/validate.py
 
 down:
 	$(BIN)/psflow dev down
