@@ -9,9 +9,14 @@ queries (search attributes) on SQL visibility, the namespace and search attribut
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+
 from temporalio.api.workflowservice.v1 import GetClusterInfoRequest
 from temporalio.client import Client
 
+from stack.local.temporal_cli import ensure_temporal_cli
 from tests.cluster.conftest import TemporalCluster
 from tests.flows.test_invoicing import (
     test_invoice_totals_are_the_sums_of_posted_billable_amounts_per_currency,
@@ -41,3 +46,12 @@ async def test_the_flows_ran_on_the_cluster(temporal_client: Client, temporal_cl
     assert temporal_client.service_client.config.target_host == temporal_cluster.address
     runs = {w.workflow_type async for w in temporal_client.list_workflows("ExecutionStatus = 'Completed'")}
     assert {"ProvisionEngagement", "PostTimeExpenses", "InvoiceProject"} <= runs, runs
+    # What an operator types: the Temporal CLI lists the same runs from the cluster's address.
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        [str(ensure_temporal_cli()), "workflow", "list", "--address", temporal_cluster.address,
+         "--namespace", temporal_cluster.namespace, "--query", "ExecutionStatus = 'Completed'", "-o", "jsonl"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    by_cli = {json.loads(line)["type"]["name"] for line in listed.stdout.splitlines() if line.strip()}
+    assert by_cli == runs
