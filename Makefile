@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck install temporal-cli jaeger down clean bench-resources validate-deploy
+.PHONY: demo test lint typecheck install temporal-cli temporal-server jaeger down clean bench-resources validate-deploy
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ install: $(VENV)/.installed
 temporal-cli: install
 	@$(BIN)/python -m stack.local.temporal_cli
 
+# Finds the Temporal server, its SQL schema tool and the UI server (the versions the CLI embeds), or builds them
+# once with Go into ~/.cache/psflow (minutes, once): tests/cluster and `psflow dev up --cluster` run a real cluster.
+temporal-server: install
+	@$(BIN)/python -m stack.local.temporal_server
+
 # Finds Jaeger v2, or builds it once from tools/jaeger into ~/.cache/psflow (about 5 minutes cold, once):
 # tests/ops/test_traces.py and `psflow dev up --telemetry` send traces to a real one.
 jaeger: install
@@ -32,7 +37,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install temporal-cli jaeger validate-deploy lint typecheck
+test: install temporal-cli temporal-server jaeger validate-deploy lint typecheck
 	$(BIN)/pytest
 
 demo: install temporal-cli

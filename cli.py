@@ -12,6 +12,7 @@ import typer
 
 from commands import demo as demo_command
 from commands import engagement as engagement_commands
+from commands import setup as setup_command
 from commands._common import err, friendly, out, settings
 from commands._common import table as table_
 from commands._errors import OneLineErrors, fail
@@ -61,13 +62,26 @@ def dev_up(
             show_default=False,
         ),
     ] = None,
+    cluster: Annotated[
+        bool | None,
+        typer.Option(
+            "--cluster/--no-cluster",
+            help="Run a real Temporal cluster (server on PostgreSQL, 8 history shards, the Web UI) instead of the"
+            " dev server, at the same address; --no-cluster goes back to the dev server. Default: as the last"
+            " `up` left it. See docs/cluster.md.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the local stack in the background (a second `up` starts only what is not running, and restarts
     what runs with other settings)."""
     from stack.local import devstack
 
     statuses = devstack.up(
-        settings(), progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False), telemetry=telemetry
+        settings(),
+        progress=lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False),
+        telemetry=telemetry,
+        cluster=cluster,
     )
     _print_status(statuses)
 
@@ -196,6 +210,7 @@ def db_upgrade() -> None:
 
 
 app.command("demo")(demo_command.demo)
+app.command("setup")(setup_command.setup)
 
 
 def main() -> None:

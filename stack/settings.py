@@ -208,6 +208,28 @@ class Settings(BaseSettings):
     dev_jaeger_health_port: int = Field(default=13133, ge=1, le=65535, description="... its health check")
     dev_prometheus_port: int = Field(default=9090, ge=1, le=65535, description="The local Prometheus's web and API")
 
+    # cluster (`psflow dev up --cluster`: a real Temporal server on PostgreSQL; `psflow setup` on any cluster)
+    namespace_retention_hours: float = Field(
+        default=72, ge=24, description="Retention of closed runs in the namespace `psflow setup` creates"
+    )
+    cluster_history_shards: int = Field(
+        default=8, ge=1, description="History shards of the local cluster; fixed once its database exists"
+    )
+    cluster_postgres_url: str | None = Field(
+        default=None,
+        description="PostgreSQL the local cluster creates its databases in; unset: one of its own under data_dir",
+    )
+    cluster_postgres_port: int = Field(
+        default=5433, ge=1, le=65535, description="Port of the local cluster's own PostgreSQL"
+    )
+    cluster_internal_port_base: int = Field(
+        default=7234,
+        ge=1,
+        le=32760,
+        description="The local cluster's history, matching, worker and membership ports and frontend HTTP port:"
+        " this one and the 7 after it (below 32768: membership ports are stored as smallint)",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

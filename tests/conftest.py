@@ -117,6 +117,11 @@ def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     Tests that change shared state (faults, stages) undo it; each flow test uses its own deals.
     """
+    yield from running_sandbox(tmp_path_factory.mktemp("sandbox"))
+
+
+def running_sandbox(directory: Path) -> Iterator[str]:
+    """Run a seeded sandbox with its database in ``directory`` until the generator is closed; yields its URL."""
     import subprocess
     import sys
     import time
@@ -124,7 +129,7 @@ def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import httpx
 
     port = _free_port()
-    db = tmp_path_factory.mktemp("sandbox") / "sandbox.db"
+    db = directory / "sandbox.db"
     log = db.with_suffix(".log").open("w")
     process = subprocess.Popen(
         [

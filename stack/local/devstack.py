@@ -27,8 +27,10 @@ from typing import Any
 import psutil
 
 from stack.local import telemetry as local_telemetry
+from stack.local.cluster import ClusterError
 from stack.local.jaeger import JaegerError
-from stack.local.services import Service, services
+from stack.local.services import CLUSTER_SERVICES, Service, services
+from stack.local.temporal_server import TemporalServerError
 from stack.settings import Settings
 
 Progress = Callable[[str], None]
@@ -113,7 +115,7 @@ def _start(service: Service, settings: Settings, progress: Progress) -> dict[str
             )
     try:
         command = service.command()
-    except JaegerError as exc:
+    except (JaegerError, ClusterError, TemporalServerError) as exc:
         raise StackError(str(exc)) from exc
     log_path = settings.data_dir / "logs" / f"{service.name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,28 +157,41 @@ def _telemetry_recorded(state: dict[str, dict[str, Any]]) -> bool:
     return any(name in state for name in local_telemetry.SERVICES)
 
 
+def _cluster_recorded(state: dict[str, dict[str, Any]]) -> bool:
+    return any(name in state for name in CLUSTER_SERVICES)
+
+
 def up(
     settings: Settings,
     progress: Progress = lambda _msg: None,
     *,
     only: set[str] | None = None,
     telemetry: bool | None = None,
+    cluster: bool | None = None,
 ) -> list[ServiceStatus]:
     """Start every service (or those named in ``only``) that is not running; return the status of all.
 
     ``telemetry``: True adds Jaeger and Prometheus and points the worker, gateway and codec server at
     them; False stops them again; None keeps what the state file records.
+    ``cluster``: True runs a real Temporal cluster (PostgreSQL, server, UI server) instead of the dev
+    server, at the same address; False goes back to the dev server; None keeps what the state records.
+    Each stores its own history: switching shows the runs of the one now running.
     """
     state = _read_state(settings)
     if telemetry is None:
         telemetry = _telemetry_recorded(state)
+    if cluster is None:
+        cluster = _cluster_recorded(state)
+    for name in ("temporal",) if cluster else CLUSTER_SERVICES:  # the other Temporal listens on the same ports
+        if name in state:
+            _stop_recorded(settings, state, name, progress)
     if telemetry and (only is None or "prometheus" in only) and local_telemetry.prometheus_binary() is None:
         raise StackError(local_telemetry.PROMETHEUS_MISSING)
     if not telemetry:
         for name in local_telemetry.SERVICES:
             if name in state:
                 _stop_recorded(settings, state, name, progress)
-    for service in services(settings, progress, telemetry=telemetry):
+    for service in services(settings, progress, telemetry=telemetry, cluster=cluster):
         if only is not None and service.name not in only:
             continue
         record = state.get(service.name)
@@ -237,7 +252,9 @@ def status(settings: Settings) -> list[ServiceStatus]:
     """What runs, by pid and URL, for every service of the stack (Jaeger and Prometheus if ``up`` added them)."""
     state = _read_state(settings)
     result = []
-    for service in services(settings, lambda _msg: None, telemetry=_telemetry_recorded(state)):
+    for service in services(
+        settings, lambda _msg: None, telemetry=_telemetry_recorded(state), cluster=_cluster_recorded(state)
+    ):
         record = state.get(service.name, {})
         running = bool(record) and _alive(record)
         result.append(

@@ -8,6 +8,7 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,10 +16,13 @@ import httpx
 
 from stack.client import connect
 from stack.codec_server import token
+from stack.local import cluster as local_cluster
+from stack.local import temporal_server
 from stack.local.jaeger import config_yaml, ensure_jaeger, jaeger_command
 from stack.local.subscriptions import GatewaySecrets, subscribe_sandbox
 from stack.local.telemetry import LocalTelemetry, prometheus_binary
 from stack.local.temporal_cli import dev_server_sqlite_flags, dev_server_tuning_flags, ensure_temporal_cli
+from stack.namespaces import ensure_namespace
 from stack.search_attributes import ensure_search_attributes
 from stack.settings import Settings
 from workflows.search_attributes import dev_server_flags
@@ -110,6 +114,116 @@ def _register_search_attributes(settings: Settings, progress: Callable[[str], No
         progress(f"registered search attributes {', '.join(added)}")
 
 
+CLUSTER_SERVICES = ("postgres", "temporal-server", "temporal-ui")
+"""What ``dev up --cluster`` runs instead of the dev server (``postgres`` only without ``cluster_postgres_url``)."""
+CLUSTER_DATABASES = local_cluster.Databases(temporal="psflow_temporal", visibility="psflow_temporal_visibility")
+
+
+def _set_up_cluster(settings: Settings, progress: Callable[[str], None]) -> None:
+    """Once the cluster's frontend serves: psflow's namespace and search attributes (idempotent; what
+    ``psflow setup`` does on any cluster)."""
+
+    async def set_up() -> tuple[bool, list[str]]:
+        await local_cluster.wait_serving(settings.temporal.address)
+        client = await connect(settings)
+        retention = timedelta(hours=settings.namespace_retention_hours)
+        created = await ensure_namespace(client, settings.temporal.namespace, retention)
+        return created, await ensure_search_attributes(client)
+
+    created, added = asyncio.run(set_up())
+    if created:
+        progress(f"created namespace {settings.temporal.namespace}")
+    if added:
+        progress(f"registered search attributes {', '.join(added)}")
+
+
+def cluster_services(
+    settings: Settings, progress: Callable[[str], None], codec_endpoint: Callable[[], str | None]
+) -> list[Service]:
+    """A real Temporal cluster (``stack.local.cluster``) under ``<data_dir>/cluster``: PostgreSQL unless
+    ``cluster_postgres_url`` names one, the server (four services, one process), the UI server."""
+    data = settings.data_dir.resolve() / "cluster"
+    frontend_port = _port_of(settings.temporal.address)
+    ports = local_cluster.ClusterPorts.from_base(
+        frontend=frontend_port,
+        ui=urlsplit(settings.temporal.ui_url).port or 8233,
+        base=settings.cluster_internal_port_base,
+    )
+    own_postgres = settings.cluster_postgres_url is None
+    postgres_url = settings.cluster_postgres_url or local_cluster.local_postgres_url(settings.cluster_postgres_port)
+    server_root = data / "temporal"
+
+    def postgres_command() -> list[str]:
+        local_cluster.init_local_postgres(data / "postgres", progress)
+        return local_cluster.local_postgres_command(data / "postgres", settings.cluster_postgres_port)
+
+    def server_command() -> list[str]:
+        server = temporal_server.ensure(temporal_server.SERVER, progress)
+        sql_tool = temporal_server.ensure(temporal_server.SQL_TOOL, progress)
+        postgres = local_cluster.Postgres.from_url(postgres_url)
+        local_cluster.setup_schemas(sql_tool, postgres, CLUSTER_DATABASES, progress)
+        local_cluster.write_server_files(
+            server_root, postgres, CLUSTER_DATABASES, ports, shards=settings.cluster_history_shards
+        )
+        return local_cluster.server_command(server, server_root)
+
+    def ui_command() -> list[str]:
+        ui_server = temporal_server.ensure(temporal_server.UI_SERVER, progress)
+        ui_url = urlsplit(settings.temporal.ui_url)
+        origin = f"{ui_url.scheme}://{ui_url.netloc}"
+        config = local_cluster.ui_config(
+            ports, namespace=settings.temporal.namespace, codec_endpoint=codec_endpoint(), origin=origin
+        )
+        local_cluster.write_ui_files(data / "ui", config)
+        return local_cluster.ui_command(ui_server, data / "ui")
+
+    # What the server's and UI's config files are made of: a change restarts them (`up` compares digests).
+    shape = {
+        "PSFLOW_CLUSTER_SHARDS": str(settings.cluster_history_shards),
+        "PSFLOW_CLUSTER_PORTS": json.dumps(ports.__dict__, sort_keys=True),
+        "PSFLOW_CLUSTER_POSTGRES": postgres_url,
+        "PSFLOW_CLUSTER_NAMESPACE": settings.temporal.namespace,
+    }
+    return [
+        *(
+            [
+                Service(
+                    name="postgres",
+                    port=settings.cluster_postgres_port,
+                    url=f"{postgres_url}  (the cluster's databases {CLUSTER_DATABASES.temporal}, "
+                    f"{CLUSTER_DATABASES.visibility})",
+                    command=postgres_command,
+                    ready=lambda: _port_open(settings.cluster_postgres_port),
+                    hint="stop it, or set PSFLOW_CLUSTER_POSTGRES_PORT, or PSFLOW_CLUSTER_POSTGRES_URL to use it",
+                )
+            ]
+            if own_postgres
+            else []
+        ),
+        Service(
+            name="temporal-server",
+            port=frontend_port,
+            extra_ports=ports.internal(),
+            url=f"{settings.temporal.address}  ({settings.cluster_history_shards} history shards, namespace "
+            f"{settings.temporal.namespace})",
+            command=server_command,
+            ready=lambda: _port_open(frontend_port),
+            hint="stop it, or set PSFLOW_TEMPORAL__ADDRESS and PSFLOW_CLUSTER_INTERNAL_PORT_BASE to free ports",
+            env=shape,
+            after_start=lambda: _set_up_cluster(settings, progress),
+        ),
+        Service(
+            name="temporal-ui",
+            port=ports.ui,
+            url=f"Web UI {settings.temporal.ui_url}",
+            command=ui_command,
+            ready=_http_ok(f"http://127.0.0.1:{ports.ui}/healthz", healthy=200),
+            hint="stop it, or set PSFLOW_TEMPORAL__UI_URL to a free port",
+            env=shape,
+        ),
+    ]
+
+
 def telemetry_services(settings: Settings, progress: Callable[[str], None]) -> list[Service]:
     """Jaeger and Prometheus for ``dev up --telemetry``, each configured under ``<data_dir>/telemetry``."""
     local = LocalTelemetry.from_settings(settings)
@@ -147,10 +261,13 @@ def telemetry_services(settings: Settings, progress: Callable[[str], None]) -> l
     ]
 
 
-def services(settings: Settings, progress: Callable[[str], None], *, telemetry: bool = False) -> list[Service]:
+def services(
+    settings: Settings, progress: Callable[[str], None], *, telemetry: bool = False, cluster: bool = False
+) -> list[Service]:
     """The stack: the codec server, the Temporal dev server (its Web UI decoding through the codec server),
     the SaaS sandbox, the webhook gateway, then a worker; with ``telemetry``, Jaeger and Prometheus first,
-    and the worker, gateway and codec server pointed at them."""
+    and the worker, gateway and codec server pointed at them; with ``cluster``, a real cluster
+    (``cluster_services``) in the dev server's place, at the same address and UI URL."""
     data = settings.data_dir.resolve()
     local = LocalTelemetry.from_settings(settings) if telemetry else None
     environment = worker_environment(settings, telemetry=telemetry)
@@ -160,14 +277,17 @@ def services(settings: Settings, progress: Callable[[str], None], *, telemetry: 
     gateway_url = f"http://127.0.0.1:{settings.gateway_port}"
     codec_url = f"http://127.0.0.1:{settings.codec_server_port}"
 
-    def temporal_command() -> list[str]:
+    def ui_codec() -> str | None:
         # The Web UI sends no bearer token over http, so the local UI gets the token in the path (loopback
         # only; docs/encryption.md): whoever opens this UI sees decrypted payloads, as its developer should.
-        ui_codec = f"{codec_url}/t/{token(settings)}" if settings.encryption else None
+        return f"{codec_url}/t/{token(settings)}" if settings.encryption else None
+
+    def temporal_command() -> list[str]:
+        codec = ui_codec()
         return [
             str(ensure_temporal_cli(progress)), "server", "start-dev",
             "--ip", "127.0.0.1", "--port", str(temporal_port), "--ui-port", str(ui_port),
-            *(["--ui-codec-endpoint", ui_codec] if ui_codec else []),
+            *(["--ui-codec-endpoint", codec] if codec else []),
             "--db-filename", str(data / "temporal.db"), "--log-level", "warn",
             *dev_server_flags(),
             *dev_server_tuning_flags(),
@@ -186,6 +306,15 @@ def services(settings: Settings, progress: Callable[[str], None], *, telemetry: 
             "--db", str(data / "sandbox.db"), "--seed", "demo",
         ]  # fmt: skip
 
+    dev_server = Service(
+        name="temporal",
+        port=temporal_port,
+        url=f"{settings.temporal.address}  Web UI {settings.temporal.ui_url}",
+        command=temporal_command,
+        ready=lambda: _port_open(temporal_port) and _port_open(ui_port),
+        hint="stop it, or point PSFLOW_TEMPORAL__ADDRESS at that server and run the worker alone",
+        after_start=lambda: _register_search_attributes(settings, progress),
+    )
     return [
         *(telemetry_services(settings, progress) if telemetry else []),
         Service(
@@ -205,15 +334,7 @@ def services(settings: Settings, progress: Callable[[str], None], *, telemetry: 
                 ),
             },
         ),
-        Service(
-            name="temporal",
-            port=temporal_port,
-            url=f"{settings.temporal.address}  Web UI {settings.temporal.ui_url}",
-            command=temporal_command,
-            ready=lambda: _port_open(temporal_port) and _port_open(ui_port),
-            hint="stop it, or point PSFLOW_TEMPORAL__ADDRESS at that server and run the worker alone",
-            after_start=lambda: _register_search_attributes(settings, progress),
-        ),
+        *(cluster_services(settings, progress, ui_codec) if cluster else [dev_server]),
         Service(
             name="sandbox",
             port=sandbox_port,
