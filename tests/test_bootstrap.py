@@ -88,3 +88,14 @@ def test_workflow_tests_fail_rather_than_skip_when_no_server_can_start(tmp_path:
     assert completed.returncode != 0
     assert "1 error" in completed.stdout and "skipped" not in completed.stdout
     assert "TEMPORAL_CLI=" in completed.stdout
+
+
+def test_the_cluster_tools_module_pins_the_versions_psflow_names() -> None:
+    from stack.local import temporal_cli, temporal_server
+
+    go_mod = (temporal_server.TOOLS_MODULE / "go.mod").read_text()
+    assert f"go.temporal.io/server {temporal_server.TEMPORAL_SERVER_VERSION}" in go_mod
+    assert f"github.com/temporalio/ui-server/v2 {temporal_server.UI_SERVER_VERSION}" in go_mod
+    assert f"github.com/temporalio/cli {temporal_cli.TEMPORAL_CLI_VERSION}" in go_mod
+    for binary in temporal_server.ALL:
+        assert f"tool {binary.package}" in go_mod or f"\t{binary.package}\n" in go_mod, binary.package

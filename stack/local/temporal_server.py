@@ -2,9 +2,13 @@
 
 They are pinned to the versions the Temporal CLI (``stack.local.temporal_cli``) embeds, so the cluster runs
 the same server as the dev server: ``go.temporal.io/server`` v1.29.1 (``cmd/server`` and ``cmd/tools/sql``)
-and ``github.com/temporalio/ui-server/v2`` v2.42.1 (its assets are embedded: no Node build). ``go install``
-names all three ``server``/``sql``; they are renamed in the cache, as the server's own Makefile names them
-(research: temporal-round2 §6.1, §6.4).
+and ``github.com/temporalio/ui-server/v2`` v2.42.1 (its assets are embedded: no Node build). They are
+named in the cache as the server's own Makefile names them (research: temporal-round2 §6.1, §6.4).
+
+They are built from the tools module ``tools/temporal``, not with ``go install <pkg>@<version>``: that module
+requires the CLI v1.5.1 beside them, so the dependency versions are the CLI's (``go install server@v1.29.1``
+takes the server's own go.mod, whose older golang.org/x/net and others recompile most of the tree), and the
+packages the CLI's build already compiled come from Go's build cache.
 
 Order, per binary: ``$<ENV_VAR>`` → a cached build → build it with Go into the cache.
 """
@@ -24,6 +28,8 @@ TEMPORAL_SERVER_VERSION = "v1.29.1"
 """The server version the Temporal CLI v1.5.1 embeds (its go.mod)."""
 UI_SERVER_VERSION = "v2.42.1"
 """The UI server version the Temporal CLI v1.5.1 embeds (its go.mod)."""
+TOOLS_MODULE = Path(__file__).resolve().parents[2] / "tools" / "temporal"
+"""The Go module the binaries are built from; its go.mod requires the versions above."""
 
 
 class TemporalServerError(Exception):
@@ -69,19 +75,19 @@ def find_existing(binary: Binary) -> Path | None:
 
 
 def build_with_go(binary: Binary, progress: Progress) -> Path:
-    """``go install`` the pinned package into a scratch GOBIN beside the cache path, then move it there (so a
-    failed or interrupted build never leaves a binary that looks usable)."""
+    """``go build`` the pinned package from the tools module into a scratch file beside the cache path, then
+    move it there (so a failed or interrupted build never leaves a binary that looks usable)."""
     target = binary.cached()
     target.parent.mkdir(parents=True, exist_ok=True)
     progress(f"building {binary.name} {binary.version} with Go into {target.parent} (takes a few minutes, once)")
-    with tempfile.TemporaryDirectory(dir=target.parent) as gobin:
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        built = Path(scratch) / binary.name
         try:
-            run_go(["install", "-v", f"{binary.package}@{binary.version}"], progress, env={"GOBIN": gobin})
+            run_go(["build", "-v", "-o", str(built), binary.package], progress, cwd=TOOLS_MODULE)
         except GoBuildFailed as exc:
             raise TemporalServerError(f"{exc}\nInstall Go 1.25+ and re-run, or set {binary.env_var}") from exc
-        built = Path(gobin) / Path(binary.package).name  # `server` or `sql`
         if not executable(built):
-            raise TemporalServerError(f"`go install {binary.package}@{binary.version}` left no binary at {built}")
+            raise TemporalServerError(f"`go build {binary.package}` left no binary at {built}")
         built.replace(target)
     return target
 
