@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from bench import posting, provisioning
+from bench import _cluster, posting, provisioning
 from bench._stack import StackStartError, fresh_stack
+from tests.conftest import POSTGRES_URL
+
+
+@pytest.fixture(autouse=True)
+def _ci_postgres(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In CI the cluster's databases go to CI's PostgreSQL (and are dropped after); here one is started."""
+    if POSTGRES_URL:
+        monkeypatch.setenv(_cluster.POSTGRES_URL_ENV, POSTGRES_URL)
 
 
 async def test_posting_on_the_cluster_with_three_workers_posts_every_entry_once(tmp_path: Path) -> None:
