@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,3 +99,19 @@ async def worker_process(
             await process.wait()
         if running.drain is not None:
             await asyncio.gather(running.drain, return_exceptions=True)
+
+
+@asynccontextmanager
+async def worker_processes(
+    settings: Settings, queue_sets: Sequence[Sequence[str]], env: Mapping[str, str] = {}
+) -> AsyncIterator[list[WorkerProcess]]:
+    """One worker process per entry of `queue_sets`, started side by side, yielded once all of them poll."""
+    async with AsyncExitStack() as stack:
+        started = await asyncio.gather(
+            *(stack.enter_async_context(worker_process(settings, queues, env)) for queues in queue_sets),
+            return_exceptions=True,
+        )
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        yield [outcome for outcome in started if isinstance(outcome, WorkerProcess)]

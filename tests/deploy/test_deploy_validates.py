@@ -281,3 +281,17 @@ def test_every_psflow_variable_the_compose_file_sets_is_a_setting() -> None:
         "PSFLOW_GRACEFUL_SHUTDOWN",
         "PSFLOW_TEMPORAL__ADRESS",
     }
+
+
+def test_production_workers_report_the_image_tag_as_their_build_id(deploy_tools: dict[str, Path]) -> None:
+    rendered = _rendered("production", deploy_tools)
+    [config] = [
+        doc for doc in rendered if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("psflow-config")
+    ]
+    images = {
+        container["image"]
+        for doc in rendered
+        if doc["kind"] == "Deployment"
+        for container in doc["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {f"registry.example.com/psflow:{config['data']['PSFLOW_WORKER_BUILD_ID']}"}
