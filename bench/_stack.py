@@ -299,8 +299,8 @@ async def fresh_stack(
             # several workers upgrading an empty PostgreSQL store at once race on creating the same tables.
             await asyncio.to_thread(_upgrade_store, settings)
         names = worker_names(workers)
-        say(f"starting {workers} worker process{'es' if workers > 1 else ''}, each on every task queue "
-            f"(logs {', '.join(f'{name}.log' for name in names)} in {workdir})")  # fmt: skip
+        which = "one worker process" if workers == 1 else f"{workers} worker processes, each"
+        say(f"starting {which} on every task queue (logs {', '.join(f'{n}.log' for n in names)} in {workdir})")
         for name in names:
             launch(name, [sys.executable, str(PROJECT_ROOT / "worker.py")], worker_env)
         for name in names:
