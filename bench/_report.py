@@ -65,7 +65,13 @@ def report(
 
 def summary_table(result: dict[str, Any]) -> Table:
     """Both phases side by side, with the ratio and the target."""
-    table = Table(title=f"Provisioning: {result['deals']} deals, {result['mode']}")
+    stack = result.get("stack", {})
+    where = (
+        f" ({stack['server']}, {stack['workers']} worker{'s' if stack['workers'] > 1 else ''})"
+        if stack.get("server")
+        else ""
+    )
+    table = Table(title=f"Provisioning: {result['deals']} deals, {result['mode']}{where}")
     for header in ("", "orchestrated", "baseline (direct)", "ratio", "target"):
         table.add_column(header, justify="right" if header else "left")
     rows = (

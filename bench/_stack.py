@@ -8,6 +8,11 @@ runs on its own cores as in production while the benchmark process only issues t
 waits for results. No gateway: the benchmark triggers runs as the CLI does. The server is a
 subprocess rather than the SDK's ``start_local`` because ``start_local`` lets the server write
 its banner to our stdout, whose last line must be the JSON.
+
+With ``cluster=True`` the server is the real cluster instead (``bench._cluster``: server v1.29.1 with
+its four services, 8 history shards, PostgreSQL persistence and visibility), and the psflow store is a
+database in the same PostgreSQL; ``workers=N`` then starts N worker processes, each polling every task
+queue (as N replicas of one deployment would), sharing the store's request budgets.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from bench import _cluster
 from stack.client import connect
 from stack.local.devstack import status
 from stack.local.services import PROJECT_ROOT, worker_environment
@@ -61,6 +67,10 @@ class Stack:
     """Process id by service (temporal, sandbox, worker; also gateway on the local stack), for CPU per deal."""
     processes: dict[str, StackProcess] = field(default_factory=dict)
     """The fresh stack's processes by service, to kill and restart (`stop`, `start_again`); none on the local stack."""
+    server: str = "dev-server"
+    """Which Temporal runs: ``dev-server`` (the CLI's, SQLite) or ``cluster`` (server v1.29.1 on PostgreSQL)."""
+    workers: int = 1
+    """Worker processes, each polling every task queue."""
 
 
 @dataclass
@@ -187,41 +197,70 @@ async def _connect(settings: Settings, server: subprocess.Popen[bytes], log: Pat
 
 @asynccontextmanager
 async def fresh_stack(
-    workdir: Path, say: Say, dynamic_config: Sequence[str] = (), *, gateway: bool = False
+    workdir: Path,
+    say: Say,
+    dynamic_config: Sequence[str] = (),
+    *,
+    gateway: bool = False,
+    cluster: bool = False,
+    workers: int = 1,
 ) -> AsyncIterator[Stack]:
-    """Temporal dev server, sandbox and one worker process on free ports under ``workdir``.
+    """Temporal (dev server or cluster), sandbox and worker processes on free ports under ``workdir``.
 
     Args:
         workdir: Where the databases and logs go.
         say: Progress messages.
         dynamic_config: ``KEY=VALUE`` dynamic config values for the dev server, beyond `psflow dev up`'s.
         gateway: Also run the webhook gateway (``python -m gateway``) and subscribe the sandbox's CRMs to it.
+        cluster: The real cluster (``bench._cluster``: server v1.29.1 on PostgreSQL, 8 history shards) instead
+            of the dev server; the psflow store is then a PostgreSQL database too, so the workers share
+            their request budgets.
+        workers: Worker processes, each polling every task queue (``worker``, ``worker2``, ...).
     """
     check_environment()
+    if workers > 1 and not cluster:
+        raise StackStartError("more than one worker needs a shared store and budgets: run them on --stack cluster")
     cli = await asyncio.to_thread(ensure_temporal_cli, say)
     processes: dict[str, StackProcess] = {}
+    run = _cluster.new_run() if cluster else None
 
     def launch(name: str, command: list[str], env: dict[str, str] | None = None) -> StackProcess:
         processes[name] = StackProcess(name, command, workdir / f"{name}.log", env)
         processes[name].start()
         return processes[name]
 
+    def launch_popen(name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        popen = launch(name, command).popen
+        assert popen is not None
+        return popen
+
     try:
-        address = f"127.0.0.1:{_free_port()}"
         temporal_log = workdir / "temporal.log"
-        say(
-            f"starting the Temporal dev server on {address} (SQLite file {workdir / 'temporal.db'}, log {temporal_log})"
-        )
-        command = [
-            str(cli), "server", "start-dev", "--ip", "127.0.0.1", "--port", address.rpartition(":")[2], "--headless",
-            "--db-filename", str(workdir / "temporal.db"), "--log-level", "warn", *dev_server_flags(),
-            *dev_server_tuning_flags(),
-            *dev_server_sqlite_flags(),
-            *(flag for value in dynamic_config for flag in ("--dynamic-config-value", value)),
-        ]  # fmt: skip
-        server = launch("temporal", command).popen
+        store_url: str | None = None
+        if run is not None:
+            try:
+                running = await _cluster.start_cluster(run, workdir, say, launch_popen, _wait_until)
+            except _cluster.ClusterStartError as exc:
+                raise StackStartError(str(exc)) from None
+            address, store_url = running.address, running.store_url
+            server = processes["temporal"].popen
+        else:
+            address = f"127.0.0.1:{_free_port()}"
+            say(
+                f"starting the Temporal dev server on {address} (SQLite file {workdir / 'temporal.db'}, "
+                f"log {temporal_log})"
+            )
+            command = [
+                str(cli), "server", "start-dev", "--ip", "127.0.0.1", "--port", address.rpartition(":")[2],
+                "--headless", "--db-filename", str(workdir / "temporal.db"), "--log-level", "warn",
+                *dev_server_flags(),
+                *dev_server_tuning_flags(),
+                *dev_server_sqlite_flags(),
+                *(flag for value in dynamic_config for flag in ("--dynamic-config-value", value)),
+            ]  # fmt: skip
+            server = launch("temporal", command).popen
         assert server is not None
-        await _wait_until(lambda: _port_open(address), server, "the Temporal dev server", temporal_log)
+        await _wait_until(lambda: _port_open(address), server, "the Temporal server", temporal_log)
         sandbox_url = f"http://127.0.0.1:{_free_port()}"
         sandbox_log = workdir / "sandbox.log"
         say(f"starting the sandbox on {sandbox_url} (seeding the demo firm; log {sandbox_log})")
@@ -246,7 +285,7 @@ async def fresh_stack(
             temporal=TemporalSettings(address=address),
             task_queue_prefix="bench-",
             data_dir=data_dir,
-            database_url=f"sqlite:///{data_dir / 'psflow.db'}",
+            database_url=store_url or f"sqlite:///{data_dir / 'psflow.db'}",
             sandbox_url=sandbox_url,
             gateway_port=_free_port(),
         )
@@ -255,9 +294,17 @@ async def fresh_stack(
         worker_env = {**os.environ, **worker_environment(settings)}
         if gateway:
             await _start_gateway(settings, launch, worker_env, say)
-        say(f"starting one worker process (log {workdir / 'worker.log'})")
-        launch("worker", [sys.executable, str(PROJECT_ROOT / "worker.py")], worker_env)
-        await _wait_ready(processes["worker"], settings, client)
+        if store_url is not None:
+            # Migrated once before the workers start, as a deployment runs its migration before its replicas:
+            # several workers upgrading an empty PostgreSQL store at once race on creating the same tables.
+            await asyncio.to_thread(_upgrade_store, settings)
+        names = worker_names(workers)
+        which = "one worker process" if workers == 1 else f"{workers} worker processes, each"
+        say(f"starting {which} on every task queue (logs {', '.join(f'{n}.log' for n in names)} in {workdir})")
+        for name in names:
+            launch(name, [sys.executable, str(PROJECT_ROOT / "worker.py")], worker_env)
+        for name in names:
+            await _wait_ready(processes[name], settings, client)
         pids = {name: process.popen.pid for name, process in processes.items() if process.popen is not None}
         yield Stack(
             client=client,
@@ -265,12 +312,31 @@ async def fresh_stack(
             temporal_cli_version=temporal_cli_version(cli),
             pids=pids,
             processes=processes,
+            server="cluster" if cluster else "dev-server",
+            workers=workers,
         )
     finally:
         for process in reversed(processes.values()):
             if process.popen is not None:
                 with suppress(ProcessLookupError):
                     await _stop(process.popen)
+        if run is not None:
+            await asyncio.to_thread(run.cleanup)
+
+
+def _upgrade_store(settings: Settings) -> None:
+    from store.db import Store
+
+    store = Store(settings.store_url)
+    try:
+        store.upgrade()
+    finally:
+        store.engine.dispose()
+
+
+def worker_names(count: int) -> list[str]:
+    """The stack's worker processes by name: ``worker`` (the one every benchmark reads), ``worker2``, ..."""
+    return ["worker", *(f"worker{index}" for index in range(2, count + 1))]
 
 
 async def _start_gateway(
@@ -298,7 +364,7 @@ async def _wait_ready(process: StackProcess, settings: Settings, client: Client 
     """Wait until a started (or restarted) process serves: ``seen`` is the worker's polling lines before."""
     assert process.popen is not None
     name = "the Temporal dev server" if process.name == "temporal" else f"the {process.name}"
-    if process.name == "worker":
+    if process.name.startswith("worker"):
         await _wait_until(lambda: _polling_lines(process.log) > seen, process.popen, name, process.log)
     elif process.name == "gateway":
         healthz = f"http://127.0.0.1:{settings.gateway_port}/healthz"

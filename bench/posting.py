@@ -2,6 +2,7 @@
 
     python -m bench.posting --entries 20000
     python -m bench.posting --entries 10000 --latency-ms 20 --concurrency 5
+    python -m bench.posting --entries 2000 --stack cluster --workers 3
 
 It starts its own stack on free ports in a temporary directory (`bench._stack.fresh_stack`: the
 Temporal dev server with a SQLite file, the sandbox, ONE worker process), after writing the demo
@@ -73,6 +74,10 @@ class PostingOptions:
     latency_ms: float = 20.0
     concurrency: int = 5
     page_size: int = 200
+    stack: str = "fresh"
+    """``fresh``: the dev server; ``cluster``: the real cluster (`bench._cluster`)."""
+    workers: int = 1
+    """Worker processes, each on every task queue (more than one on the cluster only)."""
 
 
 @contextmanager
@@ -190,7 +195,7 @@ async def run_posting(
     await asyncio.to_thread(seed_entries, workdir / "sandbox.db", (orchestrated_day, raw_day), options.entries)
     say(f"seeded in {time.perf_counter() - started:.1f}s")
     with _environment("PSFLOW_NETSUITE_MAX_CONCURRENCY", str(options.concurrency)):
-        async with fresh_stack(workdir, say) as stack:
+        async with fresh_stack(workdir, say, cluster=options.stack == "cluster", workers=options.workers) as stack:
             sandbox = stack.settings.sandbox_url
             async with httpx.AsyncClient(base_url=sandbox, timeout=30) as admin:
                 response = await admin.put(
@@ -215,6 +220,7 @@ async def run_posting(
         "latency_ms": options.latency_ms,
         "concurrency": options.concurrency,
         "page_size": options.page_size,
+        "stack": {"server": "cluster" if options.stack == "cluster" else "dev-server", "workers": options.workers},
         "orchestrated": orchestrated,
         "raw": raw,
         "ratio": ratio,
@@ -232,9 +238,11 @@ async def run_posting(
 
 def summary_table(result: dict[str, Any]) -> Table:
     """Both phases side by side, with the ratio and the RSS."""
+    stack = result.get("stack", {"server": "dev-server", "workers": 1})
     table = Table(
         title=f"Posting: {result['entries']} entries, {result['latency_ms']:g} ms per request, "
-        f"concurrency {result['concurrency']}"
+        f"concurrency {result['concurrency']} ({stack['server']}, {stack['workers']} worker"
+        f"{'s' if stack['workers'] > 1 else ''})"
     )
     for header in ("", "orchestrated", "raw httpx"):
         table.add_column(header, justify="right" if header else "left")
@@ -260,8 +268,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=20.0, help="NetSuite time per request (default 20)")
     parser.add_argument("--concurrency", type=int, default=5, help="NetSuite concurrency limit (default 5)")
     parser.add_argument("--page-size", type=int, default=200, help="Kantata page size of the workflow (default 200)")
+    parser.add_argument(
+        "--stack",
+        choices=("fresh", "cluster"),
+        default="fresh",
+        help="fresh: the dev server (default); cluster: the real Temporal cluster (server on PostgreSQL)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each on every task queue (default 1; more than one needs --stack cluster)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, databases)")
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
+    if args.workers > 1 and args.stack != "cluster":
+        parser.error("--workers above 1 needs --stack cluster (the workers share their store and budgets there)")
     if args.entries < 1:
         parser.error(f"--entries must be at least 1, got {args.entries}")
     if args.concurrency < 1:
@@ -274,7 +298,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _main(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    options = PostingOptions(args.entries, args.latency_ms, args.concurrency, args.page_size)
+    options = PostingOptions(
+        args.entries, args.latency_ms, args.concurrency, args.page_size, stack=args.stack, workers=args.workers
+    )
     return await run_in_workdir(
         "psflow-posting-bench-",
         lambda workdir, say, advance: run_posting(options, workdir, say=say, advance=advance),

@@ -3,6 +3,7 @@
     python -m bench.provisioning --deals 200                # open loop, Poisson arrivals at 20/s
     python -m bench.provisioning --deals 200 --concurrency 8  # closed loop, 8 deals in flight
     python -m bench.provisioning --stack local              # drive the stack `psflow dev up` runs
+    python -m bench.provisioning --stack cluster --workers 3  # the real cluster, three worker processes
 
 Without ``--stack local`` it starts its own stack on free ports in a temporary directory (the
 Temporal dev server with a SQLite file, the sandbox with the demo firm, ONE worker process), with
@@ -151,32 +152,44 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--stack",
-        choices=("fresh", "local"),
+        choices=("fresh", "cluster", "local"),
         default="fresh",
-        help="fresh: start one (default); local: psflow dev up's",
+        help="fresh: start one on the dev server (default); cluster: start one on the real Temporal cluster "
+        "(server on PostgreSQL); local: psflow dev up's",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each on every task queue (default 1; more than one needs --stack cluster)",
     )
     parser.add_argument(
         "--dynamic-config",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a dev server dynamic config value on top of psflow dev up's (repeatable; fresh stack only)",
+        help="a dev server dynamic config value on top of psflow dev up's (repeatable; --stack fresh only)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the fresh stack's directory (logs, databases)")
     args = parser.parse_args(argv)
-    for name, minimum in (("deals", 1), ("warmup", 0), ("concurrency", 1)):
+    for name, minimum in (("deals", 1), ("warmup", 0), ("concurrency", 1), ("workers", 1)):
         value = getattr(args, name)
         if value is not None and value < minimum:
             parser.error(f"--{name} must be at least {minimum}, got {value}")
     if args.rate is not None and args.rate <= 0:
         parser.error(f"--rate must be positive, got {args.rate:g}")
-    if args.dynamic_config and args.stack == "local":
-        parser.error("--dynamic-config configures the fresh stack's server; the local stack's is `psflow dev up`'s")
+    if args.dynamic_config and args.stack != "fresh":
+        parser.error(
+            "--dynamic-config configures the fresh stack's dev server; the local stack's is `psflow dev up`'s "
+            "and the cluster's is bench/_cluster.py's"
+        )
     for value in args.dynamic_config:
         if "=" not in value:
             parser.error(
                 f"--dynamic-config takes KEY=VALUE, e.g. history.transferProcessorMaxPollRPS=200; got {value!r}"
             )
+    if args.workers > 1 and args.stack != "cluster":
+        parser.error("--workers above 1 needs --stack cluster (the workers share their store and budgets there)")
     if args.deal_timeout <= 0:
         parser.error(f"--deal-timeout must be positive, got {args.deal_timeout:g}")
     return args
@@ -196,9 +209,11 @@ async def _main(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     )
     options = BenchOptions(deals=args.deals, arrivals=arrivals, warmup=args.warmup, deal_timeout_s=args.deal_timeout)
     say: Say = lambda message: console.print(message, highlight=False)  # noqa: E731
-    workdir = Path(tempfile.mkdtemp(prefix="psflow-bench-")) if args.stack == "fresh" else None
+    workdir = Path(tempfile.mkdtemp(prefix="psflow-bench-")) if args.stack != "local" else None
     stack: AbstractAsyncContextManager[Stack] = (
-        local_stack(say) if workdir is None else fresh_stack(workdir, say, args.dynamic_config)
+        local_stack(say)
+        if workdir is None
+        else fresh_stack(workdir, say, args.dynamic_config, cluster=args.stack == "cluster", workers=args.workers)
     )
     succeeded = False
     try:
@@ -231,7 +246,12 @@ async def _main(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                     phase_started=phase_started,
                     load_avg_before=load_before,
                     cli_version=running.temporal_cli_version or temporal_cli_version(),
-                    stack={"kind": args.stack, "dynamic_config": args.dynamic_config},
+                    stack={
+                        "kind": args.stack,
+                        "server": running.server,
+                        "workers": running.workers,
+                        "dynamic_config": args.dynamic_config,
+                    },
                     pids=running.pids,
                 )
         succeeded = True
