@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -54,21 +52,6 @@ class RunningCluster:
 
     address: str
     store_url: str
-
-
-def _free_low_ports(count: int) -> list[int]:
-    """Free loopback ports below 32768 (membership ports are a PostgreSQL smallint: ``ClusterPorts``)."""
-    ports: list[int] = []
-    while len(ports) < count:
-        port = random.randint(20000, 32767)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        if port not in ports:
-            ports.append(port)
-    return ports
 
 
 def _connectable(url: str) -> bool:
@@ -139,7 +122,7 @@ async def start_cluster(
             await asyncio.to_thread(cluster.init_local_postgres, run.postgres_dir, say)
         except cluster.ClusterError as exc:
             raise ClusterStartError(str(exc)) from None
-        port = _free_low_ports(1)[0]
+        port = cluster.ClusterPorts.free().frontend
         admin_url = cluster.local_postgres_url(port)
         say(f"starting PostgreSQL on 127.0.0.1:{port} (log {workdir / 'postgres.log'})")
         postgres = launch("postgres", cluster.local_postgres_command(run.postgres_dir, port))
@@ -151,7 +134,7 @@ async def start_cluster(
     except cluster.ClusterError as exc:
         raise ClusterStartError(str(exc)) from None
     await asyncio.to_thread(_create_database, admin_url, run.store_database)
-    ports = cluster.ClusterPorts(*_free_low_ports(10))
+    ports = cluster.ClusterPorts.free()
     root = workdir / "cluster"
     cluster.write_server_files(root, pg, run.databases, ports, shards=SHARDS)
     address = f"127.0.0.1:{ports.frontend}"

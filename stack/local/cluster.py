@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -116,6 +118,22 @@ class ClusterPorts:
             self.frontend_http, self.history, self.matching, self.worker,
             self.frontend_membership, self.history_membership, self.matching_membership, self.worker_membership,
         )  # fmt: skip
+
+    @classmethod
+    def free(cls) -> ClusterPorts:
+        """Ten free loopback ports below 32768, picked at random so that two clusters on one machine (tests,
+        benchmarks) rarely try the same; each was free when checked."""
+        ports: list[int] = []
+        while len(ports) < 10:
+            port = random.randint(20000, 32767)
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            if port not in ports:
+                ports.append(port)
+        return cls(*ports)
 
 
 def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> str:

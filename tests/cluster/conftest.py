@@ -8,9 +8,7 @@ the fixture starts a PostgreSQL of its own from Debian's binaries in a temporary
 
 from __future__ import annotations
 
-import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -48,22 +46,6 @@ class TemporalCluster:
     databases: cluster.Databases
     shards: int
     log: Path
-
-
-def _free_low_ports(count: int) -> list[int]:
-    """Free loopback ports below 32768 (membership ports are stored as smallint: ``ClusterPorts``), at random
-    so that two sessions on one machine rarely try the same."""
-    ports: list[int] = []
-    while len(ports) < count:
-        port = random.randint(20000, 32767)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        if port not in ports:
-            ports.append(port)
-    return ports
 
 
 def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -128,7 +110,7 @@ async def temporal_cluster(
     databases = cluster.Databases(temporal=f"psflow_{session}_temporal", visibility=f"psflow_{session}_visibility")
     cluster.setup_schemas(sql_tool, postgres, databases, progress)
     root = tmp_path_factory.mktemp("temporal-cluster")
-    ports = cluster.ClusterPorts(*_free_low_ports(10))
+    ports = cluster.ClusterPorts.free()
     cluster.write_server_files(
         root, postgres, databases, ports, shards=SHARDS,
         extra_dynamic_config={"limit.historyCount.suggestContinueAsNew": 200},
