@@ -30,6 +30,10 @@ temporal-server: install
 jaeger: install
 	@$(BIN)/python -m stack.local.jaeger
 
+# PostgreSQL and Prometheus from Debian packages (the tests start real ones): installed when missing.
+system-packages:
+	@bash scripts/system_packages.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,7 +41,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install temporal-cli temporal-server jaeger validate-deploy lint typecheck
+test: install system-packages temporal-cli temporal-server jaeger validate-deploy lint typecheck
 	$(BIN)/pytest
 
 demo: install temporal-cli
