@@ -122,7 +122,7 @@ async def start_cluster(
             await asyncio.to_thread(cluster.init_local_postgres, run.postgres_dir, say)
         except cluster.ClusterError as exc:
             raise ClusterStartError(str(exc)) from None
-        port = cluster.ClusterPorts.free().frontend
+        port = cluster.free_low_ports(1)[0]
         admin_url = cluster.local_postgres_url(port)
         say(f"starting PostgreSQL on 127.0.0.1:{port} (log {workdir / 'postgres.log'})")
         postgres = launch("postgres", cluster.local_postgres_command(run.postgres_dir, port))

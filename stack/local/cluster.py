@@ -121,19 +121,25 @@ class ClusterPorts:
 
     @classmethod
     def free(cls) -> ClusterPorts:
-        """Ten free loopback ports below 32768, picked at random so that two clusters on one machine (tests,
-        benchmarks) rarely try the same; each was free when checked."""
-        ports: list[int] = []
-        while len(ports) < 10:
-            port = random.randint(20000, 32767)
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            if port not in ports:
-                ports.append(port)
-        return cls(*ports)
+        """Ten free loopback ports below 32768 (``free_low_ports``)."""
+        return cls(*free_low_ports(10))
+
+
+def free_low_ports(count: int) -> list[int]:
+    """``count`` free loopback ports below 32768 (membership ports are a ``smallint``: ``ClusterPorts``), picked
+    at random so that two clusters on one machine (tests, benchmarks) rarely try the same; each was free when
+    checked."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = random.randint(20000, 32767)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> str:

@@ -20,9 +20,9 @@ from temporalio.api.workflowservice.v1 import GetClusterInfoRequest
 from stack.client import connect
 from stack.codec_server import token as codec_token
 from stack.local import devstack
+from stack.local.cluster import free_low_ports
 from stack.namespaces import describe_retention
 from stack.settings import Settings, TemporalSettings
-from tests.cluster.conftest import _free_low_ports
 from workflows.search_attributes import ALL
 
 
@@ -56,7 +56,7 @@ def cluster_stack() -> Iterator[Settings]:
     # The data directory is not under pytest's: that one is private to root, and PostgreSQL runs as `postgres`.
     data = Path(tempfile.mkdtemp(prefix="psflow-dev-cluster."))
     data.chmod(0o755)
-    frontend, ui, sandbox, gateway, codec, postgres = _free_low_ports(6)
+    frontend, ui, sandbox, gateway, codec, postgres = free_low_ports(6)
     settings = Settings(
         temporal=TemporalSettings(address=f"127.0.0.1:{frontend}", ui_url=f"http://127.0.0.1:{ui}"),
         sandbox_url=f"http://127.0.0.1:{sandbox}",
