@@ -356,6 +356,10 @@ def init_local_postgres(directory: Path, progress: Progress) -> None:
     _run(_as_postgres_user([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]), "initdb")
 
 
+MAX_CONNECTIONS = 300
+"""``max_connections`` of a PostgreSQL psflow starts for a cluster (dev stack, tests, benchmarks)."""
+
+
 def local_postgres_command(directory: Path, port: int) -> list[str]:
     """The ``postgres`` server in the foreground on 127.0.0.1:``port``, its socket in ``directory``."""
     bin_dir = postgres_bin_dir()
@@ -364,6 +368,9 @@ def local_postgres_command(directory: Path, port: int) -> list[str]:
     return _as_postgres_user([
         str(bin_dir / "postgres"), "-D", str(directory / "data"),
         "-c", "listen_addresses=127.0.0.1", "-p", str(port), "-k", str(directory),
+        # The server takes up to 25 connections, and every worker process a store pool plus its budget slots'
+        # sessions (docs/workers.md): PostgreSQL's default of 100 runs out with a few workers.
+        "-c", f"max_connections={MAX_CONNECTIONS}",
     ])  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from stack.local import cluster
 from store import Store
 from tests.conftest import POSTGRES_URL
 
@@ -56,7 +57,7 @@ def postgres_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root}"
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c max_connections={cluster.MAX_CONNECTIONS}"
     pg_ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data)]
     subprocess.run([*pg_ctl, "-l", str(log), "-w", "-o", options, "start"], check=True, capture_output=True)
     try:
